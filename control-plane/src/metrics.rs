@@ -1,0 +1,72 @@
+//! Prometheus metrics of the control plane: requests by route and status class.
+
+use crate::app::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{Encoder, HistogramVec, IntCounterVec, Registry, TextEncoder};
+
+/// The control plane's registry and instruments.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    /// Registers every instrument.
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new_custom(Some("pylon_control_plane".into()), None)?;
+        let requests = IntCounterVec::new(
+            prometheus::Opts::new(
+                "http_requests_total",
+                "HTTP requests by route and status class",
+            ),
+            &["route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            ),
+            &["route"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+        })
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::warn!(%error, "encoding metrics failed");
+        }
+        buffer
+    }
+}
+
+/// Middleware recording each request. The route label is the matched pattern, never the raw
+/// path, so the label set stays small.
+pub async fn track(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let class = format!("{}xx", response.status().as_u16() / 100);
+    app.metrics
+        .requests
+        .with_label_values(&[route.as_str(), class.as_str()])
+        .inc();
+    app.metrics
+        .latency
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,40 @@
+//! The HTTP surface of the control plane: one module per resource, one function per action.
+
+mod health;
+mod metrics;
+mod setup;
+mod status;
+mod user;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+/// Every route, with body limits and request metrics.
+pub fn router(app: AppState) -> Router {
+    let body_limit = app.config.control_plane.max_body_bytes;
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/status", get(status::status))
+        .route("/api/setup", get(setup::get_setup).post(setup::post_setup))
+        .route("/api/setup/status", get(setup::get_setup))
+        .nest("/api/user", user::router())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(app)
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    let mut response = ApiError::invalid(format!("Not found: {}", uri.path())).into_response();
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}

@@ -1,0 +1,23 @@
+//! Per-request state of the proxy, typed (not a string-keyed map).
+
+use crate::route::Route;
+use std::time::Instant;
+
+/// What the proxy knows about one request as it moves through Pingora's phases.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// Where the request goes.
+    pub route: Route,
+    /// When the proxy started on it.
+    pub started: Instant,
+}
+
+impl RequestContext {
+    /// A context for a request that just arrived.
+    pub fn new() -> Self {
+        Self {
+            route: Route::default(),
+            started: Instant::now(),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! pylon-proxy: Pylon's public edge on Pingora. It answers `/health`, relays `/v1` and
+//! `/v1beta`, forwards every other path to the control plane, and serves Prometheus metrics.
+
+mod context;
+mod metrics;
+mod route;
+mod service;
+mod state;
+mod supervisor;
+
+use pingora::server::Server;
+use pingora::server::configuration::ServerConf;
+use pylon_shared::config::Config;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let config = match Config::from_process() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    pylon_shared::telemetry::init(&config);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("pylon-proxy failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    if config.control_plane.spawn {
+        supervisor::spawn_control_plane(&config)?;
+    }
+
+    // Database and cache clients live on this runtime for the life of the process; Pingora's
+    // own runtimes only ever send them requests.
+    let state_runtime = state::StateRuntime::start(Arc::clone(&config))?;
+    let proxy_state = state_runtime.state();
+
+    let conf = ServerConf {
+        threads: match config.server.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        },
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        service::PylonProxy::new(Arc::clone(&proxy_state)),
+    );
+    proxy.add_tcp(&config.server.listen);
+    server.add_service(proxy);
+
+    if !config.server.metrics_listen.is_empty() {
+        let mut metrics_service = pingora::services::listening::Service::new(
+            "metrics".to_string(),
+            metrics::MetricsApp::new(Arc::clone(&proxy_state.metrics)),
+        );
+        metrics_service.add_tcp(&config.server.metrics_listen);
+        server.add_service(metrics_service);
+    }
+
+    announce(&config);
+    // `run_forever` never returns; the state runtime stays alive until the process exits.
+    let _keep_alive = state_runtime;
+    server.run_forever()
+}
+
+/// Tells the operator where to go.
+fn announce(config: &Config) {
+    let url = if config.server.public_url.is_empty() {
+        let port = config
+            .server
+            .listen
+            .rsplit(':')
+            .next()
+            .unwrap_or("3000")
+            .to_string();
+        format!("http://localhost:{port}")
+    } else {
+        config.server.public_url.clone()
+    };
+    tracing::info!(
+        "Pylon is listening on {url} (database {}, cache {}). First run? Create the root account: \
+         curl -X POST {url}/api/setup -H 'Content-Type: application/json' -d \
+         '{{\"username\":\"root\",\"password\":\"<at least 8 characters>\",\"confirmPassword\":\"<same>\"}}' \
+         then log in with POST {url}/api/user/login. Setup state: GET {url}/api/setup",
+        if config.is_embedded() {
+            "SQLite"
+        } else {
+            "MySQL"
+        },
+        if config.uses_redis() {
+            "Redis"
+        } else {
+            "in-process"
+        },
+    );
+}

@@ -1,0 +1,60 @@
+//! Which part of Pylon answers a request, decided from the path alone.
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    /// `/health`, answered by the proxy itself.
+    Health,
+    /// `/v1/*` and `/v1beta/*`: the LLM relay.
+    Relay,
+    /// Everything else: forwarded to the control plane.
+    #[default]
+    ControlPlane,
+}
+
+impl Route {
+    /// Classifies a request path.
+    pub fn of_path(path: &str) -> Self {
+        if path == "/health" {
+            Route::Health
+        } else if is_under(path, "/v1") || is_under(path, "/v1beta") {
+            Route::Relay
+        } else {
+            Route::ControlPlane
+        }
+    }
+
+    /// The metric label of the route.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Relay => "relay",
+            Route::ControlPlane => "control_plane",
+        }
+    }
+}
+
+/// `path` is `prefix` or lies below it (`/v1x` is not under `/v1`).
+fn is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_paths() {
+        assert_eq!(Route::of_path("/health"), Route::Health);
+        assert_eq!(Route::of_path("/v1/chat/completions"), Route::Relay);
+        assert_eq!(Route::of_path("/v1"), Route::Relay);
+        assert_eq!(
+            Route::of_path("/v1beta/models/gemini:generateContent"),
+            Route::Relay
+        );
+        assert_eq!(Route::of_path("/v1x"), Route::ControlPlane);
+        assert_eq!(Route::of_path("/api/status"), Route::ControlPlane);
+        assert_eq!(Route::of_path("/"), Route::ControlPlane);
+    }
+}

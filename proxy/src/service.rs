@@ -1,0 +1,114 @@
+//! The Pingora `ProxyHttp` implementation: each phase is short and delegates.
+
+use crate::context::RequestContext;
+use crate::route::Route;
+use crate::state::ProxyState;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{ProxyHttp, Session};
+use std::sync::Arc;
+
+/// Pylon's proxy service.
+pub struct PylonProxy {
+    state: Arc<ProxyState>,
+}
+
+impl PylonProxy {
+    /// A proxy over the shared state.
+    pub fn new(state: Arc<ProxyState>) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for PylonProxy {
+    type CTX = RequestContext;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestContext::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        ctx.route = Route::of_path(session.req_header().uri.path());
+        match ctx.route {
+            Route::Health => {
+                respond_json(session, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await?;
+                Ok(true)
+            }
+            Route::Relay => {
+                let body = openai_error(
+                    &format!(
+                        "Invalid URL ({} {}): the relay is not enabled on this build",
+                        session.req_header().method,
+                        session.req_header().uri.path()
+                    ),
+                    "invalid_request_error",
+                );
+                respond_json(session, 404, body).await?;
+                Ok(true)
+            }
+            Route::ControlPlane => Ok(false),
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(
+            self.state.control_plane,
+            false,
+            String::new(),
+        )))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        _ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        // The control plane believes these only from loopback; overwrite whatever the client sent.
+        if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
+            let ip = addr.ip().to_string();
+            upstream_request.insert_header("X-Real-IP", &ip)?;
+            upstream_request.insert_header("X-Forwarded-For", &ip)?;
+        }
+        upstream_request.insert_header("X-Forwarded-Proto", "http")?;
+        Ok(())
+    }
+
+    async fn logging(&self, session: &mut Session, _error: Option<&Error>, ctx: &mut Self::CTX) {
+        let status = session
+            .response_written()
+            .map_or(0, |response| response.status.as_u16());
+        self.state
+            .metrics
+            .observe_request(ctx.route, status, ctx.started.elapsed());
+    }
+}
+
+/// Writes a complete JSON response.
+async fn respond_json(session: &mut Session, status: u16, body: Bytes) -> Result<()> {
+    let mut header = ResponseHeader::build(status, Some(2))?;
+    header.insert_header("Content-Type", "application/json")?;
+    header.insert_header("Content-Length", body.len().to_string())?;
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session.write_response_body(Some(body), true).await?;
+    Ok(())
+}
+
+/// An error body in OpenAI's format.
+fn openai_error(message: &str, kind: &str) -> Bytes {
+    Bytes::from(
+        serde_json::json!({
+            "error": { "message": message, "type": kind, "param": null, "code": null }
+        })
+        .to_string(),
+    )
+}

@@ -1,0 +1,95 @@
+//! Semantic checks of a loaded configuration: ranges, formats and combinations that types alone
+//! cannot express. Every failed check is reported together.
+
+use super::{Config, ConfigError};
+use std::net::SocketAddr;
+
+pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let mut need = |ok: bool, message: &str| {
+        if !ok {
+            problems.push(message.to_string());
+        }
+    };
+
+    need(
+        config.server.listen.parse::<SocketAddr>().is_ok(),
+        "`server.listen` must be an address like 0.0.0.0:3000",
+    );
+    need(
+        config.server.metrics_listen.is_empty()
+            || config.server.metrics_listen.parse::<SocketAddr>().is_ok(),
+        "`server.metrics_listen` must be empty or an address like 127.0.0.1:9464",
+    );
+    need(
+        config.control_plane.listen.parse::<SocketAddr>().is_ok(),
+        "`control_plane.listen` must be an address like 127.0.0.1:3001",
+    );
+    need(
+        config.control_plane.max_body_bytes >= 1024,
+        "`control_plane.max_body_bytes` must be at least 1024",
+    );
+    need(
+        config.database.url.starts_with("sqlite:") || config.database.url.starts_with("mysql:"),
+        "`database.url` must start with sqlite: or mysql:",
+    );
+    need(
+        (1..=1000).contains(&config.database.max_connections),
+        "`database.max_connections` must be between 1 and 1000",
+    );
+    need(
+        config.database.acquire_timeout_secs >= 1,
+        "`database.acquire_timeout_secs` must be at least 1",
+    );
+    need(
+        config.cache.redis_url.is_empty()
+            || config.cache.redis_url.starts_with("redis://")
+            || config.cache.redis_url.starts_with("rediss://"),
+        "`cache.redis_url` must be empty or start with redis:// or rediss://",
+    );
+    need(
+        (50..=10_000).contains(&config.cache.change_poll_ms),
+        "`cache.change_poll_ms` must be between 50 and 10000",
+    );
+    need(
+        config.auth.session_secret.is_empty() || config.auth.session_secret.len() >= 32,
+        "`auth.session_secret` must be empty (generated) or at least 32 characters",
+    );
+    need(
+        config.security.key_encryption_secret.is_empty()
+            || config.security.key_encryption_secret.len() >= 32,
+        "`security.key_encryption_secret` must be empty (generated) or at least 32 characters",
+    );
+    need(
+        config.auth.session_ttl_hours >= 1,
+        "`auth.session_ttl_hours` must be at least 1",
+    );
+    need(
+        config.auth.login_window_secs >= 1,
+        "`auth.login_window_secs` must be at least 1",
+    );
+    need(
+        config.auth.login_attempts_per_ip >= 1 && config.auth.login_failures_per_account >= 1,
+        "`auth.login_attempts_per_ip` and `auth.login_failures_per_account` must be at least 1",
+    );
+    for proxy in &config.auth.trusted_proxies {
+        need(
+            crate::net::IpNet::parse(proxy).is_some(),
+            &format!("`auth.trusted_proxies` entry `{proxy}` is not an IP or CIDR"),
+        );
+    }
+    need(
+        config.relay.max_body_bytes >= 1024,
+        "`relay.max_body_bytes` must be at least 1024",
+    );
+    need(
+        tracing_subscriber::EnvFilter::try_new(&config.log.level).is_ok(),
+        "`log.level` is not a valid filter (e.g. \"info\")",
+    );
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError(problems))
+    }
+}

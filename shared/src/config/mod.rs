@@ -1,0 +1,162 @@
+//! Pylon's configuration: the typed settings, loaded from defaults, an optional file and the
+//! environment (see `layers`), then checked as a whole (see `checks`).
+
+mod checks;
+mod layers;
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub use layers::ConfigError;
+
+/// The commented defaults file, compiled in: the single source of every default.
+pub const DEFAULTS_TOML: &str = include_str!("../../../config/pylon.toml");
+
+/// Every setting of both processes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub control_plane: ControlPlaneConfig,
+    pub database: DatabaseConfig,
+    pub cache: CacheConfig,
+    pub data: DataConfig,
+    pub auth: AuthConfig,
+    pub security: SecurityConfig,
+    pub relay: RelayConfig,
+    pub log: LogConfig,
+}
+
+/// The public listener of pylon-proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub metrics_listen: String,
+    pub threads: usize,
+    pub public_url: String,
+}
+
+/// The internal listener of pylon-control-plane and how the proxy runs it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlPlaneConfig {
+    pub listen: String,
+    pub spawn: bool,
+    pub max_body_bytes: usize,
+}
+
+/// Where the durable state lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+/// The shared cache and change feed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub redis_url: String,
+    pub key_prefix: String,
+    pub change_poll_ms: u64,
+}
+
+/// Local files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub dir: PathBuf,
+}
+
+/// Sessions, access tokens and login throttling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_secret: String,
+    pub session_ttl_hours: u64,
+    pub access_token_ttl_days: u64,
+    pub login_attempts_per_ip: u64,
+    pub login_failures_per_account: u64,
+    pub login_window_secs: u64,
+    pub client_ip_header: String,
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Secrets protecting stored data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub key_encryption_secret: String,
+}
+
+/// The /v1 relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    pub max_body_bytes: usize,
+}
+
+/// Process logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then `PYLON__*` variables from `env`, and checks
+    /// the result. Every problem found is reported in one error.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let merged = layers::merge(file, env)?;
+        let config: Config = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(vec![e.to_string()]))?;
+        checks::check(&config)?;
+        Ok(config)
+    }
+
+    /// Loads from the process environment and the `--config FILE` argument, if any.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        let file = config_file_argument(std::env::args())?;
+        Self::load(file.as_deref(), std::env::vars())
+    }
+
+    /// True when the database is an embedded SQLite file.
+    pub fn is_embedded(&self) -> bool {
+        self.database.url.starts_with("sqlite:")
+    }
+
+    /// True when a Redis URL is configured.
+    pub fn uses_redis(&self) -> bool {
+        !self.cache.redis_url.is_empty()
+    }
+}
+
+/// Reads `--config FILE` (or `--config=FILE`) from the command line; any other argument is an error.
+pub fn config_file_argument(
+    args: impl IntoIterator<Item = String>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let mut args = args.into_iter().skip(1);
+    let mut file = None;
+    while let Some(arg) = args.next() {
+        if arg == "--config" || arg == "-c" {
+            match args.next() {
+                Some(path) => file = Some(PathBuf::from(path)),
+                None => return Err(ConfigError(vec!["--config needs a file path".into()])),
+            }
+        } else if let Some(path) = arg.strip_prefix("--config=") {
+            file = Some(PathBuf::from(path));
+        } else {
+            return Err(ConfigError(vec![format!(
+                "unknown argument `{arg}` (usage: --config FILE; settings also come from PYLON__SECTION__KEY variables)"
+            )]));
+        }
+    }
+    Ok(file)
+}

@@ -1,0 +1,122 @@
+//! The database: one API over SQLite (embedded default) and MySQL/MariaDB, through sqlx's `Any`
+//! driver so that every statement is written once. Only this module writes SQL. Both dialects
+//! accept `?` placeholders and backtick-quoted names; the few statements that differ ask
+//! [`Dialect`]. Integer columns are BIGINT everywhere so that every value decodes as `i64`.
+
+mod changes;
+mod dialect;
+mod migrate;
+mod options;
+mod secrets;
+mod sessions;
+mod setup;
+mod users;
+
+pub use changes::ChangeEvent;
+pub use dialect::Dialect;
+pub use sessions::SessionRow;
+pub use users::{NewUser, UserRow};
+
+use crate::config::Config;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Errors from the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the database schema is not ready: {0}")]
+    SchemaNotReady(String),
+}
+
+/// A connection pool and the dialect it speaks. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl Db {
+    /// Connects to the configured database. A relative SQLite path is resolved against the
+    /// working directory, and its directory is created when missing.
+    pub async fn connect(config: &Config) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let url = &config.database.url;
+        let dialect = Dialect::of_url(url);
+        let url = match dialect {
+            Dialect::Sqlite => prepare_sqlite_url(url)?,
+            Dialect::MySql => url.clone(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.database.max_connections)
+            .acquire_timeout(Duration::from_secs(config.database.acquire_timeout_secs))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    for statement in dialect.session_setup() {
+                        conn.execute(*statement).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, dialect })
+    }
+
+    /// The dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The pool, for the statements of this module.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes sure the SQLite file can be created: its directory exists and `mode=rwc` is set.
+fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let dir = std::path::Path::new(path).parent();
+    if let Some(dir) = dir.filter(|d| path != ":memory:" && !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".to_string()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,157 @@
+//! The `users` table.
+
+use super::{Db, DbError, now_secs};
+
+/// Every column of a user, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password: String,
+    pub display_name: String,
+    pub role: i64,
+    pub status: i64,
+    pub email: String,
+    pub github_id: String,
+    pub discord_id: String,
+    pub oidc_id: String,
+    pub wechat_id: String,
+    pub telegram_id: String,
+    pub linux_do_id: String,
+    pub access_token_expires_at: i64,
+    pub quota: i64,
+    pub used_quota: i64,
+    pub request_count: i64,
+    pub group: String,
+    pub aff_code: Option<String>,
+    pub aff_count: i64,
+    pub aff_quota: i64,
+    pub aff_history_quota: i64,
+    pub inviter_id: i64,
+    pub setting: String,
+    pub remark: String,
+    pub stripe_customer: String,
+    pub created_at: i64,
+    pub last_login_at: i64,
+}
+
+/// The columns of [`UserRow`], as a literal so that queries stay `&'static str`.
+macro_rules! user_columns {
+    () => {
+        "id, username, password, display_name, role, status, email, github_id, discord_id, \
+         oidc_id, wechat_id, telegram_id, linux_do_id, access_token_expires_at, quota, \
+         used_quota, request_count, `group`, aff_code, aff_count, aff_quota, aff_history_quota, \
+         inviter_id, setting, remark, stripe_customer, created_at, last_login_at"
+    };
+}
+
+/// The fields needed to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub display_name: &'a str,
+    pub role: i64,
+    pub quota: i64,
+    pub group: &'a str,
+    pub email: &'a str,
+    pub inviter_id: i64,
+}
+
+impl Db {
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<i64, DbError> {
+        let result = sqlx::query(
+            "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
+             email, inviter_id, setting, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, '', ?)",
+        )
+        .bind(user.username)
+        .bind(user.password_hash)
+        .bind(user.display_name)
+        .bind(user.role)
+        .bind(user.quota)
+        .bind(user.group)
+        .bind(user.email)
+        .bind(user.inviter_id)
+        .bind(now_secs())
+        .execute(self.pool())
+        .await?;
+        Ok(result.last_insert_id().unwrap_or_default())
+    }
+
+    /// A live (not deleted) user by id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, DbError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ? AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// A live user whose username or email is `login`.
+    pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>, DbError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE (username = ? OR (email <> '' AND email = ?)) \
+             AND deleted_at IS NULL ORDER BY id LIMIT 1"
+        ))
+        .bind(login)
+        .bind(login)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// A live user holding the access token whose SHA-256 is `token_hash`.
+    pub async fn user_by_access_token(&self, token_hash: &str) -> Result<Option<UserRow>, DbError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE access_token_hash = ? AND deleted_at IS NULL"
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Replaces the user's access token (only its hash is stored).
+    pub async fn set_access_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE users SET access_token_hash = ?, access_token_expires_at = ? WHERE id = ?",
+        )
+        .bind(token_hash)
+        .bind(expires_at)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a successful login.
+    pub async fn touch_last_login(&self, user_id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
+            .bind(now_secs())
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// How many live users have `role`.
+    pub async fn count_users_with_role(&self, role: i64) -> Result<i64, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = ? AND deleted_at IS NULL")
+                .bind(role)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,15 @@
+//! What Pylon's processes share: configuration, the database, the cache and change feed,
+//! secrets, and the small pieces of domain logic both sides need.
+
+pub mod cache;
+pub mod changes;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod net;
+pub mod roles;
+pub mod secrets;
+pub mod telemetry;
+
+/// The version reported by /api/status and recorded at setup.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
