@@ -1,0 +1,279 @@
+//! Starting, restarting and stopping the real binaries.
+
+use crate::backend::{self, Backend};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a start may take before the test fails.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Options for a Pylon under test.
+pub struct PylonBuilder {
+    backend: Backend,
+    env: Vec<(String, String)>,
+}
+
+impl PylonBuilder {
+    /// Sets a `PYLON__SECTION__KEY` (or any other) variable for both processes.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Starts Pylon and waits until both processes answer.
+    pub async fn start(self) -> Pylon {
+        let name = backend::unique_name();
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).expect("test directory");
+        let proxy_port = free_port();
+        let control_port = free_port();
+        let metrics_port = free_port();
+        let mut env = vec![
+            (
+                "PYLON__SERVER__LISTEN".into(),
+                format!("127.0.0.1:{proxy_port}"),
+            ),
+            (
+                "PYLON__SERVER__METRICS_LISTEN".into(),
+                format!("127.0.0.1:{metrics_port}"),
+            ),
+            ("PYLON__SERVER__THREADS".into(), "2".into()),
+            (
+                "PYLON__CONTROL_PLANE__LISTEN".into(),
+                format!("127.0.0.1:{control_port}"),
+            ),
+            (
+                "PYLON__DATA__DIR".into(),
+                dir.join("data").display().to_string(),
+            ),
+            (
+                "PYLON__LOG__LEVEL".into(),
+                "info,pingora_core=warn,sqlx=warn".into(),
+            ),
+        ];
+        let mut db_name = None;
+        match self.backend {
+            Backend::Sqlite => {
+                env.push((
+                    "PYLON__DATABASE__URL".into(),
+                    "sqlite://data/pylon.db".into(),
+                ));
+            }
+            Backend::MySqlRedis => {
+                backend::require_redis().await;
+                let url = backend::create_mysql_database(&name).await;
+                env.push(("PYLON__DATABASE__URL".into(), url));
+                env.push(("PYLON__CACHE__REDIS_URL".into(), backend::redis_url()));
+                env.push(("PYLON__CACHE__KEY_PREFIX".into(), format!("{name}:")));
+                db_name = Some(name.clone());
+            }
+        }
+        env.extend(self.env);
+        let mut pylon = Pylon {
+            backend: self.backend,
+            base_url: format!("http://127.0.0.1:{proxy_port}"),
+            metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            control_plane_url: format!("http://127.0.0.1:{control_port}"),
+            dir,
+            db_name,
+            env,
+            child: None,
+        };
+        pylon.spawn().await;
+        pylon
+    }
+}
+
+/// A running Pylon (proxy + control plane) with its own database and files.
+pub struct Pylon {
+    /// The backend it runs on.
+    pub backend: Backend,
+    /// The public URL (pylon-proxy).
+    pub base_url: String,
+    /// The proxy's Prometheus endpoint.
+    pub metrics_url: String,
+    /// The control plane's internal URL.
+    pub control_plane_url: String,
+    dir: PathBuf,
+    db_name: Option<String>,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Pylon {
+    /// Starts Pylon on `backend` with default settings.
+    pub async fn start(backend: Backend) -> Pylon {
+        Self::builder(backend).start().await
+    }
+
+    /// Options for a Pylon on `backend`.
+    pub fn builder(backend: Backend) -> PylonBuilder {
+        PylonBuilder {
+            backend,
+            env: Vec::new(),
+        }
+    }
+
+    /// The database URL both processes use.
+    pub fn database_url(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "PYLON__DATABASE__URL")
+            .map(|(_, v)| match v.strip_prefix("sqlite://") {
+                Some(relative) => format!("sqlite://{}", self.dir.join(relative).display()),
+                None => v.clone(),
+            })
+            .unwrap_or_default()
+    }
+
+    /// The settings both processes were started with (to build a second node, for example).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Everything both processes logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pylon.log")).unwrap_or_default()
+    }
+
+    /// The control plane's process id.
+    pub fn control_plane_pid(&self) -> Option<u32> {
+        let proxy = self.child.as_ref()?.id();
+        children_of(proxy).into_iter().next()
+    }
+
+    /// Stops both processes abruptly (as a crash would) and starts them again on the same
+    /// database and files.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    /// Stops both processes abruptly.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            for pid in children_of(child.id()) {
+                kill(pid);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Wait until the ports are free again.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for url in [&self.base_url, &self.control_plane_url] {
+            let addr = url.trim_start_matches("http://").to_string();
+            while std::net::TcpStream::connect(&addr).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("pylon.log"))
+            .expect("log file");
+        let child = Command::new(binary("pylon-proxy"))
+            .current_dir(&self.dir)
+            .envs(self.env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start pylon-proxy (run `cargo build --bins` first)");
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let ready = client
+                .get(format!("{}/api/status", self.base_url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "pylon-proxy exited with {status} during start:\n{}",
+                    self.logs()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "Pylon did not become ready in {START_TIMEOUT:?}:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Pylon {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("---- Pylon logs ----\n{}", self.logs());
+        }
+        if let Some(name) = &self.db_name {
+            backend::drop_mysql_database(name);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The path of a workspace binary: `PYLON_BIN_DIR`, or the target directory of this test.
+pub fn binary(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("PYLON_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    profile_dir.join(name)
+}
+
+/// Child processes of `pid`, whichever of its threads started them.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Sends SIGKILL to `pid`.
+pub fn kill(pid: u32) {
+    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+}
