@@ -6,6 +6,7 @@ pub mod changes;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod keys;
 pub mod net;
 pub mod roles;
 pub mod secrets;

@@ -4,17 +4,21 @@
 //! [`Dialect`]. Integer columns are BIGINT everywhere so that every value decodes as `i64`.
 
 mod changes;
+mod channels;
 mod dialect;
 mod migrate;
 mod options;
 mod secrets;
 mod sessions;
 mod setup;
+mod tokens;
 mod users;
 
 pub use changes::ChangeEvent;
+pub use channels::ChannelRow;
 pub use dialect::Dialect;
 pub use sessions::SessionRow;
+pub use tokens::TokenRow;
 pub use users::{NewUser, UserRow};
 
 use crate::config::Config;
