@@ -21,10 +21,6 @@ pub struct App {
     /// Rate-limit counters and other short-lived values.
     pub cache: SharedCache,
     /// Announces changes to every proxy node.
-    #[expect(
-        dead_code,
-        reason = "published to by the key, channel and option routes"
-    )]
     pub changes: Arc<ChangeFeed>,
     /// Session signing and key encryption secrets.
     pub secrets: Secrets,

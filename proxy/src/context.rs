@@ -1,5 +1,6 @@
 //! Per-request state of the proxy, typed (not a string-keyed map).
 
+use crate::relay::RelaySummary;
 use crate::route::Route;
 use std::time::Instant;
 
@@ -10,6 +11,8 @@ pub struct RequestContext {
     pub route: Route,
     /// When the proxy started on it.
     pub started: Instant,
+    /// What the relay did (model, channel, retries), for metrics.
+    pub relay: RelaySummary,
 }
 
 impl RequestContext {
@@ -18,6 +21,7 @@ impl RequestContext {
         Self {
             route: Route::default(),
             started: Instant::now(),
+            relay: RelaySummary::default(),
         }
     }
 }

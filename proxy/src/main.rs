@@ -3,6 +3,7 @@
 
 mod context;
 mod metrics;
+mod relay;
 mod route;
 mod service;
 mod state;

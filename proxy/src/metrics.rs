@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,13 @@ pub struct ProxyMetrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    relay_requests: IntCounterVec,
+    first_byte: HistogramVec,
+    tokens: IntCounterVec,
+    quota: IntCounterVec,
+    retries: IntCounterVec,
+    circuit: IntGaugeVec,
+    streams: IntGauge,
 }
 
 impl ProxyMetrics {
@@ -37,31 +45,128 @@ impl ProxyMetrics {
             ]),
             &["route"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
+        let relay_requests = IntCounterVec::new(
+            Opts::new(
+                "relay_requests_total",
+                "Relayed requests by model, channel and status class",
+            ),
+            &["model", "channel", "status"],
+        )?;
+        let first_byte = HistogramVec::new(
+            HistogramOpts::new(
+                "relay_first_byte_seconds",
+                "Time to the first byte of the answer (TTFT for streams)",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+            ]),
+            &["model"],
+        )?;
+        let tokens = IntCounterVec::new(
+            Opts::new(
+                "relay_tokens_total",
+                "Tokens billed, by model and kind (prompt, completion)",
+            ),
+            &["model", "kind"],
+        )?;
+        let quota = IntCounterVec::new(
+            Opts::new("relay_quota_total", "Quota charged, by model"),
+            &["model"],
+        )?;
+        let retries = IntCounterVec::new(
+            Opts::new(
+                "relay_retries_total",
+                "Failed attempts that moved a request to another channel",
+            ),
+            &["channel"],
+        )?;
+        let circuit = IntGaugeVec::new(
+            Opts::new(
+                "relay_channel_circuit",
+                "Circuit state per channel: 0 closed, 1 open, 2 half-open",
+            ),
+            &["channel"],
+        )?;
+        let streams = IntGauge::new(
+            "relay_streams_in_flight",
+            "Streamed answers being relayed now",
+        )?;
+        registry.register(Box::new(circuit.clone()))?;
+        registry.register(Box::new(streams.clone()))?;
+        for collector in [&requests, &relay_requests, &tokens, &quota, &retries] {
+            registry.register(Box::new(collector.clone()))?;
+        }
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(first_byte.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            relay_requests,
+            first_byte,
+            tokens,
+            quota,
+            retries,
+            circuit,
+            streams,
         })
     }
 
     /// Records a finished request.
     pub fn observe_request(&self, route: Route, status: u16, elapsed: Duration) {
-        let class = match status {
-            100..=199 => "1xx",
-            200..=299 => "2xx",
-            300..=399 => "3xx",
-            400..=499 => "4xx",
-            500..=599 => "5xx",
-            _ => "none",
-        };
         self.requests
-            .with_label_values(&[route.label(), class])
+            .with_label_values(&[route.label(), status_class(status)])
             .inc();
         self.latency
             .with_label_values(&[route.label()])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a relayed request's outcome.
+    pub fn observe_relay(&self, model: &str, channel_id: i64, status: u16) {
+        let channel = channel_id.to_string();
+        self.relay_requests
+            .with_label_values(&[model, channel.as_str(), status_class(status)])
+            .inc();
+    }
+
+    /// Records the first byte of an answer.
+    pub fn first_byte(&self, model: &str, elapsed: Duration) {
+        self.first_byte
+            .with_label_values(&[model])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records billed tokens and quota.
+    pub fn tokens(&self, model: &str, prompt: i64, completion: i64, quota: i64) {
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        self.tokens
+            .with_label_values(&[model, "prompt"])
+            .inc_by(count(prompt));
+        self.tokens
+            .with_label_values(&[model, "completion"])
+            .inc_by(count(completion));
+        self.quota.with_label_values(&[model]).inc_by(count(quota));
+    }
+
+    /// Records a failed attempt that moved to another channel.
+    pub fn retry(&self, channel_id: i64) {
+        self.retries
+            .with_label_values(&[channel_id.to_string().as_str()])
+            .inc();
+    }
+
+    /// Records a channel's circuit state.
+    pub fn circuit(&self, channel_id: i64, state: crate::relay::Circuit) {
+        self.circuit
+            .with_label_values(&[channel_id.to_string().as_str()])
+            .set(state as i64);
+    }
+
+    /// Counts a stream in flight until the returned guard drops.
+    pub fn stream_started(&self) -> StreamGuard {
+        self.streams.inc();
+        StreamGuard(self.streams.clone())
     }
 
     fn render(&self) -> Vec<u8> {
@@ -70,6 +175,26 @@ impl ProxyMetrics {
             tracing::warn!(%error, "encoding metrics failed");
         }
         buffer
+    }
+}
+
+/// Decrements the in-flight stream gauge when dropped.
+pub struct StreamGuard(IntGauge);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "none",
     }
 }
 

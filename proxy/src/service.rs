@@ -38,15 +38,7 @@ impl ProxyHttp for PylonProxy {
                 Ok(true)
             }
             Route::Relay => {
-                let body = openai_error(
-                    &format!(
-                        "Invalid URL ({} {}): the relay is not enabled on this build",
-                        session.req_header().method,
-                        session.req_header().uri.path()
-                    ),
-                    "invalid_request_error",
-                );
-                respond_json(session, 404, body).await?;
+                self.state.relay.handle(session, &mut ctx.relay).await?;
                 Ok(true)
             }
             Route::ControlPlane => Ok(false),
@@ -88,6 +80,11 @@ impl ProxyHttp for PylonProxy {
         self.state
             .metrics
             .observe_request(ctx.route, status, ctx.started.elapsed());
+        if ctx.route == Route::Relay && !ctx.relay.model.is_empty() {
+            self.state
+                .metrics
+                .observe_relay(&ctx.relay.model, ctx.relay.channel_id, status);
+        }
     }
 }
 
@@ -101,14 +98,4 @@ async fn respond_json(session: &mut Session, status: u16, body: Bytes) -> Result
         .await?;
     session.write_response_body(Some(body), true).await?;
     Ok(())
-}
-
-/// An error body in OpenAI's format.
-fn openai_error(message: &str, kind: &str) -> Bytes {
-    Bytes::from(
-        serde_json::json!({
-            "error": { "message": message, "type": kind, "param": null, "code": null }
-        })
-        .to_string(),
-    )
 }

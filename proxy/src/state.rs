@@ -2,8 +2,11 @@
 //! runtime it lives on. Pingora runs its services on runtimes of its own; clients created on a
 //! throwaway runtime would die with it, so this one lives as long as the process.
 
+use crate::relay::Relay;
+use crate::relay::billing::{Balances, Settler};
+use crate::relay::snapshot::Snapshot;
 use anyhow::Context;
-use pylon_shared::cache::{self, SharedCache};
+use pylon_shared::cache;
 use pylon_shared::changes::ChangeFeed;
 use pylon_shared::config::Config;
 use pylon_shared::db::Db;
@@ -15,18 +18,8 @@ const SCHEMA_WAIT: Duration = Duration::from_secs(120);
 
 /// What every request handler of the proxy shares.
 pub struct ProxyState {
-    /// The loaded configuration.
-    #[expect(dead_code, reason = "read by the relay (limits, timeouts)")]
-    pub config: Arc<Config>,
-    /// The database (read for snapshots, written in batches off the request path).
-    #[expect(dead_code, reason = "read by the relay's snapshots and log writer")]
-    pub db: Db,
-    /// The shared cache.
-    #[expect(dead_code, reason = "used by the relay's admission control")]
-    pub cache: SharedCache,
-    /// Changes published by the control plane.
-    #[expect(dead_code, reason = "consumed by the relay's snapshots")]
-    pub changes: Arc<ChangeFeed>,
+    /// The `/v1` relay.
+    pub relay: Relay,
     /// Prometheus instruments.
     pub metrics: Arc<crate::metrics::ProxyMetrics>,
     /// The control plane's address.
@@ -35,7 +28,8 @@ pub struct ProxyState {
 
 /// The runtime that owns the state's background tasks.
 pub struct StateRuntime {
-    runtime: tokio::runtime::Runtime,
+    /// Kept so that its threads and tasks live as long as the process.
+    _runtime: tokio::runtime::Runtime,
     state: Arc<ProxyState>,
 }
 
@@ -49,18 +43,15 @@ impl StateRuntime {
             .build()
             .context("cannot build the state runtime")?;
         let state = runtime.block_on(connect(config))?;
-        Ok(Self { runtime, state })
+        Ok(Self {
+            _runtime: runtime,
+            state,
+        })
     }
 
     /// The shared state.
     pub fn state(&self) -> Arc<ProxyState> {
         Arc::clone(&self.state)
-    }
-
-    /// The runtime, for spawning background work.
-    #[expect(dead_code, reason = "the relay's log writer spawns on it")]
-    pub fn handle(&self) -> &tokio::runtime::Handle {
-        self.runtime.handle()
     }
 }
 
@@ -83,14 +74,77 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         .listen
         .parse()
         .context("control_plane.listen")?;
-    Ok(Arc::new(ProxyState {
-        metrics: Arc::new(crate::metrics::ProxyMetrics::new()?),
-        config,
+    let metrics = Arc::new(crate::metrics::ProxyMetrics::new()?);
+    let balances = Arc::new(Balances::default());
+    let snapshot = Arc::new(Snapshot::new());
+    snapshot
+        .reload_all(&db, &balances)
+        .await
+        .context("cannot load the relay snapshot")?;
+    tokio::spawn(follow_changes(
+        db.clone(),
+        Arc::clone(&changes),
+        Arc::clone(&snapshot),
+        Arc::clone(&balances),
+    ));
+    let settler = Settler::start(
+        db.clone(),
+        Arc::clone(&balances),
+        Duration::from_millis(config.relay.flush_interval_ms),
+        config.relay.flush_batch,
+    );
+    // The cache is shared through the snapshot's reloads for now; multi-node admission
+    // through Redis builds on it.
+    drop(cache);
+    let relay = Relay::new(
+        config.relay.clone(),
+        snapshot,
+        balances,
+        settler,
+        Arc::clone(&metrics),
         db,
-        cache,
         changes,
+    );
+    Ok(Arc::new(ProxyState {
+        metrics,
+        relay,
         control_plane,
     }))
+}
+
+/// Applies every change event to the snapshot; reloads everything when events were lost, and
+/// every minute as a safety net. Reads of balances hold the flush lock (see `Balances`).
+async fn follow_changes(
+    db: Db,
+    changes: Arc<ChangeFeed>,
+    snapshot: Arc<Snapshot>,
+    balances: Arc<Balances>,
+) {
+    let mut events = changes.subscribe();
+    let mut safety = tokio::time::interval(Duration::from_secs(60));
+    safety.tick().await;
+    loop {
+        let result = tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let _flush = balances.flush_lock.lock().await;
+                    snapshot.apply(&event, &db, &balances).await
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let _flush = balances.flush_lock.lock().await;
+                    snapshot.reload_all(&db, &balances).await
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = safety.tick() => {
+                let _flush = balances.flush_lock.lock().await;
+                snapshot.reload_all(&db, &balances).await
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "applying a change to the relay snapshot failed");
+        }
+    }
 }
 
 /// The control plane owns migrations; wait until it has applied the ones this build expects.

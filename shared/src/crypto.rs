@@ -4,6 +4,10 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
@@ -55,6 +59,45 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// Length of the random nonce that starts every sealed value.
+const NONCE_LEN: usize = 12;
+
+fn cipher_for(secret: &str) -> ChaCha20Poly1305 {
+    let key = Sha256::digest(secret.as_bytes());
+    ChaCha20Poly1305::new(&key)
+}
+
+/// Encrypts `plaintext` (ChaCha20-Poly1305, key = SHA-256 of `secret`, a fresh random nonce)
+/// into base64 of nonce || ciphertext. Used for the stored copy of each API key, so that its
+/// owner can reveal it again while a database dump alone does not.
+pub fn seal(secret: &str, plaintext: &str) -> String {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rng().fill(&mut nonce);
+    // Encryption fails only for inputs beyond ~256 GiB; an empty ciphertext then fails `open`.
+    let ciphertext = cipher_for(secret)
+        .encrypt(&Nonce::from(nonce), plaintext.as_bytes())
+        .unwrap_or_default();
+    let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+    sealed.extend_from_slice(&nonce);
+    sealed.extend_from_slice(&ciphertext);
+    BASE64.encode(sealed)
+}
+
+/// Decrypts what [`seal`] made with the same `secret`. `None` when the secret differs or the
+/// value was altered or is malformed.
+pub fn open(secret: &str, sealed: &str) -> Option<String> {
+    let bytes = BASE64.decode(sealed.trim()).ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let plaintext = cipher_for(secret)
+        .decrypt(&Nonce::from(nonce), ciphertext)
+        .ok()?;
+    String::from_utf8(plaintext).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +117,26 @@ mod tests {
         assert_eq!(a.len(), 48);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, random_alphanumeric(48));
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_their_secret() {
+        let sealed = seal("secret one", "sk-abc");
+        assert_eq!(open("secret one", &sealed).as_deref(), Some("sk-abc"));
+        assert_eq!(open("secret two", &sealed), None);
+        // A fresh nonce each time: the same plaintext seals differently.
+        assert_ne!(seal("secret one", "sk-abc"), sealed);
+        // Tampering is detected.
+        let mut bytes = BASE64.decode(&sealed).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert_eq!(open("secret one", &BASE64.encode(bytes)), None);
+        assert_eq!(open("secret one", "not base64!"), None);
+        assert_eq!(open("secret one", "AAAA"), None);
+        assert_eq!(
+            open("secret one", &seal("secret one", "")).as_deref(),
+            Some("")
+        );
     }
 
     #[test]

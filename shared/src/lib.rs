@@ -8,9 +8,11 @@ pub mod crypto;
 pub mod db;
 pub mod keys;
 pub mod net;
+pub mod pricing;
 pub mod roles;
 pub mod secrets;
 pub mod telemetry;
+pub mod usage;
 
 /// The version reported by /api/status and recorded at setup.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod client;
 pub mod process;
+pub mod relay_fixture;
 
 pub use backend::Backend;
 pub use client::Console;

@@ -24,18 +24,10 @@ pub struct AuthUser {
 
 /// An authenticated administrator (role 10 or more).
 #[derive(Debug, Clone)]
-#[expect(
-    dead_code,
-    reason = "taken by the admin routes of the relay and accounts issues"
-)]
 pub struct AdminUser(pub AuthUser);
 
 /// The authenticated root user (role 100).
 #[derive(Debug, Clone)]
-#[expect(
-    dead_code,
-    reason = "taken by the admin routes of the relay and accounts issues"
-)]
 pub struct RootUser(pub AuthUser);
 
 async fn authenticate(

@@ -1,9 +1,13 @@
 //! The HTTP surface of the control plane: one module per resource, one function per action.
 
+mod channel;
 mod health;
+mod log;
 mod metrics;
+mod option;
 mod setup;
 mod status;
+mod token;
 mod user;
 
 use crate::app::AppState;
@@ -24,6 +28,12 @@ pub fn router(app: AppState) -> Router {
         .route("/api/setup", get(setup::get_setup).post(setup::post_setup))
         .route("/api/setup/status", get(setup::get_setup))
         .nest("/api/user", user::router())
+        .merge(log::router())
+        .nest("/api/channel", channel::router())
+        .route("/api/channel/", channel::root())
+        .nest("/api/option", option::router())
+        .route("/api/option/", option::root())
+        .merge(token::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

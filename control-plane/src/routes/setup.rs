@@ -9,6 +9,7 @@ use crate::extract::ApiJson;
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
+use pylon_shared::changes::Topic;
 use pylon_shared::crypto::hash_password;
 use pylon_shared::db::NewUser;
 use pylon_shared::roles::ROLE_ROOT;
@@ -92,6 +93,7 @@ pub async fn post_setup(
     app.db
         .set_option("DemoSiteEnabled", bool_text(request.demo_site_enabled))
         .await?;
+    app.changes.publish(Topic::User, root_id).await?;
     tracing::info!(root_id, username, "setup complete: root account created");
     Ok(envelope::ok_message("System initialized successfully"))
 }

@@ -83,6 +83,30 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`relay.max_body_bytes` must be at least 1024",
     );
     need(
+        config.relay.max_retries <= 20,
+        "`relay.max_retries` must be at most 20",
+    );
+    need(
+        config.relay.connect_timeout_secs >= 1 && config.relay.response_header_timeout_secs >= 1,
+        "`relay.connect_timeout_secs` and `relay.response_header_timeout_secs` must be at least 1",
+    );
+    need(
+        config.relay.default_max_tokens >= 1,
+        "`relay.default_max_tokens` must be at least 1",
+    );
+    need(
+        (10..=60_000).contains(&config.relay.flush_interval_ms),
+        "`relay.flush_interval_ms` must be between 10 and 60000",
+    );
+    need(
+        (1..=10_000).contains(&config.relay.flush_batch),
+        "`relay.flush_batch` must be between 1 and 10000",
+    );
+    need(
+        config.relay.circuit_failures >= 1,
+        "`relay.circuit_failures` must be at least 1",
+    );
+    need(
         tracing_subscriber::EnvFilter::try_new(&config.log.level).is_ok(),
         "`log.level` is not a valid filter (e.g. \"info\")",
     );

@@ -97,6 +97,19 @@ pub struct SecurityConfig {
 #[serde(deny_unknown_fields)]
 pub struct RelayConfig {
     pub max_body_bytes: usize,
+    pub max_retries: usize,
+    pub connect_timeout_secs: u64,
+    pub response_header_timeout_secs: u64,
+    pub first_token_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub default_max_tokens: i64,
+    pub flush_interval_ms: u64,
+    pub flush_batch: usize,
+    pub circuit_failures: u32,
+    pub circuit_window_secs: u64,
+    pub circuit_cooldown_secs: u64,
+    pub auto_disable_statuses: Vec<u16>,
+    pub sticky_header: String,
 }
 
 /// Process logging.

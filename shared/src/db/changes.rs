@@ -14,16 +14,17 @@ pub struct ChangeEvent {
 impl Db {
     /// Appends an event and returns it with its id.
     pub async fn append_change(&self, topic: &str, entity_id: i64) -> Result<ChangeEvent, DbError> {
+        let mut conn = self.pool().acquire().await?;
         let result = sqlx::query(
             "INSERT INTO change_events (topic, entity_id, created_at) VALUES (?, ?, ?)",
         )
         .bind(topic)
         .bind(entity_id)
         .bind(now_secs())
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(ChangeEvent {
-            id: result.last_insert_id().unwrap_or_default(),
+            id: super::inserted_id(&mut conn, self.dialect(), &result).await?,
             topic: topic.to_string(),
             entity_id,
         })

@@ -3,22 +3,35 @@
 //! accept `?` placeholders and backtick-quoted names; the few statements that differ ask
 //! [`Dialect`]. Integer columns are BIGINT everywhere so that every value decodes as `i64`.
 
+mod abilities;
 mod changes;
+mod channel_status;
 mod channels;
 mod dialect;
+mod logs;
 mod migrate;
 mod options;
 mod secrets;
 mod sessions;
+mod settlement;
 mod setup;
 mod tokens;
 mod users;
 
+pub use abilities::split_list;
 pub use changes::ChangeEvent;
-pub use channels::ChannelRow;
+pub use channels::{
+    CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,
+    ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
+};
 pub use dialect::Dialect;
+pub use logs::{LogFilter, LogRow, LogStat};
 pub use sessions::SessionRow;
-pub use tokens::TokenRow;
+pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, UserBrief};
+pub use tokens::{
+    NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED,
+    TOKEN_STATUS_EXPIRED, TokenChanges, TokenFilter, TokenRow,
+};
 pub use users::{NewUser, UserRow};
 
 use crate::config::Config;
@@ -115,6 +128,24 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
         format!("{query}&mode=rwc")
     };
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// The id of the row that `result`, an INSERT just run on `conn`, created. sqlx's `Any`
+/// driver does not report SQLite's rowid, so SQLite is asked on the same connection.
+pub(crate) async fn inserted_id(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    result: &sqlx::any::AnyQueryResult,
+) -> Result<i64, DbError> {
+    match (result.last_insert_id(), dialect) {
+        (Some(id), _) if id > 0 => Ok(id),
+        (_, Dialect::Sqlite) => Ok(sqlx::query_scalar("SELECT last_insert_rowid()")
+            .fetch_one(&mut *conn)
+            .await?),
+        (_, Dialect::MySql) => Err(DbError::Sqlx(sqlx::Error::Protocol(
+            "MySQL reported no id for an INSERT".into(),
+        ))),
+    }
 }
 
 /// Seconds since the Unix epoch.

@@ -58,7 +58,8 @@ impl Db {
         .bind(now_secs())
         .execute(&mut *tx)
         .await?;
+        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
         tx.commit().await?;
-        Ok(Some(result.last_insert_id().unwrap_or_default()))
+        Ok(Some(id))
     }
 }

@@ -1,6 +1,18 @@
-//! The `tokens` table: API keys and their limits.
+//! The `tokens` table: API keys and their limits. A key itself is stored twice: its SHA-256
+//! (`key_hash`, what the relay looks a presented key up by) and an encrypted copy
+//! (`key_ciphertext`, see `crypto::seal`) from which the owner's console shows it again.
 
 use super::{Db, DbError};
+use sqlx::AssertSqlSafe;
+
+/// The key may be used.
+pub const TOKEN_STATUS_ENABLED: i64 = 1;
+/// Switched off by its owner.
+pub const TOKEN_STATUS_DISABLED: i64 = 2;
+/// Past its `expired_time`.
+pub const TOKEN_STATUS_EXPIRED: i64 = 3;
+/// Its `remain_quota` ran out.
+pub const TOKEN_STATUS_EXHAUSTED: i64 = 4;
 
 /// Every column of a token except its ciphertext.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -57,6 +69,302 @@ impl Db {
             " FROM tokens WHERE id = ?"
         ))
         .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}
+
+/// A token with the encrypted copy of its key: what the console's routes read.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredToken {
+    #[sqlx(flatten)]
+    pub row: TokenRow,
+    /// `crypto::seal` of the full `sk-` key.
+    pub key_ciphertext: String,
+}
+
+/// The fields of a new token; it starts enabled.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub key_hash: &'a str,
+    pub key_ciphertext: &'a str,
+    pub expired_time: i64,
+    pub remain_quota: i64,
+    pub unlimited_quota: bool,
+    pub model_limits_enabled: bool,
+    pub model_limits: &'a str,
+    pub allow_ips: &'a str,
+    pub group: &'a str,
+    pub cross_group_retry: bool,
+}
+
+/// The owner-editable columns to change; `None` leaves a column as it is, so that an update
+/// never writes back a stale copy of a value the relay changes meanwhile (`remain_quota`).
+#[derive(Debug, Clone, Default)]
+pub struct TokenChanges {
+    pub name: Option<String>,
+    pub status: Option<i64>,
+    pub expired_time: Option<i64>,
+    pub remain_quota: Option<i64>,
+    pub unlimited_quota: Option<bool>,
+    pub model_limits_enabled: Option<bool>,
+    pub model_limits: Option<String>,
+    pub allow_ips: Option<String>,
+    pub group: Option<String>,
+    pub cross_group_retry: Option<bool>,
+}
+
+/// Which of a user's tokens a search returns; `None` does not filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenFilter<'a> {
+    /// A `LIKE` pattern on the name, with `!` as its escape character.
+    pub name_like: Option<&'a str>,
+    /// The exact key, by its lookup hash.
+    pub key_hash: Option<&'a str>,
+}
+
+/// A value bound into dynamically assembled SQL.
+#[derive(Clone)]
+enum Bound {
+    Int(i64),
+    Text(String),
+}
+
+impl TokenFilter<'_> {
+    /// `" AND ..."` conditions after `user_id = ?`, and their values.
+    fn conditions(&self) -> (String, Vec<Bound>) {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        if let Some(pattern) = self.name_like {
+            sql.push_str(" AND name LIKE ? ESCAPE '!'");
+            values.push(Bound::Text(pattern.to_string()));
+        }
+        if let Some(hash) = self.key_hash {
+            sql.push_str(" AND key_hash = ?");
+            values.push(Bound::Text(hash.to_string()));
+        }
+        (sql, values)
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    values: Vec<Bound>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for value in values {
+        query = match value {
+            Bound::Int(v) => query.bind(v),
+            Bound::Text(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+impl Db {
+    /// Creates a token and returns its id.
+    pub async fn create_token(&self, token: &NewToken<'_>) -> Result<i64, DbError> {
+        let now = super::now_secs();
+        let mut conn = self.pool().acquire().await?;
+        let result = sqlx::query(
+            "INSERT INTO tokens (user_id, name, key_hash, key_ciphertext, status, created_time, \
+             accessed_time, expired_time, remain_quota, unlimited_quota, model_limits_enabled, \
+             model_limits, allow_ips, used_quota, `group`, cross_group_retry) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .bind(token.user_id)
+        .bind(token.name)
+        .bind(token.key_hash)
+        .bind(token.key_ciphertext)
+        .bind(TOKEN_STATUS_ENABLED)
+        .bind(now)
+        .bind(now)
+        .bind(token.expired_time)
+        .bind(token.remain_quota)
+        .bind(i64::from(token.unlimited_quota))
+        .bind(i64::from(token.model_limits_enabled))
+        .bind(token.model_limits)
+        .bind(token.allow_ips)
+        .bind(token.group)
+        .bind(i64::from(token.cross_group_retry))
+        .execute(&mut *conn)
+        .await?;
+        super::inserted_id(&mut conn, self.dialect(), &result).await
+    }
+
+    /// How many tokens `user_id` has.
+    pub async fn count_user_tokens(&self, user_id: i64) -> Result<i64, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE user_id = ?")
+                .bind(user_id)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// One of `user_id`'s tokens; `None` when it does not exist or belongs to someone else.
+    pub async fn user_token(&self, id: i64, user_id: i64) -> Result<Option<StoredToken>, DbError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            ", key_ciphertext FROM tokens WHERE id = ? AND user_id = ?"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// `user_id`'s tokens that pass `filter`, newest first: `limit` of them from `offset`
+    /// (all of them when `limit` is `None`), and how many pass in all.
+    pub async fn search_user_tokens(
+        &self,
+        user_id: i64,
+        filter: TokenFilter<'_>,
+        offset: i64,
+        limit: Option<i64>,
+    ) -> Result<(Vec<StoredToken>, i64), DbError> {
+        let (conditions, mut values) = filter.conditions();
+        let count_sql = format!("SELECT COUNT(*) FROM tokens WHERE user_id = ?{conditions}");
+        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql)).bind(user_id);
+        for value in values.clone() {
+            count = match value {
+                Bound::Int(v) => count.bind(v),
+                Bound::Text(v) => count.bind(v),
+            };
+        }
+        let total: i64 = count.fetch_one(self.pool()).await?;
+
+        let page = match limit {
+            Some(_) => " LIMIT ? OFFSET ?",
+            None => "",
+        };
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                token_columns!(),
+                ", key_ciphertext FROM tokens WHERE user_id = ?{} ORDER BY id DESC{}"
+            ),
+            conditions, page
+        );
+        if let Some(limit) = limit {
+            values.push(Bound::Int(limit));
+            values.push(Bound::Int(offset));
+        }
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)).bind(user_id), values)
+            .try_map(|row| sqlx::FromRow::from_row(&row))
+            .fetch_all(self.pool())
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// Applies `changes` to one of `user_id`'s tokens (nothing happens to anyone else's).
+    pub async fn update_user_token(
+        &self,
+        id: i64,
+        user_id: i64,
+        changes: &TokenChanges,
+    ) -> Result<(), DbError> {
+        let mut sets: Vec<&str> = Vec::new();
+        let mut values = Vec::new();
+        let flag = |v: bool| Bound::Int(i64::from(v));
+        if let Some(v) = &changes.name {
+            sets.push("name = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = changes.status {
+            sets.push("status = ?");
+            values.push(Bound::Int(v));
+        }
+        if let Some(v) = changes.expired_time {
+            sets.push("expired_time = ?");
+            values.push(Bound::Int(v));
+        }
+        if let Some(v) = changes.remain_quota {
+            sets.push("remain_quota = ?");
+            values.push(Bound::Int(v));
+        }
+        if let Some(v) = changes.unlimited_quota {
+            sets.push("unlimited_quota = ?");
+            values.push(flag(v));
+        }
+        if let Some(v) = changes.model_limits_enabled {
+            sets.push("model_limits_enabled = ?");
+            values.push(flag(v));
+        }
+        if let Some(v) = &changes.model_limits {
+            sets.push("model_limits = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = &changes.allow_ips {
+            sets.push("allow_ips = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = &changes.group {
+            sets.push("`group` = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = changes.cross_group_retry {
+            sets.push("cross_group_retry = ?");
+            values.push(flag(v));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        values.push(Bound::Int(id));
+        values.push(Bound::Int(user_id));
+        let sql = format!(
+            "UPDATE tokens SET {} WHERE id = ? AND user_id = ?",
+            sets.join(", ")
+        );
+        bind_all(sqlx::query(AssertSqlSafe(sql)), values)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes one of `user_id`'s tokens; false when there was no such token of theirs.
+    pub async fn delete_user_token(&self, id: i64, user_id: i64) -> Result<bool, DbError> {
+        let result = sqlx::query("DELETE FROM tokens WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Deletes those of `ids` that are `user_id`'s tokens, in one transaction, and returns the
+    /// ids actually deleted. One statement per id keeps the count exact on both databases even
+    /// while another request deletes some of the same tokens.
+    pub async fn delete_user_tokens(&self, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut tx = self.pool().begin().await?;
+        let mut deleted = Vec::new();
+        for id in unique {
+            let result = sqlx::query("DELETE FROM tokens WHERE id = ? AND user_id = ?")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            if result.rows_affected() > 0 {
+                deleted.push(id);
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// The token whose key hashes to `key_hash` (see `keys::lookup_hash`).
+    pub async fn token_by_key_hash(&self, key_hash: &str) -> Result<Option<TokenRow>, DbError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE key_hash = ?"
+        ))
+        .bind(key_hash)
         .fetch_optional(self.pool())
         .await?)
     }

@@ -61,6 +61,7 @@ pub struct NewUser<'a> {
 impl Db {
     /// Creates a user and returns its id.
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<i64, DbError> {
+        let mut conn = self.pool().acquire().await?;
         let result = sqlx::query(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
              email, inviter_id, setting, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, '', ?)",
@@ -74,9 +75,9 @@ impl Db {
         .bind(user.email)
         .bind(user.inviter_id)
         .bind(now_secs())
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
-        Ok(result.last_insert_id().unwrap_or_default())
+        super::inserted_id(&mut conn, self.dialect(), &result).await
     }
 
     /// A live (not deleted) user by id.

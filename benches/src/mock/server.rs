@@ -1,0 +1,248 @@
+//! The running server: accepts connections, reads requests, applies delays and injected
+//! errors, routes to the endpoint handlers and writes their answers.
+
+use super::config::MockConfig;
+use super::errors::{self, Dialect};
+use super::handler::{Ctx, HandlerResult, Reply};
+use super::http::{self, Conn, ReadError, Request, Response};
+use super::knobs::Knobs;
+use super::record::RecordedRequest;
+use super::sse::{self, Ending};
+use super::{anthropic, gemini, openai, rng};
+use serde_json::{Value, json};
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// State shared by the handle and every connection.
+pub(crate) struct Shared {
+    config: RwLock<Arc<MockConfig>>,
+    records: Mutex<Vec<RecordedRequest>>,
+    count: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(config: MockConfig) -> Self {
+        Self {
+            config: RwLock::new(Arc::new(config)),
+            records: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn config(&self) -> Arc<MockConfig> {
+        Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn set_config(&self, config: MockConfig) {
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+    }
+
+    pub(crate) fn records(&self) -> Vec<RecordedRequest> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn clear_records(&self) {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Accepts connections until `shutdown` turns true (or its sender is gone).
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped(&mut shutdown) => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let shared = Arc::clone(&shared);
+                let mut shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stopped(&mut shutdown) => {}
+                        // A peer that goes away mid-exchange is normal for a mock; nothing to do.
+                        _ = connection(stream, &shared) => {}
+                    }
+                });
+            }
+            // Out of file descriptors and the like: back off instead of spinning.
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves one keep-alive connection, request after request.
+async fn connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut conn = BufReader::with_capacity(16 * 1024, stream);
+    loop {
+        let mut max_body = 0;
+        let limit = || {
+            max_body = shared.config().max_body_bytes;
+            max_body
+        };
+        let req = match http::read_request(&mut conn, limit).await {
+            Ok(req) => req,
+            Err(ReadError::Closed) => return Ok(()),
+            Err(ReadError::Io(e)) => return Err(e),
+            Err(ReadError::TooLarge) => {
+                let message = format!("Request body larger than {max_body} bytes.");
+                let resp = errors::error(Dialect::OpenAi, 413, &message, None);
+                return refuse(&mut conn, &resp).await;
+            }
+            Err(ReadError::Malformed(message)) => {
+                let resp = errors::error(Dialect::OpenAi, 400, message, None);
+                return refuse(&mut conn, &resp).await;
+            }
+        };
+        let keep_alive = req.keep_alive;
+        if exchange(&mut conn, req, shared).await? == Ending::Aborted || !keep_alive {
+            return Ok(());
+        }
+    }
+}
+
+/// Answers a request that cannot be read and closes the connection. The unread rest of the
+/// request is drained for a moment first: closing with unread data would reset the connection
+/// and could destroy the answer before the client reads it.
+async fn refuse(conn: &mut Conn, resp: &Response) -> io::Result<()> {
+    http::write_response(conn, resp, false).await?;
+    conn.get_mut().shutdown().await?;
+    let mut sink = tokio::io::sink();
+    let drain = tokio::io::copy(conn, &mut sink);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+    Ok(())
+}
+
+/// Answers one request.
+async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<Ending> {
+    let received = Instant::now();
+    let config = shared.config();
+    let json = parse_json(&req);
+    shared.count.fetch_add(1, Ordering::Relaxed);
+    if config.record {
+        let record = RecordedRequest::new(&req, json.as_ref(), received);
+        shared
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
+    }
+    let dialect = Dialect::of(&req.path);
+    let knobs = match Knobs::resolve(&config, &req) {
+        Ok(knobs) => knobs,
+        Err(message) => return full(conn, &req, errors::error(dialect, 400, &message, None)).await,
+    };
+    if !knobs.delay.is_zero() || knobs.jitter_ms > 0 {
+        let jitter = std::time::Duration::from_millis(rng::up_to(knobs.jitter_ms));
+        tokio::time::sleep_until((received + knobs.delay + jitter).into()).await;
+    }
+    let injected = match knobs.status {
+        Some(status) if status >= 400 => Some(status),
+        _ if rng::chance(knobs.error_rate) => Some(500),
+        _ => None,
+    };
+    if let Some(status) = injected {
+        let message = errors::injected_message(status);
+        let resp = errors::error(dialect, status, message, knobs.retry_after.as_deref());
+        return full(conn, &req, resp).await;
+    }
+    let ctx = Ctx {
+        req: &req,
+        json: json.as_ref(),
+        knobs: &knobs,
+        config: &config,
+    };
+    match route(&ctx) {
+        Ok(Reply::Stream(stream)) => sse::send(conn, stream, &knobs, req.keep_alive).await,
+        Ok(Reply::Full(mut resp)) => {
+            // A forced success status (e.g. 201) replaces 200 on the normal body.
+            if let Some(status) = knobs.status.filter(|s| *s < 400) {
+                resp.status = status;
+            }
+            full(conn, &req, resp).await
+        }
+        Err(resp) => full(conn, &req, resp).await,
+    }
+}
+
+async fn full(conn: &mut Conn, req: &Request, resp: Response) -> io::Result<Ending> {
+    http::write_response(conn, &resp, req.keep_alive).await?;
+    Ok(Ending::Complete)
+}
+
+fn parse_json(req: &Request) -> Option<Value> {
+    let first = req.body.iter().find(|b| !b.is_ascii_whitespace())?;
+    let declared = req
+        .header("content-type")
+        .is_some_and(|ct| ct.contains("json"));
+    if declared || *first == b'{' || *first == b'[' {
+        serde_json::from_slice(&req.body).ok()
+    } else {
+        None
+    }
+}
+
+/// Picks the endpoint handler for the request's method and path.
+fn route(ctx: &Ctx) -> HandlerResult {
+    let path = ctx.req.path.as_str();
+    match (ctx.req.method.as_str(), path) {
+        ("POST", "/v1/chat/completions") => openai::chat::create(ctx),
+        ("POST", "/v1/completions") => openai::completions::create(ctx),
+        ("POST", "/v1/embeddings") => openai::embeddings::create(ctx),
+        ("POST", "/v1/responses") => openai::responses::create(ctx),
+        ("POST", "/v1/images/generations") => openai::images::generate(ctx),
+        ("POST", "/v1/moderations") => openai::moderations::create(ctx),
+        ("POST", "/v1/audio/speech") => openai::audio::speech(ctx),
+        ("POST", "/v1/audio/transcriptions") => openai::audio::transcribe(ctx),
+        ("GET", "/v1/models") => openai::models::list(ctx),
+        ("POST", "/v1/messages") => anthropic::messages(ctx),
+        ("POST", "/v1/messages/count_tokens") => anthropic::count_tokens(ctx),
+        ("GET", "/health") => Ok(Reply::Full(Response::json(200, &json!({"status": "ok"})))),
+        (method, _) => {
+            let gemini_call = path
+                .strip_prefix("/v1beta/models/")
+                .or_else(|| path.strip_prefix("/v1/models/"))
+                .and_then(|rest| rest.split_once(':'));
+            match (method, gemini_call) {
+                ("POST", Some((model, action))) => gemini::dispatch(ctx, model, action),
+                ("GET", None) => match path.strip_prefix("/v1/models/") {
+                    Some(id) if !id.is_empty() => openai::models::retrieve(ctx, id),
+                    _ => Err(not_found(ctx)),
+                },
+                _ => Err(not_found(ctx)),
+            }
+        }
+    }
+}
+
+fn not_found(ctx: &Ctx) -> Response {
+    errors::unknown_route(&ctx.req.method, &ctx.req.path)
+}

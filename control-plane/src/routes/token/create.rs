@@ -1,0 +1,87 @@
+//! `POST /api/token/`: creates a key for the caller. Like new-api it answers with success only:
+//! the console lists the keys again and reveals one with `POST /api/token/{id}/key`.
+
+use super::fields;
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::envelope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use axum::extract::State;
+use pylon_shared::changes::Topic;
+use pylon_shared::db::{NewToken, now_secs};
+use pylon_shared::{crypto, keys};
+use serde::Deserialize;
+
+/// The settings of a new key. Absent fields take new-api's zero values, except `expired_time`,
+/// which defaults to never (-1) rather than to an instant long past.
+#[derive(Deserialize)]
+pub(super) struct CreateRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default = "never")]
+    expired_time: i64,
+    #[serde(default)]
+    remain_quota: i64,
+    #[serde(default)]
+    unlimited_quota: bool,
+    #[serde(default)]
+    model_limits_enabled: bool,
+    #[serde(default)]
+    model_limits: Option<String>,
+    #[serde(default)]
+    allow_ips: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    cross_group_retry: bool,
+}
+
+fn never() -> i64 {
+    -1
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(request): ApiJson<CreateRequest>,
+) -> ApiResult {
+    let name = request.name.unwrap_or_default();
+    let model_limits = request.model_limits.unwrap_or_default();
+    let allow_ips = request.allow_ips.unwrap_or_default();
+    let group = request.group.unwrap_or_default();
+    fields::check_name(&name)?;
+    fields::check_quota(request.remain_quota)?;
+    fields::check_expiry(request.expired_time, now_secs())?;
+    fields::check_allow_ips(&allow_ips)?;
+    fields::check_group(&app, &user, &group).await?;
+
+    let max = super::max_user_tokens(&app).await?;
+    if app.db.count_user_tokens(user.id).await? >= max {
+        return Err(ApiError::invalid(format!(
+            "Maximum number of tokens reached ({max})"
+        )));
+    }
+
+    let key = keys::generate();
+    let sealed = crypto::seal(&app.secrets.key_encryption, &key.full);
+    let id = app
+        .db
+        .create_token(&NewToken {
+            user_id: user.id,
+            name: &name,
+            key_hash: &key.hash,
+            key_ciphertext: &sealed,
+            expired_time: request.expired_time,
+            remain_quota: request.remain_quota,
+            unlimited_quota: request.unlimited_quota,
+            model_limits_enabled: request.model_limits_enabled,
+            model_limits: &model_limits,
+            allow_ips: &allow_ips,
+            group: &group,
+            cross_group_retry: fields::cross_group_retry(&group, request.cross_group_retry),
+        })
+        .await?;
+    app.changes.publish(Topic::Token, id).await?;
+    Ok(envelope::ok_message(""))
+}

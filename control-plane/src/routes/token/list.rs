@@ -1,0 +1,28 @@
+//! `GET /api/token/?p=&page_size=`: the caller's keys, newest first, masked, one page at a time.
+
+use super::{Page, PageQuery, view};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::envelope;
+use crate::error::ApiResult;
+use axum::extract::{Query, State};
+use pylon_shared::db::TokenFilter;
+
+pub async fn list(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    Query(query): Query<PageQuery>,
+) -> ApiResult {
+    let page = Page::from_query(&query);
+    let (tokens, total) = app
+        .db
+        .search_user_tokens(
+            user.id,
+            TokenFilter::default(),
+            page.offset(),
+            Some(page.size),
+        )
+        .await?;
+    let items = tokens.iter().map(|t| view(&app, t)).collect();
+    Ok(envelope::ok(page.body(items, total)))
+}

@@ -1,0 +1,192 @@
+//! `/api/token/*`: a user's own API keys (new-api's token routes), and `/api/usage/token/`,
+//! where a key reports its own usage. A user only ever sees or touches their own keys: another
+//! user's id gets the same answer as an id that does not exist.
+//!
+//! Keys travel as new-api sends them: without the `sk-` prefix (its console adds it), masked in
+//! lists and details, in full only from `POST /api/token/{id}/key`.
+
+mod batch_delete;
+mod create;
+mod delete;
+mod fields;
+mod get;
+mod list;
+mod reveal;
+mod search;
+mod update;
+mod usage;
+
+use crate::app::{App, AppState};
+use crate::error::ApiError;
+use axum::Router;
+use axum::routing::{get, post};
+use pylon_shared::db::StoredToken;
+use pylon_shared::keys::{self, KEY_PREFIX};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// new-api's answer for an id that is not one of the caller's keys (gorm's error text).
+pub(super) const NOT_FOUND: &str = "record not found";
+/// Page size when the client names none (new-api's `ItemsPerPage`).
+const DEFAULT_PAGE_SIZE: i64 = 10;
+/// The largest page served, whatever the client asks.
+const MAX_PAGE_SIZE: i64 = 100;
+/// Keys a user may hold when the `MaxUserTokens` option is unset (new-api's default).
+const DEFAULT_MAX_USER_TOKENS: i64 = 1000;
+
+/// Every route of this module, with full paths: an axum `nest` would not serve
+/// `/api/token/` with its trailing slash, which is the path new-api's clients use.
+pub fn router() -> Router<AppState> {
+    let root = || get(list::list).post(create::create).put(update::update);
+    let one = || get(get::get).delete(delete::delete);
+    Router::new()
+        .route("/api/token/", root())
+        .route("/api/token", root())
+        .route("/api/token/search", get(search::search))
+        .route("/api/token/batch", post(batch_delete::batch_delete))
+        .route("/api/token/{id}", one())
+        // new-api's console deletes with a trailing slash (gin redirects it; we just answer).
+        .route("/api/token/{id}/", one())
+        .route("/api/token/{id}/key", post(reveal::reveal))
+        .route("/api/usage/token/", get(usage::usage))
+        .route("/api/usage/token", get(usage::usage))
+}
+
+/// The id in the path; anything but a positive integer is refused.
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::invalid("Invalid ID"))
+}
+
+/// The full key (`sk-...`) from its encrypted copy; `None` when it cannot be decrypted (the
+/// key encryption secret was changed).
+fn full_key(app: &App, token: &StoredToken) -> Option<String> {
+    let key = pylon_shared::crypto::open(&app.secrets.key_encryption, &token.key_ciphertext);
+    if key.is_none() {
+        tracing::warn!(
+            token_id = token.row.id,
+            "stored key cannot be decrypted; was security.key_encryption_secret changed?"
+        );
+    }
+    key
+}
+
+/// A key as new-api sends it: without `sk-`.
+fn wire_key(full: &str) -> &str {
+    full.strip_prefix(KEY_PREFIX).unwrap_or(full)
+}
+
+/// A token as new-api renders it, with its key masked.
+fn view(app: &App, token: &StoredToken) -> Value {
+    let masked = full_key(app, token)
+        .map(|full| wire_key(&keys::mask(&full)).to_string())
+        .unwrap_or_default();
+    let t = &token.row;
+    json!({
+        "id": t.id,
+        "user_id": t.user_id,
+        "key": masked,
+        "status": t.status,
+        "name": t.name,
+        "created_time": t.created_time,
+        "accessed_time": t.accessed_time,
+        "expired_time": t.expired_time,
+        "remain_quota": t.remain_quota,
+        "unlimited_quota": t.unlimited_quota != 0,
+        "model_limits_enabled": t.model_limits_enabled != 0,
+        "model_limits": t.model_limits,
+        "allow_ips": t.allow_ips,
+        "used_quota": t.used_quota,
+        "group": t.group,
+        "cross_group_retry": t.cross_group_retry != 0,
+    })
+}
+
+/// new-api's pagination parameters. `size` is accepted too: new-api's own console sends it.
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    p: Option<String>,
+    page_size: Option<String>,
+    size: Option<String>,
+}
+
+/// A page of a list: 1-based page number and its size.
+#[derive(Debug, Clone, Copy)]
+struct Page {
+    page: i64,
+    size: i64,
+}
+
+impl Page {
+    /// Lenient like new-api: a missing or unreadable number takes its default.
+    fn from_query(query: &PageQuery) -> Self {
+        let number = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
+        let page = number(&query.p).unwrap_or(1).max(1);
+        let size = number(&query.page_size)
+            .or_else(|| number(&query.size))
+            .filter(|s| *s > 0)
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .min(MAX_PAGE_SIZE);
+        Self { page, size }
+    }
+
+    fn offset(self) -> i64 {
+        (self.page - 1).saturating_mul(self.size)
+    }
+
+    /// new-api's paginated `data`.
+    fn body(self, items: Vec<Value>, total: i64) -> Value {
+        json!({ "items": items, "total": total, "page": self.page, "page_size": self.size })
+    }
+}
+
+/// The `MaxUserTokens` option: how many keys one user may hold.
+async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
+    Ok(app
+        .db
+        .option("MaxUserTokens")
+        .await?
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v >= 0)
+        .unwrap_or(DEFAULT_MAX_USER_TOKENS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(p: Option<&str>, page_size: Option<&str>, size: Option<&str>) -> (i64, i64) {
+        let q = PageQuery {
+            p: p.map(Into::into),
+            page_size: page_size.map(Into::into),
+            size: size.map(Into::into),
+        };
+        let page = Page::from_query(&q);
+        (page.page, page.size)
+    }
+
+    #[test]
+    fn pages_default_and_clamp() {
+        assert_eq!(page(None, None, None), (1, 10));
+        assert_eq!(page(Some("0"), Some("5"), None), (1, 5));
+        assert_eq!(page(Some("3"), None, Some("20")), (3, 20));
+        assert_eq!(page(Some("x"), Some("1000"), None), (1, 100));
+        assert_eq!(page(Some("-2"), Some("-1"), None), (1, 10));
+    }
+
+    #[test]
+    fn ids_must_be_positive_integers() {
+        assert_eq!(parse_id("7").ok(), Some(7));
+        assert!(parse_id("0").is_err());
+        assert!(parse_id("abc").is_err());
+    }
+
+    #[test]
+    fn wire_keys_carry_no_prefix() {
+        assert_eq!(wire_key("sk-abc"), "abc");
+        assert_eq!(wire_key("abc"), "abc");
+    }
+}

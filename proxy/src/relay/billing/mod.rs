@@ -1,0 +1,9 @@
+//! Money on the relay path: reservations before a request goes upstream (no overdraft under
+//! concurrency), settlement of the real cost when it ends, and the batched writer that makes
+//! both durable.
+
+mod balances;
+mod settler;
+
+pub use balances::{Balances, Refusal, Reservation};
+pub use settler::{Settlement, Settler};

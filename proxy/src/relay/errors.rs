@@ -1,0 +1,127 @@
+//! Errors answered by the relay, in OpenAI's format: `{"error": {message, type, param, code}}`.
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+/// A refusal or failure to report to the client.
+#[derive(Debug, Clone)]
+pub struct RelayError {
+    pub status: u16,
+    pub message: String,
+    pub kind: &'static str,
+    pub code: Option<&'static str>,
+}
+
+impl RelayError {
+    fn new(
+        status: u16,
+        kind: &'static str,
+        code: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            kind,
+            code,
+        }
+    }
+
+    /// No key, or an unknown one.
+    pub fn invalid_key(message: impl Into<String>) -> Self {
+        Self::new(
+            401,
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            message,
+        )
+    }
+
+    /// The key or its user may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(
+            403,
+            "invalid_request_error",
+            Some("permission_denied"),
+            message,
+        )
+    }
+
+    /// Balance too low.
+    pub fn insufficient_quota(message: impl Into<String>) -> Self {
+        Self::new(
+            429,
+            "insufficient_quota",
+            Some("insufficient_quota"),
+            message,
+        )
+    }
+
+    /// Malformed or incomplete request.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request_error", None, message)
+    }
+
+    /// Body over the configured limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "invalid_request_error",
+            Some("request_too_large"),
+            format!("Request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// Unknown model, or one with no channel for the caller's group.
+    pub fn model_not_found(message: impl Into<String>) -> Self {
+        Self::new(
+            404,
+            "invalid_request_error",
+            Some("model_not_found"),
+            message,
+        )
+    }
+
+    /// No channel could serve the request.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "server_error", Some("service_unavailable"), message)
+    }
+
+    /// The upstream failed and no other channel could take over.
+    pub fn upstream(status: u16, message: impl Into<String>) -> Self {
+        Self::new(status, "upstream_error", Some("upstream_error"), message)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Bytes {
+        Bytes::from(
+            serde_json::json!({
+                "error": {
+                    "message": self.message,
+                    "type": self.kind,
+                    "param": null,
+                    "code": self.code,
+                }
+            })
+            .to_string(),
+        )
+    }
+
+    /// Writes the error as the whole response.
+    pub async fn respond(&self, session: &mut Session) -> pingora::Result<()> {
+        write_json(session, self.status, self.body()).await
+    }
+}
+
+/// Writes a complete JSON response.
+pub async fn write_json(session: &mut Session, status: u16, body: Bytes) -> pingora::Result<()> {
+    let mut header = ResponseHeader::build(status, Some(2))?;
+    header.insert_header("Content-Type", "application/json")?;
+    header.insert_header("Content-Length", body.len().to_string())?;
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session.write_response_body(Some(body), true).await?;
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! One attempt at one channel, driven with Pingora's `Connector`: send the request, read the
+//! answer, and — only once it is known to be good — relay it to the client chunk by chunk.
+//! Everything that can fail before the first byte reaches the client (connect, 429, 5xx, a
+//! stream's first token not arriving in time) is reported as retryable, so another channel can
+//! take the request with nothing lost.
+
+use super::request::RelayRequest;
+use super::snapshot::ChannelEntry;
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::HttpPeer;
+use pingora::protocols::http::client::HttpSession;
+use pingora::proxy::Session;
+use pylon_shared::pricing::Usage;
+use pylon_shared::usage::{StreamScanner, usage_from_json};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Largest error body kept from a failed upstream answer.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Largest non-streamed answer kept whole to read its usage (it is forwarded either way).
+const USAGE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Idle pooled upstream connections are kept this long.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Client request headers passed upstream.
+const PASSED_HEADERS: &[&str] = &[
+    "accept",
+    "openai-beta",
+    "user-agent",
+    "anthropic-version",
+    "anthropic-beta",
+];
+/// Upstream response headers not copied to the client.
+const HOP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "proxy-connection",
+    "upgrade",
+];
+
+/// Timeouts of one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub response_header: Duration,
+    pub first_token: Option<Duration>,
+    pub idle: Duration,
+}
+
+/// Everything one attempt needs.
+pub struct Attempt<'a> {
+    pub channel: &'a ChannelEntry,
+    pub addr: SocketAddr,
+    pub key: &'a str,
+    pub request: &'a RelayRequest,
+    pub body: Bytes,
+    /// Path and query to request upstream (prefix included, `key=` removed).
+    pub path: String,
+    pub timeouts: Timeouts,
+}
+
+/// Why an attempt failed before anything reached the client.
+#[derive(Debug)]
+pub struct Failure {
+    /// The upstream's status, when it answered.
+    pub status: Option<u16>,
+    pub message: String,
+    /// From a 429's `Retry-After`.
+    pub retry_after: Option<Duration>,
+}
+
+/// What reached the client.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub status: u16,
+    /// The upstream's own usage numbers, when it sent them.
+    pub usage: Option<Usage>,
+    /// Content events relayed (to estimate completion tokens without usage).
+    pub content_events: u64,
+    /// Time from the start of the attempt to the first body byte.
+    pub first_byte: Option<Duration>,
+    /// The answer ended normally (not cut by the client or the upstream).
+    pub complete: bool,
+    /// The client went away during the answer.
+    pub client_gone: bool,
+}
+
+/// The result of one attempt.
+pub enum Outcome {
+    /// Something reached the client; the request is finished.
+    Delivered(Delivery),
+    /// Nothing reached the client; another channel may try.
+    Failed(Failure),
+}
+
+fn failed(status: Option<u16>, message: impl Into<String>) -> Outcome {
+    Outcome::Failed(Failure {
+        status,
+        message: message.into(),
+        retry_after: None,
+    })
+}
+
+/// Runs one attempt.
+pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Session) -> Outcome {
+    let started = Instant::now();
+    let upstream = &attempt.channel.upstream;
+    let mut peer = HttpPeer::new(attempt.addr, upstream.tls, upstream.host.clone());
+    peer.options.connection_timeout = Some(attempt.timeouts.connect);
+    peer.options.total_connection_timeout = Some(attempt.timeouts.connect);
+    peer.options.read_timeout = Some(attempt.timeouts.response_header);
+    peer.options.idle_timeout = Some(POOL_IDLE);
+
+    let mut upstream_session = match connector.get_http_session(&peer).await {
+        Ok((session, _reused)) => session,
+        Err(error) => {
+            return failed(
+                None,
+                format!("connect to channel #{} failed: {error}", attempt.channel.id),
+            );
+        }
+    };
+    let header = match request_header(&attempt, client.req_header()) {
+        Ok(header) => header,
+        Err(error) => {
+            return failed(
+                None,
+                format!("building the upstream request failed: {error}"),
+            );
+        }
+    };
+    let sent = async {
+        upstream_session
+            .write_request_header(Box::new(header))
+            .await?;
+        upstream_session
+            .write_request_body(attempt.body.clone(), true)
+            .await?;
+        upstream_session.finish_request_body().await?;
+        upstream_session.read_response_header().await
+    };
+    if let Err(error) = sent.await {
+        upstream_session.shutdown().await;
+        return failed(
+            None,
+            format!("channel #{} did not answer: {error}", attempt.channel.id),
+        );
+    }
+    let Some(response) = upstream_session.response_header().cloned() else {
+        upstream_session.shutdown().await;
+        return failed(None, "upstream sent no response header");
+    };
+    let status = response.status.as_u16();
+    if status == 429 || status >= 500 || status == 401 || status == 403 {
+        let retry_after = response
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = read_limited(&mut upstream_session, ERROR_BODY_LIMIT).await;
+        upstream_session.shutdown().await;
+        return Outcome::Failed(Failure {
+            status: Some(status),
+            message: upstream_error_message(status, &body),
+            retry_after,
+        });
+    }
+
+    // A stream must show its first chunk before we commit to this channel.
+    let streaming = attempt.request.stream && (200..300).contains(&status);
+    let mut first_chunk = None;
+    if streaming {
+        if let Some(limit) = attempt.timeouts.first_token {
+            upstream_session.set_read_timeout(Some(limit));
+        }
+        match upstream_session.read_response_body().await {
+            Ok(chunk) => first_chunk = Some(chunk),
+            Err(error) => {
+                upstream_session.shutdown().await;
+                return failed(
+                    Some(status),
+                    format!(
+                        "no first token from channel #{}: {error}",
+                        attempt.channel.id
+                    ),
+                );
+            }
+        }
+    }
+    upstream_session.set_read_timeout(Some(attempt.timeouts.idle));
+    relay_answer(
+        connector,
+        &peer,
+        upstream_session,
+        response,
+        first_chunk,
+        &attempt,
+        client,
+        started,
+    )
+    .await
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
+async fn relay_answer(
+    connector: &Connector,
+    peer: &HttpPeer,
+    mut upstream: HttpSession,
+    response: ResponseHeader,
+    first_chunk: Option<Option<Bytes>>,
+    attempt: &Attempt<'_>,
+    client: &mut Session,
+    started: Instant,
+) -> Outcome {
+    let status = response.status.as_u16();
+    let streaming = attempt.request.stream && (200..300).contains(&status);
+    let mut delivery = Delivery {
+        status,
+        ..Delivery::default()
+    };
+    let Ok(header) = client_header(&response, streaming) else {
+        upstream.shutdown().await;
+        return failed(Some(status), "upstream sent an unusable response header");
+    };
+    if client
+        .write_response_header(Box::new(header), false)
+        .await
+        .is_err()
+    {
+        upstream.shutdown().await;
+        delivery.client_gone = true;
+        return Outcome::Delivered(delivery);
+    }
+
+    let mut scanner = streaming.then(|| {
+        StreamScanner::new(
+            attempt.request.endpoint.stream_format(),
+            attempt.request.injects_usage(),
+        )
+    });
+    let mut kept: Vec<Bytes> = Vec::new();
+    let mut kept_len = 0usize;
+    let mut pending = first_chunk;
+    loop {
+        let next = match pending.take() {
+            Some(chunk) => Ok(chunk),
+            None => upstream.read_response_body().await,
+        };
+        let chunk = match next {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => {
+                delivery.complete = true;
+                break;
+            }
+            Err(error) => {
+                tracing::debug!(%error, channel = attempt.channel.id, "upstream ended mid-answer");
+                break;
+            }
+        };
+        if delivery.first_byte.is_none() {
+            delivery.first_byte = Some(started.elapsed());
+        }
+        let forward = match scanner.as_mut() {
+            Some(scanner) => scanner.feed(chunk),
+            None => {
+                if kept_len + chunk.len() <= USAGE_BODY_LIMIT {
+                    kept_len += chunk.len();
+                    kept.push(chunk.clone());
+                }
+                chunk
+            }
+        };
+        if !forward.is_empty()
+            && client
+                .write_response_body(Some(forward), false)
+                .await
+                .is_err()
+        {
+            delivery.client_gone = true;
+            break;
+        }
+    }
+    if let Some(scanner) = scanner.as_mut() {
+        let rest = scanner.finish();
+        if !delivery.client_gone
+            && !rest.is_empty()
+            && client.write_response_body(Some(rest), false).await.is_err()
+        {
+            delivery.client_gone = true;
+        }
+        delivery.usage = scanner.usage();
+        delivery.content_events = scanner.content_events();
+    } else if delivery.complete && kept_len < USAGE_BODY_LIMIT {
+        let body: Vec<u8> = kept.concat();
+        delivery.usage = usage_from_json(attempt.request.endpoint.body_format(), &body);
+    }
+    if !delivery.client_gone && client.write_response_body(None, true).await.is_err() {
+        delivery.client_gone = true;
+    }
+    if delivery.complete && upstream.response_done() {
+        connector
+            .release_http_session(upstream, peer, Some(POOL_IDLE))
+            .await;
+    } else {
+        upstream.shutdown().await;
+    }
+    Outcome::Delivered(delivery)
+}
+
+fn request_header(attempt: &Attempt<'_>, client: &RequestHeader) -> pingora::Result<RequestHeader> {
+    let mut header = RequestHeader::build("POST", attempt.path.as_bytes(), None)?;
+    let upstream = &attempt.channel.upstream;
+    let default_port = if upstream.tls { 443 } else { 80 };
+    let host = if upstream.port == default_port {
+        upstream.host.clone()
+    } else {
+        format!("{}:{}", upstream.host, upstream.port)
+    };
+    header.insert_header("Host", host)?;
+    header.insert_header("Authorization", format!("Bearer {}", attempt.key))?;
+    header.insert_header(
+        "Content-Type",
+        attempt
+            .request
+            .content_type
+            .as_deref()
+            .unwrap_or("application/json"),
+    )?;
+    header.insert_header("Content-Length", attempt.body.len().to_string())?;
+    for name in PASSED_HEADERS {
+        if let Some(value) = client.headers.get(*name) {
+            header.insert_header(*name, value.clone())?;
+        }
+    }
+    if !attempt.channel.openai_organization.is_empty() {
+        header.insert_header(
+            "OpenAI-Organization",
+            attempt.channel.openai_organization.clone(),
+        )?;
+    }
+    for (name, value) in &attempt.channel.header_override {
+        header.insert_header(name.clone(), value.clone())?;
+    }
+    Ok(header)
+}
+
+/// The client's response header: the upstream's, minus hop-by-hop headers. Streams are sent
+/// chunked (their length may change when the usage chunk is stripped).
+fn client_header(upstream: &ResponseHeader, streaming: bool) -> pingora::Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(upstream.status, Some(upstream.headers.len()))?;
+    for (name, value) in &upstream.headers {
+        let lower = name.as_str();
+        if HOP_HEADERS.contains(&lower) && (streaming || lower != "content-length") {
+            continue;
+        }
+        header.append_header(name.clone(), value.clone())?;
+    }
+    if streaming {
+        header.insert_header("X-Accel-Buffering", "no")?;
+        header.insert_header("Cache-Control", "no-cache")?;
+    }
+    Ok(header)
+}
+
+async fn read_limited(session: &mut HttpSession, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = session.read_response_body().await {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    body
+}
+
+/// The message of an upstream error body (OpenAI's `error.message` when present).
+fn upstream_error_message(status: u16, body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&body[..body.len().min(512)])
+                .trim()
+                .to_string();
+            if text.is_empty() {
+                format!("upstream answered {status}")
+            } else {
+                text
+            }
+        })
+}

@@ -1,0 +1,496 @@
+//! The `/v1` relay: authenticate the key, read and parse the request, price and reserve, try
+//! channels until one answers, relay the answer, and settle the exact cost.
+
+mod auth;
+pub mod billing;
+mod dns;
+mod errors;
+mod exchange;
+mod health;
+mod models;
+mod request;
+mod select;
+pub mod snapshot;
+
+use auth::Caller;
+use billing::{Balances, Refusal, Reservation, Settlement, Settler};
+use errors::RelayError;
+use exchange::{Attempt, Delivery, Outcome, Timeouts};
+use pingora::connectors::http::Connector;
+use pingora::proxy::Session;
+use pylon_shared::changes::{ChangeFeed, Topic};
+use pylon_shared::config::RelayConfig;
+use pylon_shared::db::{Db, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
+use pylon_shared::pricing::{Price, Usage, estimate_prompt_tokens};
+use request::{Endpoint, RelayRequest};
+use snapshot::Snapshot;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use health::{ChannelHealth, Circuit};
+
+/// What the relay shares across requests.
+pub struct Relay {
+    pub config: RelayConfig,
+    pub snapshot: Arc<Snapshot>,
+    pub balances: Arc<Balances>,
+    pub settler: Settler,
+    pub health: ChannelHealth,
+    resolver: dns::Resolver,
+    connector: Connector,
+    pub metrics: Arc<crate::metrics::ProxyMetrics>,
+    /// For the relay's own writes: disabling a channel automatically.
+    db: Db,
+    changes: Arc<ChangeFeed>,
+}
+
+/// What the relay tells the proxy's logging phase.
+#[derive(Debug, Default, Clone)]
+pub struct RelaySummary {
+    pub model: String,
+    pub channel_id: i64,
+    pub retries: u32,
+}
+
+impl Relay {
+    /// A relay over the loaded snapshot.
+    pub fn new(
+        config: RelayConfig,
+        snapshot: Arc<Snapshot>,
+        balances: Arc<Balances>,
+        settler: Settler,
+        metrics: Arc<crate::metrics::ProxyMetrics>,
+        db: Db,
+        changes: Arc<ChangeFeed>,
+    ) -> Self {
+        let health = ChannelHealth::new(
+            config.circuit_failures,
+            Duration::from_secs(config.circuit_window_secs),
+            Duration::from_secs(config.circuit_cooldown_secs),
+        );
+        Self {
+            config,
+            snapshot,
+            balances,
+            settler,
+            health,
+            resolver: dns::Resolver::default(),
+            connector: Connector::new(None),
+            metrics,
+            db,
+            changes,
+        }
+    }
+
+    /// Handles a `/v1` or `/v1beta` request completely (the response is written here).
+    pub async fn handle(
+        &self,
+        session: &mut Session,
+        summary: &mut RelaySummary,
+    ) -> pingora::Result<()> {
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let caller =
+            match auth::authenticate(&self.snapshot, session.req_header(), client_ip, now_secs()) {
+                Ok(caller) => caller,
+                Err(error) => return error.respond(session).await,
+            };
+        let method = session.req_header().method.clone();
+        let path = session.req_header().uri.path().to_string();
+        if method == http::Method::GET {
+            return models::answer(&self.snapshot, &caller, &path, session).await;
+        }
+        let Some(endpoint) = Endpoint::of_path(&path).filter(|_| method == http::Method::POST)
+        else {
+            return RelayError::model_not_found(format!("Invalid URL ({method} {path})"))
+                .respond(session)
+                .await;
+        };
+        match self
+            .relay(session, &caller, endpoint, client_ip, summary)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(error) => error.respond(session).await,
+        }
+    }
+
+    async fn relay(
+        &self,
+        session: &mut Session,
+        caller: &Caller,
+        endpoint: Endpoint,
+        client_ip: Option<IpAddr>,
+        summary: &mut RelaySummary,
+    ) -> Result<(), RelayError> {
+        let started = Instant::now();
+        let body = request::read_body(session, self.config.max_body_bytes).await?;
+        let content_type = session
+            .req_header()
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let request = RelayRequest::parse(endpoint, body, content_type)?;
+        summary.model.clone_from(&request.model);
+        if !caller.token.allows_model(&request.model) {
+            return Err(RelayError::forbidden(format!(
+                "This API key may not use the model {}",
+                request.model
+            )));
+        }
+        let group = caller.group().to_string();
+        let routes = self.snapshot.routes.load();
+        let tiers = routes.tiers(&group, &request.model);
+        if tiers.is_empty() {
+            return Err(RelayError::model_not_found(format!(
+                "The model `{}` does not exist or is not available to group {group}",
+                request.model
+            )));
+        }
+        let price = self
+            .snapshot
+            .prices
+            .load()
+            .price(&request.model, &group)
+            .ok_or_else(|| {
+                RelayError::unavailable(format!(
+                    "The model `{}` has no price configured",
+                    request.model
+                ))
+            })?;
+
+        let prompt_estimate = estimate_prompt_tokens(request.body.len());
+        let completion_cap = request.max_tokens.unwrap_or(self.config.default_max_tokens);
+        let estimate = price.estimate(prompt_estimate, completion_cap);
+        let charged_token = (!caller.token.unlimited).then_some(caller.token.id);
+        let reservation = self
+            .balances
+            .reserve(caller.user.id, charged_token, estimate)
+            .map_err(|refusal| match refusal {
+                Refusal::User => {
+                    RelayError::insufficient_quota("Your balance is too low for this request")
+                }
+                Refusal::Token => RelayError::insufficient_quota(
+                    "This API key's quota is too low for this request",
+                ),
+            })?;
+        let mut guard = ReservationGuard::new(&self.balances, reservation);
+
+        let path_and_query = upstream_path(session.req_header());
+        let sticky = (!self.config.sticky_header.is_empty())
+            .then(|| {
+                session
+                    .req_header()
+                    .headers
+                    .get(self.config.sticky_header.as_str())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
+            .flatten();
+        let mut tried: Vec<i64> = Vec::new();
+        let mut last_failure = None;
+        while tried.len() <= self.config.max_retries {
+            let Some(channel) = select::choose(tiers, &tried, &self.health, sticky.as_deref())
+            else {
+                break;
+            };
+            tried.push(channel.id);
+            summary.channel_id = channel.id;
+            summary.retries = u32::try_from(tried.len() - 1).unwrap_or(u32::MAX);
+            let Some(key) = channel.pick_key() else {
+                self.health.failure(channel.id);
+                continue;
+            };
+            let addr = match self
+                .resolver
+                .resolve(&channel.upstream.host, channel.upstream.port)
+                .await
+            {
+                Ok(addr) => addr,
+                Err(error) => {
+                    self.health.failure(channel.id);
+                    last_failure = Some((
+                        None,
+                        format!("resolving channel #{} failed: {error}", channel.id),
+                    ));
+                    continue;
+                }
+            };
+            let upstream_model = channel.upstream_model(&request.model).to_string();
+            let body = request.upstream_body(&upstream_model)?;
+            let attempt = Attempt {
+                channel: &channel,
+                addr,
+                key,
+                request: &request,
+                body,
+                path: format!("{}{}", channel.upstream.path_prefix, path_and_query),
+                timeouts: self.timeouts(),
+            };
+            let _stream = request.stream.then(|| self.metrics.stream_started());
+            let outcome = exchange::run(&self.connector, attempt, session).await;
+            match outcome {
+                Outcome::Delivered(delivery) => {
+                    if delivery.status < 500 {
+                        self.health.success(channel.id);
+                        self.metrics
+                            .circuit(channel.id, self.health.circuit(channel.id));
+                    }
+                    let record = self.record(
+                        caller,
+                        &request,
+                        &group,
+                        &channel,
+                        &upstream_model,
+                        &price,
+                        &delivery,
+                        started,
+                        client_ip,
+                        tried.len() - 1,
+                        prompt_estimate,
+                    );
+                    self.finish(&mut guard, record, charged_token);
+                    return Ok(());
+                }
+                Outcome::Failed(failure) => {
+                    tracing::info!(channel = channel.id, status = ?failure.status, message = %failure.message, "attempt failed; trying another channel");
+                    self.metrics.retry(channel.id);
+                    match failure.retry_after {
+                        Some(pause) if failure.status == Some(429) => {
+                            self.health.pause(channel.id, pause)
+                        }
+                        _ => self.health.failure(channel.id),
+                    }
+                    self.metrics
+                        .circuit(channel.id, self.health.circuit(channel.id));
+                    if let Some(status) = failure
+                        .status
+                        .filter(|s| self.config.auto_disable_statuses.contains(s))
+                    {
+                        self.auto_disable(&channel, status, &failure.message);
+                    }
+                    last_failure = Some((failure.status, failure.message));
+                }
+            }
+        }
+        // Nothing reached the client: the reservation is returned in full (guard drop) and the
+        // failure is logged without charge.
+        let (status, message) =
+            last_failure.unwrap_or((None, "no channel is available for this model".into()));
+        let record = RelayRecord {
+            request_id: request_id(),
+            created_at: now_secs(),
+            log_type: LOG_TYPE_ERROR,
+            user_id: caller.user.id,
+            username: caller.user.username.clone(),
+            token_id: caller.token.id,
+            token_name: caller.token.name.clone(),
+            channel_id: tried.last().copied().unwrap_or(0),
+            group,
+            model_name: request.model.clone(),
+            use_time_ms: millis(started.elapsed()),
+            is_stream: request.stream,
+            ip: client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            status_code: i64::from(status.unwrap_or(502)),
+            retries: i64::try_from(tried.len().saturating_sub(1)).unwrap_or(0),
+            content: message.clone(),
+            other: "{}".into(),
+            ..RelayRecord::default()
+        };
+        self.finish(&mut guard, record, charged_token);
+        Err(match status {
+            Some(status) if status < 500 && status != 429 => RelayError::upstream(502, message),
+            Some(429) => RelayError::upstream(429, message),
+            _ => RelayError::upstream(502, message),
+        })
+    }
+
+    /// Disables a channel whose upstream refused it (e.g. a revoked key), when the channel
+    /// allows it. Off the request path; the change reaches every node through the feed.
+    fn auto_disable(&self, channel: &snapshot::ChannelEntry, status: u16, message: &str) {
+        if !channel.auto_ban {
+            return;
+        }
+        let (db, changes, id) = (self.db.clone(), Arc::clone(&self.changes), channel.id);
+        let reason = format!("disabled automatically: upstream answered {status}: {message}");
+        tracing::warn!(channel = id, name = %channel.name, %reason, "disabling channel");
+        tokio::spawn(async move {
+            match db.auto_disable_channel(id, &reason).await {
+                Ok(true) => {
+                    if let Err(error) = changes.publish(Topic::Channel, id).await {
+                        tracing::warn!(%error, channel = id, "announcing the disabled channel failed");
+                    }
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, channel = id, "disabling the channel failed"),
+            }
+        });
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(self.config.connect_timeout_secs),
+            response_header: Duration::from_secs(self.config.response_header_timeout_secs),
+            first_token: (self.config.first_token_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.config.first_token_timeout_secs)),
+            idle: Duration::from_secs(self.config.idle_timeout_secs),
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "assembles the log row from the request's parts"
+    )]
+    fn record(
+        &self,
+        caller: &Caller,
+        request: &RelayRequest,
+        group: &str,
+        channel: &snapshot::ChannelEntry,
+        upstream_model: &str,
+        price: &Price,
+        delivery: &Delivery,
+        started: Instant,
+        client_ip: Option<IpAddr>,
+        retries: usize,
+        prompt_estimate: i64,
+    ) -> RelayRecord {
+        let success = (200..300).contains(&delivery.status);
+        let (usage, estimated) = match delivery.usage {
+            Some(usage) => (usage, false),
+            None => (
+                Usage {
+                    prompt_tokens: prompt_estimate,
+                    completion_tokens: i64::try_from(delivery.content_events).unwrap_or(i64::MAX),
+                    cached_tokens: 0,
+                },
+                true,
+            ),
+        };
+        let quota = if success { price.quota(&usage) } else { 0 };
+        self.metrics.tokens(
+            &request.model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            quota,
+        );
+        if let Some(first) = delivery.first_byte {
+            self.metrics.first_byte(&request.model, first);
+        }
+        let content = if delivery.client_gone {
+            "client disconnected; billed for what was delivered".to_string()
+        } else if !delivery.complete {
+            "upstream ended the answer early; billed for what was delivered".to_string()
+        } else {
+            String::new()
+        };
+        RelayRecord {
+            request_id: request_id(),
+            created_at: now_secs(),
+            log_type: if success {
+                LOG_TYPE_CONSUME
+            } else {
+                LOG_TYPE_ERROR
+            },
+            user_id: caller.user.id,
+            username: caller.user.username.clone(),
+            token_id: caller.token.id,
+            token_name: caller.token.name.clone(),
+            charge_token: !caller.token.unlimited,
+            channel_id: channel.id,
+            group: group.to_string(),
+            model_name: request.model.clone(),
+            upstream_model: upstream_model.to_string(),
+            quota,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
+            use_time_ms: millis(started.elapsed()),
+            ttft_ms: delivery.first_byte.map_or(0, millis),
+            is_stream: request.stream,
+            is_estimated: estimated,
+            ip: client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            status_code: i64::from(delivery.status),
+            retries: i64::try_from(retries).unwrap_or(0),
+            content,
+            other: "{}".into(),
+        }
+    }
+
+    /// Settles the reservation with the record's charge and queues the record.
+    fn finish(
+        &self,
+        guard: &mut ReservationGuard<'_>,
+        record: RelayRecord,
+        charged_token: Option<i64>,
+    ) {
+        let charge = if record.log_type == LOG_TYPE_CONSUME {
+            record.quota
+        } else {
+            0
+        };
+        guard.settle(charge);
+        self.settler.submit(Settlement {
+            record,
+            charged_token,
+        });
+    }
+}
+
+/// Returns a reservation in full if the request ends without settling (error, panic, cancel).
+struct ReservationGuard<'a> {
+    balances: &'a Balances,
+    reservation: Option<Reservation>,
+}
+
+impl<'a> ReservationGuard<'a> {
+    fn new(balances: &'a Balances, reservation: Reservation) -> Self {
+        Self {
+            balances,
+            reservation: Some(reservation),
+        }
+    }
+
+    fn settle(&mut self, charge: i64) {
+        if let Some(reservation) = self.reservation.take() {
+            self.balances.settle(&reservation, charge);
+        }
+    }
+}
+
+impl Drop for ReservationGuard<'_> {
+    fn drop(&mut self) {
+        self.settle(0);
+    }
+}
+
+/// The client's path and query, without a `key=` parameter (keys never go upstream).
+fn upstream_path(header: &pingora::http::RequestHeader) -> String {
+    let path = header.uri.path();
+    match header.uri.query() {
+        Some(query) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.starts_with("key="))
+                .collect();
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => path.to_string(),
+    }
+}
+
+fn request_id() -> String {
+    format!("req_{}", pylon_shared::crypto::random_alphanumeric(24))
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

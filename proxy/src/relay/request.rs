@@ -1,0 +1,349 @@
+//! The client's request: which endpoint, which model, streaming or not, and the body to send
+//! upstream. The body is read whole (routing needs the model, which is inside it) up to
+//! `relay.max_body_bytes`, and rewritten only when it must be (model mapping, usage injection).
+
+use super::errors::RelayError;
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use pylon_shared::usage::{BodyFormat, StreamFormat};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// The relay endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Completions,
+    Embeddings,
+    Responses,
+    ImagesGenerations,
+    Moderations,
+    AudioSpeech,
+    AudioTranscriptions,
+    AudioTranslations,
+}
+
+impl Endpoint {
+    /// The endpoint a POST to `path` calls.
+    pub fn of_path(path: &str) -> Option<Self> {
+        Some(match path.trim_end_matches('/') {
+            "/v1/chat/completions" => Self::ChatCompletions,
+            "/v1/completions" => Self::Completions,
+            "/v1/embeddings" => Self::Embeddings,
+            "/v1/responses" => Self::Responses,
+            "/v1/images/generations" => Self::ImagesGenerations,
+            "/v1/moderations" => Self::Moderations,
+            "/v1/audio/speech" => Self::AudioSpeech,
+            "/v1/audio/transcriptions" => Self::AudioTranscriptions,
+            "/v1/audio/translations" => Self::AudioTranslations,
+            _ => return None,
+        })
+    }
+
+    /// Whether the body is multipart form data rather than JSON.
+    pub fn is_multipart(self) -> bool {
+        matches!(self, Self::AudioTranscriptions | Self::AudioTranslations)
+    }
+
+    /// How a streamed answer of this endpoint carries usage.
+    pub fn stream_format(self) -> StreamFormat {
+        match self {
+            Self::Completions => StreamFormat::OpenAiCompletions,
+            Self::Responses => StreamFormat::OpenAiResponses,
+            _ => StreamFormat::OpenAiChat,
+        }
+    }
+
+    /// How a complete (non-streamed) answer of this endpoint carries usage.
+    pub fn body_format(self) -> BodyFormat {
+        match self {
+            Self::Completions => BodyFormat::OpenAiCompletions,
+            Self::Embeddings => BodyFormat::OpenAiEmbeddings,
+            Self::Responses => BodyFormat::OpenAiResponses,
+            _ => BodyFormat::OpenAiChat,
+        }
+    }
+
+    /// Whether OpenAI accepts `stream_options.include_usage` here.
+    fn takes_stream_options(self) -> bool {
+        matches!(self, Self::ChatCompletions | Self::Completions)
+    }
+}
+
+/// A parsed relay request.
+#[derive(Debug)]
+pub struct RelayRequest {
+    pub endpoint: Endpoint,
+    pub model: String,
+    pub stream: bool,
+    /// The client itself asked for the usage chunk.
+    pub client_wants_usage: bool,
+    /// The completion limit the client set, if any.
+    pub max_tokens: Option<i64>,
+    /// The body as received.
+    pub body: Bytes,
+    /// The client's Content-Type, passed upstream unchanged.
+    pub content_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    max_tokens: Option<i64>,
+    #[serde(default)]
+    max_completion_tokens: Option<i64>,
+    #[serde(default)]
+    max_output_tokens: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, RelayError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(RelayError::too_large(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(RelayError::too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return Err(RelayError::bad_request(format!(
+                    "Could not read the request body: {error}"
+                )));
+            }
+        }
+    }
+    Ok(body.freeze())
+}
+
+impl RelayRequest {
+    /// Parses `body` for `endpoint`.
+    pub fn parse(
+        endpoint: Endpoint,
+        body: Bytes,
+        content_type: Option<String>,
+    ) -> Result<Self, RelayError> {
+        if endpoint.is_multipart() {
+            let boundary = content_type
+                .as_deref()
+                .and_then(multipart_boundary)
+                .ok_or_else(|| RelayError::bad_request("Expected a multipart/form-data body"))?;
+            let model = multipart_field(&body, boundary, "model")
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| RelayError::bad_request("you must provide a model parameter"))?;
+            return Ok(Self {
+                endpoint,
+                model,
+                stream: false,
+                client_wants_usage: false,
+                max_tokens: None,
+                body,
+                content_type,
+            });
+        }
+        let peek: Peek<'_> = serde_json::from_slice(&body)
+            .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
+        let model = peek
+            .model
+            .filter(|m| !m.trim().is_empty())
+            .ok_or_else(|| RelayError::bad_request("you must provide a model parameter"))?
+            .into_owned();
+        let stream = peek.stream.unwrap_or(false);
+        let client_wants_usage = peek
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        let max_tokens = peek
+            .max_tokens
+            .or(peek.max_completion_tokens)
+            .or(peek.max_output_tokens)
+            .filter(|m| *m > 0);
+        Ok(Self {
+            endpoint,
+            model,
+            stream,
+            client_wants_usage,
+            max_tokens,
+            body,
+            content_type,
+        })
+    }
+
+    /// Whether the relay adds `stream_options.include_usage` (and strips the usage chunk again).
+    pub fn injects_usage(&self) -> bool {
+        self.stream && self.endpoint.takes_stream_options() && !self.client_wants_usage
+    }
+
+    /// The body to send upstream for `upstream_model`: the original bytes when nothing
+    /// changes (no copy), else a rewritten copy.
+    pub fn upstream_body(&self, upstream_model: &str) -> Result<Bytes, RelayError> {
+        let remap = upstream_model != self.model && !self.endpoint.is_multipart();
+        let inject = self.injects_usage();
+        if !remap && !inject {
+            return Ok(self.body.clone());
+        }
+        let mut value: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.body)
+                .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
+        if remap {
+            value.insert(
+                "model".into(),
+                serde_json::Value::String(upstream_model.to_string()),
+            );
+        }
+        if inject {
+            let options = value
+                .entry("stream_options")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(options) = options.as_object_mut() {
+                options.insert("include_usage".into(), serde_json::Value::Bool(true));
+            } else {
+                *options = serde_json::json!({ "include_usage": true });
+            }
+        }
+        serde_json::to_vec(&value)
+            .map(Bytes::from)
+            .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))
+    }
+}
+
+fn multipart_boundary(content_type: &str) -> Option<&str> {
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+        .filter(|b| !b.is_empty())
+}
+
+/// The text value of form field `name` in a multipart body.
+fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
+    let delimiter = format!("--{boundary}");
+    let text = body;
+    let mut start = 0;
+    while let Some(pos) = find(&text[start..], delimiter.as_bytes()) {
+        let part_start = start + pos + delimiter.len();
+        let rest = &text[part_start..];
+        let header_end = find(rest, b"\r\n\r\n")?;
+        let headers = String::from_utf8_lossy(&rest[..header_end]);
+        let next = find(&rest[header_end + 4..], delimiter.as_bytes())?;
+        let wanted = format!("name=\"{name}\"");
+        if headers.contains(&wanted) && !headers.contains("filename=") {
+            let value = &rest[header_end + 4..header_end + 4 + next];
+            let value = value.strip_suffix(b"\r\n").unwrap_or(value);
+            return Some(String::from_utf8_lossy(value).trim().to_string());
+        }
+        start = part_start + header_end + 4 + next;
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str) -> RelayRequest {
+        RelayRequest::parse(
+            Endpoint::ChatCompletions,
+            Bytes::from(body.to_string()),
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_model_stream_and_limits() {
+        let r = chat(r#"{"model":"gpt-x","stream":true,"max_tokens":5,"messages":[]}"#);
+        assert_eq!(
+            (r.model.as_str(), r.stream, r.max_tokens),
+            ("gpt-x", true, Some(5))
+        );
+        assert!(r.injects_usage());
+        let r = chat(r#"{"model":"gpt-x","stream":true,"stream_options":{"include_usage":true}}"#);
+        assert!(!r.injects_usage());
+    }
+
+    #[test]
+    fn refuses_bad_bodies() {
+        for body in [
+            r#"{"model":"#,
+            r#"{"messages":[]}"#,
+            r#"{"model":""}"#,
+            r#"{"model":"m","stream":"yes"}"#,
+            "[]",
+        ] {
+            assert!(
+                RelayRequest::parse(Endpoint::ChatCompletions, Bytes::from(body), None).is_err(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn rewrites_only_when_needed() {
+        let r = chat(r#"{"model":"a","messages":[]}"#);
+        let same = r.upstream_body("a").unwrap();
+        assert_eq!(
+            same.as_ptr(),
+            r.body.as_ptr(),
+            "unchanged body is not copied"
+        );
+        let mapped: serde_json::Value =
+            serde_json::from_slice(&r.upstream_body("b").unwrap()).unwrap();
+        assert_eq!(mapped["model"], "b");
+        let r = chat(r#"{"model":"a","stream":true,"stream_options":{"foo":1}}"#);
+        let injected: serde_json::Value =
+            serde_json::from_slice(&r.upstream_body("a").unwrap()).unwrap();
+        assert_eq!(injected["stream_options"]["include_usage"], true);
+        assert_eq!(injected["stream_options"]["foo"], 1);
+    }
+
+    #[test]
+    fn finds_the_model_in_multipart_forms() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF....\r\n--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--XyZ--\r\n";
+        let r = RelayRequest::parse(
+            Endpoint::AudioTranscriptions,
+            Bytes::from(body),
+            Some("multipart/form-data; boundary=XyZ".into()),
+        )
+        .unwrap();
+        assert_eq!(r.model, "whisper-1");
+    }
+}

@@ -1,0 +1,237 @@
+//! Channels and the routing table: for each group and model, the channels that serve it,
+//! grouped in priority tiers (highest first).
+
+use pylon_shared::db::ChannelRow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Channel status: enabled.
+pub const CHANNEL_ENABLED: i64 = 1;
+/// Where requests go when a channel has no base URL.
+const DEFAULT_OPENAI_BASE: &str = "https://api.openai.com";
+
+/// An upstream's parsed base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path prefix before `/v1/...` (no trailing slash), e.g. `/openai` for a gateway.
+    pub path_prefix: String,
+}
+
+impl Upstream {
+    /// Parses `http(s)://host[:port][/prefix]`. A trailing `/v1` is dropped, as clients append
+    /// the full `/v1/...` path themselves.
+    pub fn parse(base_url: &str) -> Option<Self> {
+        let url = if base_url.trim().is_empty() {
+            DEFAULT_OPENAI_BASE
+        } else {
+            base_url.trim()
+        };
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return None;
+        };
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+                (host, port.parse().ok()?)
+            }
+            _ => (authority, if tls { 443 } else { 80 }),
+        };
+        if host.is_empty() {
+            return None;
+        }
+        let mut prefix = format!("/{}", path.trim_matches('/'));
+        if prefix == "/" {
+            prefix.clear();
+        }
+        if let Some(stripped) = prefix.strip_suffix("/v1") {
+            prefix = stripped.to_string();
+        }
+        Some(Self {
+            tls,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+            path_prefix: prefix,
+        })
+    }
+}
+
+/// One channel, parsed for the hot path.
+#[derive(Debug)]
+pub struct ChannelEntry {
+    pub id: i64,
+    pub name: String,
+    pub upstream: Upstream,
+    keys: Vec<String>,
+    round_robin: bool,
+    next_key: AtomicUsize,
+    /// Requested model -> upstream model.
+    pub model_mapping: HashMap<String, String>,
+    /// Headers set on every upstream request.
+    pub header_override: Vec<(String, String)>,
+    pub priority: i64,
+    pub weight: i64,
+    pub auto_ban: bool,
+    pub openai_organization: String,
+}
+
+impl ChannelEntry {
+    fn from_row(row: &ChannelRow) -> Option<Self> {
+        let upstream = Upstream::parse(&row.base_url)?;
+        let keys: Vec<String> = row
+            .keys
+            .lines()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect();
+        let model_mapping = serde_json::from_str::<HashMap<String, String>>(&row.model_mapping)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(from, to)| !from.is_empty() && !to.is_empty())
+            .collect();
+        let header_override = serde_json::from_str::<HashMap<String, String>>(&row.header_override)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        Some(Self {
+            id: row.id,
+            name: row.name.clone(),
+            upstream,
+            keys,
+            round_robin: row.key_mode == "round_robin",
+            next_key: AtomicUsize::new(0),
+            model_mapping,
+            header_override,
+            priority: row.priority,
+            weight: row.weight,
+            auto_ban: row.auto_ban != 0,
+            openai_organization: row.openai_organization.clone(),
+        })
+    }
+
+    /// The upstream key for the next request: random or round-robin.
+    pub fn pick_key(&self) -> Option<&str> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let index = if self.round_robin {
+            self.next_key.fetch_add(1, Ordering::Relaxed) % self.keys.len()
+        } else {
+            rand::random_range(0..self.keys.len())
+        };
+        self.keys.get(index).map(String::as_str)
+    }
+
+    /// The model name to send upstream for `requested`.
+    pub fn upstream_model<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.model_mapping
+            .get(requested)
+            .map_or(requested, String::as_str)
+    }
+}
+
+/// Channels of one priority.
+#[derive(Debug, Clone)]
+pub struct Tier {
+    pub priority: i64,
+    pub members: Vec<Arc<ChannelEntry>>,
+}
+
+/// Group -> model -> tiers, highest priority first. Only enabled channels appear.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    routes: HashMap<String, HashMap<String, Vec<Tier>>>,
+}
+
+impl RoutingTable {
+    /// Builds the table from every channel row.
+    pub fn build(rows: &[ChannelRow]) -> Self {
+        let mut routes: HashMap<String, HashMap<String, Vec<Tier>>> = HashMap::new();
+        for row in rows.iter().filter(|r| r.status == CHANNEL_ENABLED) {
+            let Some(entry) = ChannelEntry::from_row(row) else {
+                tracing::warn!(channel = row.id, base_url = %row.base_url, "channel skipped: bad base URL");
+                continue;
+            };
+            let entry = Arc::new(entry);
+            for group in split_list(&row.group) {
+                for model in split_list(&row.models) {
+                    let tiers = routes
+                        .entry(group.to_string())
+                        .or_default()
+                        .entry(model.to_string())
+                        .or_default();
+                    match tiers.iter_mut().find(|t| t.priority == entry.priority) {
+                        Some(tier) => tier.members.push(Arc::clone(&entry)),
+                        None => tiers.push(Tier {
+                            priority: entry.priority,
+                            members: vec![Arc::clone(&entry)],
+                        }),
+                    }
+                }
+            }
+        }
+        for models in routes.values_mut() {
+            for tiers in models.values_mut() {
+                tiers.sort_by_key(|t| std::cmp::Reverse(t.priority));
+            }
+        }
+        Self { routes }
+    }
+
+    /// The tiers serving `model` for `group`.
+    pub fn tiers(&self, group: &str, model: &str) -> &[Tier] {
+        self.routes
+            .get(group)
+            .and_then(|models| models.get(model))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every model `group` can reach, sorted.
+    pub fn models(&self, group: &str) -> Vec<&str> {
+        let mut models: Vec<&str> = self
+            .routes
+            .get(group)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        models.sort_unstable();
+        models
+    }
+}
+
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_base_urls() {
+        let u = Upstream::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.path_prefix.as_str()),
+            (false, "127.0.0.1", 8080, "")
+        );
+        let u = Upstream::parse("https://gateway.example.com/openai/v1/").unwrap();
+        assert_eq!(
+            (u.tls, u.port, u.path_prefix.as_str()),
+            (true, 443, "/openai")
+        );
+        let u = Upstream::parse("").unwrap();
+        assert_eq!(u.host, "api.openai.com");
+        assert!(Upstream::parse("ftp://x").is_none());
+        assert!(Upstream::parse("http://:80").is_none());
+    }
+}

@@ -1,0 +1,72 @@
+//! API keys as the relay checks them.
+
+use pylon_shared::db::TokenRow;
+use pylon_shared::net::IpNet;
+use std::collections::HashSet;
+
+/// Token status: usable.
+pub const TOKEN_ENABLED: i64 = 1;
+
+/// One key, parsed for fast checks. Its balance lives in [`crate::relay::billing::Balances`].
+#[derive(Debug)]
+pub struct TokenEntry {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub status: i64,
+    /// Unix seconds; -1 never.
+    pub expired_time: i64,
+    pub unlimited: bool,
+    /// Allowed models, when limits are on.
+    pub model_limits: Option<HashSet<String>>,
+    /// Allowed client networks; empty allows all.
+    pub allow_ips: Vec<IpNet>,
+    /// Group override; empty uses the owner's.
+    pub group: String,
+}
+
+impl TokenEntry {
+    /// Parses a stored row. Unparsable allow-list entries are dropped (the API refuses them).
+    pub fn from_row(row: &TokenRow) -> Self {
+        let model_limits = (row.model_limits_enabled != 0).then(|| {
+            row.model_limits
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+        let allow_ips = row
+            .allow_ips
+            .split(['\n', ',', ' '])
+            .filter(|s| !s.trim().is_empty())
+            .filter_map(IpNet::parse)
+            .collect();
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            name: row.name.clone(),
+            status: row.status,
+            expired_time: row.expired_time,
+            unlimited: row.unlimited_quota != 0,
+            model_limits,
+            allow_ips,
+            group: row.group.clone(),
+        }
+    }
+
+    /// True when the key may be used for `model`.
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.model_limits
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(model))
+    }
+
+    /// True when a client at `ip` may use the key.
+    pub fn allows_ip(&self, ip: Option<std::net::IpAddr>) -> bool {
+        if self.allow_ips.is_empty() {
+            return true;
+        }
+        ip.is_some_and(|ip| self.allow_ips.iter().any(|net| net.contains(ip)))
+    }
+}

@@ -1,0 +1,380 @@
+//! new-api compatible billing math: the price options (`ModelRatio`, `CompletionRatio`,
+//! `ModelPrice`, `GroupRatio`, `GroupGroupRatio`, `CacheRatio`) parsed into a [`PriceTable`],
+//! and the quota a request costs. Pure and allocation-free on the hot path.
+//!
+//! Units, as in new-api: 500 000 quota = 1 USD ([`QUOTA_PER_UNIT`]); model ratio 1 means
+//! $0.002 per 1K prompt tokens, i.e. one quota per prompt token. Unlike new-api, Pylon ships no
+//! built-in price lists: a model is priced only if an operator configured it.
+
+mod decimal;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use crate::roles::QUOTA_PER_UNIT;
+use decimal::Dec;
+
+/// Option key: `{model: ratio}`; ratio 1 = $0.002 / 1K prompt tokens.
+pub const OPTION_MODEL_RATIO: &str = "ModelRatio";
+/// Option key: `{model: ratio}` of completion to prompt token price (1 when absent).
+pub const OPTION_COMPLETION_RATIO: &str = "CompletionRatio";
+/// Option key: `{model: USD per request}`; takes precedence over the ratios.
+pub const OPTION_MODEL_PRICE: &str = "ModelPrice";
+/// Option key: `{group: ratio}` multiplying every price (1 for groups not listed).
+pub const OPTION_GROUP_RATIO: &str = "GroupRatio";
+/// Option key: `{user group: {using group: ratio}}` overriding `GroupRatio` for users of one
+/// group calling through another.
+pub const OPTION_GROUP_GROUP_RATIO: &str = "GroupGroupRatio";
+/// Option key: `{model: ratio}` for cached prompt tokens relative to ordinary ones (1 when
+/// absent).
+pub const OPTION_CACHE_RATIO: &str = "CacheRatio";
+
+/// The model key new-api consults for any `*-openai-compact` model that has no entry of its own.
+const COMPACT_SUFFIX: &str = "-openai-compact";
+const COMPACT_WILDCARD: &str = "*-openai-compact";
+
+/// Token counts of one request, as the upstream reported them (or as estimated).
+///
+/// `prompt_tokens` includes `cached_tokens` (OpenAI's convention); Anthropic's separate counts
+/// are folded in by the usage scanners.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// All input tokens, cached ones included.
+    pub prompt_tokens: i64,
+    /// Generated tokens (reasoning included).
+    pub completion_tokens: i64,
+    /// The part of `prompt_tokens` served from the provider's prompt cache.
+    pub cached_tokens: i64,
+}
+
+/// The prices configured in the options, parsed once per options change.
+#[derive(Debug, Clone, Default)]
+pub struct PriceTable {
+    model_ratio: HashMap<String, f64>,
+    completion_ratio: HashMap<String, f64>,
+    model_price: HashMap<String, f64>,
+    group_ratio: HashMap<String, f64>,
+    group_group_ratio: HashMap<String, HashMap<String, f64>>,
+    cache_ratio: HashMap<String, f64>,
+}
+
+/// How one model is charged for one group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Price {
+    /// A fixed price per request (`ModelPrice`), group ratio already applied.
+    PerRequest {
+        /// Quota charged per request: `round(model_price * 500 000 * group_ratio)`.
+        quota: i64,
+        /// The configured USD price per request.
+        model_price: f64,
+        /// The group ratio that was applied.
+        group_ratio: f64,
+    },
+    /// Charged by tokens (`ModelRatio` and friends).
+    PerToken {
+        /// Quota per prompt token before the group ratio.
+        model_ratio: f64,
+        /// Completion token price relative to a prompt token.
+        completion_ratio: f64,
+        /// Cached prompt token price relative to an ordinary prompt token.
+        cache_ratio: f64,
+        /// Multiplier of the caller's group.
+        group_ratio: f64,
+    },
+}
+
+impl PriceTable {
+    /// Parses the price options out of all `(key, value)` rows of the `options` table; other keys
+    /// are ignored. A malformed option contributes nothing (as if absent) and is described in the
+    /// returned problems, as is every negative ratio or price (the entry is dropped), so the
+    /// caller can log them or keep serving its previous table. An empty value means `{}`.
+    pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (PriceTable, Vec<String>) {
+        let mut table = PriceTable::default();
+        let mut problems = Vec::new();
+        for (key, value) in options {
+            let target = match key {
+                OPTION_MODEL_RATIO => &mut table.model_ratio,
+                OPTION_COMPLETION_RATIO => &mut table.completion_ratio,
+                OPTION_MODEL_PRICE => &mut table.model_price,
+                OPTION_GROUP_RATIO => &mut table.group_ratio,
+                OPTION_CACHE_RATIO => &mut table.cache_ratio,
+                OPTION_GROUP_GROUP_RATIO => {
+                    table.group_group_ratio = parse_nested(key, value, &mut problems);
+                    continue;
+                }
+                _ => continue,
+            };
+            *target = parse_flat(key, value, &mut problems);
+        }
+        (table, problems)
+    }
+
+    /// How `model` is charged for a caller whose own group is also the group it calls through
+    /// (the usual case); `None` when the model has no price configured.
+    pub fn price(&self, model: &str, group: &str) -> Option<Price> {
+        self.price_for(model, group, group)
+    }
+
+    /// How `model` is charged for a user of `user_group` calling through `using_group`:
+    /// `GroupGroupRatio[user_group][using_group]` when set, else `GroupRatio[using_group]`.
+    pub fn price_for(&self, model: &str, user_group: &str, using_group: &str) -> Option<Price> {
+        let group_ratio = self.group_ratio_for(user_group, using_group);
+        let name = matching_name(model);
+        if let Some(&model_price) = lookup(&self.model_price, name) {
+            return Some(Price::PerRequest {
+                quota: per_request_quota(model_price, group_ratio),
+                model_price,
+                group_ratio,
+            });
+        }
+        let &model_ratio = lookup(&self.model_ratio, name)?;
+        Some(Price::PerToken {
+            model_ratio,
+            completion_ratio: self.completion_ratio.get(name).copied().unwrap_or(1.0),
+            // new-api looks the cache ratio up by the model name as requested, unnormalised.
+            cache_ratio: self.cache_ratio.get(model).copied().unwrap_or(1.0),
+            group_ratio,
+        })
+    }
+
+    /// The ratio of `group` (`GroupRatio`), 1 for groups not listed.
+    pub fn group_ratio(&self, group: &str) -> f64 {
+        self.group_ratio.get(group).copied().unwrap_or(1.0)
+    }
+
+    /// The ratio a user of `user_group` pays calling through `using_group`.
+    pub fn group_ratio_for(&self, user_group: &str, using_group: &str) -> f64 {
+        self.group_group_ratio
+            .get(user_group)
+            .and_then(|by_group| by_group.get(using_group))
+            .copied()
+            .unwrap_or_else(|| self.group_ratio(using_group))
+    }
+
+    /// Whether `model` has any price configured (per request or by tokens).
+    pub fn is_priced(&self, model: &str) -> bool {
+        let name = matching_name(model);
+        lookup(&self.model_price, name).is_some() || lookup(&self.model_ratio, name).is_some()
+    }
+}
+
+impl Price {
+    /// The quota a request with `usage` costs, exactly as new-api settles a text request:
+    ///
+    /// - negative counts are treated as 0; a request with no prompt and no completion tokens
+    ///   costs nothing (new-api charges only "billable usage", even for per-request prices);
+    /// - per request: the fixed quota;
+    /// - by tokens: `((prompt - cached) + cached * cache_ratio + completion * completion_ratio)
+    ///   * model_ratio * group_ratio`, the uncached part never below 0, computed in exact
+    ///   decimal arithmetic on the ratios' shortest decimal forms (as new-api's
+    ///   `decimal.NewFromFloat`) and rounded half away from zero;
+    /// - at least 1 when `model_ratio * group_ratio` is not 0;
+    /// - saturated to `i64`, never panicking.
+    pub fn quota(&self, usage: &Usage) -> i64 {
+        let prompt = usage.prompt_tokens.max(0);
+        let completion = usage.completion_tokens.max(0);
+        let cached = usage.cached_tokens.max(0);
+        if prompt == 0 && completion == 0 {
+            return 0;
+        }
+        match *self {
+            Price::PerRequest { quota, .. } => quota,
+            Price::PerToken {
+                model_ratio,
+                completion_ratio,
+                cache_ratio,
+                group_ratio,
+            } => {
+                let quota = token_quota(
+                    [prompt.saturating_sub(cached).max(0), cached, completion],
+                    [cache_ratio, completion_ratio, model_ratio, group_ratio],
+                );
+                // A ratio of 0 is a free model; anything else costs at least one quota.
+                if quota <= 0 && model_ratio * group_ratio != 0.0 {
+                    1
+                } else {
+                    quota.max(0)
+                }
+            }
+        }
+    }
+
+    /// The quota to reserve at admission for a request of about `prompt_tokens` that may
+    /// generate up to `max_completion_tokens` (the request's `max_tokens`, or the caller's own
+    /// cap when it sets none): [`Price::quota`] on that estimate (no cached
+    /// tokens, so it is an upper bound of the real charge for the same counts). new-api's own
+    /// pre-consumption leaves out the completion ratio; Pylon keeps it so the reservation covers
+    /// the real charge.
+    pub fn estimate(&self, prompt_tokens: i64, max_completion_tokens: i64) -> i64 {
+        self.quota(&Usage {
+            prompt_tokens,
+            completion_tokens: max_completion_tokens,
+            cached_tokens: 0,
+        })
+    }
+
+    /// Whether this price is zero (a free model or a group with ratio 0).
+    pub fn is_free(&self) -> bool {
+        match *self {
+            Price::PerRequest { quota, .. } => quota == 0,
+            Price::PerToken {
+                model_ratio,
+                group_ratio,
+                ..
+            } => model_ratio * group_ratio == 0.0,
+        }
+    }
+}
+
+/// A cheap, rather high estimate of the prompt tokens in a request body of `body_len_bytes`
+/// bytes, for admission reservations before the upstream reports the real count: one token
+/// per 3 bytes, rounded up, at least 1. English averages about 4 bytes per token and CJK text 3
+/// bytes per character (about one token), so this rarely underestimates text; JSON structure
+/// and especially base64 images make it overestimate, which only makes the reservation (not
+/// the charge) larger.
+pub fn estimate_prompt_tokens(body_len_bytes: usize) -> i64 {
+    let tokens = body_len_bytes.div_ceil(3).max(1);
+    i64::try_from(tokens).unwrap_or(i64::MAX)
+}
+
+/// new-api's `FormatMatchingModelName`: models with a thinking budget in their name share the
+/// price of a wildcard key, and every GPT "gizmo" shares one key.
+fn matching_name(model: &str) -> &str {
+    const THINKING: [(&str, &str); 3] = [
+        ("gemini-2.5-flash-lite", "gemini-2.5-flash-lite-thinking-*"),
+        ("gemini-2.5-flash", "gemini-2.5-flash-thinking-*"),
+        ("gemini-2.5-pro", "gemini-2.5-pro-thinking-*"),
+    ];
+    // Only the first matching prefix applies, as in new-api's if/else chain.
+    let thinking = THINKING
+        .iter()
+        .find(|(prefix, _)| model.starts_with(prefix));
+    if let Some((_, wildcard)) = thinking
+        && model.contains("-thinking-")
+    {
+        return wildcard;
+    }
+    if model.starts_with("gpt-4-gizmo") {
+        return "gpt-4-gizmo-*";
+    }
+    if model.starts_with("gpt-4o-gizmo") {
+        return "gpt-4o-gizmo-*";
+    }
+    model
+}
+
+/// Looks a (normalised) model up, falling back to the `*-openai-compact` key for compact
+/// variants as new-api does for prices and model ratios.
+fn lookup<'a>(map: &'a HashMap<String, f64>, name: &str) -> Option<&'a f64> {
+    map.get(name).or_else(|| {
+        name.ends_with(COMPACT_SUFFIX)
+            .then(|| map.get(COMPACT_WILDCARD))
+            .flatten()
+    })
+}
+
+/// `round(model_price * QUOTA_PER_UNIT * group_ratio)`, negative results as 0.
+fn per_request_quota(model_price: f64, group_ratio: f64) -> i64 {
+    let exact = || {
+        Dec::from_f64(model_price)?
+            .mul(Dec::int(QUOTA_PER_UNIT))?
+            .mul(Dec::from_f64(group_ratio)?)
+    };
+    let quota = match exact() {
+        Some(value) => value.round(),
+        None => saturate(model_price * QUOTA_PER_UNIT as f64 * group_ratio),
+    };
+    quota.max(0)
+}
+
+/// `(uncached + cached * cache_ratio + completion * completion_ratio) * (model_ratio *
+/// group_ratio)`, rounded half away from zero; floating point only when the exact form would
+/// not fit in 128 bits (absurd ratios), saturating either way.
+fn token_quota(counts: [i64; 3], ratios: [f64; 4]) -> i64 {
+    let [uncached, cached, completion] = counts;
+    let [cache_ratio, completion_ratio, model_ratio, group_ratio] = ratios;
+    let exact = || {
+        let prompt = Dec::int(uncached).add(Dec::int(cached).mul(Dec::from_f64(cache_ratio)?)?)?;
+        let output = Dec::int(completion).mul(Dec::from_f64(completion_ratio)?)?;
+        let ratio = Dec::from_f64(model_ratio)?.mul(Dec::from_f64(group_ratio)?)?;
+        prompt.add(output)?.mul(ratio)
+    };
+    match exact() {
+        Some(value) => value.round(),
+        None => saturate(
+            (uncached as f64 + cached as f64 * cache_ratio + completion as f64 * completion_ratio)
+                * (model_ratio * group_ratio),
+        ),
+    }
+}
+
+/// Rounds half away from zero into `i64`, saturating (NaN counts as 0).
+fn saturate(value: f64) -> i64 {
+    // `as` saturates at the i64 bounds and maps NaN to 0.
+    value.round() as i64
+}
+
+/// Parses a `{name: number}` option, dropping (and reporting) negative entries.
+fn parse_flat(key: &str, value: &str, problems: &mut Vec<String>) -> HashMap<String, f64> {
+    if value.trim().is_empty() {
+        return HashMap::new();
+    }
+    match serde_json::from_str::<HashMap<String, f64>>(value) {
+        Ok(mut map) => {
+            map.retain(|name, ratio| keep_ratio(key, name, *ratio, problems));
+            map
+        }
+        Err(err) => {
+            problems.push(format!(
+                "option {key} is not a JSON object of numbers ({err}); ignored"
+            ));
+            HashMap::new()
+        }
+    }
+}
+
+/// Parses the `{group: {group: number}}` option, dropping (and reporting) negative entries.
+fn parse_nested(
+    key: &str,
+    value: &str,
+    problems: &mut Vec<String>,
+) -> HashMap<String, HashMap<String, f64>> {
+    if value.trim().is_empty() {
+        return HashMap::new();
+    }
+    match serde_json::from_str::<HashMap<String, HashMap<String, f64>>>(value) {
+        Ok(mut map) => {
+            for (user_group, by_group) in map.iter_mut() {
+                by_group.retain(|using_group, ratio| {
+                    keep_ratio(
+                        key,
+                        &format!("{user_group}.{using_group}"),
+                        *ratio,
+                        problems,
+                    )
+                });
+            }
+            map
+        }
+        Err(err) => {
+            problems.push(format!(
+                "option {key} is not a JSON object of objects of numbers ({err}); ignored"
+            ));
+            HashMap::new()
+        }
+    }
+}
+
+fn keep_ratio(key: &str, name: &str, ratio: f64, problems: &mut Vec<String>) -> bool {
+    // JSON has no NaN or infinity, but serde_json reads 1e999 as infinity.
+    if ratio >= 0.0 && ratio.is_finite() {
+        return true;
+    }
+    problems.push(format!(
+        "option {key}: {name} = {ratio} is not a non-negative finite number; ignored"
+    ));
+    false
+}

@@ -1,0 +1,138 @@
+//! A Pylon with an admin console, a priced model, channels pointing at mock upstreams, and an
+//! `sk-` key: the setting of every relay test, built through the public APIs.
+
+use crate::client::Console;
+use crate::process::Pylon;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Root's password in relay tests.
+pub const ROOT_PASSWORD: &str = "relay-root-password";
+
+/// A logged-in root console on `pylon`, after setup.
+pub async fn root_console(pylon: &Pylon) -> Console {
+    let mut console = Console::new(&pylon.base_url);
+    console.setup_root("root", ROOT_PASSWORD).await;
+    console.login("root", ROOT_PASSWORD).await;
+    console
+}
+
+/// Sets an option through the admin API.
+pub async fn set_option(console: &Console, key: &str, value: &str) {
+    let answer = console
+        .send(
+            reqwest::Method::PUT,
+            "/api/option/",
+            Some(json!({ "key": key, "value": value }).to_string()),
+        )
+        .await;
+    assert!(answer.success(), "setting {key} failed: {answer:?}");
+}
+
+/// Creates a channel through the admin API and returns its id.
+pub async fn create_channel(console: &Console, channel: Value) -> i64 {
+    let name = channel["name"].as_str().unwrap_or_default().to_string();
+    let answer = console
+        .post(
+            "/api/channel/",
+            json!({ "mode": "single", "channel": channel }),
+        )
+        .await;
+    assert!(answer.success(), "creating channel failed: {answer:?}");
+    let list = console.get("/api/channel/?p=1&page_size=100").await;
+    list.data()["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|c| c["name"] == json!(name)))
+        .and_then(|c| c["id"].as_i64())
+        .unwrap_or_else(|| panic!("channel {name} not listed: {list:?}"))
+}
+
+/// Creates a key through the user API and returns (id, full key).
+pub async fn create_key(
+    console: &Console,
+    name: &str,
+    remain_quota: i64,
+    unlimited: bool,
+) -> (i64, String) {
+    let answer = console
+        .post(
+            "/api/token/",
+            json!({
+                "name": name, "expired_time": -1, "remain_quota": remain_quota,
+                "unlimited_quota": unlimited, "model_limits_enabled": false, "model_limits": "",
+                "allow_ips": "", "group": ""
+            }),
+        )
+        .await;
+    assert!(answer.success(), "creating key failed: {answer:?}");
+    let list = console.get("/api/token/?p=1&page_size=100").await;
+    let id = list.data()["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|t| t["name"] == json!(name)))
+        .and_then(|t| t["id"].as_i64())
+        .unwrap_or_else(|| panic!("key {name} not listed: {list:?}"));
+    let revealed = console
+        .post(&format!("/api/token/{id}/key"), json!({}))
+        .await;
+    let key = revealed.data()["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("key not revealed: {revealed:?}"))
+        .to_string();
+    (id, key)
+}
+
+/// Waits until the proxy accepts `key` (the snapshot picked it up) and knows `model`.
+pub async fn wait_until_routable(pylon: &Pylon, key: &str, model: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = client
+            .get(format!("{}/v1/models/{model}", pylon.base_url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("proxy reachable");
+        if answer.status() == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "proxy never routed {model} for the key: {}",
+            answer.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Opens the test's database.
+pub async fn database(pylon: &Pylon) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&pylon.database_url())
+        .await
+        .expect("database")
+}
+
+/// One integer from a query.
+pub async fn scalar(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .expect(sql)
+}
+
+/// Waits until `sql` (an integer query) returns `expected`, up to 5 s (the settlement writer
+/// flushes every second).
+pub async fn eventually_equals(pool: &sqlx::AnyPool, sql: &'static str, expected: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = scalar(pool, sql).await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sql} = {value}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
