@@ -5,7 +5,7 @@ use crate::route::Route;
 use crate::state::ProxyState;
 use async_trait::async_trait;
 use bytes::Bytes;
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::proxy::{ProxyHttp, Session};
 use std::sync::Arc;
@@ -34,7 +34,8 @@ impl ProxyHttp for PylonProxy {
         ctx.route = Route::of_path(session.req_header().uri.path());
         match ctx.route {
             Route::Health => {
-                respond_json(session, 200, Bytes::from_static(br#"{"status":"ok"}"#)).await?;
+                crate::relay::write_json(session, 200, Bytes::from_static(br#"{"status":"ok"}"#))
+                    .await?;
                 Ok(true)
             }
             Route::Relay => {
@@ -86,16 +87,4 @@ impl ProxyHttp for PylonProxy {
                 .observe_relay(&ctx.relay.model, ctx.relay.channel_id, status);
         }
     }
-}
-
-/// Writes a complete JSON response.
-async fn respond_json(session: &mut Session, status: u16, body: Bytes) -> Result<()> {
-    let mut header = ResponseHeader::build(status, Some(2))?;
-    header.insert_header("Content-Type", "application/json")?;
-    header.insert_header("Content-Length", body.len().to_string())?;
-    session
-        .write_response_header(Box::new(header), false)
-        .await?;
-    session.write_response_body(Some(body), true).await?;
-    Ok(())
 }

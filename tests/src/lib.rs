@@ -8,8 +8,8 @@
 
 pub mod backend;
 pub mod client;
+pub mod fixtures;
 pub mod process;
-pub mod relay_fixture;
 
 pub use backend::Backend;
 pub use client::Console;

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use pylon_tests::client::Answer;
+use pylon_tests::fixtures::{console_with_role, database, root_console};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,42 +18,7 @@ use sqlx::AnyPool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct-horse-9";
-
 type Ability = (String, String, i64, i64, i64, i64, String);
-
-async fn database(pylon: &Pylon) -> AnyPool {
-    sqlx::any::install_default_drivers();
-    AnyPool::connect(&pylon.database_url())
-        .await
-        .expect("database")
-}
-
-async fn root_console(pylon: &Pylon) -> Console {
-    let mut console = Console::new(&pylon.base_url);
-    console.setup_root("root", PASSWORD).await;
-    console.login("root", PASSWORD).await;
-    console
-}
-
-/// A user of `role` inserted directly (user management is another module), then logged in.
-async fn console_with_role(pylon: &Pylon, pool: &AnyPool, username: &str, role: i64) -> Console {
-    let hash = pylon_shared::crypto::hash_password(PASSWORD).unwrap();
-    sqlx::query(
-        "INSERT INTO users (username, password, display_name, role, status, `group`, created_at) \
-         VALUES (?, ?, ?, ?, 1, 'default', 0)",
-    )
-    .bind(username)
-    .bind(hash)
-    .bind(username)
-    .bind(role)
-    .execute(pool)
-    .await
-    .unwrap();
-    let mut console = Console::new(&pylon.base_url);
-    console.login(username, PASSWORD).await;
-    console
-}
 
 async fn put(console: &Console, path: &str, body: Value) -> Answer {
     console

@@ -4,37 +4,11 @@
 //! (not an admin, not a common user) may read or write them.
 
 use pylon_tests::client::Answer;
+use pylon_tests::fixtures::{ROOT_PASSWORD, console_with_role, database};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::AnyPool;
-
-const PASSWORD: &str = "correct-horse-9";
-
-async fn database(pylon: &Pylon) -> AnyPool {
-    sqlx::any::install_default_drivers();
-    AnyPool::connect(&pylon.database_url())
-        .await
-        .expect("database")
-}
-
-async fn console_with_role(pylon: &Pylon, pool: &AnyPool, username: &str, role: i64) -> Console {
-    let hash = pylon_shared::crypto::hash_password(PASSWORD).unwrap();
-    sqlx::query(
-        "INSERT INTO users (username, password, display_name, role, status, `group`, created_at) \
-         VALUES (?, ?, ?, ?, 1, 'default', 0)",
-    )
-    .bind(username)
-    .bind(hash)
-    .bind(username)
-    .bind(role)
-    .execute(pool)
-    .await
-    .unwrap();
-    let mut console = Console::new(&pylon.base_url);
-    console.login(username, PASSWORD).await;
-    console
-}
 
 async fn put_option(console: &Console, body: Value) -> Answer {
     console
@@ -76,8 +50,8 @@ async fn options_round_trip(backend: Backend) {
     let pylon = Pylon::start(backend).await;
     let pool = database(&pylon).await;
     let mut root = Console::new(&pylon.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
+    root.setup_root("root", ROOT_PASSWORD).await;
+    root.login("root", ROOT_PASSWORD).await;
 
     // Values of every JSON kind are stored as new-api stores them.
     for (key, value, text) in [
@@ -207,8 +181,8 @@ async fn only_root_manages_options(backend: Backend) {
     let pylon = Pylon::start(backend).await;
     let pool = database(&pylon).await;
     let mut root = Console::new(&pylon.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
+    root.setup_root("root", ROOT_PASSWORD).await;
+    root.login("root", ROOT_PASSWORD).await;
     assert!(
         put_option(&root, json!({"key": "SystemName", "value": "Kept"}))
             .await

@@ -2,7 +2,7 @@
 //! exact billing, retries, bad input and key changes, on SQLite and on MySQL + Redis.
 
 use pylon_benches::mock::{MockConfig, MockUpstream};
-use pylon_tests::relay_fixture::*;
+use pylon_tests::fixtures::*;
 use pylon_tests::{Backend, Pylon, on_every_backend};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

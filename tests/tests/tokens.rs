@@ -4,51 +4,17 @@
 
 use pylon_shared::keys;
 use pylon_tests::client::Answer;
+use pylon_tests::fixtures::{console_with_role, database, root_console};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::AnyPool;
-
-const PASSWORD: &str = "correct-horse-9";
 
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-async fn database(pylon: &Pylon) -> AnyPool {
-    sqlx::any::install_default_drivers();
-    AnyPool::connect(&pylon.database_url())
-        .await
-        .expect("database")
-}
-
-/// Root, set up and logged in.
-async fn root_console(pylon: &Pylon) -> Console {
-    let mut console = Console::new(&pylon.base_url);
-    console.setup_root("root", PASSWORD).await;
-    console.login("root", PASSWORD).await;
-    console
-}
-
-/// A common user inserted directly (registration is another module), then logged in.
-async fn user_console(pylon: &Pylon, pool: &AnyPool, username: &str) -> Console {
-    let hash = pylon_shared::crypto::hash_password(PASSWORD).unwrap();
-    sqlx::query(
-        "INSERT INTO users (username, password, display_name, role, status, `group`, created_at) \
-         VALUES (?, ?, ?, 1, 1, 'default', 0)",
-    )
-    .bind(username)
-    .bind(hash)
-    .bind(username)
-    .execute(pool)
-    .await
-    .unwrap();
-    let mut console = Console::new(&pylon.base_url);
-    console.login(username, PASSWORD).await;
-    console
 }
 
 async fn set_option(pool: &AnyPool, key: &str, value: &str) {
@@ -462,7 +428,7 @@ async fn isolation(backend: Backend) {
     let root = root_console(&pylon).await;
     let root_key = create(&root, json!({"name": "root-key", "remain_quota": 100})).await;
     let secret = reveal(&root, root_key).await;
-    let alice = user_console(&pylon, &pool, "alice").await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
     let before = snapshot(&pool).await;
     let events = token_events(&pool).await;
 

@@ -28,6 +28,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use errors::write_json;
 pub use health::{ChannelHealth, Circuit};
 
 /// What the relay shares across requests.

@@ -1,5 +1,5 @@
-//! A Pylon with an admin console, a priced model, channels pointing at mock upstreams, and an
-//! `sk-` key: the setting of every relay test, built through the public APIs.
+//! Building the scene of a test through the public APIs: a root console, other users, options,
+//! channels pointing at mock upstreams, `sk-` keys, and direct reads of the database.
 
 use crate::client::Console;
 use crate::process::Pylon;
@@ -14,6 +14,31 @@ pub async fn root_console(pylon: &Pylon) -> Console {
     let mut console = Console::new(&pylon.base_url);
     console.setup_root("root", ROOT_PASSWORD).await;
     console.login("root", ROOT_PASSWORD).await;
+    console
+}
+
+/// A user of `role` inserted directly (registration and user management come with the
+/// accounts API), then logged in with [`ROOT_PASSWORD`].
+pub async fn console_with_role(
+    pylon: &Pylon,
+    pool: &sqlx::AnyPool,
+    username: &str,
+    role: i64,
+) -> Console {
+    let hash = pylon_shared::crypto::hash_password(ROOT_PASSWORD).expect("hash");
+    sqlx::query(
+        "INSERT INTO users (username, password, display_name, role, status, `group`, created_at) \
+         VALUES (?, ?, ?, ?, 1, 'default', 0)",
+    )
+    .bind(username)
+    .bind(hash)
+    .bind(username)
+    .bind(role)
+    .execute(pool)
+    .await
+    .expect("insert user");
+    let mut console = Console::new(&pylon.base_url);
+    console.login(username, ROOT_PASSWORD).await;
     console
 }
 
