@@ -3,7 +3,7 @@
 //! throwaway runtime would die with it, so this one lives as long as the process.
 
 use crate::relay::Relay;
-use crate::relay::billing::{Balances, Settler};
+use crate::relay::billing::{Balances, Ledger, Settler};
 use crate::relay::snapshot::Snapshot;
 use anyhow::Context;
 use pylon_shared::cache;
@@ -87,19 +87,18 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         Arc::clone(&snapshot),
         Arc::clone(&balances),
     ));
+    let ledger = Arc::new(Ledger::new(Arc::clone(&balances), cache, db.clone()));
     let settler = Settler::start(
         db.clone(),
         Arc::clone(&balances),
+        Arc::clone(&ledger),
         Duration::from_millis(config.relay.flush_interval_ms),
         config.relay.flush_batch,
     );
-    // The cache is shared through the snapshot's reloads for now; multi-node admission
-    // through Redis builds on it.
-    drop(cache);
     let relay = Relay::new(
         config.relay.clone(),
         snapshot,
-        balances,
+        ledger,
         settler,
         Arc::clone(&metrics),
         db,

@@ -108,11 +108,16 @@ pub async fn create_key(
 
 /// Waits until the proxy accepts `key` (the snapshot picked it up) and knows `model`.
 pub async fn wait_until_routable(pylon: &Pylon, key: &str, model: &str) {
+    wait_until_routable_at(&pylon.base_url, key, model).await;
+}
+
+/// [`wait_until_routable`] on the proxy node at `base_url`.
+pub async fn wait_until_routable_at(base_url: &str, key: &str, model: &str) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let answer = client
-            .get(format!("{}/v1/models/{model}", pylon.base_url))
+            .get(format!("{base_url}/v1/models/{model}"))
             .bearer_auth(key)
             .send()
             .await

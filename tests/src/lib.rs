@@ -13,7 +13,7 @@ pub mod process;
 
 pub use backend::Backend;
 pub use client::Console;
-pub use process::{Pylon, PylonBuilder};
+pub use process::{ProxyNode, Pylon, PylonBuilder};
 
 /// Runs `scenario` once on each backend, as two separately reported tests.
 #[macro_export]

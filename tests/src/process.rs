@@ -222,6 +222,61 @@ impl Pylon {
     }
 }
 
+/// One more pylon-proxy on the same database, cache and control plane (another node).
+pub struct ProxyNode {
+    /// The node's public URL.
+    pub base_url: String,
+    child: Child,
+}
+
+impl Pylon {
+    /// Starts another proxy node sharing this Pylon's database, cache and control plane.
+    pub async fn start_node(&self) -> ProxyNode {
+        let port = free_port();
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| k != "PYLON__SERVER__LISTEN" && k != "PYLON__SERVER__METRICS_LISTEN");
+        env.push(("PYLON__SERVER__LISTEN".into(), format!("127.0.0.1:{port}")));
+        env.push(("PYLON__SERVER__METRICS_LISTEN".into(), String::new()));
+        env.push(("PYLON__CONTROL_PLANE__SPAWN".into(), "false".into()));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("node-{port}.log")))
+            .expect("log file");
+        let child = Command::new(binary("pylon-proxy"))
+            .current_dir(&self.dir)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start pylon-proxy");
+        let node = ProxyNode {
+            base_url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !client
+            .get(format!("{}/health", node.base_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "second node did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        node
+    }
+}
+
+impl Drop for ProxyNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Pylon {
     fn drop(&mut self) {
         self.stop();

@@ -13,7 +13,7 @@ mod select;
 pub mod snapshot;
 
 use auth::Caller;
-use billing::{Balances, Refusal, Reservation, Settlement, Settler};
+use billing::{Ledger, Refusal, Reservation, Settlement, Settler};
 use errors::RelayError;
 use exchange::{Attempt, Delivery, Outcome, Timeouts};
 use pingora::connectors::http::Connector;
@@ -35,7 +35,7 @@ pub use health::{ChannelHealth, Circuit};
 pub struct Relay {
     pub config: RelayConfig,
     pub snapshot: Arc<Snapshot>,
-    pub balances: Arc<Balances>,
+    pub ledger: Arc<Ledger>,
     pub settler: Settler,
     pub health: ChannelHealth,
     resolver: dns::Resolver,
@@ -59,7 +59,7 @@ impl Relay {
     pub fn new(
         config: RelayConfig,
         snapshot: Arc<Snapshot>,
-        balances: Arc<Balances>,
+        ledger: Arc<Ledger>,
         settler: Settler,
         metrics: Arc<crate::metrics::ProxyMetrics>,
         db: Db,
@@ -73,7 +73,7 @@ impl Relay {
         Self {
             config,
             snapshot,
-            balances,
+            ledger,
             settler,
             health,
             resolver: dns::Resolver::default(),
@@ -169,8 +169,9 @@ impl Relay {
         let estimate = price.estimate(prompt_estimate, completion_cap);
         let charged_token = (!caller.token.unlimited).then_some(caller.token.id);
         let reservation = self
-            .balances
+            .ledger
             .reserve(caller.user.id, charged_token, estimate)
+            .await
             .map_err(|refusal| match refusal {
                 Refusal::User => {
                     RelayError::insufficient_quota("Your balance is too low for this request")
@@ -178,8 +179,11 @@ impl Relay {
                 Refusal::Token => RelayError::insufficient_quota(
                     "This API key's quota is too low for this request",
                 ),
+                Refusal::Unavailable => {
+                    RelayError::unavailable("Billing is unavailable, please retry shortly")
+                }
             })?;
-        let mut guard = ReservationGuard::new(&self.balances, reservation);
+        let mut guard = ReservationGuard::new(&self.ledger, reservation);
 
         let path_and_query = upstream_path(session.req_header());
         let sticky = (!self.config.sticky_header.is_empty())
@@ -444,21 +448,21 @@ impl Relay {
 
 /// Returns a reservation in full if the request ends without settling (error, panic, cancel).
 struct ReservationGuard<'a> {
-    balances: &'a Balances,
+    ledger: &'a Ledger,
     reservation: Option<Reservation>,
 }
 
 impl<'a> ReservationGuard<'a> {
-    fn new(balances: &'a Balances, reservation: Reservation) -> Self {
+    fn new(ledger: &'a Ledger, reservation: Reservation) -> Self {
         Self {
-            balances,
+            ledger,
             reservation: Some(reservation),
         }
     }
 
     fn settle(&mut self, charge: i64) {
         if let Some(reservation) = self.reservation.take() {
-            self.balances.settle(&reservation, charge);
+            self.ledger.settle(&reservation, charge);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! set, so that every node sees the same counters; an in-process map otherwise (embedded mode,
 //! where the control plane is the only writer of its own counters).
 
+pub mod balances;
 mod memory;
 mod redis;
 

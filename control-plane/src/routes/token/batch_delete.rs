@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_json;
 use axum::body::Bytes;
 use axum::extract::State;
+use pylon_shared::cache::balances::{self, Account};
 use pylon_shared::changes::Topic;
 use serde::Deserialize;
 
@@ -32,6 +33,7 @@ pub async fn batch_delete(
     let deleted = app.db.delete_user_tokens(user.id, &ids).await?;
     for id in &deleted {
         app.changes.publish(Topic::Token, *id).await?;
+        balances::forget(&app.cache, Account::Token(*id)).await?;
     }
     Ok(envelope::ok(deleted.len()))
 }

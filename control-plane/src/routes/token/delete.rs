@@ -6,6 +6,7 @@ use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::{Path, State};
+use pylon_shared::cache::balances::{self, Account};
 use pylon_shared::changes::Topic;
 
 pub async fn delete(
@@ -18,5 +19,6 @@ pub async fn delete(
         return Err(ApiError::invalid(NOT_FOUND));
     }
     app.changes.publish(Topic::Token, id).await?;
+    balances::forget(&app.cache, Account::Token(id)).await?;
     Ok(envelope::ok_message(""))
 }

@@ -11,6 +11,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use axum::extract::{Query, State};
+use pylon_shared::cache::balances::{self, Account};
 use pylon_shared::changes::Topic;
 use pylon_shared::db::{
     TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED, TOKEN_STATUS_EXPIRED,
@@ -61,6 +62,10 @@ pub async fn update(
         settings_change(&app, &user, request, &stored.row).await?
     };
     app.db.update_user_token(id, user.id, &changes).await?;
+    if let Some(remain_quota) = changes.remain_quota {
+        // The shared admission counter mirrors the balance just set.
+        balances::set_stored(&app.cache, Account::Token(id), remain_quota).await?;
+    }
     app.changes.publish(Topic::Token, id).await?;
     // Deleted meanwhile by a concurrent request: say so rather than answer a stale copy.
     let updated = app

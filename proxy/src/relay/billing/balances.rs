@@ -28,6 +28,8 @@ pub enum Refusal {
     User,
     /// The key's balance does not cover the estimate.
     Token,
+    /// The shared ledger cannot be reached.
+    Unavailable,
 }
 
 /// An amount held for one request, to be settled exactly once.

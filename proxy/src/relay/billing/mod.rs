@@ -3,7 +3,9 @@
 //! both durable.
 
 mod balances;
+mod ledger;
 mod settler;
 
 pub use balances::{Balances, Refusal, Reservation};
+pub use ledger::Ledger;
 pub use settler::{Settlement, Settler};

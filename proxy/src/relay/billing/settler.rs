@@ -3,7 +3,7 @@
 //! that fails is retried as it is; log rows carry a unique request id, so a retried batch whose
 //! first attempt did commit is not applied twice.
 
-use super::Balances;
+use super::{Balances, Ledger};
 use pylon_shared::db::{Db, RelayRecord};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,9 +25,17 @@ pub struct Settler {
 
 impl Settler {
     /// Starts the writer on the current runtime.
-    pub fn start(db: Db, balances: Arc<Balances>, interval: Duration, batch: usize) -> Self {
+    /// Written charges leave the ledger's holds: in `balances` (embedded mode) or in the shared
+    /// Redis counters.
+    pub fn start(
+        db: Db,
+        balances: Arc<Balances>,
+        ledger: Arc<Ledger>,
+        interval: Duration,
+        batch: usize,
+    ) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, balances, receiver, interval, batch));
+        tokio::spawn(run(db, balances, ledger, receiver, interval, batch));
         Self { sender }
     }
 
@@ -42,6 +50,7 @@ impl Settler {
 async fn run(
     db: Db,
     balances: Arc<Balances>,
+    ledger: Arc<Ledger>,
     mut receiver: mpsc::UnboundedReceiver<Settlement>,
     interval: Duration,
     batch_size: usize,
@@ -68,7 +77,7 @@ async fn run(
         }
         let take = pending.len().min(batch_size);
         let batch: Vec<Settlement> = pending.drain(..take).collect();
-        if let Err(unwritten) = write(&db, &balances, batch).await {
+        if let Err(unwritten) = write(&db, &balances, &ledger, batch).await {
             // Put it back in front and try again on the next tick.
             pending.splice(0..0, unwritten);
         }
@@ -79,25 +88,35 @@ async fn run(
 async fn write(
     db: &Db,
     balances: &Balances,
+    ledger: &Ledger,
     batch: Vec<Settlement>,
 ) -> Result<(), Vec<Settlement>> {
     let records: Vec<RelayRecord> = batch.iter().map(|s| s.record.clone()).collect();
-    let _flush = balances.flush_lock.lock().await;
-    match db.apply_relay_records(&records).await {
-        Ok(_applied) => {
-            // Records skipped as already applied were applied by an earlier attempt of this very
-            // batch, whose in-memory move did not happen: move every record now.
-            for settlement in &batch {
-                let r = &settlement.record;
-                if r.log_type == pylon_shared::db::LOG_TYPE_CONSUME {
-                    balances.flushed(r.user_id, settlement.charged_token, r.quota);
-                }
-            }
-            Ok(())
+    // Embedded mode: a snapshot reload must not read balances between the commit and the
+    // in-memory move below.
+    let _flush = if ledger.in_memory() {
+        Some(balances.flush_lock.lock().await)
+    } else {
+        None
+    };
+    if let Err(error) = db.apply_relay_records(&records).await {
+        tracing::warn!(%error, records = batch.len(), "writing settlements failed; retrying");
+        return Err(batch);
+    }
+    // Records skipped as already applied were applied by an earlier attempt of this very batch,
+    // whose move below did not happen: move every record now.
+    for settlement in &batch {
+        let r = &settlement.record;
+        if r.log_type != pylon_shared::db::LOG_TYPE_CONSUME {
+            continue;
         }
-        Err(error) => {
-            tracing::warn!(%error, records = batch.len(), "writing settlements failed; retrying");
-            Err(batch)
+        if ledger.in_memory() {
+            balances.flushed(r.user_id, settlement.charged_token, r.quota);
+        } else {
+            ledger
+                .written(r.user_id, settlement.charged_token, r.quota)
+                .await;
         }
     }
+    Ok(())
 }
