@@ -9,10 +9,13 @@ mod client_ip;
 mod envelope;
 mod error;
 mod extract;
+mod mail;
 mod metrics;
+mod quota;
 mod rate_limit;
 mod routes;
 mod supervision;
+mod verification;
 
 use anyhow::Context;
 use pylon_shared::config::Config;

@@ -5,6 +5,22 @@ use crate::error::ApiError;
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// Counts one attempt of `action` by `who` (an IP, an account, an email; hashed before use) and
+/// refuses once `limit` attempts were made within `window`.
+pub async fn check(
+    app: &App,
+    action: &str,
+    who: &str,
+    limit: u64,
+    window: Duration,
+) -> Result<(), ApiError> {
+    let who = pylon_shared::crypto::sha256_hex(who.to_lowercase().as_bytes());
+    if app.cache.hit(&format!("rl:{action}:{who}"), window).await? > limit {
+        return Err(ApiError::TooManyRequests);
+    }
+    Ok(())
+}
+
 fn window(app: &App) -> Duration {
     Duration::from_secs(app.config.auth.login_window_secs)
 }

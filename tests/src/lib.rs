@@ -9,7 +9,12 @@
 pub mod backend;
 pub mod client;
 pub mod fixtures;
+pub mod oidc_provider;
+pub mod passkey_fixtures;
 pub mod process;
+pub mod registration_fixtures;
+pub mod smtp_sink;
+pub mod user_admin_fixtures;
 
 pub use backend::Backend;
 pub use client::Console;

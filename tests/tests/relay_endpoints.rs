@@ -451,3 +451,133 @@ async fn mapping_prices_and_sticky_routing(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(mapping_prices_and_sticky_routing);
+
+/// How many recorded upstream requests carried `x-channel: name`.
+fn hits(mock: &MockUpstream, name: &str) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.header("x-channel") == Some(name))
+        .count()
+}
+
+async fn circuits_open_and_rate_limits_pause_channels(backend: Backend) {
+    let mock = MockUpstream::start(MockConfig::default())
+        .await
+        .expect("mock");
+    let pylon = Pylon::builder(backend)
+        .env("PYLON__RELAY__CIRCUIT_FAILURES", "2")
+        .env("PYLON__RELAY__CIRCUIT_COOLDOWN_SECS", "60")
+        .start()
+        .await;
+    let console = root_console(&pylon).await;
+    price_all(&console, 1.0).await;
+    let failing = json!({"x-channel": "failing", "x-mock-status": "500"}).to_string();
+    let limited =
+        json!({"x-channel": "limited", "x-mock-status": "429", "x-mock-retry-after": "60"})
+            .to_string();
+    let good = json!({"x-channel": "good"}).to_string();
+    let failing_id = create_channel(
+        &console,
+        channel_for(
+            &mock.base_url(),
+            "failing",
+            "gpt-test",
+            json!({"priority": 20, "header_override": failing}),
+        ),
+    )
+    .await;
+    create_channel(
+        &console,
+        channel_for(
+            &mock.base_url(),
+            "limited",
+            "gpt-test",
+            json!({"priority": 10, "header_override": limited}),
+        ),
+    )
+    .await;
+    create_channel(
+        &console,
+        channel_for(
+            &mock.base_url(),
+            "good",
+            "gpt-test",
+            json!({"priority": 0, "header_override": good}),
+        ),
+    )
+    .await;
+    let (_, key) = create_key(&console, "circuit", 100_000_000, false).await;
+    wait_until_routable(&pylon, &key, "gpt-test").await;
+
+    for _ in 0..4 {
+        let answer = post(
+            &pylon,
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "gpt-test", "messages": []}),
+        )
+        .await;
+        assert_eq!(answer.status(), 200);
+    }
+    // Two failures opened the failing channel's circuit; the 429 paused the limited one at once.
+    assert_eq!(hits(&mock, "failing"), 2);
+    assert_eq!(hits(&mock, "limited"), 1);
+    assert_eq!(hits(&mock, "good"), 4);
+    let metrics = reqwest::get(&pylon.metrics_url)
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!(
+            "pylon_proxy_relay_channel_circuit{{channel=\"{failing_id}\"}} 1"
+        )),
+        "{metrics}"
+    );
+}
+on_every_backend!(circuits_open_and_rate_limits_pause_channels);
+
+async fn round_robin_keys_alternate(backend: Backend) {
+    let mock = MockUpstream::start(MockConfig::default())
+        .await
+        .expect("mock");
+    let pylon = Pylon::start(backend).await;
+    let console = root_console(&pylon).await;
+    price_all(&console, 1.0).await;
+    let extra = json!({"key": "key-one\nkey-two\nkey-three", "key_mode": "round_robin"});
+    create_channel(
+        &console,
+        channel_for(&mock.base_url(), "rr", "gpt-test", extra),
+    )
+    .await;
+    let (_, key) = create_key(&console, "rr", 100_000_000, false).await;
+    wait_until_routable(&pylon, &key, "gpt-test").await;
+    for _ in 0..6 {
+        let answer = post(
+            &pylon,
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "gpt-test", "messages": []}),
+        )
+        .await;
+        assert_eq!(answer.status(), 200);
+    }
+    let used: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_string))
+        .collect();
+    assert_eq!(used.len(), 6);
+    for name in ["key-one", "key-two", "key-three"] {
+        let count = used.iter().filter(|k| k.ends_with(name)).count();
+        assert_eq!(count, 2, "{name} used {count} times: {used:?}");
+    }
+    for pair in used.windows(2) {
+        assert_ne!(
+            pair[0], pair[1],
+            "round robin never repeats a key back to back"
+        );
+    }
+}
+on_every_backend!(round_robin_keys_alternate);

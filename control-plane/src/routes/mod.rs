@@ -1,14 +1,20 @@
 //! The HTTP surface of the control plane: one module per resource, one function per action.
 
+mod account;
 mod channel;
+mod group;
 mod health;
 mod log;
 mod metrics;
+mod oidc;
 mod option;
+mod passkey;
 mod setup;
 mod status;
 mod token;
+mod two_factor;
 mod user;
+mod user_admin;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -34,6 +40,12 @@ pub fn router(app: AppState) -> Router {
         .nest("/api/option", option::router())
         .route("/api/option/", option::root())
         .merge(token::router())
+        .merge(user_admin::router())
+        .merge(group::router())
+        .merge(account::router())
+        .merge(two_factor::router())
+        .merge(passkey::router())
+        .merge(oidc::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

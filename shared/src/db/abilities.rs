@@ -108,6 +108,27 @@ impl Db {
         .fetch_all(self.pool())
         .await?)
     }
+
+    /// The distinct models some enabled channel serves to any of `groups` (new-api's
+    /// `GetGroupsEnabledModels`), sorted.
+    pub async fn enabled_models_of_groups(
+        &self,
+        groups: &[String],
+    ) -> Result<Vec<String>, DbError> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; groups.len()].join(", ");
+        let sql = format!(
+            "SELECT DISTINCT model FROM abilities WHERE enabled = 1 AND `group` IN ({placeholders}) \
+             ORDER BY model"
+        );
+        let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+        for group in groups {
+            query = query.bind(group.as_str());
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
 }
 
 #[cfg(test)]

@@ -160,3 +160,42 @@ impl Db {
         })
     }
 }
+
+/// Log type of a top-up (new-api's numbering).
+pub const LOG_TYPE_TOPUP: i64 = 1;
+/// Log type of an administrator's change to an account (the audit log).
+pub const LOG_TYPE_MANAGE: i64 = 3;
+/// Log type of a change the system made (rewards, transfers, check-ins).
+pub const LOG_TYPE_SYSTEM: i64 = 4;
+
+impl Db {
+    /// Writes one log row that is not a relayed request: top-ups, audit entries of
+    /// administrators' changes (`LOG_TYPE_MANAGE`), rewards and transfers (`LOG_TYPE_SYSTEM`).
+    pub async fn record_log(
+        &self,
+        user_id: i64,
+        log_type: i64,
+        content: &str,
+        quota: i64,
+    ) -> Result<(), DbError> {
+        let username: Option<String> =
+            sqlx::query_scalar("SELECT username FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
+        sqlx::query(
+            "INSERT INTO logs (request_id, user_id, created_at, type, content, username, quota, other) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, '{}')",
+        )
+        .bind(format!("log_{}", crate::crypto::random_alphanumeric(24)))
+        .bind(user_id)
+        .bind(super::now_secs())
+        .bind(log_type)
+        .bind(content)
+        .bind(username.unwrap_or_default())
+        .bind(quota)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

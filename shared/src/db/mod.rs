@@ -7,15 +7,23 @@ mod abilities;
 mod changes;
 mod channel_status;
 mod channels;
+mod checkins;
 mod dialect;
+mod invites;
 mod logs;
 mod migrate;
+mod oidc;
 mod options;
+mod passkeys;
+mod registration;
 mod secrets;
+mod self_service;
 mod sessions;
 mod settlement;
 mod setup;
 mod tokens;
+mod two_factor;
+mod user_admin;
 mod users;
 
 pub use abilities::split_list;
@@ -24,14 +32,22 @@ pub use channels::{
     CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,
     ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
 };
+pub use checkins::{CheckinRow, CheckinTotals};
 pub use dialect::Dialect;
-pub use logs::{LogFilter, LogRow, LogStat};
+pub use invites::AffCodeOutcome;
+pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
+pub use oidc::{OidcOwner, OidcSignup};
+pub use passkeys::{NewPasskey, PasskeyRow};
+pub use registration::{InviterReward, Registration};
+pub use self_service::{ProfileOutcome, SelfDeleteOutcome};
 pub use sessions::SessionRow;
 pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, UserBrief};
 pub use tokens::{
     NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED,
     TOKEN_STATUS_EXPIRED, TokenChanges, TokenFilter, TokenRow,
 };
+pub use two_factor::{BackupCodeRow, TwoFactorRow};
+pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use users::{NewUser, UserRow};
 
 use crate::config::Config;

@@ -146,6 +146,27 @@ impl Db {
         Ok(())
     }
 
+    /// Adds `delta` (which may be negative) to a live user's quota. Unless `allow_negative`, a
+    /// change that would take the quota below zero is refused atomically (returns false).
+    pub async fn adjust_user_quota(
+        &self,
+        user_id: i64,
+        delta: i64,
+        allow_negative: bool,
+    ) -> Result<bool, DbError> {
+        let result = sqlx::query(
+            "UPDATE users SET quota = quota + ? \
+             WHERE id = ? AND deleted_at IS NULL AND (? = 1 OR quota + ? >= 0)",
+        )
+        .bind(delta)
+        .bind(user_id)
+        .bind(i64::from(allow_negative))
+        .bind(delta)
+        .execute(self.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
     /// How many live users have `role`.
     pub async fn count_users_with_role(&self, role: i64) -> Result<i64, DbError> {
         Ok(

@@ -2,6 +2,7 @@
 //! guards them with `RootAuth`; an admin or common user gets "insufficient privileges").
 //! Every change is announced on the change feed so that every process reloads its settings.
 
+mod groups;
 mod list;
 mod pricing;
 mod update;

@@ -3,7 +3,7 @@
 //! their shortest form), or an object or array (stored as its JSON text). Unknown keys are
 //! accepted, as new-api keeps many; pricing tables are checked first (see `pricing`).
 
-use super::pricing;
+use super::{groups, pricing};
 use crate::app::AppState;
 use crate::auth::RootUser;
 use crate::envelope;
@@ -48,6 +48,7 @@ pub async fn update(
         )));
     }
     pricing::check(&key, &value)?;
+    groups::check(&key, &value)?;
     app.db.set_option(&key, &value).await?;
     app.changes.publish(Topic::Option, 0).await?;
     tracing::info!(root = root.user.id, %key, "option updated");

@@ -1,0 +1,104 @@
+//! `GET /api/oauth/oidc?code=&state=` (new-api's console calls it from its `/oauth/oidc` page)
+//! and `GET /auth/callback` (seed 001, where the provider sends the browser in the
+//! server-driven flow): redeems the state, then the code, then signs in or binds. Any failure
+//! (a refused or replayed state, an error from the provider, a token or user info request that
+//! fails or times out) is a clear error that changes nothing. Limited per client IP.
+
+use super::pending::{self, Purpose};
+use super::settings::Settings;
+use super::{bind, login, provider};
+use crate::app::{App, AppState};
+use crate::client_ip::ClientIp;
+use crate::error::{ApiError, ApiResult};
+use crate::rate_limit;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub async fn callback(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    rate_limit::check(
+        &app,
+        "oidc_callback",
+        &ip.to_string(),
+        app.config.auth.login_attempts_per_ip,
+        Duration::from_secs(app.config.auth.login_window_secs),
+    )
+    .await?;
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+
+    let settings = Settings::load(&app).await?;
+    if !settings.enabled {
+        return Err(ApiError::invalid(super::settings::NOT_ENABLED));
+    }
+    let pending = pending::take(&app, &headers, param(&query, "state")).await?;
+
+    // The state is spent from here on, whatever happens: the browser forgets it too.
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let outcome = finish(
+        &app,
+        &settings,
+        &pending,
+        &query,
+        &ip.to_string(),
+        user_agent,
+    )
+    .await;
+    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        pending::clearing_cookie(settings.is_https())?,
+    );
+    Ok(response)
+}
+
+async fn finish(
+    app: &App,
+    settings: &Settings,
+    pending: &pending::Pending,
+    query: &HashMap<String, String>,
+    ip: &str,
+    user_agent: &str,
+) -> ApiResult {
+    let error = param(query, "error");
+    if !error.is_empty() {
+        let description = param(query, "error_description");
+        let reason = if description.is_empty() {
+            error
+        } else {
+            description
+        };
+        let reason: String = reason.chars().take(200).collect();
+        return Err(ApiError::invalid(format!(
+            "The OIDC provider refused the sign-in: {reason}"
+        )));
+    }
+    let code = param(query, "code");
+    if code.is_empty() {
+        return Err(ApiError::invalid("Invalid parameters: code is missing"));
+    }
+    settings.require_enabled()?;
+    let endpoints = settings.endpoints(app).await?;
+    let identity = provider::identify(settings, &endpoints, pending, code).await?;
+    match pending.purpose {
+        Purpose::Login => login::finish(app, settings, &identity, ip, user_agent).await,
+        Purpose::Bind(user_id) => bind::finish(app, user_id, &identity).await,
+    }
+}
+
+/// A query parameter, trimmed; empty when absent.
+fn param<'q>(query: &'q HashMap<String, String>, name: &str) -> &'q str {
+    query.get(name).map_or("", |v| v.trim())
+}

@@ -1,0 +1,133 @@
+//! Self-service accounts on the `users` table: registration (with the inviter's bookkeeping in
+//! the same transaction) and finding an account by its email for code logins and resets.
+
+use super::{Db, DbError, NewUser, now_secs};
+
+/// What became of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// The user was created with this id.
+    Created(i64),
+    /// The username belongs to another (possibly deleted) user.
+    UsernameTaken,
+    /// The user's own invitation code collided with another user's: retry with another code.
+    AffCodeTaken,
+}
+
+/// The inviter's share of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviterReward {
+    /// The inviting user.
+    pub inviter_id: i64,
+    /// Added to the inviter's `aff_quota` and `aff_history_quota` (may be 0).
+    pub aff_quota: i64,
+}
+
+impl Db {
+    /// True when a user (live or deleted, as usernames stay unique) has `username`.
+    pub async fn username_exists(&self, username: &str) -> Result<bool, DbError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(count > 0)
+    }
+
+    /// True when a live user has the (lower-cased) `email`.
+    pub async fn email_in_use(&self, email: &str) -> Result<bool, DbError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE email <> '' AND LOWER(email) = ? \
+             AND deleted_at IS NULL",
+        )
+        .bind(email)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(count > 0)
+    }
+
+    /// The id of the one live user with the (lower-cased) `email`; `None` when there is none or
+    /// when several share it (older data), since a code must reach exactly one account.
+    pub async fn user_id_by_email(&self, email: &str) -> Result<Option<i64>, DbError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM users WHERE email <> '' AND LOWER(email) = ? \
+             AND deleted_at IS NULL ORDER BY id LIMIT 2",
+        )
+        .bind(email)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(match ids.as_slice() {
+            [id] => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// The live user whose invitation code is `aff_code`.
+    pub async fn user_id_by_aff_code(&self, aff_code: &str) -> Result<Option<i64>, DbError> {
+        if aff_code.is_empty() {
+            return Ok(None);
+        }
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM users WHERE aff_code = ? AND deleted_at IS NULL ORDER BY id LIMIT 1",
+        )
+        .bind(aff_code)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Creates a registered user holding its own invitation code `aff_code` and, in the same
+    /// transaction, counts the invitation for the inviter (one more `aff_count`, plus
+    /// `reward.aff_quota` to `aff_quota` and `aff_history_quota`). `user.inviter_id` should be
+    /// the reward's inviter. Nothing is written unless everything is.
+    pub async fn register_user(
+        &self,
+        user: &NewUser<'_>,
+        aff_code: &str,
+        reward: Option<InviterReward>,
+    ) -> Result<Registration, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
+             email, inviter_id, aff_code, setting, created_at) \
+             VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, '', ?)",
+        )
+        .bind(user.username)
+        .bind(user.password_hash)
+        .bind(user.display_name)
+        .bind(user.role)
+        .bind(user.quota)
+        .bind(user.group)
+        .bind(user.email)
+        .bind(user.inviter_id)
+        .bind(aff_code)
+        .bind(now_secs())
+        .execute(&mut *tx)
+        .await;
+        let result = match inserted {
+            Ok(result) => result,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                // Two unique columns: tell which one collided.
+                return Ok(if self.username_exists(user.username).await? {
+                    Registration::UsernameTaken
+                } else {
+                    Registration::AffCodeTaken
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
+        if let Some(reward) = reward {
+            sqlx::query(
+                "UPDATE users SET aff_count = aff_count + 1, aff_quota = aff_quota + ?, \
+                 aff_history_quota = aff_history_quota + ? WHERE id = ? AND deleted_at IS NULL",
+            )
+            .bind(reward.aff_quota)
+            .bind(reward.aff_quota)
+            .bind(reward.inviter_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Registration::Created(id))
+    }
+}
