@@ -15,6 +15,12 @@ pub struct RequestContext {
     pub relay: RelaySummary,
 }
 
+impl Default for RequestContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl RequestContext {
     /// A context for a request that just arrived.
     pub fn new() -> Self {

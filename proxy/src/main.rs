@@ -1,16 +1,9 @@
 //! pylon-proxy: Pylon's public edge on Pingora. It answers `/health`, relays `/v1` and
 //! `/v1beta`, forwards every other path to the control plane, and serves Prometheus metrics.
 
-mod context;
-mod metrics;
-mod relay;
-mod route;
-mod service;
-mod state;
-mod supervisor;
-
 use pingora::server::Server;
 use pingora::server::configuration::ServerConf;
+use pylon_proxy::{metrics, service, state, supervisor};
 use pylon_shared::config::Config;
 use std::process::ExitCode;
 use std::sync::Arc;

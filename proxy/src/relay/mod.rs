@@ -1,15 +1,15 @@
 //! The `/v1` relay: authenticate the key, read and parse the request, price and reserve, try
 //! channels until one answers, relay the answer, and settle the exact cost.
 
-mod auth;
+pub mod auth;
 pub mod billing;
 mod dns;
-mod errors;
+pub mod errors;
 mod exchange;
-mod health;
+pub mod health;
 mod models;
-mod request;
-mod select;
+pub mod request;
+pub mod select;
 pub mod snapshot;
 
 use auth::Caller;

@@ -36,6 +36,12 @@ pub struct Snapshot {
     pub prices: ArcSwap<PriceTable>,
 }
 
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Snapshot {
     /// An empty snapshot (filled by [`Snapshot::reload_all`]).
     pub fn new() -> Self {
