@@ -11,6 +11,7 @@ mod error;
 mod extract;
 mod mail;
 mod metrics;
+mod pagination;
 mod quota;
 mod rate_limit;
 mod routes;

@@ -6,21 +6,18 @@
 //! per client IP and per account with the password login's budgets.
 
 use super::{address, enabled_account};
-use crate::app::{App, AppState};
+use crate::app::AppState;
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_json;
 use crate::rate_limit;
-use crate::routes::two_factor::pending;
 use crate::routes::user::login;
 use crate::verification::{self, Purpose};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const BAD_CODE: &str = "Verification code is incorrect or has expired";
 /// Digits of a login code: a code sent as a JSON number (seed 004 types it as an integer) gets
@@ -104,30 +101,9 @@ async fn log_in(
     };
 
     if app.db.two_factor_enabled(user.id).await? {
-        return require_second_factor(app, user.id).await;
+        return login::require_second_factor(app, user.id).await;
     }
     login::sign_in(app, &user, ip, headers).await
-}
-
-/// A code replaces the password, not the second factor: a user with 2FA gets the same answer
-/// as from a right password (`POST /api/user/login`) and finishes with
-/// `POST /api/user/login/2fa`.
-async fn require_second_factor(app: &App, user_id: i64) -> ApiResult {
-    let pending = pending::create(app, user_id).await?;
-    let mut response = Json(json!({
-        "success": true,
-        "message": "Two-factor authentication is required: enter the code from your authenticator app or a backup code",
-        "data": {
-            "require_2fa": true,
-            "flow_token": pending.token,
-            "expires_at": pending.expires_at,
-        },
-    }))
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, pending::cookie(&pending)?);
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! `GET /api/token/?p=&page_size=`: the caller's keys, newest first, masked, one page at a time.
 
-use super::{Page, PageQuery, view};
+use super::view;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::pagination::{Page, PageQuery};
 use axum::extract::{Query, State};
 use pylon_shared::db::TokenFilter;
 

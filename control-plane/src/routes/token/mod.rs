@@ -22,15 +22,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use pylon_shared::db::StoredToken;
 use pylon_shared::keys::{self, KEY_PREFIX};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// new-api's answer for an id that is not one of the caller's keys (gorm's error text).
 pub(super) const NOT_FOUND: &str = "record not found";
-/// Page size when the client names none (new-api's `ItemsPerPage`).
-const DEFAULT_PAGE_SIZE: i64 = 10;
-/// The largest page served, whatever the client asks.
-const MAX_PAGE_SIZE: i64 = 100;
 /// Keys a user may hold when the `MaxUserTokens` option is unset (new-api's default).
 const DEFAULT_MAX_USER_TOKENS: i64 = 1000;
 
@@ -105,44 +100,6 @@ fn view(app: &App, token: &StoredToken) -> Value {
     })
 }
 
-/// new-api's pagination parameters. `size` is accepted too: new-api's own console sends it.
-#[derive(Debug, Default, Deserialize)]
-struct PageQuery {
-    p: Option<String>,
-    page_size: Option<String>,
-    size: Option<String>,
-}
-
-/// A page of a list: 1-based page number and its size.
-#[derive(Debug, Clone, Copy)]
-struct Page {
-    page: i64,
-    size: i64,
-}
-
-impl Page {
-    /// Lenient like new-api: a missing or unreadable number takes its default.
-    fn from_query(query: &PageQuery) -> Self {
-        let number = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
-        let page = number(&query.p).unwrap_or(1).max(1);
-        let size = number(&query.page_size)
-            .or_else(|| number(&query.size))
-            .filter(|s| *s > 0)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .min(MAX_PAGE_SIZE);
-        Self { page, size }
-    }
-
-    fn offset(self) -> i64 {
-        (self.page - 1).saturating_mul(self.size)
-    }
-
-    /// new-api's paginated `data`.
-    fn body(self, items: Vec<Value>, total: i64) -> Value {
-        json!({ "items": items, "total": total, "page": self.page, "page_size": self.size })
-    }
-}
-
 /// The `MaxUserTokens` option: how many keys one user may hold.
 async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
     Ok(app
@@ -157,25 +114,6 @@ async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn page(p: Option<&str>, page_size: Option<&str>, size: Option<&str>) -> (i64, i64) {
-        let q = PageQuery {
-            p: p.map(Into::into),
-            page_size: page_size.map(Into::into),
-            size: size.map(Into::into),
-        };
-        let page = Page::from_query(&q);
-        (page.page, page.size)
-    }
-
-    #[test]
-    fn pages_default_and_clamp() {
-        assert_eq!(page(None, None, None), (1, 10));
-        assert_eq!(page(Some("0"), Some("5"), None), (1, 5));
-        assert_eq!(page(Some("3"), None, Some("20")), (3, 20));
-        assert_eq!(page(Some("x"), Some("1000"), None), (1, 100));
-        assert_eq!(page(Some("-2"), Some("-1"), None), (1, 10));
-    }
 
     #[test]
     fn ids_must_be_positive_integers() {

@@ -7,11 +7,12 @@
 //! (an index lookup), and a wildcard pattern by decrypting the caller's own keys (bounded by the
 //! `MaxUserTokens` limit, beyond which new-api too allows exact searches only).
 
-use super::{Page, PageQuery, full_key, max_user_tokens, view, wire_key};
+use super::{full_key, max_user_tokens, view, wire_key};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Page, PageQuery};
 use axum::extract::{Query, State};
 use pylon_shared::db::TokenFilter;
 use pylon_shared::keys::{self, KEY_PREFIX};

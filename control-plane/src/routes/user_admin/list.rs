@@ -2,11 +2,12 @@
 //! newest first unless sorted otherwise. Administrators see every role here (as in new-api);
 //! they just cannot change their peers or superiors.
 
-use super::{Page, PageQuery, SortQuery};
+use super::{SortQuery, view};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::pagination::{Page, PageQuery};
 use axum::extract::{Query, State};
 use pylon_shared::db::UserSearch;
 
@@ -28,5 +29,7 @@ pub async fn list(
             page.size,
         )
         .await?;
-    Ok(envelope::ok(page.body(&users, total)))
+    Ok(envelope::ok(
+        page.body(users.iter().map(view).collect(), total),
+    ))
 }

@@ -35,10 +35,6 @@ const NOT_FOUND: &str = "User does not exist";
 const NO_PERMISSION_VIEW: &str = "No permission to access users of same or higher level";
 /// new-api's answer when an administrator changes a user of the same or a higher role.
 const NO_PERMISSION_EDIT: &str = "No permission to update users of same or higher permission level";
-/// Page size when the client names none (new-api's `ItemsPerPage`).
-const DEFAULT_PAGE_SIZE: i64 = 10;
-/// The largest page served, whatever the client asks.
-const MAX_PAGE_SIZE: i64 = 100;
 
 /// Every route of this module, with full paths (axum's `nest` would not serve the trailing
 /// slash that new-api's clients send). `/api/user/{id}` only catches what no static
@@ -139,45 +135,6 @@ fn view(user: &UserRow) -> Value {
         "last_login_at": user.last_login_at,
         "DeletedAt": Value::Null,
     })
-}
-
-/// new-api's pagination parameters. `size` is accepted too: new-api's own console sends it.
-#[derive(Debug, Default, Deserialize)]
-struct PageQuery {
-    p: Option<String>,
-    page_size: Option<String>,
-    size: Option<String>,
-}
-
-/// A page of a list: 1-based page number and its size.
-#[derive(Debug, Clone, Copy)]
-struct Page {
-    page: i64,
-    size: i64,
-}
-
-impl Page {
-    /// Lenient like new-api: a missing or unreadable number takes its default.
-    fn from_query(query: &PageQuery) -> Self {
-        let number = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
-        let page = number(&query.p).unwrap_or(1).max(1);
-        let size = number(&query.page_size)
-            .or_else(|| number(&query.size))
-            .filter(|s| *s > 0)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .min(MAX_PAGE_SIZE);
-        Self { page, size }
-    }
-
-    fn offset(self) -> i64 {
-        (self.page - 1).saturating_mul(self.size)
-    }
-
-    /// new-api's paginated `data`.
-    fn body(self, users: &[UserRow], total: i64) -> Value {
-        let items: Vec<Value> = users.iter().map(view).collect();
-        json!({ "items": items, "total": total, "page": self.page, "page_size": self.size })
-    }
 }
 
 /// new-api's sort parameters: an unknown `sort_by` sorts by id, newest first.

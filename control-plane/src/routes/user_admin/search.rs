@@ -3,11 +3,12 @@
 //! and `_` match themselves), optionally only in `group`, with `role` or with `status`.
 //! Unreadable `role` or `status` values are ignored, as new-api ignores them.
 
-use super::{Page, PageQuery, SortQuery};
+use super::{SortQuery, view};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::pagination::{Page, PageQuery};
 use axum::extract::{Query, State};
 use pylon_shared::db::UserSearch;
 use serde::Deserialize;
@@ -40,5 +41,7 @@ pub async fn search(
         .db
         .search_users(&search, sort, ascending, page.offset(), page.size)
         .await?;
-    Ok(envelope::ok(page.body(&users, total)))
+    Ok(envelope::ok(
+        page.body(users.iter().map(view).collect(), total),
+    ))
 }
