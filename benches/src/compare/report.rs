@@ -1,0 +1,475 @@
+//! The report: one Markdown table (systems as columns), the goals of issue 5 (from
+//! [`super::goals`]) marked met or not met, and the run's context (machine, versions, date,
+//! parameters). The same text goes to stdout, target/pylon-compare/latest.md and, with
+//! `--results`, to benches/RESULTS.md.
+
+use super::goals::goals;
+use super::load::{Measured, Percentiles};
+use super::results::{Comparison, Outcome, SystemKind, SystemResult};
+use std::fmt::Write;
+
+/// The whole Markdown report.
+pub fn markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let mode = if c.quick {
+        "`--quick` run (subset, shorter runs)"
+    } else {
+        "full run"
+    };
+    let _ = writeln!(out, "# Pylon benchmark results\n");
+    let _ = writeln!(
+        out,
+        "Produced by `pylon-compare` ({mode}) on {}, in {:.0} s. Regenerate with \
+         `cargo run --release -p pylon-benches --bin pylon-compare -- --results benches/RESULTS.md`.\n",
+        c.date, c.wall_s
+    );
+    let _ = writeln!(
+        out,
+        "- Machine: {} cores, {}, {} MiB RAM, Linux {}",
+        c.machine.cores, c.machine.cpu, c.machine.ram_mib, c.machine.kernel
+    );
+    for (name, version) in &c.versions {
+        let _ = writeln!(out, "- {name}: {version}");
+    }
+    if c.busy.is_empty() {
+        let _ = writeln!(
+            out,
+            "- The machine was otherwise quiet (no rustc or cargo build/test seen during the run)."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "- **Other work was running during the run** (numbers may be low): {}",
+            c.busy.join("; ")
+        );
+    }
+    for limit in &c.limits {
+        let _ = writeln!(out, "- Limit of this machine: {limit}");
+    }
+    let _ = writeln!(out, "\n## Results\n");
+    out.push_str(&table(c));
+    let _ = writeln!(out, "\n## Goals (issue 5)\n");
+    for kind in [SystemKind::PylonSqlite, SystemKind::PylonMysql] {
+        let Some(system) = c.system(kind) else {
+            continue;
+        };
+        let _ = writeln!(out, "### {}\n", kind.label());
+        if let Some(why) = &system.unavailable {
+            let _ = writeln!(out, "Not measured: {why}\n");
+            continue;
+        }
+        for goal in goals(c, system) {
+            let verdict = match goal.met {
+                Some(true) => "**met**",
+                Some(false) => "**not met**",
+                None => "**not measured**",
+            };
+            let _ = writeln!(out, "- {verdict}: {}: {}", goal.name, goal.detail);
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "## How it was measured\n");
+    if let Some(rate) = c.fixed_rate {
+        let _ = writeln!(
+            out,
+            "- fixed rate: {rate:.0} req/s = {}",
+            c.fixed_rate_source
+        );
+    }
+    for (name, text) in &c.parameters {
+        let _ = writeln!(out, "- {name}: {text}");
+    }
+    let _ = writeln!(
+        out,
+        "- CPU per request: utime + stime from /proc/<pid>/stat of the system's whole process \
+         tree (Pylon: proxy + control plane; nginx: master + worker) over the best search step, \
+         divided by its requests. RSS: VmRSS (idle, held streams) and VmHWM (peak) summed over \
+         the tree."
+    );
+    let _ = writeln!(
+        out,
+        "\n### Maximum-rate search steps (connections: req/s, p99, errors)\n"
+    );
+    for system in &c.systems {
+        if let Ok(max) = &system.max {
+            let steps: Vec<String> = max
+                .steps
+                .iter()
+                .map(|(n, rps, p99, errors)| {
+                    format!("{n}: {} / {} / {errors}", int(*rps), us(*p99))
+                })
+                .collect();
+            let _ = writeln!(out, "- {}: {}", system.kind.label(), steps.join("; "));
+        }
+    }
+    out
+}
+
+/// The table: one row per measure, one column per system, footnotes for failures.
+pub fn table(c: &Comparison) -> String {
+    let mut notes: Vec<String> = Vec::new();
+    let direct = c.system(SystemKind::Direct);
+    let nginx_rps = c.system(SystemKind::Nginx).and_then(max_rps);
+    let litellm_rps = c.system(SystemKind::LiteLlm).and_then(max_rps);
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row =
+        |title: String, cell: &mut dyn FnMut(&SystemResult, &mut Vec<String>) -> String| {
+            let cells = c
+                .systems
+                .iter()
+                .map(|s| {
+                    if s.unavailable.is_some() {
+                        "—".to_string()
+                    } else {
+                        cell(s, &mut notes)
+                    }
+                })
+                .collect();
+            rows.push((title, cells));
+        };
+
+    row("not run".into(), &mut |_, _| String::new());
+    row(
+        "max req/s at p99 < 10 ms (connections)".into(),
+        &mut |s, n| match &s.max {
+            Ok(m) if m.within_bound => format!("{} ({})", int(m.rps), m.concurrency),
+            Ok(m) => {
+                let i = note(
+                    n,
+                    s,
+                    "no search step had p99 < 10 ms; the best step regardless",
+                );
+                format!("{}* ({}) [{i}]", int(m.rps), m.concurrency)
+            }
+            Err(e) => failed(n, s, "max rate", e),
+        },
+    );
+    row("req/s vs nginx".into(), &mut |s, _| {
+        ratio(max_rps(s), nginx_rps, 2)
+    });
+    row("req/s vs LiteLLM".into(), &mut |s, _| {
+        ratio(max_rps(s), litellm_rps, 1)
+    });
+    row("CPU µs per request (at max)".into(), &mut |s, _| {
+        cpu_per_request(s).map_or("—".into(), |v| format!("{v:.0}"))
+    });
+    row("core 0 busy at max".into(), &mut |s, _| {
+        core_busy(s).map_or("—".into(), |v| format!("{:.0}%", v * 100.0))
+    });
+    let rate = c.fixed_rate.map_or("—".into(), int);
+    row(
+        format!("added latency p50 / p99 at {rate} req/s"),
+        &mut |s, n| match (&s.fixed, s.kind) {
+            (Ok(m), SystemKind::Direct) => format!(
+                "{} / {} (absolute)",
+                us(m.report.latency_us.p50),
+                us(m.report.latency_us.p99)
+            ),
+            (Ok(m), _) => {
+                let base = s.fixed_baseline.as_ref().map(|b| b.report.latency_us);
+                let mut text = added(m.report.latency_us, base, us);
+                if s.fixed_rate != c.fixed_rate {
+                    let _ = write!(text, " at {} req/s", int(s.fixed_rate.unwrap_or(0.0)));
+                }
+                text + &errors_suffix(m)
+            }
+            (Err(e), _) => failed(n, s, "fixed rate", e),
+        },
+    );
+    let stream_levels: Vec<usize> = c
+        .systems
+        .iter()
+        .flat_map(|s| s.streams.iter().map(|(n, _)| *n))
+        .fold(Vec::new(), |mut v, n| {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+            v
+        });
+    for level in stream_levels {
+        let base = direct
+            .and_then(|d| d.streams_at(level))
+            .and_then(|m| m.report.ttft_us);
+        row(
+            format!("TTFT added p50 / p99, {level} streams"),
+            &mut |s, n| match s.streams.iter().find(|(l, _)| *l == level) {
+                Some((_, Ok(m))) if s.kind == SystemKind::Direct => {
+                    m.report.ttft_us.map_or("—".into(), |t| {
+                        format!("{} / {} (absolute)", ms(t.p50), ms(t.p99))
+                    })
+                }
+                Some((_, Ok(m))) => match m.report.ttft_us {
+                    Some(t) => added(t, base, ms) + &errors_suffix(m),
+                    None => "—".into(),
+                },
+                Some((_, Err(e))) => failed(n, s, &format!("{level} streams"), e),
+                None => "—".into(),
+            },
+        );
+        row(
+            format!("chunk gap p50 / p99, chunks per stream, {level} streams"),
+            &mut |s, _| match s.streams_at(level) {
+                Some(m) => {
+                    let gap = m
+                        .report
+                        .chunk_gap_us
+                        .map_or("—".into(), |g| format!("{} / {}", ms(g.p50), ms(g.p99)));
+                    let chunks = m.report.chunks_per_stream.map_or("—".into(), |c| {
+                        if c.min == c.max {
+                            format!("{:.0}", c.min)
+                        } else {
+                            format!("{:.0}–{:.0}", c.min, c.max)
+                        }
+                    });
+                    format!("{gap}, {chunks}")
+                }
+                None => "—".into(),
+            },
+        );
+    }
+    row("idle RSS".into(), &mut |s, _| {
+        s.idle_rss_kib.map_or("—".into(), kib)
+    });
+    row("peak RSS (whole run)".into(), &mut |s, _| {
+        s.peak_rss_kib.map_or("—".into(), kib)
+    });
+    row(
+        "memory per held stream (completed)".into(),
+        &mut |s, n| match &s.long {
+            Ok(l) => {
+                format!(
+                    "{} ({}/{})",
+                    kib((l.bytes_per_stream() / 1024.0).round() as u64),
+                    int(l.run.report.ok as f64),
+                    int(l.streams as f64)
+                ) + &errors_suffix(&l.run)
+            }
+            Err(e) => failed(n, s, "held streams", e),
+        },
+    );
+    row(
+        "1 MiB bodies: req/s, p99".into(),
+        &mut |s, n| match &s.big {
+            Ok(m) => {
+                format!("{}, {}", int(m.report.rps), us(m.report.latency_us.p99))
+                    + &errors_suffix(m)
+            }
+            Err(e) => failed(n, s, "1 MiB bodies", e),
+        },
+    );
+    row(
+        "overload 2× max: ok req/s, errors, p99, peak RSS".into(),
+        &mut |s, n| match &s.overload {
+            Ok(o) => {
+                let r = &o.run.report;
+                let late = if r.late_starts > 0 {
+                    format!(" ({} started late)", int(r.late_starts as f64))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} of {} offered{late}, {} errors{}, {}, {}",
+                    int(r.rps),
+                    int(o.offered_rps),
+                    int(r.errors as f64),
+                    kinds(&r.error_kinds),
+                    us(r.latency_us.p99),
+                    o.run.peak_rss_kib.map_or("—".into(), kib)
+                )
+            }
+            Err(e) => failed(n, s, "overload", e),
+        },
+    );
+    row(
+        "after overload: req/s (recovered)".into(),
+        &mut |s, _| match &s.overload {
+            Ok(o) => format!(
+                "{} = {:.0}% ({})",
+                int(o.recovery.report.rps),
+                100.0 * o.recovery.report.rps / o.max_rps.max(1.0),
+                if o.recovered() { "yes" } else { "no" }
+            ),
+            Err(_) => "—".into(),
+        },
+    );
+    row(
+        "first channel 500: req/s, p99, errors, retries".into(),
+        &mut |s, n| match &s.retries {
+            Ok(r) => format!(
+                "{}, {}, {}, {}",
+                int(r.run.report.rps),
+                us(r.run.report.latency_us.p99),
+                r.run.report.errors,
+                r.retries.map_or("—".into(), int)
+            ),
+            Err(e) => failed(n, s, "retries", e),
+        },
+    );
+    row("errors (all but overload)".into(), &mut |s, _| {
+        int(total_errors(s) as f64)
+    });
+
+    // The "not run" row only when something was not run.
+    let not_run: Vec<String> = c
+        .systems
+        .iter()
+        .map(|s| match &s.unavailable {
+            Some(why) => {
+                notes.push(format!("{}: not run: {why}", s.kind.label()));
+                format!("not run [{}]", notes.len())
+            }
+            None => String::new(),
+        })
+        .collect();
+    if not_run.iter().all(String::is_empty) {
+        rows.remove(0);
+    } else {
+        rows[0].1 = not_run;
+    }
+
+    let mut out = String::new();
+    let _ = write!(out, "| |");
+    for s in &c.systems {
+        let _ = write!(out, " {} |", s.kind.label());
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "|---|{}", "---|".repeat(c.systems.len()));
+    for (title, cells) in rows {
+        let _ = writeln!(out, "| {title} | {} |", cells.join(" | "));
+    }
+    let mut system_notes = Vec::new();
+    for s in &c.systems {
+        for n in &s.notes {
+            system_notes.push(format!("{}: {n}", s.kind.label()));
+        }
+    }
+    if !notes.is_empty() || !system_notes.is_empty() {
+        let _ = writeln!(out);
+        for (i, n) in notes.iter().enumerate() {
+            let _ = writeln!(out, "{}. {n}", i + 1);
+        }
+        for n in system_notes {
+            let _ = writeln!(out, "- {n}");
+        }
+    }
+    out
+}
+
+/// CPU µs per request of the best search step.
+pub(super) fn cpu_per_request(s: &SystemResult) -> Option<f64> {
+    s.max.as_ref().ok().and_then(|m| m.best.cpu_us_per_request)
+}
+
+/// Share of one core the system used at its maximum (CPU per request × requests/s).
+pub(super) fn core_busy(s: &SystemResult) -> Option<f64> {
+    Some(cpu_per_request(s)? * max_rps(s)? / 1e6)
+}
+
+pub(super) fn max_rps(s: &SystemResult) -> Option<f64> {
+    s.max.as_ref().ok().map(|m| m.rps)
+}
+
+fn total_errors(s: &SystemResult) -> u64 {
+    let of = |o: &Outcome<Measured>| o.as_ref().map_or(0, |m| m.report.errors);
+    of(&s.fixed)
+        + of(&s.big)
+        + s.streams.iter().map(|(_, o)| of(o)).sum::<u64>()
+        + s.long.as_ref().map_or(0, |l| l.run.report.errors)
+        + s.retries.as_ref().map_or(0, |r| r.run.report.errors)
+}
+
+fn note(notes: &mut Vec<String>, s: &SystemResult, text: &str) -> usize {
+    notes.push(format!("{}: {text}", s.kind.label()));
+    notes.len()
+}
+
+fn failed(notes: &mut Vec<String>, s: &SystemResult, what: &str, why: &str) -> String {
+    if why == "n/a" {
+        return "—".into();
+    }
+    let i = note(notes, s, &format!("{what}: {why}"));
+    format!("failed [{i}]")
+}
+
+fn ratio(value: Option<f64>, of: Option<f64>, decimals: usize) -> String {
+    match (value, of) {
+        (Some(v), Some(o)) if o > 0.0 => format!("{:.*}×", decimals, v / o),
+        _ => "—".into(),
+    }
+}
+
+fn added(value: Percentiles, base: Option<Percentiles>, unit: fn(f64) -> String) -> String {
+    match base {
+        Some(b) => format!(
+            "{} / {}",
+            signed(value.p50 - b.p50, unit),
+            signed(value.p99 - b.p99, unit)
+        ),
+        None => format!("{} / {} (absolute)", unit(value.p50), unit(value.p99)),
+    }
+}
+
+pub(super) fn signed(v: f64, unit: fn(f64) -> String) -> String {
+    if v < 0.0 {
+        format!("−{}", unit(-v))
+    } else {
+        format!("+{}", unit(v))
+    }
+}
+
+pub(super) fn errors_suffix(m: &Measured) -> String {
+    if m.report.errors == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({} errors{})",
+            m.report.errors,
+            kinds(&m.report.error_kinds)
+        )
+    }
+}
+
+pub(super) fn kinds(kinds: &std::collections::BTreeMap<String, u64>) -> String {
+    if kinds.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = kinds.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(": {}", list.join(", "))
+}
+
+/// A count with thin grouping: 12 345.
+pub fn int(v: f64) -> String {
+    let n = v.round().max(0.0) as u64;
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Microseconds, shown as µs or ms.
+pub fn us(v: f64) -> String {
+    if v.abs() < 1000.0 {
+        format!("{v:.0} µs")
+    } else {
+        format!("{:.2} ms", v / 1000.0)
+    }
+}
+
+/// Microseconds, always shown in ms.
+pub fn ms(v: f64) -> String {
+    format!("{:.2} ms", v / 1000.0)
+}
+
+/// KiB, shown as KiB or MiB.
+pub fn kib(v: u64) -> String {
+    if v < 1024 {
+        format!("{v} KiB")
+    } else {
+        format!("{:.1} MiB", v as f64 / 1024.0)
+    }
+}
