@@ -251,10 +251,13 @@ fn pricing(c: &mut Criterion) {
 
 /// A realistic chat stream as OpenAI sends it with `include_usage`: a role chunk, 200 content
 /// chunks, a finish chunk, the usage-only chunk and `[DONE]`, one event per network read.
-fn chat_stream() -> Vec<Bytes> {
+/// OpenAI puts `"usage":null` in every chunk then; some compatible upstreams leave it out
+/// (`usage_null_everywhere` false), which shows what that key costs the scanner.
+fn chat_stream(usage_null_everywhere: bool) -> Vec<Bytes> {
     let prefix = r#"{"id":"chatcmpl-BenchA1b2C3d4E5f6G7h8","object":"chat.completion.chunk","created":1750000000,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_0123456789","choices":"#;
-    let event = |choices: &str, usage: &str| {
-        Bytes::from(format!("data: {prefix}{choices},\"usage\":{usage}}}\n\n"))
+    let event = |choices: &str, usage: &str| match usage {
+        "null" if !usage_null_everywhere => Bytes::from(format!("data: {prefix}{choices}}}\n\n")),
+        _ => Bytes::from(format!("data: {prefix}{choices},\"usage\":{usage}}}\n\n")),
     };
     let words = [
         "The", " answer", " is", " forty", "-two", ",", " of", " course", ".",
@@ -294,14 +297,21 @@ fn scan(events: &[Bytes], strip: bool) -> Option<Usage> {
 }
 
 fn sse_scan(c: &mut Criterion) {
-    let events = chat_stream();
+    let events = chat_stream(true);
+    let lean = chat_stream(false);
     let bytes: usize = events.iter().map(Bytes::len).sum();
     assert_eq!(scan(&events, true).map(|u| u.completion_tokens), Some(200));
+    assert_eq!(scan(&lean, true).map(|u| u.completion_tokens), Some(200));
     let mut group = c.benchmark_group("sse_scan_200_chunks");
     group.throughput(Throughput::Bytes(u64::try_from(bytes).expect("small")));
     group.bench_function("forward", |b| b.iter(|| scan(black_box(&events), false)));
     group.bench_function("strip_usage_chunk", |b| {
         b.iter(|| scan(black_box(&events), true))
+    });
+    let lean_bytes: usize = lean.iter().map(Bytes::len).sum();
+    group.throughput(Throughput::Bytes(u64::try_from(lean_bytes).expect("small")));
+    group.bench_function("strip_no_usage_null_per_chunk", |b| {
+        b.iter(|| scan(black_box(&lean), true))
     });
     group.finish();
 }

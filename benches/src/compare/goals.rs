@@ -8,6 +8,10 @@ use super::report::{
 use super::results::{Comparison, SystemKind, SystemResult};
 use std::fmt::Write;
 
+/// A direct-to-mock TTFT p99 above this (the mock sends the first token at 200 ms) means the
+/// client and mock core is saturated at that stream count: nothing is judged against it.
+const SATURATED_TTFT_US: f64 = 250_000.0;
+
 /// A goal's verdict.
 pub struct Goal {
     /// What the goal says.
@@ -117,6 +121,30 @@ pub fn goals(c: &Comparison, s: &SystemResult) -> Vec<Goal> {
                     met = Some(false);
                     continue;
                 };
+                if bt.p99 > SATURATED_TTFT_US {
+                    let nginx_note = nginx
+                        .and_then(|n| n.streams_at(*level))
+                        .and_then(|n| n.report.ttft_us.zip(n.report.chunk_gap_us))
+                        .map_or(String::new(), |(nt, ng)| {
+                            format!(
+                                " (nginx: TTFT p99 {}, chunk gap p50 / p99 {} / {})",
+                                ms(nt.p99),
+                                ms(ng.p50),
+                                ms(ng.p99)
+                            )
+                        });
+                    parts.push(format!(
+                        "{level} streams: not judged, direct-to-mock is itself saturated there \
+                         (TTFT p99 {}: the client and mock core is the bottleneck); measured TTFT \
+                         p99 {}, chunk gap p50 / p99 {} / {}{nginx_note}, {} errors",
+                        ms(bt.p99),
+                        ms(t.p99),
+                        ms(g.p50),
+                        ms(g.p99),
+                        m.report.errors
+                    ));
+                    continue;
+                }
                 let ttft = t.p99 - bt.p99;
                 let gap50 = g.p50 - bg.p50;
                 let gap99 = g.p99 - bg.p99;

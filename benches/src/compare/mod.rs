@@ -30,6 +30,9 @@ use upstreams::Mocks;
 /// Open files allowed to everything this run starts (10 000 held streams need two sockets
 /// each in a proxy).
 const NOFILE: &str = "262144";
+/// How long `--wait-quiet` waits for other builds and tests to finish, and how often it looks.
+const QUIET_WAIT: Duration = Duration::from_secs(20 * 60);
+const QUIET_POLL: Duration = Duration::from_secs(30);
 /// Sockets a run needs besides the held streams' (listeners, databases, files).
 const SPARE_FILES: usize = 300;
 
@@ -115,6 +118,9 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
     eprintln!("pylon-compare: logs and configs in {}", run_dir.display());
 
     let mut busy = Vec::new();
+    if options.wait_quiet {
+        wait_quiet(&mut busy).await;
+    }
     note_busy(&mut busy, "at start");
     let commit = git_commit(&layout.workspace).await;
     let mut versions = vec![("pylon".to_string(), format!("git {commit}"))];
@@ -145,8 +151,9 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
     direct.big = scenarios::big_bodies(&ctx, &mut direct_sut)
         .await
         .map_err(reason);
-    // What client and mock can drive on their core: the ceiling of the overload runs.
-    let client_cap = direct.max.as_ref().ok().map(|m| 0.9 * m.rps);
+    // What client and mock surely drive on their core in an open loop (half their closed-loop
+    // maximum): the ceiling of the overload runs.
+    let client_cap = direct.max.as_ref().ok().map(|m| 0.5 * m.rps);
     let mut baselines: BTreeMap<u64, results::Outcome<load::Measured>> = BTreeMap::new();
 
     // nginx: its maximum sets the fixed rate for everyone.
@@ -368,6 +375,11 @@ async fn hold_litellm_streams(
 ) {
     let name = sut.kind.label();
     let first = (held / 10).max(1);
+    result.notes.push(
+        "held streams run last, after the other scenarios grew its heap: memory per stream is \
+         understated"
+            .into(),
+    );
     step(name, &format!("{first} held streams"));
     result.long = scenarios::long_streams(ctx, sut, first)
         .await
@@ -458,6 +470,22 @@ fn step_clock() {
 fn step(system: &str, what: &str) {
     let elapsed = STEP_CLOCK.get_or_init(Instant::now).elapsed().as_secs();
     eprintln!("pylon-compare: [{elapsed:>4} s] {system}: {what}");
+}
+
+/// Waits until no build or test runs on the machine, up to [`QUIET_WAIT`].
+async fn wait_quiet(busy: &mut Vec<String>) {
+    let deadline = Instant::now() + QUIET_WAIT;
+    while let Some(what) = procfs::machine_busy() {
+        if Instant::now() > deadline {
+            busy.push(format!(
+                "still busy after waiting {} minutes: {what}",
+                QUIET_WAIT.as_secs() / 60
+            ));
+            return;
+        }
+        eprintln!("pylon-compare: waiting for a quiet machine ({what})");
+        tokio::time::sleep(QUIET_POLL).await;
+    }
 }
 
 fn note_busy(busy: &mut Vec<String>, when: &str) {

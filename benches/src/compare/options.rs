@@ -7,11 +7,13 @@ use std::path::PathBuf;
 /// Usage text.
 pub const USAGE: &str = "\
 usage: pylon-compare [--quick] [--results FILE] [--skip nginx,litellm,mysql] [--no-build]
-                     [--load-bin PATH] [--keep]
+                     [--wait-quiet] [--load-bin PATH] [--keep]
   --quick          a subset with shorter runs (under 3 minutes)
   --results FILE   also write the Markdown report to FILE (e.g. benches/RESULTS.md)
   --skip LIST      leave systems out: nginx, litellm, sqlite, mysql
   --no-build       do not run `cargo build --release --bins` first
+  --wait-quiet     before measuring, wait (up to 20 min, checking every 30 s) until no rustc
+                   or cargo build/nextest/clippy runs on the machine
   --load-bin PATH  the load client (default: pylon-load beside this executable)
   --keep           keep the run directory (logs, configs, databases) afterwards
 Every run writes target/pylon-compare/latest.md and latest.json.";
@@ -27,6 +29,8 @@ pub struct Options {
     pub skip: Vec<String>,
     /// Skip the release build.
     pub no_build: bool,
+    /// Wait for a quiet machine before measuring.
+    pub wait_quiet: bool,
     /// Load client override.
     pub load_bin: Option<PathBuf>,
     /// Keep the run directory.
@@ -53,6 +57,7 @@ impl Options {
                         .filter(|s| !s.is_empty()),
                 ),
                 "--no-build" => out.no_build = true,
+                "--wait-quiet" => out.wait_quiet = true,
                 "--load-bin" => out.load_bin = Some(PathBuf::from(value("--load-bin")?)),
                 "--keep" => out.keep = true,
                 "--help" | "-h" => return Ok(None),
@@ -213,8 +218,8 @@ impl Plan {
             (
                 "overload".into(),
                 format!(
-                    "open loop at 2x the system's own maximum (at most 90% of direct-to-mock's \
-                     maximum, what the client and mock can drive) for {} s (2 s timeout), then \
+                    "open loop at 2x the system's own maximum (at most half of direct-to-mock's \
+                     maximum, what the client and mock surely drive) for {} s (2 s timeout), then \
                      {} s closed loop at the best concurrency (recovered: >= 90% of the maximum, \
                      no errors)",
                     self.overload_s, self.recovery_s

@@ -165,6 +165,7 @@ pub fn table(c: &Comparison) -> String {
                 us(m.report.latency_us.p50),
                 us(m.report.latency_us.p99)
             ),
+            (Ok(m), _) if m.report.ok == 0 => no_success(m),
             (Ok(m), _) => {
                 let base = s.fixed_baseline.as_ref().map(|b| b.report.latency_us);
                 let mut text = added(m.report.latency_us, base, us);
@@ -198,6 +199,7 @@ pub fn table(c: &Comparison) -> String {
                         format!("{} / {} (absolute)", ms(t.p50), ms(t.p99))
                     })
                 }
+                Some((_, Ok(m))) if m.report.ok == 0 => no_success(m),
                 Some((_, Ok(m))) => match m.report.ttft_us {
                     Some(t) => added(t, base, ms) + &errors_suffix(m),
                     None => "—".into(),
@@ -209,6 +211,7 @@ pub fn table(c: &Comparison) -> String {
         row(
             format!("chunk gap p50 / p99, chunks per stream, {level} streams"),
             &mut |s, _| match s.streams_at(level) {
+                Some(m) if m.report.ok == 0 => "—".into(),
                 Some(m) => {
                     let gap = m
                         .report
@@ -250,6 +253,7 @@ pub fn table(c: &Comparison) -> String {
     row(
         "1 MiB bodies: req/s, p99".into(),
         &mut |s, n| match &s.big {
+            Ok(m) if m.report.ok == 0 => no_success(m),
             Ok(m) => {
                 format!("{}, {}", int(m.report.rps), us(m.report.latency_us.p99))
                     + &errors_suffix(m)
@@ -417,6 +421,15 @@ pub(super) fn signed(v: f64, unit: fn(f64) -> String) -> String {
     }
 }
 
+/// A run where nothing succeeded: its percentiles are empty, show its errors instead.
+fn no_success(m: &Measured) -> String {
+    format!(
+        "no request succeeded ({} errors{})",
+        m.report.errors,
+        kinds(&m.report.error_kinds)
+    )
+}
+
 pub(super) fn errors_suffix(m: &Measured) -> String {
     if m.report.errors == 0 {
         String::new()
@@ -437,8 +450,11 @@ pub(super) fn kinds(kinds: &std::collections::BTreeMap<String, u64>) -> String {
     format!(": {}", list.join(", "))
 }
 
-/// A count with thin grouping: 12 345.
+/// A count with thin grouping: 12 345 (one decimal under 10).
 pub fn int(v: f64) -> String {
+    if v > 0.0 && v < 9.95 {
+        return format!("{v:.1}");
+    }
     let n = v.round().max(0.0) as u64;
     let digits = n.to_string();
     let mut out = String::new();

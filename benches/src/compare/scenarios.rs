@@ -171,8 +171,9 @@ pub async fn big_bodies(ctx: &Ctx<'_>, sut: &mut Sut) -> anyhow::Result<Measured
 }
 
 /// Twice the maximum rate (open loop), then the best concurrency again. The offered rate is
-/// capped at `client_cap` (what the load client and mock can drive on their core), so that
-/// the overload lands on the system under test rather than on the client.
+/// capped at `client_cap` (what the load client and mock surely drive on their core: an open
+/// loop past it collapses the client itself), so that the overload lands on the system under
+/// test rather than on the client.
 pub async fn overload(
     ctx: &Ctx<'_>,
     sut: &mut Sut,
