@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    pylon_shared::memory::return_large_allocations();
     let config = match Config::from_process() {
         Ok(config) => config,
         Err(error) => {
@@ -41,12 +42,23 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Listens with SO_REUSEADDR, so that a restart is not refused while connections of the previous
+/// instance linger in TIME-WAIT on this port.
+fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if listen.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(1024)
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
     let app = app::App::start(config).await?;
     let listen: SocketAddr = app.config.control_plane.listen.parse()?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, database = app.db.dialect().name(), cache = app.cache.backend_name(), "control plane ready");
     supervision::exit_with_parent();
     let router = routes::router(app);

@@ -1,6 +1,8 @@
 //! pylon-proxy: Pylon's public edge on Pingora. It answers `/health`, relays `/v1` and
 //! `/v1beta`, forwards every other path to the control plane, and serves Prometheus metrics.
 
+use pingora::listeners::ListenerConfig;
+use pingora::protocols::l4::stream::L4BufferSettings;
 use pingora::server::Server;
 use pingora::server::configuration::ServerConf;
 use pylon_proxy::{metrics, service, state, supervisor};
@@ -9,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
+    pylon_shared::memory::return_large_allocations();
     let config = match Config::from_process() {
         Ok(config) => config,
         Err(error) => {
@@ -53,7 +56,10 @@ fn run(config: Config) -> anyhow::Result<()> {
         &server.configuration,
         service::PylonProxy::new(Arc::clone(&proxy_state)),
     );
-    proxy.add_tcp(&config.server.listen);
+    proxy.add_listener(
+        ListenerConfig::tcp(config.server.listen.as_str())
+            .l4_buffer(L4BufferSettings::default().read(config.server.read_buffer_bytes)),
+    );
     server.add_service(proxy);
 
     if !config.server.metrics_listen.is_empty() {

@@ -24,6 +24,7 @@ pub struct ProxyMetrics {
     retries: IntCounterVec,
     circuit: IntGaugeVec,
     streams: IntGauge,
+    shed: IntCounterVec,
 }
 
 impl ProxyMetrics {
@@ -91,6 +92,14 @@ impl ProxyMetrics {
             "relay_streams_in_flight",
             "Streamed answers being relayed now",
         )?;
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "relay_shed_total",
+                "Requests dropped before any work: overload (answered 503) or client_gone",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
         for collector in [&requests, &relay_requests, &tokens, &quota, &retries] {
@@ -109,6 +118,7 @@ impl ProxyMetrics {
             retries,
             circuit,
             streams,
+            shed,
         })
     }
 
@@ -161,6 +171,11 @@ impl ProxyMetrics {
         self.circuit
             .with_label_values(&[channel_id.to_string().as_str()])
             .set(state as i64);
+    }
+
+    /// Counts a request dropped before any work (`overload` or `client_gone`).
+    pub fn shed(&self, reason: &'static str) {
+        self.shed.with_label_values(&[reason]).inc();
     }
 
     /// Counts a stream in flight until the returned guard drops.

@@ -207,3 +207,92 @@ async fn secrets_are_generated_once_and_kept(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(secrets_are_generated_once_and_kept);
+
+/// A settlement batch writes every log row and moves each balance by the sum of its charges;
+/// sent again (as after an uncertain commit), it changes nothing.
+async fn settlement_batches_apply_exactly_once(backend: Backend) {
+    use pylon_shared::db::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewUser, RelayRecord};
+    let store = Store::new(backend).await;
+    let db = Db::connect(&store.config).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let mut users = Vec::new();
+    for name in ["alice", "bob"] {
+        let user = NewUser {
+            username: name,
+            password_hash: "x",
+            display_name: name,
+            role: 1,
+            quota: 1_000_000,
+            group: "default",
+            email: "",
+            inviter_id: 0,
+        };
+        users.push(db.create_user(&user).await.expect("user"));
+    }
+    // 250 records: more than one multi-row INSERT, spread over two users, plus errors.
+    let records: Vec<RelayRecord> = (0..250)
+        .map(|i| RelayRecord {
+            request_id: format!("req_batch_{i}"),
+            created_at: 1_700_000_000 + i,
+            log_type: if i % 10 == 9 {
+                LOG_TYPE_ERROR
+            } else {
+                LOG_TYPE_CONSUME
+            },
+            user_id: users[usize::try_from(i % 2).expect("index")],
+            username: "someone".into(),
+            channel_id: 0,
+            model_name: "gpt-test".into(),
+            quota: 100 + i,
+            content: String::new(),
+            other: "{}".into(),
+            ..RelayRecord::default()
+        })
+        .collect();
+    let charged = |user: i64| -> (i64, i64) {
+        records
+            .iter()
+            .filter(|r| r.user_id == user && r.log_type == LOG_TYPE_CONSUME)
+            .fold((0, 0), |(quota, count), r| (quota + r.quota, count + 1))
+    };
+    assert_eq!(db.apply_relay_records(&records).await.expect("apply"), 250);
+    // The same batch again, plus one new record: only the new one applies.
+    let mut again = records.clone();
+    again.push(RelayRecord {
+        request_id: "req_batch_new".into(),
+        log_type: LOG_TYPE_CONSUME,
+        user_id: users[0],
+        quota: 7,
+        other: "{}".into(),
+        ..RelayRecord::default()
+    });
+    assert_eq!(db.apply_relay_records(&again).await.expect("apply"), 1);
+
+    sqlx::any::install_default_drivers();
+    let pool = &sqlx::AnyPool::connect(&store.config.database.url)
+        .await
+        .expect("pool");
+    let logs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM logs")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(logs, 251);
+    for (index, user) in users.iter().enumerate() {
+        let (quota, count) = charged(*user);
+        let (quota, count) = if index == 0 {
+            (quota + 7, count + 1)
+        } else {
+            (quota, count)
+        };
+        let row: (i64, i64, i64) =
+            sqlx::query_as("SELECT quota, used_quota, request_count FROM users WHERE id = ?")
+                .bind(user)
+                .fetch_one(pool)
+                .await
+                .expect("user");
+        assert_eq!(row, (1_000_000 - quota, quota, count), "user {user}");
+    }
+    pool.close().await;
+    db.close().await;
+}
+on_every_backend!(settlement_batches_apply_exactly_once);

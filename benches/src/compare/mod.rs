@@ -30,6 +30,9 @@ use upstreams::Mocks;
 /// Open files allowed to everything this run starts (10 000 held streams need two sockets
 /// each in a proxy).
 const NOFILE: &str = "262144";
+/// Share of direct-to-mock's closed-loop maximum the load client and mock surely sustain in an
+/// open loop on their one core.
+const OPEN_LOOP_SHARE: f64 = 0.35;
 /// How long `--wait-quiet` waits for other builds and tests to finish, and how often it looks.
 const QUIET_WAIT: Duration = Duration::from_secs(20 * 60);
 const QUIET_POLL: Duration = Duration::from_secs(30);
@@ -151,9 +154,10 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
     direct.big = scenarios::big_bodies(&ctx, &mut direct_sut)
         .await
         .map_err(reason);
-    // What client and mock surely drive on their core in an open loop (half their closed-loop
-    // maximum): the ceiling of the overload runs.
-    let client_cap = direct.max.as_ref().ok().map(|m| 0.5 * m.rps);
+    // What client and mock surely drive on their core in an open loop, where every request is a
+    // task of its own (a trial at half of their closed-loop maximum already had a 100 ms p99):
+    // the ceiling of the fixed-rate and overload runs.
+    let client_cap = direct.max.as_ref().ok().map(|m| OPEN_LOOP_SHARE * m.rps);
     let mut baselines: BTreeMap<u64, results::Outcome<load::Measured>> = BTreeMap::new();
 
     // nginx: its maximum sets the fixed rate for everyone.
@@ -171,9 +175,19 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
                     }
                     let mut result =
                         measure(&ctx, &mut sut, &mut fixed_rate, held, client_cap).await;
-                    if let Some(rate) = fixed_rate {
-                        fixed_rate_source =
-                            format!("half of nginx's maximum ({:.0} req/s)", 2.0 * rate);
+                    if let (Some(rate), Ok(max)) = (fixed_rate, &result.max) {
+                        fixed_rate_source = if rate < max.rps / 2.0 - 0.5 {
+                            format!(
+                                "half of nginx's maximum ({:.0} req/s) would be {:.0} req/s, more \
+                                 than the client and mock drive in an open loop on their core: \
+                                 capped at {:.0}% of direct-to-mock's closed-loop maximum",
+                                max.rps,
+                                max.rps / 2.0,
+                                OPEN_LOOP_SHARE * 100.0
+                            )
+                        } else {
+                            format!("half of nginx's maximum ({:.0} req/s)", max.rps)
+                        };
                     }
                     result.fixed_baseline =
                         baseline(&ctx, &mut direct_sut, &mut baselines, result.fixed_rate).await;
@@ -315,7 +329,8 @@ async fn measure(
         && fixed_rate.is_none()
         && let Ok(max) = &result.max
     {
-        *fixed_rate = Some(max.rps / 2.0);
+        let half = max.rps / 2.0;
+        *fixed_rate = Some(client_cap.map_or(half, |cap| half.min(cap)));
     }
     let own_max = result.max.as_ref().ok().map(|m| m.rps);
     let rate = match (*fixed_rate, own_max) {

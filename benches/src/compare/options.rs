@@ -190,8 +190,9 @@ impl Plan {
             (
                 "added latency".into(),
                 format!(
-                    "open loop at half of nginx's maximum for {} s; minus direct-to-mock at the \
-                     same rate",
+                    "open loop at half of nginx's maximum (at most 35% of direct-to-mock's \
+                     maximum; a system that cannot sustain it runs at half its own maximum) for \
+                     {} s; minus direct-to-mock at the same rate",
                     self.fixed_s
                 ),
             ),
@@ -218,8 +219,8 @@ impl Plan {
             (
                 "overload".into(),
                 format!(
-                    "open loop at 2x the system's own maximum (at most half of direct-to-mock's \
-                     maximum, what the client and mock surely drive) for {} s (2 s timeout), then \
+                    "open loop at 2x the system's own maximum (at most 35% of direct-to-mock's \
+                     maximum, what the client and mock surely drive in an open loop) for {} s (2 s timeout), then \
                      {} s closed loop at the best concurrency (recovered: >= 90% of the maximum, \
                      no errors)",
                     self.overload_s, self.recovery_s

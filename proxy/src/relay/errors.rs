@@ -11,6 +11,8 @@ pub struct RelayError {
     pub message: String,
     pub kind: &'static str,
     pub code: Option<&'static str>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u32>,
 }
 
 impl RelayError {
@@ -25,6 +27,7 @@ impl RelayError {
             message: message.into(),
             kind,
             code,
+            retry_after: None,
         }
     }
 
@@ -88,6 +91,19 @@ impl RelayError {
         Self::new(503, "server_error", Some("service_unavailable"), message)
     }
 
+    /// The proxy is saturated: retry shortly.
+    pub fn overloaded() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                503,
+                "server_error",
+                Some("server_overloaded"),
+                "The gateway is overloaded, please retry shortly",
+            )
+        }
+    }
+
     /// The upstream failed and no other channel could take over.
     pub fn upstream(status: u16, message: impl Into<String>) -> Self {
         Self::new(status, "upstream_error", Some("upstream_error"), message)
@@ -110,15 +126,33 @@ impl RelayError {
 
     /// Writes the error as the whole response.
     pub async fn respond(&self, session: &mut Session) -> pingora::Result<()> {
-        write_json(session, self.status, self.body()).await
+        let body = self.body();
+        let mut header = json_header(self.status, body.len())?;
+        if let Some(seconds) = self.retry_after {
+            header.insert_header("Retry-After", seconds.to_string())?;
+        }
+        write_response(session, header, body).await
     }
 }
 
 /// Writes a complete JSON response.
 pub async fn write_json(session: &mut Session, status: u16, body: Bytes) -> pingora::Result<()> {
-    let mut header = ResponseHeader::build(status, Some(2))?;
+    let header = json_header(status, body.len())?;
+    write_response(session, header, body).await
+}
+
+fn json_header(status: u16, length: usize) -> pingora::Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(status, Some(3))?;
     header.insert_header("Content-Type", "application/json")?;
-    header.insert_header("Content-Length", body.len().to_string())?;
+    header.insert_header("Content-Length", length.to_string())?;
+    Ok(header)
+}
+
+async fn write_response(
+    session: &mut Session,
+    header: ResponseHeader,
+    body: Bytes,
+) -> pingora::Result<()> {
     session
         .write_response_header(Box::new(header), false)
         .await?;

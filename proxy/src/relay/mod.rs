@@ -8,6 +8,7 @@ pub mod errors;
 mod exchange;
 pub mod health;
 mod models;
+pub mod overload;
 pub mod request;
 pub mod select;
 pub mod snapshot;
@@ -44,6 +45,7 @@ pub struct Relay {
     /// For the relay's own writes: disabling a channel automatically.
     db: Db,
     changes: Arc<ChangeFeed>,
+    overload: Arc<overload::Overload>,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -70,7 +72,12 @@ impl Relay {
             Duration::from_secs(config.circuit_window_secs),
             Duration::from_secs(config.circuit_cooldown_secs),
         );
+        let overload = overload::Overload::new(
+            Duration::from_millis(config.shed_delay_ms),
+            Duration::from_millis(config.shed_after_ms),
+        );
         Self {
+            overload,
             config,
             snapshot,
             ledger,
@@ -90,6 +97,10 @@ impl Relay {
         session: &mut Session,
         summary: &mut RelaySummary,
     ) -> pingora::Result<()> {
+        if self.overload.shedding() {
+            self.metrics.shed("overload");
+            return RelayError::overloaded().respond(session).await;
+        }
         let client_ip = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -135,6 +146,11 @@ impl Relay {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if client_departed(session) {
+            // It waited in a backlog until its client gave up: nobody would read the answer.
+            self.metrics.shed("client_gone");
+            return Ok(());
+        }
         let request = RelayRequest::parse(endpoint, body, content_type)?;
         summary.model.clone_from(&request.model);
         if !caller.token.allows_model(&request.model) {
@@ -471,6 +487,14 @@ impl Drop for ReservationGuard<'_> {
     fn drop(&mut self) {
         self.settle(0);
     }
+}
+
+/// Whether the client closed its connection (HTTP/1 over TCP; other transports say no).
+fn client_departed(session: &Session) -> bool {
+    session
+        .downstream_session
+        .stream()
+        .is_some_and(|stream| overload::client_departed(stream.id()))
 }
 
 /// The client's path and query, without a `key=` parameter (keys never go upstream).

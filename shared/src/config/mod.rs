@@ -34,6 +34,7 @@ pub struct ServerConfig {
     pub listen: String,
     pub metrics_listen: String,
     pub threads: usize,
+    pub read_buffer_bytes: usize,
     pub public_url: String,
 }
 
@@ -110,6 +111,8 @@ pub struct RelayConfig {
     pub circuit_cooldown_secs: u64,
     pub auto_disable_statuses: Vec<u16>,
     pub sticky_header: String,
+    pub shed_delay_ms: u64,
+    pub shed_after_ms: u64,
 }
 
 /// Process logging.

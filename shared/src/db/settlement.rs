@@ -4,6 +4,7 @@
 
 use super::{Db, DbError};
 use sqlx::AssertSqlSafe;
+use std::collections::{BTreeMap, HashSet};
 
 /// Log type of a relayed request (new-api's "consume").
 pub const LOG_TYPE_CONSUME: i64 = 2;
@@ -71,89 +72,228 @@ impl Db {
         )
     }
 
-    /// Writes a batch of records: each log row, and each record's charge to its user, key and
-    /// channel. Records whose `request_id` is already logged are skipped entirely, so a batch
-    /// may be retried safely. Returns the records that were newly applied.
-    pub async fn apply_relay_records(
-        &self,
-        records: &[RelayRecord],
-    ) -> Result<Vec<usize>, DbError> {
+    /// Writes a batch of records in one transaction: the log rows (several per statement) and
+    /// the balance moves they imply, summed per user, key and channel (one statement each,
+    /// in id order so that nodes writing at once never deadlock). Records whose `request_id`
+    /// is already logged are skipped entirely, so a batch may be retried safely after an
+    /// uncertain failure. Returns how many records were newly applied.
+    pub async fn apply_relay_records(&self, records: &[RelayRecord]) -> Result<usize, DbError> {
         let mut tx = self.pool().begin().await?;
-        let mut applied = Vec::with_capacity(records.len());
-        let insert = format!(
-            "{} INTO logs (request_id, user_id, created_at, type, content, username, token_name, \
-             token_id, model_name, upstream_model, quota, prompt_tokens, completion_tokens, \
-             cached_tokens, use_time_ms, ttft_ms, is_stream, is_estimated, channel_id, `group`, ip, \
-             status_code, retries, other) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self.dialect().insert_ignore()
-        );
-        for (index, r) in records.iter().enumerate() {
-            let inserted = sqlx::query(AssertSqlSafe(insert.as_str()))
-                .bind(&r.request_id)
-                .bind(r.user_id)
-                .bind(r.created_at)
-                .bind(r.log_type)
-                .bind(&r.content)
-                .bind(&r.username)
-                .bind(&r.token_name)
-                .bind(r.token_id)
-                .bind(&r.model_name)
-                .bind(&r.upstream_model)
-                .bind(r.quota)
-                .bind(r.prompt_tokens)
-                .bind(r.completion_tokens)
-                .bind(r.cached_tokens)
-                .bind(r.use_time_ms)
-                .bind(r.ttft_ms)
-                .bind(i64::from(r.is_stream))
-                .bind(i64::from(r.is_estimated))
-                .bind(r.channel_id)
-                .bind(&r.group)
-                .bind(&r.ip)
-                .bind(r.status_code)
-                .bind(r.retries)
-                .bind(&r.other)
-                .execute(&mut *tx)
-                .await?;
-            if inserted.rows_affected() == 0 {
-                continue;
-            }
-            applied.push(index);
-            if r.log_type != LOG_TYPE_CONSUME {
-                continue;
-            }
+        let logged = logged_request_ids(&mut tx, records).await?;
+        let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
+        let fresh: Vec<&RelayRecord> = records
+            .iter()
+            .filter(|r| !logged.contains(&r.request_id) && seen.insert(r.request_id.as_str()))
+            .collect();
+        for rows in fresh.chunks(ROWS_PER_INSERT) {
+            insert_logs(&mut tx, rows).await?;
+        }
+        let moves = BalanceMoves::of(&fresh);
+        for (user_id, (quota, requests)) in &moves.users {
             sqlx::query(
                 "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, \
-                 request_count = request_count + 1 WHERE id = ?",
+                 request_count = request_count + ? WHERE id = ?",
             )
-            .bind(r.quota)
-            .bind(r.quota)
-            .bind(r.user_id)
+            .bind(quota)
+            .bind(quota)
+            .bind(requests)
+            .bind(user_id)
             .execute(&mut *tx)
             .await?;
-            if r.token_id > 0 {
-                let remain = if r.charge_token { r.quota } else { 0 };
-                sqlx::query(
-                    "UPDATE tokens SET remain_quota = remain_quota - ?, used_quota = used_quota + ?, \
-                     accessed_time = ? WHERE id = ?",
-                )
-                .bind(remain)
-                .bind(r.quota)
-                .bind(r.created_at)
-                .bind(r.token_id)
+        }
+        for (token_id, moved) in &moves.tokens {
+            sqlx::query(
+                "UPDATE tokens SET remain_quota = remain_quota - ?, used_quota = used_quota + ?, \
+                 accessed_time = CASE WHEN accessed_time > ? THEN accessed_time ELSE ? END \
+                 WHERE id = ?",
+            )
+            .bind(moved.remain)
+            .bind(moved.used)
+            .bind(moved.accessed)
+            .bind(moved.accessed)
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (channel_id, quota) in &moves.channels {
+            sqlx::query("UPDATE channels SET used_quota = used_quota + ? WHERE id = ?")
+                .bind(quota)
+                .bind(channel_id)
                 .execute(&mut *tx)
                 .await?;
-            }
-            if r.channel_id > 0 {
-                sqlx::query("UPDATE channels SET used_quota = used_quota + ? WHERE id = ?")
-                    .bind(r.quota)
-                    .bind(r.channel_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
         }
         tx.commit().await?;
-        Ok(applied)
+        Ok(fresh.len())
+    }
+}
+
+/// Log rows per `INSERT` statement (24 parameters each: well under SQLite's and MySQL's limits).
+const ROWS_PER_INSERT: usize = 100;
+/// Request ids per `IN (...)` list when looking for rows already logged.
+const IDS_PER_LOOKUP: usize = 500;
+
+const LOG_COLUMNS: &str = "request_id, user_id, created_at, type, content, username, token_name, \
+     token_id, model_name, upstream_model, quota, prompt_tokens, completion_tokens, \
+     cached_tokens, use_time_ms, ttft_ms, is_stream, is_estimated, channel_id, `group`, ip, \
+     status_code, retries, other";
+const LOG_PLACEHOLDERS: &str =
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The request ids of `records` that already have a log row.
+async fn logged_request_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    records: &[RelayRecord],
+) -> Result<HashSet<String>, DbError> {
+    let mut logged = HashSet::new();
+    for ids in records.chunks(IDS_PER_LOOKUP) {
+        let sql = format!(
+            "SELECT request_id FROM logs WHERE request_id IN ({})",
+            vec!["?"; ids.len()].join(", ")
+        );
+        let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for r in ids {
+            query = query.bind(&r.request_id);
+        }
+        logged.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(logged)
+}
+
+/// One multi-row `INSERT` of log rows.
+async fn insert_logs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[&RelayRecord],
+) -> Result<(), DbError> {
+    let sql = format!(
+        "INSERT INTO logs ({LOG_COLUMNS}) VALUES {}",
+        vec![LOG_PLACEHOLDERS; rows.len()].join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for r in rows {
+        query = query
+            .bind(&r.request_id)
+            .bind(r.user_id)
+            .bind(r.created_at)
+            .bind(r.log_type)
+            .bind(&r.content)
+            .bind(&r.username)
+            .bind(&r.token_name)
+            .bind(r.token_id)
+            .bind(&r.model_name)
+            .bind(&r.upstream_model)
+            .bind(r.quota)
+            .bind(r.prompt_tokens)
+            .bind(r.completion_tokens)
+            .bind(r.cached_tokens)
+            .bind(r.use_time_ms)
+            .bind(r.ttft_ms)
+            .bind(i64::from(r.is_stream))
+            .bind(i64::from(r.is_estimated))
+            .bind(r.channel_id)
+            .bind(&r.group)
+            .bind(&r.ip)
+            .bind(r.status_code)
+            .bind(r.retries)
+            .bind(&r.other);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// What one key's balance moves by in a batch.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TokenMove {
+    /// Taken from `remain_quota` (0 for unlimited keys).
+    remain: i64,
+    /// Added to `used_quota`.
+    used: i64,
+    /// The latest request's time.
+    accessed: i64,
+}
+
+/// The balance moves of a batch's charged records, summed per account, in id order.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct BalanceMoves {
+    /// user id -> (quota charged, requests)
+    users: BTreeMap<i64, (i64, i64)>,
+    tokens: BTreeMap<i64, TokenMove>,
+    channels: BTreeMap<i64, i64>,
+}
+
+impl BalanceMoves {
+    fn of(records: &[&RelayRecord]) -> Self {
+        let mut moves = Self::default();
+        for r in records.iter().filter(|r| r.log_type == LOG_TYPE_CONSUME) {
+            let user = moves.users.entry(r.user_id).or_default();
+            user.0 += r.quota;
+            user.1 += 1;
+            if r.token_id > 0 {
+                let token = moves.tokens.entry(r.token_id).or_default();
+                token.remain += if r.charge_token { r.quota } else { 0 };
+                token.used += r.quota;
+                token.accessed = token.accessed.max(r.created_at);
+            }
+            if r.channel_id > 0 {
+                *moves.channels.entry(r.channel_id).or_default() += r.quota;
+            }
+        }
+        moves
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, user: i64, token: i64, channel: i64, quota: i64, at: i64) -> RelayRecord {
+        RelayRecord {
+            request_id: id.into(),
+            log_type: LOG_TYPE_CONSUME,
+            user_id: user,
+            token_id: token,
+            channel_id: channel,
+            charge_token: token != 3,
+            quota,
+            created_at: at,
+            ..RelayRecord::default()
+        }
+    }
+
+    #[test]
+    fn moves_are_summed_per_account_and_errors_move_nothing() {
+        let records = [
+            record("a", 1, 2, 7, 10, 100),
+            record("b", 1, 2, 8, 5, 90),
+            record("c", 4, 3, 7, 1, 120),
+            RelayRecord {
+                log_type: LOG_TYPE_ERROR,
+                ..record("d", 1, 2, 7, 999, 200)
+            },
+        ];
+        let refs: Vec<&RelayRecord> = records.iter().collect();
+        let moves = BalanceMoves::of(&refs);
+        assert_eq!(moves.users, BTreeMap::from([(1, (15, 2)), (4, (1, 1))]));
+        assert_eq!(
+            moves.tokens,
+            BTreeMap::from([
+                (
+                    2,
+                    TokenMove {
+                        remain: 15,
+                        used: 15,
+                        accessed: 100
+                    }
+                ),
+                (
+                    3,
+                    TokenMove {
+                        remain: 0,
+                        used: 1,
+                        accessed: 120
+                    }
+                ),
+            ])
+        );
+        assert_eq!(moves.channels, BTreeMap::from([(7, 11), (8, 5)]));
     }
 }

@@ -5,6 +5,7 @@
 
 use super::{Balances, Ledger};
 use pylon_shared::db::{Db, RelayRecord};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -104,18 +105,22 @@ async fn write(
         return Err(batch);
     }
     // Records skipped as already applied were applied by an earlier attempt of this very batch,
-    // whose move below did not happen: move every record now.
+    // whose move below did not happen: move every record now. Charges are summed per account
+    // first, so the shared ledger gets one update per account and batch, not one per request.
+    let mut written: BTreeMap<(i64, Option<i64>), i64> = BTreeMap::new();
     for settlement in &batch {
         let r = &settlement.record;
-        if r.log_type != pylon_shared::db::LOG_TYPE_CONSUME {
-            continue;
+        if r.log_type == pylon_shared::db::LOG_TYPE_CONSUME {
+            *written
+                .entry((r.user_id, settlement.charged_token))
+                .or_default() += r.quota;
         }
+    }
+    for ((user_id, token_id), charge) in written {
         if ledger.in_memory() {
-            balances.flushed(r.user_id, settlement.charged_token, r.quota);
+            balances.flushed(user_id, token_id, charge);
         } else {
-            ledger
-                .written(r.user_id, settlement.charged_token, r.quota)
-                .await;
+            ledger.written(user_id, token_id, charge).await;
         }
     }
     Ok(())

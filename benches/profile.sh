@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Profiles Pylon's request path: starts the mock upstream (core 1) and Pylon on a fresh SQLite
+# file (core 0, one proxy thread), sets it up through its API, drives it with pylon-load in a
+# closed loop, and records the proxy with `perf record -g` while the load runs. Prints the top
+# of the report and leaves perf.data in the run directory for `perf report -i` or a flame graph.
+#
+#   cargo build --release --bins && bash benches/profile.sh [--stream] [--connections N] [--seconds S]
+#
+# With --strace it counts the proxy's system calls instead (strace -c), to divide by requests.
+#
+# Everything runs on loopback and stops when the script ends.
+set -euo pipefail
+
+connections=8
+seconds=10
+stream=""
+strace=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --stream) stream="--stream"; shift ;;
+        --strace) strace=1; shift ;;
+        --connections) connections="$2"; shift 2 ;;
+        --seconds) seconds="$2"; shift 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--connections N] [--seconds S]" >&2; exit 2 ;;
+    esac
+done
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/target/release"
+for b in pylon-proxy pylon-control-plane mock-upstream pylon-load; do
+    [[ -x "$bin/$b" ]] || { echo "missing $bin/$b: run cargo build --release --bins" >&2; exit 1; }
+done
+command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 1; }
+
+run="$(mktemp -d /tmp/pylon-profile.XXXXXX)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mock_port=$(port); proxy_port=$(port); metrics_port=$(port); control_port=$(port)
+
+taskset -c 1 "$bin/mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 \
+    --ttft-ms 0 --chunks 20 >"$run/mock.log" 2>&1 &
+pids+=($!)
+(
+    cd "$run"
+    PYLON__SERVER__LISTEN="127.0.0.1:$proxy_port" \
+    PYLON__SERVER__METRICS_LISTEN="127.0.0.1:$metrics_port" \
+    PYLON__SERVER__THREADS=1 \
+    PYLON__CONTROL_PLANE__LISTEN="127.0.0.1:$control_port" \
+    PYLON__DATA__DIR="$run/data" \
+    PYLON__DATABASE__URL="sqlite://data/pylon.db" \
+    exec taskset -c 0 "$bin/pylon-proxy"
+) >"$run/pylon.log" 2>&1 &
+proxy_pid=$!
+pids+=("$proxy_pid")
+
+base="http://127.0.0.1:$proxy_port"
+for _ in $(seq 1 300); do
+    curl -sf "$base/api/status" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+jar="$run/cookies"
+call() { # method path json
+    curl -sf -b "$jar" -c "$jar" -X "$1" "$base$2" -H 'Content-Type: application/json' \
+        ${user_id:+-H "New-Api-User: $user_id"} ${3:+-d "$3"}
+}
+password="profile-root-password"
+call POST /api/setup "{\"username\":\"root\",\"password\":\"$password\",\"confirmPassword\":\"$password\"}" >/dev/null
+user_id=$(call POST /api/user/login "{\"username\":\"root\",\"password\":\"$password\"}" | jq -r .data.id)
+call PUT /api/option/ '{"key":"ModelRatio","value":"{\"bench-json\":1}"}' >/dev/null
+call PUT /api/user/ "{\"id\":$user_id,\"quota\":100000000000000}" >/dev/null
+call POST /api/channel/ "{\"mode\":\"single\",\"channel\":{\"type\":1,\"name\":\"mock\",\"key\":\"upstream-key\",\"base_url\":\"http://127.0.0.1:$mock_port\",\"models\":\"bench-json\",\"group\":\"default\"}}" >/dev/null
+call POST /api/token/ '{"name":"profile","expired_time":-1,"remain_quota":0,"unlimited_quota":true}' >/dev/null
+token_id=$(call GET '/api/token/?p=1&page_size=10' | jq -r '.data.items[0].id')
+key=$(call POST "/api/token/$token_id/key" '{}' | jq -r .data.key)
+[[ "$key" == sk-* ]] || key="sk-$key"
+for _ in $(seq 1 100); do
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$base/v1/models/bench-json")" == 200 ]] && break
+    sleep 0.1
+done
+
+echo "profiling pid $proxy_pid for ${seconds}s at $connections connections ${stream:+(streams)}; run directory $run"
+taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --model bench-json \
+    --mode closed --concurrency "$connections" --warmup 2 --duration "$((seconds + 2))" $stream \
+    >"$run/load.txt" 2>&1 &
+load_pid=$!
+sleep 2
+if [[ -n "$strace" ]]; then
+    timeout -s INT "$seconds" strace -c -f -p "$proxy_pid" -o "$run/strace.txt" || true
+    wait "$load_pid" || true
+    cat "$run/load.txt"
+    head -25 "$run/strace.txt"
+    exit 0
+fi
+perf record -F 1999 -g --call-graph dwarf,16384 -p "$proxy_pid" -o "$run/perf.data" -- sleep "$seconds" \
+    >"$run/perf.log" 2>&1
+wait "$load_pid" || true
+cat "$run/load.txt"
+perf report -i "$run/perf.data" --no-children --percent-limit 0.7 --stdio --sort dso,symbol \
+    -g none 2>/dev/null | grep -v '^$' | head -70
+echo "full report: perf report -i $run/perf.data"
