@@ -53,7 +53,9 @@ fn run(options: &Options) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&comparison)?,
     )?;
     if let Some(path) = &options.results {
-        std::fs::write(path, &text)?;
+        // The hand-written history (what changed between runs, profiles) stays below the table.
+        let previous = std::fs::read_to_string(path).unwrap_or_default();
+        std::fs::write(path, report::with_history(&text, &previous))?;
         eprintln!("pylon-compare: wrote {}", path.display());
     }
     let mut stdout = std::io::stdout();

@@ -8,7 +8,22 @@ use super::load::{Measured, Percentiles};
 use super::results::{Comparison, Outcome, SystemKind, SystemResult};
 use std::fmt::Write;
 
-/// The whole Markdown report.
+/// The heading of the hand-written part of a results file, kept when the file is rewritten.
+pub const HISTORY_HEADING: &str = "## History";
+
+/// A new report followed by the history section of the `previous` results file, if it had one.
+pub fn with_history(report: &str, previous: &str) -> String {
+    let history = previous
+        .match_indices(HISTORY_HEADING)
+        .find(|(at, _)| *at == 0 || previous[..*at].ends_with('\n'))
+        .map(|(at, _)| &previous[at..]);
+    match history {
+        Some(history) => format!("{}\n\n{}", report.trim_end(), history.trim_end()) + "\n",
+        None => report.to_string(),
+    }
+}
+
+/// The whole Markdown report of a comparison.
 pub fn markdown(c: &Comparison) -> String {
     let mut out = String::new();
     let mode = if c.quick {
@@ -487,5 +502,22 @@ pub fn kib(v: u64) -> String {
         format!("{v} KiB")
     } else {
         format!("{:.1} MiB", v as f64 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn the_history_section_survives_a_new_report() {
+        let previous = "# Old\n| table |\n\n## History\n\n- run 1: notes\n";
+        let merged = with_history("# New\n| new table |\n", previous);
+        assert_eq!(
+            merged,
+            "# New\n| new table |\n\n## History\n\n- run 1: notes\n"
+        );
+        assert_eq!(with_history("# New\n", "# Old, no history\n"), "# New\n");
+        assert_eq!(with_history("# New\n", ""), "# New\n");
     }
 }
