@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// How long to wait for the control plane to apply migrations at start.
 const SCHEMA_WAIT: Duration = Duration::from_secs(120);
+/// How often free heap pages are handed back to the system.
+const MEMORY_RELEASE_PERIOD: Duration = Duration::from_secs(10);
 
 /// What every request handler of the proxy shares.
 pub struct ProxyState {
@@ -87,6 +89,7 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         Arc::clone(&snapshot),
         Arc::clone(&balances),
     ));
+    tokio::spawn(release_memory_regularly());
     let ledger = Arc::new(Ledger::new(Arc::clone(&balances), cache, db.clone()));
     let settler = Settler::start(
         db.clone(),
@@ -142,6 +145,21 @@ async fn follow_changes(
         };
         if let Err(error) = result {
             tracing::warn!(%error, "applying a change to the relay snapshot failed");
+        }
+    }
+}
+
+/// Every few seconds, hands the heap's free pages back to the system (see
+/// `pylon_shared::memory::release_free_memory`).
+async fn release_memory_regularly() {
+    let mut ticks = tokio::time::interval(MEMORY_RELEASE_PERIOD);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) =
+            tokio::task::spawn_blocking(pylon_shared::memory::release_free_memory).await
+        {
+            tracing::warn!(%error, "releasing free memory failed");
         }
     }
 }

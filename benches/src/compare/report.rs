@@ -277,7 +277,7 @@ pub fn table(c: &Comparison) -> String {
         },
     );
     row(
-        "overload 2× max: ok req/s, errors, p99, peak RSS".into(),
+        "overload 2× max: ok req/s, errors, p99, peak RSS (growth)".into(),
         &mut |s, n| match &s.overload {
             Ok(o) => {
                 let r = &o.run.report;
@@ -293,7 +293,14 @@ pub fn table(c: &Comparison) -> String {
                     int(r.errors as f64),
                     kinds(&r.error_kinds),
                     us(r.latency_us.p99),
-                    o.run.peak_rss_kib.map_or("—".into(), kib)
+                    match (o.run.peak_rss_kib, o.run.rss_before_kib) {
+                        (Some(peak), Some(before)) => format!(
+                            "{} (+{} during it)",
+                            kib(peak),
+                            kib(peak.saturating_sub(before))
+                        ),
+                        (peak, _) => peak.map_or("—".into(), kib),
+                    }
                 )
             }
             Err(e) => failed(n, s, "overload", e),
