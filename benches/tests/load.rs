@@ -1,7 +1,7 @@
 //! The load client end to end against the mock upstream: closed and open loops, streamed and
 //! not, through the library and through the `pylon-load` binary's JSON contract.
 
-use pylon_benches::load::{LoadConfig, Mode, Report, run};
+use pylon_benches::load::{JSON_KEYS, LoadConfig, Mode, Report, run};
 use pylon_benches::mock::{MockConfig, MockUpstream};
 use std::time::Duration;
 
@@ -255,23 +255,8 @@ async fn binary_prints_the_json_contract() {
     assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
     let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let object = value.as_object().unwrap();
-    for key in [
-        "mode",
-        "url",
-        "requests",
-        "ok",
-        "errors",
-        "error_kinds",
-        "duration_s",
-        "rps",
-        "late_starts",
-        "latency_us",
-        "ttfb_us",
-        "ttft_us",
-        "chunk_gap_us",
-        "chunks_per_stream",
-    ] {
-        assert!(object.contains_key(key), "{key} missing: {stdout}");
+    for key in JSON_KEYS {
+        assert!(object.contains_key(*key), "{key} missing: {stdout}");
     }
     for key in ["p50", "p90", "p99", "p999", "max", "mean"] {
         assert!(value["ttft_us"][key].is_number(), "{key}: {stdout}");

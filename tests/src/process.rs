@@ -141,7 +141,9 @@ impl Pylon {
     /// The control plane's process id.
     pub fn control_plane_pid(&self) -> Option<u32> {
         let proxy = self.child.as_ref()?.id();
-        children_of(proxy).into_iter().next()
+        pylon_benches::compare::procfs::children(proxy)
+            .into_iter()
+            .next()
     }
 
     /// Stops both processes abruptly (as a crash would) and starts them again on the same
@@ -154,7 +156,7 @@ impl Pylon {
     /// Stops both processes abruptly.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            for pid in children_of(child.id()) {
+            for pid in pylon_benches::compare::procfs::children(child.id()) {
                 kill(pid);
             }
             let _ = child.kill();
@@ -310,22 +312,6 @@ pub fn binary(name: &str) -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target directory");
     profile_dir.join(name)
-}
-
-/// Child processes of `pid`, whichever of its threads started them.
-fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
-        .flat_map(|text| {
-            text.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
 }
 
 /// Sends SIGKILL to `pid`.

@@ -53,7 +53,7 @@ impl Tree {
 }
 
 /// Children of `pid`, whichever of its threads started them.
-fn children(pid: u32) -> Vec<u32> {
+pub fn children(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

@@ -34,7 +34,7 @@ mod stats;
 pub use config::{
     Args, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUESTS, LoadConfig, Mode, USAGE, loopback_url, parse,
 };
-pub use report::Report;
+pub use report::{JSON_KEYS, Report};
 pub use sse::{SseProbe, carries_content};
 pub use stats::{ChunkSummary, ErrorKind, Summary};
 

@@ -8,6 +8,24 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// The top-level keys of the JSON report: the contract `pylon-compare` reads.
+pub const JSON_KEYS: &[&str] = &[
+    "mode",
+    "url",
+    "requests",
+    "ok",
+    "errors",
+    "error_kinds",
+    "duration_s",
+    "rps",
+    "late_starts",
+    "latency_us",
+    "ttfb_us",
+    "ttft_us",
+    "chunk_gap_us",
+    "chunks_per_stream",
+];
+
 /// One run's numbers. Times are microseconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -157,25 +175,10 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        for key in [
-            "mode",
-            "url",
-            "requests",
-            "ok",
-            "errors",
-            "error_kinds",
-            "duration_s",
-            "rps",
-            "late_starts",
-            "latency_us",
-            "ttfb_us",
-            "ttft_us",
-            "chunk_gap_us",
-            "chunks_per_stream",
-        ] {
-            assert!(keys.contains(&key), "{key}");
+        for key in JSON_KEYS {
+            assert!(keys.contains(key), "{key}");
         }
-        assert_eq!(keys.len(), 14);
+        assert_eq!(keys.len(), JSON_KEYS.len());
         assert_eq!(plain["mode"], "closed");
         assert_eq!(plain["rps"], 0.5);
         assert!(plain["ttft_us"].is_null() && plain["chunks_per_stream"].is_null());

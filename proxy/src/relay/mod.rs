@@ -146,7 +146,7 @@ impl Relay {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        if client_departed(session) {
+        if self.overload.behind() && client_departed(session) {
             // It waited in a backlog until its client gave up: nobody would read the answer.
             self.metrics.shed("client_gone");
             return Ok(());

@@ -8,9 +8,10 @@
 //!   503 with `Retry-After` at once instead, so the requests already admitted finish in time
 //!   and memory stays bounded. A burst that the backlog absorbs (the delay falls again) sheds
 //!   nothing.
-//! - **Departed clients.** A request whose client hung up while it waited (a client-side
-//!   timeout) is dropped unanswered rather than relayed to nobody: one non-blocking peek at the
-//!   socket.
+//! - **Departed clients.** While the runtime is behind (a delay of [`BEHIND`] or more), a
+//!   request whose client hung up while it waited (a client-side timeout) is dropped unanswered
+//!   rather than relayed to nobody: one non-blocking peek at the socket. A runtime that keeps up
+//!   costs no such system call.
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// How often the sampler measures the scheduling delay.
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
+/// A scheduling delay from which requests may have waited long enough for clients to give up.
+pub const BEHIND: Duration = Duration::from_millis(10);
 
 /// The shared overload state.
 pub struct Overload {
@@ -50,14 +53,19 @@ impl Overload {
     /// Whether a new request should be refused now. Starts the sampler on the calling runtime
     /// (the proxy's worker runtime) the first time.
     pub fn shedding(self: &Arc<Self>) -> bool {
-        if self.limit.is_zero() {
-            return false;
-        }
         if !self.sampler_started.swap(true, Ordering::Relaxed) {
             tokio::spawn(sample(Arc::clone(self)));
         }
+        if self.limit.is_zero() {
+            return false;
+        }
         let since = self.above_since_us.load(Ordering::Relaxed);
         since != 0 && self.micros_now().saturating_sub(since) >= micros(self.sustain)
+    }
+
+    /// Whether the runtime is behind enough for waiting clients to have given up.
+    pub fn behind(&self) -> bool {
+        self.delay() >= BEHIND
     }
 
     /// The latest measured scheduling delay.
@@ -126,9 +134,11 @@ mod tests {
         let since = overload.above_since_us.load(Ordering::Relaxed);
         overload.observe(Duration::from_millis(400));
         assert_eq!(overload.above_since_us.load(Ordering::Relaxed), since);
+        assert!(overload.behind());
         overload.observe(Duration::from_millis(5));
         assert_eq!(overload.above_since_us.load(Ordering::Relaxed), 0);
         assert_eq!(overload.delay(), Duration::from_millis(5));
+        assert!(!overload.behind());
     }
 
     #[tokio::test]
@@ -152,8 +162,8 @@ mod tests {
         assert!(!overload.shedding());
     }
 
-    #[test]
-    fn a_zero_limit_never_sheds() {
+    #[tokio::test]
+    async fn a_zero_limit_never_sheds() {
         let overload = Overload::new(Duration::ZERO, Duration::ZERO);
         overload.observe(Duration::from_secs(5));
         assert!(!overload.shedding());
