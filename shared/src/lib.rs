@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod keys;
+pub mod llm;
 pub mod memory;
 pub mod net;
 pub mod pricing;
