@@ -18,3 +18,6 @@ pub mod usage;
 
 pub use convert::{convert_request, convert_response};
 pub use usage::Usage;
+pub mod transcode;
+
+pub use transcode::{ClientStream, Transcoder};
