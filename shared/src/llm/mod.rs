@@ -21,3 +21,6 @@ pub use usage::Usage;
 pub mod transcode;
 
 pub use transcode::{ClientStream, Transcoder};
+pub mod provider;
+
+pub use provider::{Channel, ChannelType, Outgoing, UpstreamRequest};
