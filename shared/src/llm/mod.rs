@@ -21,6 +21,8 @@ pub use usage::Usage;
 pub mod transcode;
 
 pub use transcode::{ClientStream, Transcoder};
+pub mod plan;
 pub mod provider;
 
+pub use plan::{Plan, plan_request};
 pub use provider::{Channel, ChannelType, Outgoing, UpstreamRequest};

@@ -32,6 +32,7 @@ pub(super) enum Encoder {
     OpenAiChat(OpenAiChat),
     Anthropic(Anthropic),
     Gemini(Gemini),
+    Responses(Responses),
 }
 
 impl Encoder {
@@ -40,6 +41,7 @@ impl Encoder {
             Encoder::OpenAiChat(e) => &mut e.common,
             Encoder::Anthropic(e) => &mut e.common,
             Encoder::Gemini(e) => &mut e.common,
+            Encoder::Responses(e) => &mut e.common,
         }
     }
 
@@ -66,6 +68,7 @@ impl Encoder {
                 Encoder::OpenAiChat(e) => e.content(content, out),
                 Encoder::Anthropic(e) => e.content(content, out),
                 Encoder::Gemini(e) => e.content(content, out),
+                Encoder::Responses(e) => e.content(content, out),
             },
         }
         if let Encoder::OpenAiChat(e) = self {
@@ -83,6 +86,7 @@ impl Encoder {
             Encoder::OpenAiChat(e) => e.close(error, out),
             Encoder::Anthropic(e) => e.close(error, out),
             Encoder::Gemini(e) => e.close(error, out),
+            Encoder::Responses(e) => e.close(error, out),
         }
         self.common().closed = true;
     }
@@ -471,5 +475,255 @@ impl Gemini {
         if !self.sse {
             out.push(b']');
         }
+    }
+}
+
+/// One output item of a Responses stream being written.
+struct Item {
+    kind: ItemKind,
+    id: String,
+    /// Text, reasoning or arguments so far (the done events and `response.completed` repeat
+    /// it; held up to [`MAX_HELD_ARGUMENTS`] in all).
+    text: String,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum ItemKind {
+    Message,
+    Reasoning,
+    Call {
+        index: u64,
+        call_id: String,
+        name: String,
+    },
+}
+
+/// OpenAI Responses events.
+pub(super) struct Responses {
+    pub(super) common: Common,
+    created_at: u64,
+    sequence: u64,
+    started: bool,
+    /// Items closed, as they appear in `response.completed`.
+    done: Vec<Value>,
+    open: Option<Item>,
+    held: usize,
+}
+
+impl Responses {
+    pub(super) fn new() -> Self {
+        Responses {
+            common: Common::default(),
+            created_at: now_secs(),
+            sequence: 0,
+            started: false,
+            done: Vec::new(),
+            open: None,
+            held: 0,
+        }
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>, name: &str, mut event: Value) {
+        event["type"] = json!(name);
+        event["sequence_number"] = json!(self.sequence);
+        self.sequence += 1;
+        sse_event(out, name, &event);
+    }
+
+    fn response(&self, status: &str, output: Vec<Value>) -> Value {
+        json!({
+            "id": crate::llm::convert::openai_responses::response_id(&self.common.id),
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "model": self.common.model,
+            "output": output,
+            "usage": self.common.usage.map(|u| u.to_responses()),
+        })
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let response = self.response("in_progress", Vec::new());
+        self.emit(out, "response.created", json!({"response": response}));
+        let response = self.response("in_progress", Vec::new());
+        self.emit(out, "response.in_progress", json!({"response": response}));
+    }
+
+    fn item_json(item: &Item, status: &str) -> Value {
+        match &item.kind {
+            ItemKind::Message => {
+                json!({"type": "message", "id": item.id, "status": status, "role": "assistant",
+                "content": if status == "completed" { json!([{"type": "output_text", "text": item.text, "annotations": []}]) } else { json!([]) }})
+            }
+            ItemKind::Reasoning => json!({"type": "reasoning", "id": item.id,
+                "summary": if status == "completed" { json!([{"type": "summary_text", "text": item.text}]) } else { json!([]) }}),
+            ItemKind::Call { call_id, name, .. } => {
+                json!({"type": "function_call", "id": item.id, "call_id": call_id,
+                "name": name, "arguments": if status == "completed" { item.text.as_str() } else { "" }, "status": status})
+            }
+        }
+    }
+
+    fn close_item(&mut self, out: &mut Vec<u8>) {
+        let Some(item) = self.open.take() else { return };
+        let output_index = self.done.len();
+        match &item.kind {
+            ItemKind::Message => {
+                let common =
+                    json!({"item_id": item.id, "output_index": output_index, "content_index": 0});
+                let mut done = common.clone();
+                done["text"] = json!(item.text);
+                self.emit(out, "response.output_text.done", done);
+                let mut part = common;
+                part["part"] = json!({"type": "output_text", "text": item.text, "annotations": []});
+                self.emit(out, "response.content_part.done", part);
+            }
+            ItemKind::Reasoning => {
+                let common =
+                    json!({"item_id": item.id, "output_index": output_index, "summary_index": 0});
+                let mut done = common.clone();
+                done["text"] = json!(item.text);
+                self.emit(out, "response.reasoning_summary_text.done", done);
+                let mut part = common;
+                part["part"] = json!({"type": "summary_text", "text": item.text});
+                self.emit(out, "response.reasoning_summary_part.done", part);
+            }
+            ItemKind::Call { .. } => {
+                let done = json!({"item_id": item.id, "output_index": output_index, "arguments": item.text});
+                self.emit(out, "response.function_call_arguments.done", done);
+            }
+        }
+        let finished = Self::item_json(&item, "completed");
+        self.emit(
+            out,
+            "response.output_item.done",
+            json!({"output_index": output_index, "item": finished.clone()}),
+        );
+        self.done.push(finished);
+    }
+
+    /// Makes an item of `kind` the open one; returns its id and output index.
+    fn open_item(&mut self, kind: ItemKind, out: &mut Vec<u8>) -> (String, usize) {
+        if let Some(item) = &self.open
+            && item.kind == kind
+        {
+            return (item.id.clone(), self.done.len());
+        }
+        self.close_item(out);
+        let output_index = self.done.len();
+        let prefix = match kind {
+            ItemKind::Message => "msg",
+            ItemKind::Reasoning => "rs",
+            ItemKind::Call { .. } => "fc",
+        };
+        let item = Item {
+            kind,
+            id: format!("{prefix}_{}_{output_index}", self.common.id),
+            text: String::new(),
+        };
+        let added = Self::item_json(&item, "in_progress");
+        self.emit(
+            out,
+            "response.output_item.added",
+            json!({"output_index": output_index, "item": added}),
+        );
+        match &item.kind {
+            ItemKind::Message => self.emit(out, "response.content_part.added", json!({"item_id": item.id,
+                "output_index": output_index, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}})),
+            ItemKind::Reasoning => self.emit(out, "response.reasoning_summary_part.added", json!({"item_id": item.id,
+                "output_index": output_index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}})),
+            ItemKind::Call { .. } => {}
+        }
+        let id = item.id.clone();
+        self.open = Some(item);
+        (id, output_index)
+    }
+
+    fn hold(&mut self, text: &str) {
+        if self.held.saturating_add(text.len()) <= MAX_HELD_ARGUMENTS
+            && let Some(item) = &mut self.open
+        {
+            item.text.push_str(text);
+            self.held += text.len();
+        }
+    }
+
+    fn content(&mut self, event: StreamEvent, out: &mut Vec<u8>) {
+        self.start(out);
+        match event {
+            StreamEvent::Text(text) => {
+                let (id, index) = self.open_item(ItemKind::Message, out);
+                self.emit(out, "response.output_text.delta", json!({"item_id": id, "output_index": index, "content_index": 0, "delta": text}));
+                self.hold(&text);
+            }
+            StreamEvent::Reasoning(text) => {
+                let (id, index) = self.open_item(ItemKind::Reasoning, out);
+                self.emit(out, "response.reasoning_summary_text.delta", json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": text}));
+                self.hold(&text);
+            }
+            StreamEvent::ToolStart { index, id, name } => {
+                self.close_item(out);
+                self.open_item(
+                    ItemKind::Call {
+                        index,
+                        call_id: id,
+                        name,
+                    },
+                    out,
+                );
+            }
+            StreamEvent::ToolArguments { index, delta } => {
+                let open = match &self.open {
+                    Some(Item {
+                        kind: ItemKind::Call { index: open, .. },
+                        id,
+                        ..
+                    }) if *open == index => Some(id.clone()),
+                    _ => None,
+                };
+                if let Some(id) = open {
+                    let output_index = self.done.len();
+                    self.emit(
+                        out,
+                        "response.function_call_arguments.delta",
+                        json!({"item_id": id, "output_index": output_index, "delta": delta}),
+                    );
+                    self.hold(&delta);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, error: Option<ApiError>, out: &mut Vec<u8>) {
+        self.start(out);
+        self.close_item(out);
+        let output = std::mem::take(&mut self.done);
+        if let Some(error) = error {
+            let mut response = self.response("failed", output);
+            response["error"] = json!({"code": "server_error", "message": error.message});
+            self.emit(out, "response.failed", json!({"response": response}));
+            return;
+        }
+        let (name, status, details) = match self.common.finish {
+            Some(FinishReason::Length) => (
+                "response.incomplete",
+                "incomplete",
+                json!({"reason": "max_output_tokens"}),
+            ),
+            Some(FinishReason::ContentFilter) => (
+                "response.incomplete",
+                "incomplete",
+                json!({"reason": "content_filter"}),
+            ),
+            _ => ("response.completed", "completed", Value::Null),
+        };
+        let mut response = self.response(status, output);
+        response["incomplete_details"] = details;
+        self.emit(out, name, json!({"response": response}));
     }
 }

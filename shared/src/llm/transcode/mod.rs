@@ -80,7 +80,7 @@ impl Transcoder {
     /// A transcoder from an upstream streaming in `upstream` (always SSE: Gemini upstreams are
     /// asked for `alt=sse`) to `client`. Same format: passthrough (Gemini SSE to a JSON-array
     /// client is reframed). Errors for pairs without a streaming converter (Responses and the
-    /// non-chat OpenAI formats convert only between themselves).
+    /// the other OpenAI formats stream only from themselves).
     pub fn new(upstream: ApiFormat, client: ClientStream) -> Result<Self, ApiError> {
         if upstream == client.format {
             let reframe = upstream == ApiFormat::Gemini && !client.sse;
@@ -107,6 +107,7 @@ impl Transcoder {
             }
             ApiFormat::Anthropic => Encoder::Anthropic(encode::Anthropic::new()),
             ApiFormat::Gemini => Encoder::Gemini(encode::Gemini::new(client.sse)),
+            ApiFormat::OpenAiResponses => Encoder::Responses(encode::Responses::new()),
             other => return Err(unsupported(upstream, other)),
         };
         encoder.common().model = client.model;

@@ -499,7 +499,7 @@ fn unsupported_pairs_are_refused() {
     assert!(
         Transcoder::new(
             ApiFormat::Anthropic,
-            client(ApiFormat::OpenAiResponses, true, false)
+            client(ApiFormat::OpenAiCompletions, true, false)
         )
         .is_err()
     );
@@ -511,4 +511,59 @@ fn unsupported_pairs_are_refused() {
         .unwrap()
         .is_passthrough()
     );
+}
+
+#[test]
+fn anthropic_upstream_to_responses_client() {
+    let (out, transcoder) = run(
+        ApiFormat::Anthropic,
+        client(ApiFormat::OpenAiResponses, true, false),
+        ANTHROPIC_STREAM.as_bytes(),
+        9,
+    );
+    let events = parse_events(&out);
+    let kinds = names(&events);
+    assert_eq!(kinds[..2], ["response.created", "response.in_progress"]);
+    assert_eq!(kinds[kinds.len() - 1], "response.completed");
+    for (i, (_, event)) in events.iter().enumerate() {
+        assert_eq!(event["sequence_number"], i, "sequence numbers count up");
+    }
+    let text: String = events
+        .iter()
+        .filter(|(n, _)| n.as_deref() == Some("response.output_text.delta"))
+        .filter_map(|(_, v)| v["delta"].as_str())
+        .collect();
+    assert_eq!(text, "Okay, checking — one moment.");
+    let completed = &events[events.len() - 1].1["response"];
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["model"], "client-model");
+    let output = completed["output"].as_array().unwrap();
+    assert_eq!(output[0]["type"], "reasoning");
+    assert_eq!(output[0]["summary"][0]["text"], "Need the weather.");
+    assert_eq!(
+        output[1]["content"][0]["text"],
+        "Okay, checking — one moment."
+    );
+    assert_eq!(output[2]["type"], "function_call");
+    assert_eq!(output[2]["call_id"], "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+    assert_eq!(
+        output[2]["arguments"],
+        "{\"location\": \"San Francisco, CA\"}"
+    );
+    assert_eq!(completed["usage"]["input_tokens"], 4320);
+    assert_eq!(
+        completed["usage"]["input_tokens_details"]["cached_tokens"],
+        1800
+    );
+    assert!(transcoder.saw_terminal_event());
+
+    let cut = &GEMINI_STREAM[..GEMINI_STREAM.len() - 40];
+    let (out, _) = run(
+        ApiFormat::Gemini,
+        client(ApiFormat::OpenAiResponses, true, false),
+        cut.as_bytes(),
+        5,
+    );
+    let events = parse_events(&out);
+    assert_eq!(events.last().unwrap().0.as_deref(), Some("response.failed"));
 }
