@@ -209,6 +209,10 @@ fn gemini(
             model: string_of(&chunk, "modelVersion"),
         });
     }
+    // Usage first: a client stream that starts now (Anthropic's message_start) shows the input.
+    if let Some(meta) = chunk.get("usageMetadata") {
+        out.push(StreamEvent::Usage(Usage::from_gemini(meta)));
+    }
     let candidate = array_of(&chunk, "candidates")
         .first()
         .unwrap_or(&Value::Null);
@@ -234,9 +238,6 @@ fn gemini(
                 delta: arguments_text(call.get("args")),
             });
         }
-    }
-    if let Some(meta) = chunk.get("usageMetadata") {
-        out.push(StreamEvent::Usage(Usage::from_gemini(meta)));
     }
     let blocked = chunk.pointer("/promptFeedback/blockReason").is_some();
     if let Some(reason) = str_of(candidate, "finishReason") {

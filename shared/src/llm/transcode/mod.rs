@@ -6,7 +6,7 @@
 //!
 //! Memory: at most one upstream event (1 MiB, the usage scanner's bound) is carried between
 //! chunks; a Gemini client's tool-call arguments are held until the call is complete (Gemini
-//! sends calls whole), up to [`encode::MAX_HELD_ARGUMENTS`].
+//! sends calls whole), up to 4 MiB in all.
 //!
 //! The SSE framing is the usage scanner's own (`shared/src/usage/sse.rs`, included here by
 //! path so there is one framer). When the relay moves to this module, the usage scanner's

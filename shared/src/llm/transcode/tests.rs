@@ -239,6 +239,10 @@ fn gemini_upstream_to_openai_and_anthropic() {
         3,
     );
     let events = parse_events(&out);
+    assert_eq!(
+        events[0].1["message"]["usage"]["input_tokens"], 120,
+        "input known from the first chunk"
+    );
     assert_eq!(events[1].1["content_block"]["type"], "thinking");
     assert_eq!(events[4].1["content_block"]["type"], "text");
     assert_eq!(events[7].1["content_block"]["name"], "set_light");
