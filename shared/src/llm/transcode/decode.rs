@@ -82,7 +82,9 @@ fn openai_chat(started: &mut bool, data: &[u8], out: &mut Vec<StreamEvent>) {
             model: string_of(&chunk, "model"),
         });
     }
-    for choice in array_of(&chunk, "choices") {
+    // Only the first choice (`n` > 1 cannot be carried into formats with one answer).
+    let first = |c: &&Value| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0;
+    for choice in array_of(&chunk, "choices").iter().filter(first) {
         let delta = &choice["delta"];
         let reasoning = str_of(delta, "reasoning_content").or_else(|| str_of(delta, "reasoning"));
         if let Some(text) = reasoning.filter(|t| !t.is_empty()) {

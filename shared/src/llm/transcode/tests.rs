@@ -571,3 +571,29 @@ fn anthropic_upstream_to_responses_client() {
     let events = parse_events(&out);
     assert_eq!(events.last().unwrap().0.as_deref(), Some("response.failed"));
 }
+
+#[test]
+fn only_the_first_choice_is_carried() {
+    let stream = concat!(
+        "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"A\"}},{\"index\":1,\"delta\":{\"content\":\"B\"}}]}\n\n",
+        "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":1,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n",
+        "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let (out, _) = run(
+        ApiFormat::OpenAiChat,
+        client(ApiFormat::Anthropic, true, false),
+        stream.as_bytes(),
+        6,
+    );
+    let events = parse_events(&out);
+    let text: String = events
+        .iter()
+        .filter_map(|(_, v)| v["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "A");
+    assert_eq!(
+        events[events.len() - 2].1["delta"]["stop_reason"],
+        "end_turn"
+    );
+}
