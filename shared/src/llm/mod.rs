@@ -16,8 +16,10 @@
 //!    client's family. A stream → [`Transcoder::new`] with [`Plan::client_stream`], `feed` each
 //!    chunk (Bedrock: through [`provider::bedrock::StreamAdapter`] first), `finish` at the end,
 //!    bill [`Transcoder::usage`] ([`Usage::billing`] for today's pricing). A complete answer →
-//!    [`convert_response`] when `plan.converted`, else pass it on and read usage from it with
-//!    [`convert::response_to_ir`] (or the existing `usage::usage_from_json`).
+//!    [`Plan::answer`] (converted when the plan converted, else unchanged; usage when the IR
+//!    reads it, else `usage::usage_from_json`).
+//!
+//! `Outgoing::op` is `plan.upstream_op` (an OpenAI embedding request becomes a Gemini batch).
 
 pub mod convert;
 pub mod errors;

@@ -7,18 +7,23 @@
 
 use serde_json::{Value, json};
 
-use super::convert::{request_from_ir, request_to_ir};
+use super::convert::{
+    convert_response, embeddings, request_from_ir, request_to_ir, response_to_ir,
+};
 use super::errors::{ApiError, ErrorKind};
 use super::format::{ApiFormat, Op};
 use super::ingress::Ingress;
 use super::provider::ChannelType;
 use super::transcode::ClientStream;
+use super::usage::Usage;
 
 /// What to send upstream and how to answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// The upstream body's format.
     pub upstream_format: ApiFormat,
+    /// The upstream operation (an OpenAI embedding becomes a Gemini batch and back).
+    pub upstream_op: Op,
     /// The body to send (the upstream's format, the upstream's model).
     pub body: Vec<u8>,
     /// A streamed answer was asked for.
@@ -50,6 +55,11 @@ pub fn plan_request(
     client_body: &[u8],
     upstream_model: &str,
 ) -> Result<Plan, ApiError> {
+    if matches!(ingress.op, Op::Embed | Op::BatchEmbed)
+        && let Some(plan) = embeddings(ingress, channel, client_body, upstream_model)?
+    {
+        return Ok(plan);
+    }
     let upstream_format = if ingress.op == Op::Generate {
         channel.upstream_format(ingress.format, upstream_model)
     } else {
@@ -82,12 +92,102 @@ pub fn plan_request(
         .into_bytes();
     Ok(Plan {
         upstream_format,
+        upstream_op: ingress.op,
         body,
         stream: request.stream,
         client_wants_usage: request.include_usage,
         converted: true,
         max_tokens: request.max_tokens,
     })
+}
+
+/// Embeddings across OpenAI and Gemini; `None` when the channel speaks the client's format.
+fn embeddings(
+    ingress: &Ingress,
+    channel: ChannelType,
+    client_body: &[u8],
+    upstream_model: &str,
+) -> Result<Option<Plan>, ApiError> {
+    let to_gemini = ingress.format == ApiFormat::OpenAiEmbeddings && channel == ChannelType::Gemini;
+    let to_openai = ingress.format == ApiFormat::Gemini
+        && matches!(channel, ChannelType::OpenAi | ChannelType::Azure);
+    if !to_gemini && !to_openai {
+        return Ok(None);
+    }
+    let body: Value = serde_json::from_slice(client_body).map_err(|e| {
+        ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    let (upstream_format, upstream_op, out) = if to_gemini {
+        (
+            ApiFormat::Gemini,
+            Op::BatchEmbed,
+            embeddings::openai_to_gemini(&body, upstream_model)?,
+        )
+    } else {
+        (
+            ApiFormat::OpenAiEmbeddings,
+            Op::Embed,
+            embeddings::gemini_to_openai(&body, ingress.op, upstream_model)?,
+        )
+    };
+    Ok(Some(Plan {
+        upstream_format,
+        upstream_op,
+        body: out.to_string().into_bytes(),
+        stream: false,
+        client_wants_usage: false,
+        converted: true,
+        max_tokens: None,
+    }))
+}
+
+impl Plan {
+    /// A complete upstream answer for the client, with the usage read from it (`None` when
+    /// the format is not one the IR reads, e.g. unconverted embeddings or images: read it
+    /// with `usage::usage_from_json`). Unconverted answers go out unchanged.
+    pub fn answer(
+        &self,
+        ingress: &Ingress,
+        upstream_body: &[u8],
+        client_model: &str,
+    ) -> Result<(Vec<u8>, Option<Usage>), ApiError> {
+        let embedding = matches!(self.upstream_op, Op::Embed | Op::BatchEmbed);
+        if !self.converted {
+            let usage = (self.upstream_format.is_convertible() && self.upstream_op == Op::Generate)
+                .then(|| {
+                    response_to_ir(self.upstream_format, upstream_body)
+                        .ok()
+                        .map(|r| r.usage)
+                })
+                .flatten();
+            return Ok((upstream_body.to_vec(), usage));
+        }
+        if embedding {
+            let value: Value = serde_json::from_slice(upstream_body).map_err(|e| {
+                ApiError::new(
+                    ErrorKind::Internal,
+                    format!("the upstream answer is not JSON: {e}"),
+                )
+            })?;
+            let (answer, usage) = if self.upstream_format == ApiFormat::Gemini {
+                embeddings::answer_gemini_to_openai(&value, client_model)
+            } else {
+                embeddings::answer_openai_to_gemini(&value, ingress.op)
+            };
+            let usage = (usage != Usage::default()).then_some(usage);
+            return Ok((answer.to_string().into_bytes(), usage));
+        }
+        let (body, usage) = convert_response(
+            self.upstream_format,
+            ingress.format,
+            upstream_body,
+            client_model,
+        )?;
+        Ok((body, Some(usage)))
+    }
 }
 
 fn same_format(
@@ -148,6 +248,7 @@ fn same_format(
         });
     Ok(Plan {
         upstream_format: ingress.format,
+        upstream_op: ingress.op,
         body: if changed {
             body.to_string().into_bytes()
         } else {
@@ -243,6 +344,87 @@ mod tests {
             GEMINI_REQUEST.as_bytes().to_vec(),
             "Gemini's model is in the path"
         );
+    }
+
+    #[test]
+    fn embeddings_cross_between_openai_and_gemini() {
+        let ingress = post("/v1/embeddings");
+        let plan = plan_request(
+            &ingress,
+            ChannelType::Gemini,
+            br#"{"model":"e","input":["a","b"]}"#,
+            "gemini-embedding-001",
+        )
+        .unwrap();
+        assert_eq!(
+            (plan.upstream_format, plan.upstream_op),
+            (ApiFormat::Gemini, Op::BatchEmbed)
+        );
+        let sent: Value = serde_json::from_slice(&plan.body).unwrap();
+        assert_eq!(sent["requests"][0]["model"], "models/gemini-embedding-001");
+        let (answer, usage) = plan
+            .answer(
+                &ingress,
+                br#"{"embeddings":[{"values":[1.0]},{"values":[2.0]}]}"#,
+                "e",
+            )
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["data"][1]["embedding"], json!([2.0]));
+        assert_eq!(usage, None, "Gemini reports no usage: the relay estimates");
+
+        let ingress = post("/v1beta/models/text-embedding-004:embedContent");
+        let plan = plan_request(
+            &ingress,
+            ChannelType::OpenAi,
+            br#"{"content":{"parts":[{"text":"hi"}]}}"#,
+            "text-embedding-3-small",
+        )
+        .unwrap();
+        assert_eq!(
+            (plan.upstream_format, plan.upstream_op),
+            (ApiFormat::OpenAiEmbeddings, Op::Embed)
+        );
+        let (answer, usage) = plan
+            .answer(&ingress, br#"{"data":[{"index":0,"embedding":[0.5]}],"usage":{"prompt_tokens":2,"total_tokens":2}}"#, "x")
+            .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&answer).unwrap(),
+            json!({"embedding": {"values": [0.5]}})
+        );
+        assert_eq!(usage.unwrap().input_tokens, 2);
+    }
+
+    #[test]
+    fn answers_converted_or_passed_on() {
+        use crate::llm::convert::samples::ANTHROPIC_RESPONSE;
+        let ingress = post("/v1/chat/completions");
+        let plan = plan_request(
+            &ingress,
+            ChannelType::Anthropic,
+            OPENAI_CHAT_REQUEST.as_bytes(),
+            "claude",
+        )
+        .unwrap();
+        let (answer, usage) = plan
+            .answer(&ingress, ANTHROPIC_RESPONSE.as_bytes(), "gpt-4o")
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["model"], "gpt-4o");
+        assert_eq!(usage.unwrap().cache_creation_tokens, 2048);
+        let ingress = post("/v1/messages");
+        let plan = plan_request(
+            &ingress,
+            ChannelType::Anthropic,
+            br#"{"model":"c","max_tokens":5,"messages":[]}"#,
+            "c",
+        )
+        .unwrap();
+        let (answer, usage) = plan
+            .answer(&ingress, ANTHROPIC_RESPONSE.as_bytes(), "c")
+            .unwrap();
+        assert_eq!(answer, ANTHROPIC_RESPONSE.as_bytes());
+        assert_eq!(usage.unwrap().input_tokens, 4320);
     }
 
     #[test]

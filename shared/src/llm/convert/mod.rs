@@ -3,6 +3,7 @@
 //! [`convert_request`] and [`convert_response`] join any two.
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod gemini;
 pub mod openai_chat;
 pub mod openai_responses;
