@@ -206,7 +206,20 @@ pub fn request_from_ir(request: &Request) -> Value {
             Role::User => "user",
             Role::Assistant => "model",
         };
-        let parts: Vec<Value> = message.parts.iter().filter_map(write_part).collect();
+        // Signatures in the IR come from other providers (Anthropic's thinking): never valid
+        // here, so Gemini 3 gets the documented stand-in instead.
+        let sign = needs_thought_signature(&request.model);
+        let parts: Vec<Value> = message
+            .parts
+            .iter()
+            .filter_map(write_part)
+            .map(|mut part| {
+                if sign && part.get("functionCall").is_some() {
+                    part["thoughtSignature"] = json!(SKIP_SIGNATURE_CHECK);
+                }
+                part
+            })
+            .collect();
         if parts.is_empty() {
             continue;
         }
@@ -301,6 +314,23 @@ pub fn request_from_ir(request: &Request) -> Value {
         body.insert("generationConfig".into(), Value::Object(config));
     }
     Value::Object(body)
+}
+
+/// Google's documented stand-in for a lost `thoughtSignature` (calls converted from formats
+/// that have none); Gemini 3 refuses replayed function calls without one.
+pub const SKIP_SIGNATURE_CHECK: &str = "skip_thought_signature_validator";
+
+/// Whether `model` is Gemini 3 or later (which requires signatures on replayed calls).
+fn needs_thought_signature(model: &str) -> bool {
+    let Some(version) = model
+        .strip_prefix("models/")
+        .unwrap_or(model)
+        .strip_prefix("gemini-")
+    else {
+        return false;
+    };
+    let major: String = version.chars().take_while(char::is_ascii_digit).collect();
+    major.parse::<u32>().is_ok_and(|major| major >= 3)
 }
 
 fn write_part(part: &Part) -> Option<Value> {

@@ -520,3 +520,43 @@ fn finish_reasons_map_both_ways() {
         (Some("stop_sequence"), Some("END"))
     );
 }
+
+#[test]
+fn gemini_3_replayed_calls_carry_a_signature() {
+    let body = convert(
+        ApiFormat::OpenAiChat,
+        ApiFormat::Gemini,
+        OPENAI_CHAT_REQUEST,
+        "gemini-3-pro-preview",
+    );
+    assert_eq!(
+        body["contents"][1]["parts"][0]["thoughtSignature"],
+        "skip_thought_signature_validator"
+    );
+    let body = convert(
+        ApiFormat::OpenAiChat,
+        ApiFormat::Gemini,
+        OPENAI_CHAT_REQUEST,
+        "gemini-2.5-flash",
+    );
+    assert!(
+        body["contents"][1]["parts"][0]
+            .get("thoughtSignature")
+            .is_none()
+    );
+    // Another provider's signature (Anthropic thinking) is never passed to Gemini.
+    let anthropic = r#"{"model":"x","max_tokens":9,"messages":[{"role":"user","content":"hi"},
+        {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"EqQBCkgI"},
+        {"type":"tool_use","id":"t1","name":"f","input":{}}]}]}"#;
+    let body = convert(
+        ApiFormat::Anthropic,
+        ApiFormat::Gemini,
+        anthropic,
+        "gemini-3-flash",
+    );
+    assert_eq!(
+        body["contents"][1]["parts"],
+        json!([{"functionCall": {"name": "f", "args": {}},
+            "thoughtSignature": "skip_thought_signature_validator"}])
+    );
+}
