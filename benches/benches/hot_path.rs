@@ -11,12 +11,15 @@
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use futures::executor::block_on;
 use pingora::http::RequestHeader;
 use pylon_proxy::relay::auth::authenticate;
 use pylon_proxy::relay::health::ChannelHealth;
 use pylon_proxy::relay::request::{Endpoint, RelayRequest};
 use pylon_proxy::relay::select::choose;
-use pylon_proxy::relay::snapshot::{RoutingTable, Snapshot, TOKEN_ENABLED, TokenEntry, UserEntry};
+use pylon_proxy::relay::snapshot::{
+    KeyCacheSettings, RoutingTable, Snapshot, TOKEN_ENABLED, TokenEntry, UserEntry,
+};
 use pylon_shared::db::ChannelRow;
 use pylon_shared::keys::lookup_hash;
 use pylon_shared::pricing::{PriceTable, Usage};
@@ -36,30 +39,35 @@ const GROUP: &str = "default";
 const NOW: i64 = 1_750_000_000;
 
 fn key(i: usize) -> String {
-    format!("sk-{i:08}Xq3vRkP9wLm2NtY7bZc4HdFg6JsA1eUo5iK8")
+    format!("sk-{i:08}Xq3vRkP9wLm2NtY7bZc4HdFg6JsA1eUo5iK8rT2w")
 }
 
-/// A snapshot holding `KEYS` enabled keys of `USERS` users, as `Snapshot::reload_all` fills it.
+/// A snapshot whose key cache holds `KEYS` enabled keys of `USERS` users (all in use).
 fn snapshot() -> Snapshot {
-    let snapshot = Snapshot::new();
-    for id in 1..=USERS {
-        snapshot.users.insert(
-            id,
+    let settings = KeyCacheSettings {
+        capacity: 2 * KEYS,
+        unknown_ttl: Duration::from_secs(1),
+    };
+    let snapshot = Snapshot::new(settings, None);
+    let users: Vec<Arc<UserEntry>> = (1..=USERS)
+        .map(|id| {
             Arc::new(UserEntry {
                 id,
                 username: format!("user{id}"),
                 status: STATUS_ENABLED,
                 group: GROUP.to_string(),
-            }),
-        );
-    }
+            })
+        })
+        .collect();
     for i in 0..KEYS {
         let id = i64::try_from(i).expect("small") + 1;
-        snapshot.tokens.insert(
+        let user_id = id % USERS + 1;
+        let user = Arc::clone(&users[usize::try_from(user_id - 1).expect("small")]);
+        snapshot.keys.put(
             lookup_hash(&key(i)),
             Arc::new(TokenEntry {
                 id,
-                user_id: id % USERS + 1,
+                user_id,
                 name: format!("key {i}"),
                 status: TOKEN_ENABLED,
                 expired_time: -1,
@@ -68,6 +76,7 @@ fn snapshot() -> Snapshot {
                 allow_ips: Vec::new(),
                 group: String::new(),
             }),
+            user,
         );
     }
     snapshot
@@ -95,7 +104,7 @@ fn key_lookup(c: &mut Criterion) {
     assert!(
         headers
             .iter()
-            .all(|h| authenticate(&snapshot, h, ip, NOW).is_ok())
+            .all(|h| block_on(authenticate(&snapshot, h, ip, NOW)).is_ok())
     );
 
     let mut group = c.benchmark_group("key");
@@ -109,23 +118,20 @@ fn key_lookup(c: &mut Criterion) {
     group.bench_function("snapshot_get_100k", |b| {
         b.iter(|| {
             n = (n + 1) % PROBES;
-            black_box(
-                snapshot
-                    .tokens
-                    .get(black_box(&hashes[n]))
-                    .map(|e| Arc::clone(e.value())),
-            )
+            black_box(block_on(snapshot.keys.token(black_box(&hashes[n]))).is_ok())
         })
     });
     group.bench_function("authenticate_100k", |b| {
         b.iter(|| {
             n = (n + 1) % PROBES;
-            black_box(authenticate(&snapshot, black_box(&headers[n]), ip, NOW).is_ok())
+            black_box(block_on(authenticate(&snapshot, black_box(&headers[n]), ip, NOW)).is_ok())
         })
     });
     let unknown = request_header("sk-not-a-key-of-anyone-at-all-0000000000000");
     group.bench_function("authenticate_unknown_key", |b| {
-        b.iter(|| black_box(authenticate(&snapshot, black_box(&unknown), ip, NOW).is_err()))
+        b.iter(|| {
+            black_box(block_on(authenticate(&snapshot, black_box(&unknown), ip, NOW)).is_err())
+        })
     });
     group.finish();
 }
@@ -366,7 +372,7 @@ fn body_parse(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("body_{name}"));
         // Costs nothing whatever the size (the body is shared, not copied): no throughput.
         group.bench_function("upstream_body_unchanged", |b| {
-            b.iter(|| black_box(plain_request.upstream_body(black_box(MODEL))))
+            b.iter(|| black_box(plain_request.upstream_body(black_box(MODEL), None)))
         });
         group.throughput(Throughput::Bytes(u64::try_from(size).expect("small")));
         group.bench_function("parse", |b| {
@@ -377,7 +383,7 @@ fn body_parse(c: &mut Criterion) {
             )
         });
         group.bench_function("upstream_body_inject_usage", |b| {
-            b.iter(|| black_box(request.upstream_body(black_box(MODEL))))
+            b.iter(|| black_box(request.upstream_body(black_box(MODEL), None)))
         });
         group.finish();
     }

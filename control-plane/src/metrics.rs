@@ -1,4 +1,5 @@
-//! Prometheus metrics of the control plane: requests by route and status class.
+//! Prometheus metrics of the control plane: requests by route and status class, and cache
+//! updates that failed after a committed money movement.
 
 use crate::app::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -11,6 +12,9 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Post-commit cache work of the ledger that failed, by step (`balance_mirror`,
+    /// `change_feed`): the movement stood, the caches catch up from the database.
+    pub ledger_post_commit_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -31,12 +35,21 @@ impl Metrics {
             ),
             &["route"],
         )?;
+        let ledger_post_commit_failures = IntCounterVec::new(
+            prometheus::Opts::new(
+                "ledger_post_commit_failures_total",
+                "Cache updates that failed after a money movement was committed, by step",
+            ),
+            &["step"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(ledger_post_commit_failures.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            ledger_post_commit_failures,
         })
     }
 

@@ -25,6 +25,27 @@ pub struct ProxyMetrics {
     circuit: IntGaugeVec,
     streams: IntGauge,
     shed: IntCounterVec,
+    billing_anomalies: IntCounterVec,
+    balance_resyncs: IntCounterVec,
+    key_lookups: IntCounterVec,
+}
+
+/// Kinds of `pylon_proxy_billing_anomalies_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingAnomaly {
+    /// The real cost exceeded the reservation (charged anyway; the account may go negative).
+    Overrun,
+    /// The upstream reported usage out of range; the estimate was billed instead.
+    UsageOutOfRange,
+}
+
+impl BillingAnomaly {
+    fn label(self) -> &'static str {
+        match self {
+            BillingAnomaly::Overrun => "overrun",
+            BillingAnomaly::UsageOutOfRange => "usage_out_of_range",
+        }
+    }
 }
 
 impl ProxyMetrics {
@@ -99,6 +120,32 @@ impl ProxyMetrics {
             ),
             &["reason"],
         )?;
+        let billing_anomalies = IntCounterVec::new(
+            Opts::new(
+                "billing_anomalies_total",
+                "Requests billed unusually: overrun (cost above the reservation) or \
+                 usage_out_of_range (upstream usage not believed; estimate billed)",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(billing_anomalies.clone()))?;
+        let balance_resyncs = IntCounterVec::new(
+            Opts::new(
+                "balance_resyncs_total",
+                "Re-syncs of the shared (Redis) balance counters from the database, by result: \
+                 corrected, unchanged, skipped (changed meanwhile), failed",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(balance_resyncs.clone()))?;
+        let key_lookups = IntCounterVec::new(
+            Opts::new(
+                "key_lookups_total",
+                "Database lookups of keys the key cache did not hold: found, unknown or failed",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(key_lookups.clone()))?;
         registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
@@ -119,6 +166,9 @@ impl ProxyMetrics {
             circuit,
             streams,
             shed,
+            billing_anomalies,
+            balance_resyncs,
+            key_lookups,
         })
     }
 
@@ -176,6 +226,23 @@ impl ProxyMetrics {
     /// Counts a request dropped before any work (`overload` or `client_gone`).
     pub fn shed(&self, reason: &'static str) {
         self.shed.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a request billed unusually.
+    pub fn billing_anomaly(&self, kind: BillingAnomaly) {
+        self.billing_anomalies
+            .with_label_values(&[kind.label()])
+            .inc();
+    }
+
+    /// Counts a re-sync of a shared balance counter.
+    pub fn balance_resync(&self, result: &'static str) {
+        self.balance_resyncs.with_label_values(&[result]).inc();
+    }
+
+    /// Counts a database lookup of an uncached key (`found`, `unknown` or `failed`).
+    pub fn key_lookup(&self, result: &'static str) {
+        self.key_lookups.with_label_values(&[result]).inc();
     }
 
     /// Counts a stream in flight until the returned guard drops.

@@ -4,7 +4,7 @@
 
 use crate::relay::Relay;
 use crate::relay::billing::{Balances, Ledger, Settler};
-use crate::relay::snapshot::Snapshot;
+use crate::relay::snapshot::{KeyCacheSettings, KeySource, Snapshot};
 use anyhow::Context;
 use pylon_shared::cache;
 use pylon_shared::changes::ChangeFeed;
@@ -78,9 +78,27 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         .context("control_plane.listen")?;
     let metrics = Arc::new(crate::metrics::ProxyMetrics::new()?);
     let balances = Arc::new(Balances::default());
-    let snapshot = Arc::new(Snapshot::new());
+    let ledger = Arc::new(Ledger::new(
+        Arc::clone(&balances),
+        cache,
+        db.clone(),
+        Duration::from_millis(config.billing.lease_ms),
+        Arc::clone(&metrics),
+    ));
+    let key_source = KeySource {
+        db: db.clone(),
+        balances: Arc::clone(&balances),
+        metrics: Arc::clone(&metrics),
+        in_memory_balances: ledger.in_memory(),
+    };
+    let key_settings = KeyCacheSettings {
+        capacity: config.relay.key_cache_capacity,
+        unknown_ttl: Duration::from_millis(config.relay.unknown_key_ttl_ms),
+    };
+    let snapshot = Arc::new(Snapshot::new(key_settings, Some(key_source)));
+    // Channels and prices only: keys and users are read when first presented.
     snapshot
-        .reload_all(&db, &balances)
+        .reload_all(&db)
         .await
         .context("cannot load the relay snapshot")?;
     tokio::spawn(follow_changes(
@@ -90,7 +108,7 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         Arc::clone(&balances),
     ));
     tokio::spawn(release_memory_regularly());
-    let ledger = Arc::new(Ledger::new(Arc::clone(&balances), cache, db.clone()));
+    tokio::spawn(Arc::clone(&ledger).maintain(Duration::from_secs(config.billing.resync_secs)));
     let settler = Settler::start(
         db.clone(),
         Arc::clone(&balances),
@@ -114,8 +132,8 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
     }))
 }
 
-/// Applies every change event to the snapshot; reloads everything when events were lost, and
-/// every minute as a safety net. Reads of balances hold the flush lock (see `Balances`).
+/// Applies every change event to the snapshot; re-reads everything it holds when events were
+/// lost, and every minute as a safety net. Reads of balances hold the flush lock (see `Balances`).
 async fn follow_changes(
     db: Db,
     changes: Arc<ChangeFeed>,
@@ -130,17 +148,17 @@ async fn follow_changes(
             event = events.recv() => match event {
                 Ok(event) => {
                     let _flush = balances.flush_lock.lock().await;
-                    snapshot.apply(&event, &db, &balances).await
+                    snapshot.apply(&event, &db).await
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     let _flush = balances.flush_lock.lock().await;
-                    snapshot.reload_all(&db, &balances).await
+                    snapshot.reload_all(&db).await
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
             _ = safety.tick() => {
                 let _flush = balances.flush_lock.lock().await;
-                snapshot.reload_all(&db, &balances).await
+                snapshot.reload_all(&db).await
             }
         };
         if let Err(error) = result {

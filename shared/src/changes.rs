@@ -3,7 +3,7 @@
 //! database (so a process that missed a Redis message, or runs without Redis, catches up by
 //! polling) and, with Redis, also published on a channel for sub-second delivery.
 
-use crate::cache::SharedCache;
+use crate::cache::{CacheError, SharedCache};
 use crate::db::{ChangeEvent, Db, DbError};
 use fred::prelude::*;
 use std::collections::BTreeSet;
@@ -77,19 +77,30 @@ impl ChangeFeed {
     /// Records a change durably and announces it.
     pub async fn publish(&self, topic: Topic, entity_id: i64) -> Result<(), DbError> {
         let event = self.db.append_change(topic.as_str(), entity_id).await?;
-        if let Some(redis) = self.cache.redis() {
-            let message = format!("{}:{}:{}", event.id, event.topic, event.entity_id);
-            let published: Result<i64, _> = redis
-                .pool()
-                .next()
-                .publish(redis.key(PUBSUB_CHANNEL), message)
-                .await;
-            if let Err(error) = published {
-                // The poll loop of every process still delivers it.
-                tracing::warn!(%error, "change not published on Redis; nodes catch up by polling");
-            }
+        if let Err(error) = self.announce(event).await {
+            // The poll loop of every process still delivers it.
+            tracing::warn!(%error, "change not published on Redis; nodes catch up by polling");
         }
+        Ok(())
+    }
+
+    /// Announces an event already recorded in the database (written in the transaction of the
+    /// change itself): delivered to this process's subscribers, and published on Redis when
+    /// there is one. A Redis error is returned (local delivery has happened); every process still
+    /// learns of the event by polling.
+    pub async fn announce(&self, event: ChangeEvent) -> Result<(), CacheError> {
+        let Some(redis) = self.cache.redis() else {
+            self.deliver(event);
+            return Ok(());
+        };
+        let message = format!("{}:{}:{}", event.id, event.topic, event.entity_id);
+        // Delivered here first: a Redis that hangs must not delay this process.
         self.deliver(event);
+        redis
+            .pool()
+            .next()
+            .publish::<i64, _, _>(redis.key(PUBSUB_CHANNEL), message)
+            .await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod llm;
 pub mod memory;
 pub mod net;
+pub mod payment;
 pub mod pricing;
 pub mod roles;
 pub mod secrets;

@@ -6,9 +6,16 @@
 //! $0.002 per 1K prompt tokens, i.e. one quota per prompt token. Unlike new-api, Pylon ships no
 //! built-in price lists: a model is priced only if an operator configured it.
 
+mod admission;
 mod decimal;
+mod estimate;
 #[cfg(test)]
 mod tests;
+mod usage_check;
+
+pub use admission::{Bounds, RequestUnits};
+pub use estimate::{MediaBounds, estimate_prompt};
+pub use usage_check::{UsageCheck, check_usage};
 
 use std::collections::HashMap;
 
@@ -278,16 +285,18 @@ fn lookup<'a>(map: &'a HashMap<String, f64>, name: &str) -> Option<&'a f64> {
 
 /// `round(model_price * QUOTA_PER_UNIT * group_ratio)`, negative results as 0.
 fn per_request_quota(model_price: f64, group_ratio: f64) -> i64 {
-    let exact = || {
-        Dec::from_f64(model_price)?
-            .mul(Dec::int(QUOTA_PER_UNIT))?
-            .mul(Dec::from_f64(group_ratio)?)
-    };
-    let quota = match exact() {
+    let quota = match per_request_exact(model_price, group_ratio) {
         Some(value) => value.round(),
         None => saturate(model_price * QUOTA_PER_UNIT as f64 * group_ratio),
     };
     quota.max(0)
+}
+
+/// `model_price * QUOTA_PER_UNIT * group_ratio` exactly, when it fits.
+fn per_request_exact(model_price: f64, group_ratio: f64) -> Option<Dec> {
+    Dec::from_f64(model_price)?
+        .mul(Dec::int(QUOTA_PER_UNIT))?
+        .mul(Dec::from_f64(group_ratio)?)
 }
 
 /// `(uncached + cached * cache_ratio + completion * completion_ratio) * (model_ratio *

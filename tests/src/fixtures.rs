@@ -166,3 +166,18 @@ pub async fn eventually_equals(pool: &sqlx::AnyPool, sql: &'static str, expected
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The value of the proxy's metric line starting with `line_start` (name and labels), 0 when
+/// it is not exported yet.
+pub async fn metric(pylon: &crate::Pylon, line_start: &str) -> i64 {
+    let text = reqwest::get(&pylon.metrics_url)
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -11,6 +11,7 @@ pub mod client;
 pub mod fixtures;
 pub mod oidc_provider;
 pub mod passkey_fixtures;
+pub mod payment_gateways;
 pub mod process;
 pub mod registration_fixtures;
 pub mod smtp_sink;

@@ -622,3 +622,38 @@ async fn bad_input_and_limits(backend: Backend) {
     assert_eq!(root.get("/api/token/").await.data()["total"], json!(3));
 }
 on_every_backend!(bad_input_and_limits);
+
+async fn concurrent_creations_respect_the_limit(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let _root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+    set_option(&pool, "MaxUserTokens", "3").await;
+    let answers: Vec<Answer> = futures::future::join_all(
+        (0..12).map(|i| alice.post("/api/token/", json!({ "name": format!("k{i}") }))),
+    )
+    .await;
+    let created = answers.iter().filter(|a| a.success()).count();
+    assert_eq!(created, 3, "{answers:?}");
+    for refused in answers.iter().filter(|a| !a.success()) {
+        assert_eq!(refused.message(), "Maximum number of tokens reached (3)");
+    }
+    let id = alice.user_id.expect("id");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE user_id = ?")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 3);
+    // Each created key was announced in its own transaction, exactly once.
+    let mut announced = token_events(&pool).await;
+    announced.sort_unstable();
+    let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tokens WHERE user_id = ?")
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    ids.sort_unstable();
+    assert_eq!(announced, ids);
+}
+on_every_backend!(concurrent_creations_respect_the_limit);

@@ -48,7 +48,7 @@ pub(crate) fn count_tokens(ctx: &Ctx) -> HandlerResult {
     json(&json!({"input_tokens": ctx.knobs.usage.prompt}))
 }
 
-fn usage_object(usage: &Usage, output_tokens: u64) -> Value {
+fn usage_object(usage: &Usage, output_tokens: i64) -> Value {
     json!({
         "input_tokens": usage.prompt,
         "cache_creation_input_tokens": 0,

@@ -79,6 +79,16 @@ impl Ctx<'_> {
         text::full_text(self.knobs.chunks, self.knobs.chunk_bytes())
     }
 
+    /// OpenAI's finish reason: `length` when the request's completion limit cut the answer,
+    /// else `stop`.
+    pub(crate) fn finish_reason(&self) -> &'static str {
+        if self.knobs.truncated {
+            "length"
+        } else {
+            "stop"
+        }
+    }
+
     /// A JSON string literal (quotes included) for splicing into pre-rendered events.
     pub(crate) fn quoted(value: &str) -> String {
         serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_string())

@@ -6,17 +6,18 @@ use super::http::Request;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Token counts the mock reports, in each provider's own fields.
+/// Token counts the mock reports, in each provider's own fields. Signed, so a test can make
+/// the mock report absurd (negative or huge) usage with `x-mock-usage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Usage {
-    pub prompt: u64,
-    pub completion: u64,
-    pub cached: u64,
+    pub prompt: i64,
+    pub completion: i64,
+    pub cached: i64,
 }
 
 impl Usage {
-    pub(crate) fn total(&self) -> u64 {
-        self.prompt + self.completion
+    pub(crate) fn total(&self) -> i64 {
+        self.prompt.saturating_add(self.completion)
     }
 }
 
@@ -35,13 +36,15 @@ pub(crate) struct Knobs {
     pub usage: Usage,
     pub abort_after: Option<u32>,
     pub no_usage: bool,
+    /// The request's completion limit cut the answer short (finish reason "length").
+    pub truncated: bool,
 }
 
 impl Knobs {
     /// Applies the request's `x-mock-*` headers on top of `config`. A header that does not parse
     /// is an error (a typo in a test must not silently fall back to the default).
     pub(crate) fn resolve(config: &MockConfig, req: &Request) -> Result<Self, String> {
-        let mut completion = config.completion_tokens;
+        let completion = config.completion_tokens;
         let mut knobs = Self {
             status: config.status,
             retry_after: config.retry_after.clone(),
@@ -53,13 +56,15 @@ impl Knobs {
             error_rate: config.error_rate,
             jitter_ms: config.jitter_ms,
             usage: Usage {
-                prompt: config.prompt_tokens,
+                prompt: signed(config.prompt_tokens),
                 completion: 0,
-                cached: config.cached_tokens,
+                cached: signed(config.cached_tokens),
             },
             abort_after: config.abort_after_chunks,
             no_usage: config.no_usage,
+            truncated: false,
         };
+        let mut completion = completion.map(signed);
         for (name, value) in &req.headers {
             let Some(knob) = name.strip_prefix("x-mock-") else {
                 continue;
@@ -95,8 +100,34 @@ impl Knobs {
         if !(0.0..=1.0).contains(&knobs.error_rate) {
             return Err("x-mock-error-rate must be between 0 and 1".to_string());
         }
-        knobs.usage.completion = completion.unwrap_or(u64::from(knobs.chunks));
+        knobs.usage.completion = completion.unwrap_or(i64::from(knobs.chunks));
         Ok(knobs)
+    }
+
+    /// Honours the request's completion limit (`max_tokens`, `max_completion_tokens`,
+    /// `max_output_tokens`, Gemini's `generationConfig.maxOutputTokens`; the lowest wins): at
+    /// most that many content chunks and completion tokens, and the answer is marked truncated.
+    pub(crate) fn limit_completion(&mut self, body: Option<&serde_json::Value>) {
+        let Some(body) = body else { return };
+        let limit = [
+            "/max_tokens",
+            "/max_completion_tokens",
+            "/max_output_tokens",
+            "/generationConfig/maxOutputTokens",
+        ]
+        .iter()
+        .filter_map(|pointer| body.pointer(pointer).and_then(serde_json::Value::as_i64))
+        .filter(|limit| *limit > 0)
+        .min();
+        let Some(limit) = limit else { return };
+        if limit < i64::from(self.chunks) {
+            self.chunks = u32::try_from(limit).unwrap_or(u32::MAX);
+            self.truncated = true;
+        }
+        if limit < self.usage.completion {
+            self.usage.completion = limit;
+            self.truncated = true;
+        }
     }
 
     /// Bytes of content per chunk when padding is on (0 = use short words).
@@ -113,6 +144,10 @@ fn number<T: FromStr>(name: &str, value: &str) -> Result<T, String> {
     value
         .parse()
         .map_err(|_| format!("{name}: {value:?} is not a valid number"))
+}
+
+fn signed(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 fn millis(name: &str, value: &str) -> Result<Duration, String> {
@@ -179,6 +214,20 @@ mod tests {
         assert_eq!(knobs.chunk_bytes(), 3);
         assert_eq!(knobs.status, Some(429));
         assert_eq!(knobs.retry_after.as_deref(), Some("3"));
+        let absurd = request(&[("x-mock-usage", "9223372036854775807,-5")]);
+        let knobs = Knobs::resolve(&MockConfig::default(), &absurd).unwrap();
+        assert_eq!((knobs.usage.prompt, knobs.usage.completion), (i64::MAX, -5));
+    }
+
+    #[test]
+    fn the_completion_limit_cuts_the_answer() {
+        let mut knobs = Knobs::resolve(&MockConfig::default(), &request(&[])).unwrap();
+        knobs.limit_completion(Some(&serde_json::json!({"max_tokens": 4})));
+        assert_eq!((knobs.chunks, knobs.usage.completion), (4, 4));
+        assert!(knobs.truncated);
+        let mut knobs = Knobs::resolve(&MockConfig::default(), &request(&[])).unwrap();
+        knobs.limit_completion(Some(&serde_json::json!({"max_completion_tokens": 400})));
+        assert!(!knobs.truncated, "a limit above the answer changes nothing");
     }
 
     #[test]

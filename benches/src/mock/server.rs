@@ -156,10 +156,11 @@ async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<
             .push(record);
     }
     let dialect = Dialect::of(&req.path);
-    let knobs = match Knobs::resolve(&config, &req) {
+    let mut knobs = match Knobs::resolve(&config, &req) {
         Ok(knobs) => knobs,
         Err(message) => return full(conn, &req, errors::error(dialect, 400, &message, None)).await,
     };
+    knobs.limit_completion(json.as_ref());
     if !knobs.delay.is_zero() || knobs.jitter_ms > 0 {
         let jitter = std::time::Duration::from_millis(rng::up_to(knobs.jitter_ms));
         tokio::time::sleep_until((received + knobs.delay + jitter).into()).await;

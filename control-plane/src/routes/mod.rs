@@ -9,9 +9,12 @@ mod metrics;
 mod oidc;
 mod option;
 mod passkey;
+mod payment;
+mod redemption;
 mod setup;
 mod status;
 mod token;
+mod topup;
 mod two_factor;
 mod user;
 mod user_admin;
@@ -46,6 +49,9 @@ pub fn router(app: AppState) -> Router {
         .merge(two_factor::router())
         .merge(passkey::router())
         .merge(oidc::router())
+        .merge(redemption::router())
+        .merge(topup::router())
+        .merge(payment::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -1,9 +1,11 @@
 //! Who is calling the relay: the `sk-` key (from `Authorization: Bearer`, `x-api-key`,
-//! `x-goog-api-key` or `?key=`), checked against the snapshot only.
+//! `x-goog-api-key` or `?key=`), checked against the key cache (which reads a key it does not
+//! hold from the database once, see `snapshot::KeyCache`).
 
 use super::errors::RelayError;
 use super::snapshot::{Snapshot, TokenEntry, UserEntry};
 use pingora::http::RequestHeader;
+use pylon_shared::keys::{KEY_BODY_LEN, KEY_PREFIX};
 use pylon_shared::roles::STATUS_ENABLED;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -57,8 +59,15 @@ pub fn presented_key(header: &RequestHeader) -> Option<&str> {
         })
 }
 
+/// Whether `key` has the shape of an API key (`sk-` optional, then 48 of [A-Za-z0-9]): any
+/// other text cannot be a key, and is refused without a lookup.
+fn well_formed(key: &str) -> bool {
+    let body = key.strip_prefix(KEY_PREFIX).unwrap_or(key);
+    body.len() == KEY_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Checks the key and its user; `now` is unix seconds.
-pub fn authenticate(
+pub async fn authenticate(
     snapshot: &Snapshot,
     header: &RequestHeader,
     client_ip: Option<IpAddr>,
@@ -69,11 +78,15 @@ pub fn authenticate(
             "You didn't provide an API key. Provide it as Authorization: Bearer sk-...",
         )
     })?;
+    if !well_formed(key) {
+        return Err(RelayError::invalid_key("Incorrect API key provided"));
+    }
     let hash = pylon_shared::keys::lookup_hash(key);
     let token = snapshot
-        .tokens
-        .get(&hash)
-        .map(|entry| Arc::clone(entry.value()))
+        .keys
+        .token(&hash)
+        .await
+        .map_err(lookup_failed)?
         .ok_or_else(|| RelayError::invalid_key("Incorrect API key provided"))?;
     match token.status {
         super::snapshot::TOKEN_ENABLED => {}
@@ -95,9 +108,10 @@ pub fn authenticate(
         )));
     }
     let user = snapshot
-        .users
-        .get(&token.user_id)
-        .map(|entry| Arc::clone(entry.value()))
+        .keys
+        .user(token.user_id)
+        .await
+        .map_err(lookup_failed)?
         .ok_or_else(|| RelayError::invalid_key("The owner of this API key no longer exists"))?;
     if user.status != STATUS_ENABLED {
         return Err(RelayError::forbidden(
@@ -105,4 +119,9 @@ pub fn authenticate(
         ));
     }
     Ok(Caller { token, user })
+}
+
+fn lookup_failed(error: pylon_shared::db::DbError) -> RelayError {
+    tracing::warn!(%error, "looking up an API key failed");
+    RelayError::unavailable("The API key cannot be checked right now; retry shortly")
 }

@@ -1,8 +1,11 @@
 //! The `/v1` relay: authenticate the key, read and parse the request, price and reserve, try
 //! channels until one answers, relay the answer, and settle the exact cost.
 
+mod admission;
 pub mod auth;
 pub mod billing;
+mod charge;
+mod completion_limit;
 mod dns;
 pub mod errors;
 mod exchange;
@@ -14,7 +17,7 @@ pub mod select;
 pub mod snapshot;
 
 use auth::Caller;
-use billing::{Ledger, Refusal, Reservation, Settlement, Settler};
+use billing::{Ledger, Reservation, Settlement, Settler};
 use errors::RelayError;
 use exchange::{Attempt, Delivery, Outcome, Timeouts};
 use pingora::connectors::http::Connector;
@@ -22,7 +25,7 @@ use pingora::proxy::Session;
 use pylon_shared::changes::{ChangeFeed, Topic};
 use pylon_shared::config::RelayConfig;
 use pylon_shared::db::{Db, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
-use pylon_shared::pricing::{Price, Usage, estimate_prompt_tokens};
+use pylon_shared::pricing::Price;
 use request::{Endpoint, RelayRequest};
 use snapshot::Snapshot;
 use std::net::IpAddr;
@@ -106,7 +109,9 @@ impl Relay {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         let caller =
-            match auth::authenticate(&self.snapshot, session.req_header(), client_ip, now_secs()) {
+            match auth::authenticate(&self.snapshot, session.req_header(), client_ip, now_secs())
+                .await
+            {
                 Ok(caller) => caller,
                 Err(error) => return error.respond(session).await,
             };
@@ -180,26 +185,10 @@ impl Relay {
                 ))
             })?;
 
-        let prompt_estimate = estimate_prompt_tokens(request.body.len());
-        let completion_cap = request.max_tokens.unwrap_or(self.config.default_max_tokens);
-        let estimate = price.estimate(prompt_estimate, completion_cap);
-        let charged_token = (!caller.token.unlimited).then_some(caller.token.id);
-        let reservation = self
-            .ledger
-            .reserve(caller.user.id, charged_token, estimate)
-            .await
-            .map_err(|refusal| match refusal {
-                Refusal::User => {
-                    RelayError::insufficient_quota("Your balance is too low for this request")
-                }
-                Refusal::Token => RelayError::insufficient_quota(
-                    "This API key's quota is too low for this request",
-                ),
-                Refusal::Unavailable => {
-                    RelayError::unavailable("Billing is unavailable, please retry shortly")
-                }
-            })?;
-        let mut guard = ReservationGuard::new(&self.ledger, reservation);
+        let admission =
+            admission::admit(&self.ledger, &self.config, caller, &request, &price).await?;
+        let charged_token = admission.reservation.token_id;
+        let mut guard = ReservationGuard::new(&self.ledger, admission.reservation);
 
         let path_and_query = upstream_path(session.req_header());
         let sticky = (!self.config.sticky_header.is_empty())
@@ -242,7 +231,7 @@ impl Relay {
                 }
             };
             let upstream_model = channel.upstream_model(&request.model).to_string();
-            let body = request.upstream_body(&upstream_model)?;
+            let body = request.upstream_body(&upstream_model, admission.upstream_limit)?;
             let attempt = Attempt {
                 channel: &channel,
                 addr,
@@ -272,7 +261,7 @@ impl Relay {
                         started,
                         client_ip,
                         tried.len() - 1,
-                        prompt_estimate,
+                        &admission,
                     );
                     self.finish(&mut guard, record, charged_token);
                     return Ok(());
@@ -378,21 +367,22 @@ impl Relay {
         started: Instant,
         client_ip: Option<IpAddr>,
         retries: usize,
-        prompt_estimate: i64,
+        admission: &admission::Admission,
     ) -> RelayRecord {
         let success = (200..300).contains(&delivery.status);
-        let (usage, estimated) = match delivery.usage {
-            Some(usage) => (usage, false),
-            None => (
-                Usage {
-                    prompt_tokens: prompt_estimate,
-                    completion_tokens: i64::try_from(delivery.content_events).unwrap_or(i64::MAX),
-                    cached_tokens: 0,
-                },
-                true,
-            ),
-        };
-        let quota = if success { price.quota(&usage) } else { 0 };
+        let charge::Bill {
+            usage,
+            estimated,
+            quota,
+            other,
+        } = charge::bill(
+            price,
+            admission,
+            delivery,
+            success,
+            self.config.max_usage_tokens,
+            &self.metrics,
+        );
         self.metrics.tokens(
             &request.model,
             usage.prompt_tokens,
@@ -438,7 +428,7 @@ impl Relay {
             status_code: i64::from(delivery.status),
             retries: i64::try_from(retries).unwrap_or(0),
             content,
-            other: "{}".into(),
+            other,
         }
     }
 

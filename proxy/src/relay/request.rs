@@ -2,9 +2,11 @@
 //! upstream. The body is read whole (routing needs the model, which is inside it) up to
 //! `relay.max_body_bytes`, and rewritten only when it must be (model mapping, usage injection).
 
+use super::completion_limit;
 use super::errors::RelayError;
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
+use pylon_shared::llm::ApiFormat;
 use pylon_shared::usage::{BodyFormat, StreamFormat};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -64,6 +66,21 @@ impl Endpoint {
         }
     }
 
+    /// The API format of the endpoint's requests.
+    pub fn format(self) -> ApiFormat {
+        match self {
+            Self::ChatCompletions => ApiFormat::OpenAiChat,
+            Self::Completions => ApiFormat::OpenAiCompletions,
+            Self::Embeddings => ApiFormat::OpenAiEmbeddings,
+            Self::Responses => ApiFormat::OpenAiResponses,
+            Self::ImagesGenerations => ApiFormat::OpenAiImages,
+            Self::Moderations => ApiFormat::OpenAiModerations,
+            Self::AudioSpeech | Self::AudioTranscriptions | Self::AudioTranslations => {
+                ApiFormat::OpenAiAudio
+            }
+        }
+    }
+
     /// Whether OpenAI accepts `stream_options.include_usage` here.
     fn takes_stream_options(self) -> bool {
         matches!(self, Self::ChatCompletions | Self::Completions)
@@ -78,7 +95,7 @@ pub struct RelayRequest {
     pub stream: bool,
     /// The client itself asked for the usage chunk.
     pub client_wants_usage: bool,
-    /// The completion limit the client set, if any.
+    /// The completion limit the client set, if any (the lowest, if it set several).
     pub max_tokens: Option<i64>,
     /// The body as received.
     pub body: Bytes,
@@ -177,11 +194,15 @@ impl RelayRequest {
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
-        let max_tokens = peek
-            .max_tokens
-            .or(peek.max_completion_tokens)
-            .or(peek.max_output_tokens)
-            .filter(|m| *m > 0);
+        let max_tokens = [
+            peek.max_tokens,
+            peek.max_completion_tokens,
+            peek.max_output_tokens,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|m| *m > 0)
+        .min();
         Ok(Self {
             endpoint,
             model,
@@ -198,12 +219,19 @@ impl RelayRequest {
         self.stream && self.endpoint.takes_stream_options() && !self.client_wants_usage
     }
 
-    /// The body to send upstream for `upstream_model`: the original bytes when nothing
-    /// changes (no copy), else a rewritten copy.
-    pub fn upstream_body(&self, upstream_model: &str) -> Result<Bytes, RelayError> {
+    /// The body to send upstream for `upstream_model`, with the completion limit lowered to
+    /// `completion_limit` when given: the original bytes when nothing changes (no copy), else
+    /// a rewritten copy.
+    pub fn upstream_body(
+        &self,
+        upstream_model: &str,
+        completion_limit: Option<i64>,
+    ) -> Result<Bytes, RelayError> {
+        let format = self.endpoint.format();
         let remap = upstream_model != self.model && !self.endpoint.is_multipart();
         let inject = self.injects_usage();
-        if !remap && !inject {
+        let limit = completion_limit.filter(|_| completion_limit::has_limit(format));
+        if !remap && !inject && limit.is_none() {
             return Ok(self.body.clone());
         }
         let mut value: serde_json::Map<String, serde_json::Value> =
@@ -214,6 +242,9 @@ impl RelayRequest {
                 "model".into(),
                 serde_json::Value::String(upstream_model.to_string()),
             );
+        }
+        if let Some(limit) = limit {
+            completion_limit::lower_limit(format, &mut value, limit);
         }
         if inject {
             let options = value
@@ -319,20 +350,32 @@ mod tests {
     #[test]
     fn rewrites_only_when_needed() {
         let r = chat(r#"{"model":"a","messages":[]}"#);
-        let same = r.upstream_body("a").unwrap();
+        let same = r.upstream_body("a", None).unwrap();
         assert_eq!(
             same.as_ptr(),
             r.body.as_ptr(),
             "unchanged body is not copied"
         );
         let mapped: serde_json::Value =
-            serde_json::from_slice(&r.upstream_body("b").unwrap()).unwrap();
+            serde_json::from_slice(&r.upstream_body("b", None).unwrap()).unwrap();
         assert_eq!(mapped["model"], "b");
         let r = chat(r#"{"model":"a","stream":true,"stream_options":{"foo":1}}"#);
         let injected: serde_json::Value =
-            serde_json::from_slice(&r.upstream_body("a").unwrap()).unwrap();
+            serde_json::from_slice(&r.upstream_body("a", None).unwrap()).unwrap();
         assert_eq!(injected["stream_options"]["include_usage"], true);
         assert_eq!(injected["stream_options"]["foo"], 1);
+        let r = chat(r#"{"model":"a","max_tokens":9000}"#);
+        let limited: serde_json::Value =
+            serde_json::from_slice(&r.upstream_body("a", Some(21)).unwrap()).unwrap();
+        assert_eq!(limited["max_tokens"], 21);
+        let embed = RelayRequest::parse(
+            Endpoint::Embeddings,
+            Bytes::from(r#"{"model":"e","input":"x"}"#),
+            None,
+        )
+        .unwrap();
+        let same = embed.upstream_body("e", Some(21)).unwrap();
+        assert_eq!(same.as_ptr(), embed.body.as_ptr(), "no limit to lower");
     }
 
     #[test]

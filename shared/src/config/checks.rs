@@ -95,6 +95,14 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`relay.default_max_tokens` must be at least 1",
     );
     need(
+        (1..=config.relay.default_max_tokens).contains(&config.relay.min_completion_tokens),
+        "`relay.min_completion_tokens` must be between 1 and `relay.default_max_tokens`",
+    );
+    need(
+        config.relay.max_usage_tokens >= 1_000,
+        "`relay.max_usage_tokens` must be at least 1000",
+    );
+    need(
         (10..=60_000).contains(&config.relay.flush_interval_ms),
         "`relay.flush_interval_ms` must be between 10 and 60000",
     );
@@ -103,8 +111,24 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`relay.flush_batch` must be between 1 and 10000",
     );
     need(
+        (300..=600_000).contains(&config.billing.lease_ms),
+        "`billing.lease_ms` must be between 300 and 600000",
+    );
+    need(
+        (1..=86_400).contains(&config.billing.resync_secs),
+        "`billing.resync_secs` must be between 1 and 86400",
+    );
+    need(
         config.relay.circuit_failures >= 1,
         "`relay.circuit_failures` must be at least 1",
+    );
+    need(
+        config.relay.key_cache_capacity >= 1,
+        "`relay.key_cache_capacity` must be at least 1",
+    );
+    need(
+        config.relay.unknown_key_ttl_ms <= 3_600_000,
+        "`relay.unknown_key_ttl_ms` must be at most 3600000",
     );
     need(
         tracing_subscriber::EnvFilter::try_new(&config.log.level).is_ok(),

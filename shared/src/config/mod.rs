@@ -24,6 +24,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub security: SecurityConfig,
     pub relay: RelayConfig,
+    pub billing: BillingConfig,
     pub log: LogConfig,
 }
 
@@ -104,6 +105,8 @@ pub struct RelayConfig {
     pub first_token_timeout_secs: u64,
     pub idle_timeout_secs: u64,
     pub default_max_tokens: i64,
+    pub min_completion_tokens: i64,
+    pub max_usage_tokens: i64,
     pub flush_interval_ms: u64,
     pub flush_batch: usize,
     pub circuit_failures: u32,
@@ -113,6 +116,16 @@ pub struct RelayConfig {
     pub sticky_header: String,
     pub shed_delay_ms: u64,
     pub shed_after_ms: u64,
+    pub key_cache_capacity: usize,
+    pub unknown_key_ttl_ms: u64,
+}
+
+/// The shared admission counters (Redis).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    pub lease_ms: u64,
+    pub resync_secs: u64,
 }
 
 /// Process logging.

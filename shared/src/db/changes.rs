@@ -2,6 +2,7 @@
 //! than the last it saw; with Redis, pub/sub delivers the same events sooner.
 
 use super::{Db, DbError, now_secs};
+use crate::changes::Topic;
 
 /// One change: `topic` names what changed (see `crate::changes::Topic`), `entity_id` which one.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -9,6 +10,28 @@ pub struct ChangeEvent {
     pub id: i64,
     pub topic: String,
     pub entity_id: i64,
+}
+
+/// Appends an event inside the transaction of the change it announces, and returns it with its
+/// id (announce it after the commit: `ChangeFeed::announce`).
+pub(crate) async fn append_change_in(
+    conn: &mut sqlx::AnyConnection,
+    dialect: super::Dialect,
+    topic: Topic,
+    entity_id: i64,
+) -> Result<ChangeEvent, DbError> {
+    let result =
+        sqlx::query("INSERT INTO change_events (topic, entity_id, created_at) VALUES (?, ?, ?)")
+            .bind(topic.as_str())
+            .bind(entity_id)
+            .bind(now_secs())
+            .execute(&mut *conn)
+            .await?;
+    Ok(ChangeEvent {
+        id: super::inserted_id(conn, dialect, &result).await?,
+        topic: topic.as_str().to_string(),
+        entity_id,
+    })
 }
 
 impl Db {

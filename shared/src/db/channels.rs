@@ -217,7 +217,7 @@ pub struct ChannelSearch {
 }
 
 /// A value bound to a dynamically built statement.
-enum Arg {
+pub(super) enum Arg {
     Int(i64),
     Text(String),
 }
@@ -235,10 +235,11 @@ macro_rules! bind_args {
         query
     }};
 }
+pub(super) use bind_args;
 
 /// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'` (the same
 /// escape character works on SQLite and MySQL, unlike a backslash).
-fn like_escape(text: &str) -> String {
+pub(super) fn like_escape(text: &str) -> String {
     text.replace('!', "!!")
         .replace('%', "!%")
         .replace('_', "!_")

@@ -2,7 +2,7 @@
 //! the quota it earned. The unique key on (user_id, day) decides which of several concurrent
 //! check-ins of one day wins; the day itself is computed by the caller in the configured zone.
 
-use super::{Db, DbError, now_secs};
+use super::{Db, DbError, Movement, MovementOutcome, now_secs};
 
 /// One check-in, as listed to its user.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -23,38 +23,41 @@ pub struct CheckinTotals {
 }
 
 impl Db {
-    /// Records that `user_id` checked in on `day`, earning `quota`. Returns false (and changes
-    /// nothing) when the user already has a check-in for that day.
-    pub async fn insert_checkin(
+    /// Records that `movement.user_id` checked in on `day` and credits the reward
+    /// (`movement.user_delta`, logged as the movement says), in one transaction. A second
+    /// check-in of the day (by the unique key of `checkins`, or by the movement's idempotency
+    /// key) is [`MovementOutcome::Duplicate`]; a refused movement (the user is gone) leaves the
+    /// day open. Nothing is written unless everything is.
+    pub async fn check_in(
         &self,
-        user_id: i64,
         day: &str,
-        quota: i64,
-    ) -> Result<bool, DbError> {
-        let result = sqlx::query(
+        movement: &Movement,
+    ) -> Result<MovementOutcome, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
             "INSERT INTO checkins (user_id, day, quota, created_at) VALUES (?, ?, ?, ?)",
         )
-        .bind(user_id)
+        .bind(movement.user_id)
         .bind(day)
-        .bind(quota)
+        .bind(movement.user_delta)
         .bind(now_secs())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-            Err(e) => Err(e.into()),
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return Ok(MovementOutcome::Duplicate);
+            }
+            Err(e) => return Err(e.into()),
         }
-    }
-
-    /// Removes the check-in of `user_id` on `day` (undoes a check-in whose credit failed).
-    pub async fn delete_checkin(&self, user_id: i64, day: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM checkins WHERE user_id = ? AND day = ?")
-            .bind(user_id)
-            .bind(day)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let outcome = self.apply_movement_in(&mut tx, movement).await?;
+        if matches!(outcome, MovementOutcome::Applied { .. }) {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(outcome)
     }
 
     /// Whether `user_id` has checked in on `day`.

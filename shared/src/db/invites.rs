@@ -1,5 +1,5 @@
-//! Invitations on the `users` table: a user's own invitation code (`aff_code`, unique) and the
-//! invitation quota (`aff_quota`) earned by inviting others, which the user may move to quota.
+//! Invitations on the `users` table: a user's own invitation code (`aff_code`, unique). The
+//! invitation quota (`aff_quota`) moves only through the ledger (`ledger.rs`).
 
 use super::{Db, DbError};
 
@@ -51,32 +51,5 @@ impl Db {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(AffCodeOutcome::Taken),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Takes `amount` (> 0) out of a live user's invitation quota in one conditional statement,
-    /// so that concurrent transfers can never take it below zero. Returns false (and changes
-    /// nothing) when the invitation quota is smaller than `amount`.
-    pub async fn take_aff_quota(&self, user_id: i64, amount: i64) -> Result<bool, DbError> {
-        let result = sqlx::query(
-            "UPDATE users SET aff_quota = aff_quota - ? \
-             WHERE id = ? AND deleted_at IS NULL AND aff_quota >= ?",
-        )
-        .bind(amount)
-        .bind(user_id)
-        .bind(amount)
-        .execute(self.pool())
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    /// Gives `amount` back to a user's invitation quota (undoes [`Db::take_aff_quota`] when the
-    /// transfer could not be completed).
-    pub async fn return_aff_quota(&self, user_id: i64, amount: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE users SET aff_quota = aff_quota + ? WHERE id = ?")
-            .bind(amount)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 }

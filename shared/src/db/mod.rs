@@ -10,11 +10,15 @@ mod channels;
 mod checkins;
 mod dialect;
 mod invites;
+mod key_lookup;
+mod ledger;
 mod logs;
 mod migrate;
 mod oidc;
 mod options;
 mod passkeys;
+mod payments;
+mod redemptions;
 mod registration;
 mod secrets;
 mod self_service;
@@ -22,6 +26,7 @@ mod sessions;
 mod settlement;
 mod setup;
 mod tokens;
+mod top_ups;
 mod two_factor;
 mod user_admin;
 mod users;
@@ -35,16 +40,30 @@ pub use channels::{
 pub use checkins::{CheckinRow, CheckinTotals};
 pub use dialect::Dialect;
 pub use invites::AffCodeOutcome;
+pub use key_lookup::KeyWithOwner;
+pub use ledger::{
+    MAX_IDEMPOTENCY_KEY_LEN, Movement, MovementKind, MovementLog, MovementOutcome, Refusal, Signup,
+    quota_text,
+};
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};
-pub use registration::{InviterReward, Registration};
+pub use payments::{CompleteOutcome, PaymentProof, RedeemOutcome};
+pub use redemptions::{
+    NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
+    RedemptionSearch,
+};
+pub use registration::Registration;
 pub use self_service::{ProfileOutcome, SelfDeleteOutcome};
 pub use sessions::SessionRow;
 pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, UserBrief};
 pub use tokens::{
     NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED,
-    TOKEN_STATUS_EXPIRED, TokenChanges, TokenFilter, TokenRow,
+    TOKEN_STATUS_EXPIRED, TokenChanges, TokenCreation, TokenFilter, TokenRow, TokenUpdate,
+};
+pub use top_ups::{
+    NewTopUp, PAYMENT_METHOD_REDEMPTION, TOPUP_EXPIRED, TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter,
+    TopUpRow,
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
@@ -70,6 +89,8 @@ pub enum DbError {
     },
     #[error("the database schema is not ready: {0}")]
     SchemaNotReady(String),
+    #[error("a ledger movement the operation needs was not applied: {0}")]
+    MovementNotApplied(String),
 }
 
 /// A connection pool and the dialect it speaks. Cheap to clone.

@@ -3,7 +3,7 @@
 //! time. Callers serialise work on one subject (the control plane holds a lock in the shared
 //! cache), because `oidc_id` carries no unique index.
 
-use super::{Db, DbError, NewUser, now_secs};
+use super::{Db, DbError, NewUser, Signup, now_secs};
 
 /// Who holds a provider subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,10 +15,10 @@ pub enum OidcOwner {
 }
 
 /// What became of creating an account for a new subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum OidcSignup {
-    /// The user was created with this id.
-    Created(i64),
+    /// The user was created (with its starting quota).
+    Created(Signup),
     /// The username belongs to another (possibly deleted) user: try another one.
     UsernameTaken,
 }
@@ -80,39 +80,44 @@ impl Db {
     }
 
     /// Creates an account already bound to the subject `oidc_id` (no password: it signs in
-    /// through the provider until the user sets one).
+    /// through the provider until the user sets one), with its starting quota (`user.quota`,
+    /// granted through the ledger in the same transaction).
     pub async fn create_oidc_user(
         &self,
         user: &NewUser<'_>,
         oidc_id: &str,
     ) -> Result<OidcSignup, DbError> {
-        let mut conn = self.pool().acquire().await?;
+        let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
              email, inviter_id, oidc_id, setting, created_at) \
-             VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, '', ?)",
+             VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?, '', ?)",
         )
         .bind(user.username)
         .bind(user.password_hash)
         .bind(user.display_name)
         .bind(user.role)
-        .bind(user.quota)
         .bind(user.group)
         .bind(user.email)
         .bind(user.inviter_id)
         .bind(oidc_id)
         .bind(now_secs())
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(result) => Ok(OidcSignup::Created(
-                super::inserted_id(&mut conn, self.dialect(), &result).await?,
-            )),
+        let result = match inserted {
+            Ok(result) => result,
             // `username` is the only unique column this insert sets.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Ok(OidcSignup::UsernameTaken)
+                tx.rollback().await?;
+                return Ok(OidcSignup::UsernameTaken);
             }
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
+        let signup = self
+            .grant_signup(&mut tx, id, user.quota, Vec::new())
+            .await?;
+        tx.commit().await?;
+        Ok(OidcSignup::Created(signup))
     }
 }

@@ -1,26 +1,17 @@
-//! Self-service accounts on the `users` table: registration (with the inviter's bookkeeping in
-//! the same transaction) and finding an account by its email for code logins and resets.
+//! Self-service accounts on the `users` table: registration (with its money and the inviter's
+//! bookkeeping in the same transaction) and finding an account by its email for code logins and resets.
 
-use super::{Db, DbError, NewUser, now_secs};
+use super::{Db, DbError, Movement, NewUser, Signup, now_secs};
 
 /// What became of a registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Registration {
-    /// The user was created with this id.
-    Created(i64),
+    /// The user was created, with its money.
+    Created(Signup),
     /// The username belongs to another (possibly deleted) user.
     UsernameTaken,
     /// The user's own invitation code collided with another user's: retry with another code.
     AffCodeTaken,
-}
-
-/// The inviter's share of a registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InviterReward {
-    /// The inviting user.
-    pub inviter_id: i64,
-    /// Added to the inviter's `aff_quota` and `aff_history_quota` (may be 0).
-    pub aff_quota: i64,
 }
 
 impl Db {
@@ -75,26 +66,25 @@ impl Db {
     }
 
     /// Creates a registered user holding its own invitation code `aff_code` and, in the same
-    /// transaction, counts the invitation for the inviter (one more `aff_count`, plus
-    /// `reward.aff_quota` to `aff_quota` and `aff_history_quota`). `user.inviter_id` should be
-    /// the reward's inviter. Nothing is written unless everything is.
+    /// transaction, its starting quota (`user.quota`), one more `aff_count` for the inviter
+    /// `user.inviter_id` (when not 0) and the movements `rewards` builds from the new id
+    /// (invitation bonuses, through the ledger). Nothing is written unless everything is.
     pub async fn register_user(
         &self,
         user: &NewUser<'_>,
         aff_code: &str,
-        reward: Option<InviterReward>,
+        rewards: impl FnOnce(i64) -> Vec<Movement>,
     ) -> Result<Registration, DbError> {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
              email, inviter_id, aff_code, setting, created_at) \
-             VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, '', ?)",
+             VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?, '', ?)",
         )
         .bind(user.username)
         .bind(user.password_hash)
         .bind(user.display_name)
         .bind(user.role)
-        .bind(user.quota)
         .bind(user.group)
         .bind(user.email)
         .bind(user.inviter_id)
@@ -116,18 +106,18 @@ impl Db {
             Err(e) => return Err(e.into()),
         };
         let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
-        if let Some(reward) = reward {
+        if user.inviter_id != 0 {
             sqlx::query(
-                "UPDATE users SET aff_count = aff_count + 1, aff_quota = aff_quota + ?, \
-                 aff_history_quota = aff_history_quota + ? WHERE id = ? AND deleted_at IS NULL",
+                "UPDATE users SET aff_count = aff_count + 1 WHERE id = ? AND deleted_at IS NULL",
             )
-            .bind(reward.aff_quota)
-            .bind(reward.aff_quota)
-            .bind(reward.inviter_id)
+            .bind(user.inviter_id)
             .execute(&mut *tx)
             .await?;
         }
+        let signup = self
+            .grant_signup(&mut tx, id, user.quota, rewards(id))
+            .await?;
         tx.commit().await?;
-        Ok(Registration::Created(id))
+        Ok(Registration::Created(signup))
     }
 }

@@ -4,15 +4,17 @@
 
 use super::{Db, DbError};
 use sqlx::AssertSqlSafe;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Log type of a relayed request (new-api's "consume").
 pub const LOG_TYPE_CONSUME: i64 = 2;
 /// Log type of an error (new-api's "error").
 pub const LOG_TYPE_ERROR: i64 = 5;
 
-/// The outcome of one relayed request.
-#[derive(Debug, Clone, Default)]
+/// The outcome of one relayed request. Serializable: the proxy's settlement journal keeps
+/// records on disk until the database has them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RelayRecord {
     pub request_id: String,
     pub created_at: i64,
@@ -70,6 +72,36 @@ impl Db {
                 .fetch_optional(self.pool())
                 .await?,
         )
+    }
+
+    /// The database balances of `users` (quota) and `tokens` (remain_quota), by id; deleted
+    /// accounts are absent. Re-syncs the proxies' shared admission counters.
+    pub async fn balances_of(
+        &self,
+        users: &[i64],
+        tokens: &[i64],
+    ) -> Result<(HashMap<i64, i64>, HashMap<i64, i64>), DbError> {
+        // Users are deleted softly; keys are removed.
+        let mut balances = (HashMap::new(), HashMap::new());
+        for ids in users.chunks(IDS_PER_LOOKUP) {
+            let from = "SELECT id, quota FROM users WHERE deleted_at IS NULL AND";
+            balances.0.extend(self.id_values(from, ids).await?);
+        }
+        for ids in tokens.chunks(IDS_PER_LOOKUP) {
+            let from = "SELECT id, remain_quota FROM tokens WHERE";
+            balances.1.extend(self.id_values(from, ids).await?);
+        }
+        Ok(balances)
+    }
+
+    /// `(id, value)` rows of `select_where` (ending in `WHERE ...` or `WHERE`) for `ids`.
+    async fn id_values(&self, select_where: &str, ids: &[i64]) -> Result<Vec<(i64, i64)>, DbError> {
+        let sql = format!("{select_where} id IN ({})", vec!["?"; ids.len()].join(", "));
+        let mut query = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Writes a batch of records in one transaction: the log rows (several per statement) and
@@ -224,17 +256,21 @@ impl BalanceMoves {
     fn of(records: &[&RelayRecord]) -> Self {
         let mut moves = Self::default();
         for r in records.iter().filter(|r| r.log_type == LOG_TYPE_CONSUME) {
+            // Saturating: no batch can wrap a balance, whatever a record says.
             let user = moves.users.entry(r.user_id).or_default();
-            user.0 += r.quota;
+            user.0 = user.0.saturating_add(r.quota);
             user.1 += 1;
             if r.token_id > 0 {
                 let token = moves.tokens.entry(r.token_id).or_default();
-                token.remain += if r.charge_token { r.quota } else { 0 };
-                token.used += r.quota;
+                if r.charge_token {
+                    token.remain = token.remain.saturating_add(r.quota);
+                }
+                token.used = token.used.saturating_add(r.quota);
                 token.accessed = token.accessed.max(r.created_at);
             }
             if r.channel_id > 0 {
-                *moves.channels.entry(r.channel_id).or_default() += r.quota;
+                let channel = moves.channels.entry(r.channel_id).or_default();
+                *channel = channel.saturating_add(r.quota);
             }
         }
         moves

@@ -2,7 +2,8 @@
 //! (`key_hash`, what the relay looks a presented key up by) and an encrypted copy
 //! (`key_ciphertext`, see `crypto::seal`) from which the owner's console shows it again.
 
-use super::{Db, DbError};
+use super::{ChangeEvent, Db, DbError, Movement, MovementKind, MovementOutcome};
+use crate::changes::Topic;
 use sqlx::AssertSqlSafe;
 
 /// The key may be used.
@@ -100,8 +101,9 @@ pub struct NewToken<'a> {
     pub cross_group_retry: bool,
 }
 
-/// The owner-editable columns to change; `None` leaves a column as it is, so that an update
-/// never writes back a stale copy of a value the relay changes meanwhile (`remain_quota`).
+/// The owner-editable columns to change; `None` leaves a column as it is. A new `remain_quota`
+/// is applied as a ledger movement of its difference to the stored value, so that an update
+/// never writes back a stale copy of a value the relay changes meanwhile.
 #[derive(Debug, Clone, Default)]
 pub struct TokenChanges {
     pub name: Option<String>,
@@ -114,6 +116,76 @@ pub struct TokenChanges {
     pub allow_ips: Option<String>,
     pub group: Option<String>,
     pub cross_group_retry: Option<bool>,
+}
+
+impl TokenChanges {
+    /// The `column = ?` assignments of the columns to change and their values.
+    fn assignments(&self) -> (Vec<&'static str>, Vec<Bound>) {
+        let mut sets = Vec::new();
+        let mut values = Vec::new();
+        let flag = |v: bool| Bound::Int(i64::from(v));
+        if let Some(v) = &self.name {
+            sets.push("name = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = self.status {
+            sets.push("status = ?");
+            values.push(Bound::Int(v));
+        }
+        if let Some(v) = self.expired_time {
+            sets.push("expired_time = ?");
+            values.push(Bound::Int(v));
+        }
+        if let Some(v) = self.unlimited_quota {
+            sets.push("unlimited_quota = ?");
+            values.push(flag(v));
+        }
+        if let Some(v) = self.model_limits_enabled {
+            sets.push("model_limits_enabled = ?");
+            values.push(flag(v));
+        }
+        if let Some(v) = &self.model_limits {
+            sets.push("model_limits = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = &self.allow_ips {
+            sets.push("allow_ips = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = &self.group {
+            sets.push("`group` = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = self.cross_group_retry {
+            sets.push("cross_group_retry = ?");
+            values.push(flag(v));
+        }
+        (sets, values)
+    }
+}
+
+/// What became of creating a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCreation {
+    /// Created, with the change event to announce after the commit.
+    Created { id: i64, change: ChangeEvent },
+    /// The user already has the most tokens allowed.
+    LimitReached,
+    /// No such live user.
+    NoUser,
+}
+
+/// What became of updating a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenUpdate {
+    /// Updated; `movement` is the ledger movement of a changed `remain_quota`. Announce
+    /// `changes` after the commit.
+    Updated {
+        movement: Option<Movement>,
+        changes: Vec<ChangeEvent>,
+    },
+    /// No such token of the user's.
+    NotFound,
 }
 
 /// Which of a user's tokens a search returns; `None` does not filter.
@@ -163,10 +235,34 @@ fn bind_all<'q>(
 }
 
 impl Db {
-    /// Creates a token and returns its id.
-    pub async fn create_token(&self, token: &NewToken<'_>) -> Result<i64, DbError> {
+    /// Creates a token for a live user who has fewer than `max_tokens`, with its change event,
+    /// in one transaction. The owner's row is locked first, so concurrent creations for one
+    /// user are counted one after the other and never exceed the limit.
+    pub async fn create_token(
+        &self,
+        token: &NewToken<'_>,
+        max_tokens: i64,
+    ) -> Result<TokenCreation, DbError> {
         let now = super::now_secs();
-        let mut conn = self.pool().acquire().await?;
+        let mut tx = self.pool().begin().await?;
+        // A write first: on SQLite it takes the write lock, on MySQL the owner's row lock.
+        let owner =
+            sqlx::query("UPDATE users SET status = status WHERE id = ? AND deleted_at IS NULL")
+                .bind(token.user_id)
+                .execute(&mut *tx)
+                .await?;
+        if owner.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(TokenCreation::NoUser);
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE user_id = ?")
+            .bind(token.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count >= max_tokens {
+            tx.rollback().await?;
+            return Ok(TokenCreation::LimitReached);
+        }
         let result = sqlx::query(
             "INSERT INTO tokens (user_id, name, key_hash, key_ciphertext, status, created_time, \
              accessed_time, expired_time, remain_quota, unlimited_quota, model_limits_enabled, \
@@ -188,9 +284,13 @@ impl Db {
         .bind(token.allow_ips)
         .bind(token.group)
         .bind(i64::from(token.cross_group_retry))
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
-        super::inserted_id(&mut conn, self.dialect(), &result).await
+        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
+        let change =
+            super::changes::append_change_in(&mut tx, self.dialect(), Topic::Token, id).await?;
+        tx.commit().await?;
+        Ok(TokenCreation::Created { id, change })
     }
 
     /// How many tokens `user_id` has.
@@ -259,85 +359,99 @@ impl Db {
         Ok((rows, total))
     }
 
-    /// Applies `changes` to one of `user_id`'s tokens (nothing happens to anyone else's).
+    /// Applies `changes` to one of `user_id`'s tokens (nothing happens to anyone else's), with
+    /// its change event, in one transaction. A new `remain_quota` is a ledger movement of the
+    /// difference to the stored value (read under the row's lock), so that charges the relay
+    /// settles meanwhile are neither lost nor counted twice in the balance mirror.
     pub async fn update_user_token(
         &self,
         id: i64,
         user_id: i64,
         changes: &TokenChanges,
-    ) -> Result<(), DbError> {
-        let mut sets: Vec<&str> = Vec::new();
-        let mut values = Vec::new();
-        let flag = |v: bool| Bound::Int(i64::from(v));
-        if let Some(v) = &changes.name {
-            sets.push("name = ?");
-            values.push(Bound::Text(v.clone()));
-        }
-        if let Some(v) = changes.status {
-            sets.push("status = ?");
-            values.push(Bound::Int(v));
-        }
-        if let Some(v) = changes.expired_time {
-            sets.push("expired_time = ?");
-            values.push(Bound::Int(v));
-        }
-        if let Some(v) = changes.remain_quota {
-            sets.push("remain_quota = ?");
-            values.push(Bound::Int(v));
-        }
-        if let Some(v) = changes.unlimited_quota {
-            sets.push("unlimited_quota = ?");
-            values.push(flag(v));
-        }
-        if let Some(v) = changes.model_limits_enabled {
-            sets.push("model_limits_enabled = ?");
-            values.push(flag(v));
-        }
-        if let Some(v) = &changes.model_limits {
-            sets.push("model_limits = ?");
-            values.push(Bound::Text(v.clone()));
-        }
-        if let Some(v) = &changes.allow_ips {
-            sets.push("allow_ips = ?");
-            values.push(Bound::Text(v.clone()));
-        }
-        if let Some(v) = &changes.group {
-            sets.push("`group` = ?");
-            values.push(Bound::Text(v.clone()));
-        }
-        if let Some(v) = changes.cross_group_retry {
-            sets.push("cross_group_retry = ?");
-            values.push(flag(v));
-        }
-        if sets.is_empty() {
-            return Ok(());
-        }
+    ) -> Result<TokenUpdate, DbError> {
+        let (sets, mut values) = changes.assignments();
+        let sets = if sets.is_empty() {
+            // Still a write first, which locks the row (and, on SQLite, the database).
+            "remain_quota = remain_quota".to_string()
+        } else {
+            sets.join(", ")
+        };
         values.push(Bound::Int(id));
         values.push(Bound::Int(user_id));
-        let sql = format!(
-            "UPDATE tokens SET {} WHERE id = ? AND user_id = ?",
-            sets.join(", ")
-        );
-        bind_all(sqlx::query(AssertSqlSafe(sql)), values)
-            .execute(self.pool())
+        let sql = format!("UPDATE tokens SET {sets} WHERE id = ? AND user_id = ?");
+        let mut tx = self.pool().begin().await?;
+        let updated = bind_all(sqlx::query(AssertSqlSafe(sql)), values)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        if updated.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(TokenUpdate::NotFound);
+        }
+        let mut movement = None;
+        let mut events = Vec::new();
+        if let Some(remain_quota) = changes.remain_quota {
+            let stored: i64 =
+                sqlx::query_scalar("SELECT remain_quota FROM tokens WHERE id = ? AND user_id = ?")
+                    .bind(id)
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if stored != remain_quota {
+                let limit = Movement::new(
+                    format!(
+                        "token_limit:{id}:{}",
+                        crate::crypto::random_alphanumeric(24)
+                    ),
+                    MovementKind::TokenLimit,
+                    user_id,
+                    0,
+                )
+                .with_token_delta(id, remain_quota - stored)
+                .allowing_negative();
+                match self.apply_movement_in(&mut tx, &limit).await? {
+                    MovementOutcome::Applied { changes, .. } => events.extend(changes),
+                    other => {
+                        return Err(DbError::MovementNotApplied(format!(
+                            "{}: {other:?}",
+                            limit.idempotency_key
+                        )));
+                    }
+                }
+                movement = Some(limit);
+            }
+        }
+        if events.is_empty() {
+            events.push(
+                super::changes::append_change_in(&mut tx, self.dialect(), Topic::Token, id).await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(TokenUpdate::Updated {
+            movement,
+            changes: events,
+        })
     }
 
-    /// Deletes one of `user_id`'s tokens; false when there was no such token of theirs.
-    pub async fn delete_user_token(&self, id: i64, user_id: i64) -> Result<bool, DbError> {
-        let result = sqlx::query("DELETE FROM tokens WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(result.rows_affected() > 0)
+    /// Deletes one of `user_id`'s tokens with its change event, in one transaction; `None` when
+    /// there was no such token of theirs.
+    pub async fn delete_user_token(
+        &self,
+        id: i64,
+        user_id: i64,
+    ) -> Result<Option<ChangeEvent>, DbError> {
+        let deleted = self.delete_user_tokens(user_id, &[id]).await?;
+        Ok(deleted.into_iter().next().map(|(_, change)| change))
     }
 
-    /// Deletes those of `ids` that are `user_id`'s tokens, in one transaction, and returns the
-    /// ids actually deleted. One statement per id keeps the count exact on both databases even
-    /// while another request deletes some of the same tokens.
-    pub async fn delete_user_tokens(&self, user_id: i64, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+    /// Deletes those of `ids` that are `user_id`'s tokens, with a change event each, in one
+    /// transaction, and returns the ids actually deleted with their events. One statement per
+    /// id keeps the count exact on both databases even while another request deletes some of
+    /// the same tokens.
+    pub async fn delete_user_tokens(
+        &self,
+        user_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, ChangeEvent)>, DbError> {
         let mut unique = ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
@@ -350,7 +464,10 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             if result.rows_affected() > 0 {
-                deleted.push(id);
+                let change =
+                    super::changes::append_change_in(&mut tx, self.dialect(), Topic::Token, id)
+                        .await?;
+                deleted.push((id, change));
             }
         }
         tx.commit().await?;

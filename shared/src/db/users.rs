@@ -1,6 +1,6 @@
 //! The `users` table.
 
-use super::{Db, DbError, now_secs};
+use super::{Db, DbError, Signup, now_secs};
 
 /// Every column of a user, as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -45,7 +45,7 @@ macro_rules! user_columns {
     };
 }
 
-/// The fields needed to create a user.
+/// The fields needed to create a user. `quota` is granted through the ledger.
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -59,25 +59,30 @@ pub struct NewUser<'a> {
 }
 
 impl Db {
-    /// Creates a user and returns its id.
-    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<i64, DbError> {
-        let mut conn = self.pool().acquire().await?;
+    /// Creates a user with its starting quota (`user.quota`, granted through the ledger in the
+    /// same transaction).
+    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<Signup, DbError> {
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
-             email, inviter_id, setting, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, '', ?)",
+             email, inviter_id, setting, created_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, '', ?)",
         )
         .bind(user.username)
         .bind(user.password_hash)
         .bind(user.display_name)
         .bind(user.role)
-        .bind(user.quota)
         .bind(user.group)
         .bind(user.email)
         .bind(user.inviter_id)
         .bind(now_secs())
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
-        super::inserted_id(&mut conn, self.dialect(), &result).await
+        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
+        let signup = self
+            .grant_signup(&mut tx, id, user.quota, Vec::new())
+            .await?;
+        tx.commit().await?;
+        Ok(signup)
     }
 
     /// A live (not deleted) user by id.
@@ -144,27 +149,6 @@ impl Db {
             .execute(self.pool())
             .await?;
         Ok(())
-    }
-
-    /// Adds `delta` (which may be negative) to a live user's quota. Unless `allow_negative`, a
-    /// change that would take the quota below zero is refused atomically (returns false).
-    pub async fn adjust_user_quota(
-        &self,
-        user_id: i64,
-        delta: i64,
-        allow_negative: bool,
-    ) -> Result<bool, DbError> {
-        let result = sqlx::query(
-            "UPDATE users SET quota = quota + ? \
-             WHERE id = ? AND deleted_at IS NULL AND (? = 1 OR quota + ? >= 0)",
-        )
-        .bind(delta)
-        .bind(user_id)
-        .bind(i64::from(allow_negative))
-        .bind(delta)
-        .execute(self.pool())
-        .await?;
-        Ok(result.rows_affected() == 1)
     }
 
     /// How many live users have `role`.

@@ -76,6 +76,20 @@ impl Dec {
             .checked_mul(10i128.checked_pow(scale - self.scale)?)
     }
 
+    /// `hundredths / 100`, e.g. 45 for 0.45.
+    pub(super) fn hundredths(hundredths: i64) -> Dec {
+        Dec {
+            mantissa: i128::from(hundredths),
+            scale: 2,
+        }
+    }
+
+    /// Truncated toward zero (Go's `int(x)`), saturated to `i64`.
+    pub(super) fn trunc(self) -> i64 {
+        let whole = self.mantissa / 10i128.pow(self.scale);
+        i64::try_from(whole).unwrap_or(if whole < 0 { i64::MIN } else { i64::MAX })
+    }
+
     /// Rounded half away from zero, saturated to `i64`.
     pub(super) fn round(self) -> i64 {
         // scale <= 36, so the power and twice the remainder fit.

@@ -9,7 +9,8 @@ use super::BodyFormat;
 use crate::pricing::Usage;
 
 /// A token count as providers write it: an integer (or, from sloppy upstreams, a float or
-/// null); negative values count as 0 and huge ones saturate.
+/// null); huge ones saturate. Negative values are kept as reported: the relay checks every
+/// count before pricing it and bills its own estimate for one out of range.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Count(pub(super) i64);
 
@@ -26,7 +27,7 @@ impl<'de> Deserialize<'de> for Count {
                 (None, None, None) => 0,
             },
         };
-        Ok(Count(value.max(0)))
+        Ok(Count(value))
     }
 }
 
@@ -390,10 +391,11 @@ mod tests {
             ),
             None
         );
-        // Sloppy numbers are tolerated: floats round, negatives are 0, null is 0.
+        // Sloppy numbers are tolerated: floats round, null is 0; negatives are kept for the
+        // relay's range check to refuse.
         let sloppy =
             br#"{"usage":{"prompt_tokens":3.6,"completion_tokens":-2,"total_tokens":null}}"#;
-        assert_eq!(usage_from_json(BodyFormat::OpenAiChat, sloppy), u(4, 0, 0));
+        assert_eq!(usage_from_json(BodyFormat::OpenAiChat, sloppy), u(4, -2, 0));
         let huge = br#"{"usage":{"prompt_tokens":99999999999999999999999}}"#;
         assert_eq!(
             usage_from_json(BodyFormat::OpenAiChat, huge),

@@ -17,9 +17,9 @@ pub(crate) fn create(ctx: &Ctx) -> HandlerResult {
     let created = rng::unix_now();
     if ctx.wants_stream() {
         let usage = ctx.include_usage().then_some(ctx.knobs.usage);
-        return Ok(Reply::Stream(Stream::sse(ChatStream::new(
-            &id, created, &model, usage,
-        ))));
+        let mut stream = ChatStream::new(&id, created, &model, usage);
+        stream.finish_reason = ctx.finish_reason();
+        return Ok(Reply::Stream(Stream::sse(stream)));
     }
     json(&json!({
         "id": id,
@@ -35,7 +35,7 @@ pub(crate) fn create(ctx: &Ctx) -> HandlerResult {
                 "annotations": [],
             },
             "logprobs": null,
-            "finish_reason": "stop",
+            "finish_reason": ctx.finish_reason(),
         }],
         "usage": completion_usage(&ctx.knobs.usage),
         "service_tier": "default",
@@ -50,6 +50,7 @@ struct ChatStream {
     /// `,"usage":null}` when usage was asked for (every chunk then carries the key), else `}`.
     suffix: &'static str,
     usage: Option<Usage>,
+    finish_reason: &'static str,
 }
 
 impl ChatStream {
@@ -67,6 +68,7 @@ impl ChatStream {
             prefix,
             suffix,
             usage,
+            finish_reason: "stop",
         }
     }
 
@@ -94,7 +96,13 @@ impl EventSource for ChatStream {
     }
 
     fn closing(&mut self, out: &mut Vec<Vec<u8>>) {
-        out.push(self.chunk(r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#));
+        let last = [
+            r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":""#,
+            self.finish_reason,
+            r#""}]"#,
+        ]
+        .concat();
+        out.push(self.chunk(&last));
         if let Some(usage) = &self.usage {
             let usage = completion_usage(usage).to_string();
             out.push(data_event(

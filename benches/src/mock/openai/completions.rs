@@ -22,9 +22,10 @@ pub(crate) fn create(ctx: &Ctx) -> HandlerResult {
     }
     let prompts = input_count(ctx.json.and_then(|j| j.get("prompt")));
     let answer = ctx.answer();
+    let finish_reason = ctx.finish_reason();
     let choices: Vec<Value> = (0..prompts)
         .map(|index| {
-            json!({"text": answer, "index": index, "logprobs": null, "finish_reason": "stop"})
+            json!({"text": answer, "index": index, "logprobs": null, "finish_reason": finish_reason})
         })
         .collect();
     json(&json!({

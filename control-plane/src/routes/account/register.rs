@@ -5,7 +5,8 @@
 //! otherwise it is ignored, as in new-api. A new user is a common user in group `default` with
 //! `QuotaForNewUser`. A valid invitation code (`aff_code`) records the inviter, who gets one more
 //! `aff_count` and `QuotaForInviter` added to `aff_quota`; the new user gets `QuotaForInvitee`.
-//! An unknown invitation code registers without an inviter. Every bonus is logged.
+//! An unknown invitation code registers without an inviter. Every bonus is one ledger movement
+//! (logged), written in the transaction that creates the user.
 
 use super::{address, critical_limit, flag, quota_option};
 use crate::app::{App, AppState};
@@ -13,15 +14,17 @@ use crate::client_ip::ClientIp;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_json;
-use crate::quota::adjust_user_quota;
+use crate::ledger;
 use crate::routes::setup::{validate_password, validate_username};
 use crate::verification::{self, Purpose};
 use axum::body::Bytes;
 use axum::extract::State;
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::{hash_password, random_alphanumeric};
-use pylon_shared::db::{InviterReward, LOG_TYPE_SYSTEM, NewUser, Registration};
-use pylon_shared::roles::{QUOTA_PER_UNIT, ROLE_COMMON};
+use pylon_shared::db::{
+    LOG_TYPE_SYSTEM, Movement, MovementKind, NewUser, Registration, Signup, quota_text,
+};
+use pylon_shared::roles::ROLE_COMMON;
 use serde::Deserialize;
 
 const USERNAME_TAKEN: &str = "Username already exists or has been deleted";
@@ -96,7 +99,14 @@ pub async fn register(
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
     let new_user_quota = quota_option(&app, "QuotaForNewUser").await?;
-    let inviter_reward = quota_option(&app, "QuotaForInviter").await?;
+    let rewards = match inviter_id {
+        Some(inviter_id) => InvitationRewards {
+            inviter_id,
+            inviter_aff_quota: quota_option(&app, "QuotaForInviter").await?,
+            invitee_bonus: quota_option(&app, "QuotaForInvitee").await?,
+        },
+        None => InvitationRewards::default(),
+    };
     let user = NewUser {
         username,
         password_hash: &password_hash,
@@ -107,24 +117,67 @@ pub async fn register(
         email: email.as_deref().unwrap_or(""),
         inviter_id: inviter_id.unwrap_or(0),
     };
-    let reward = inviter_id.map(|inviter_id| InviterReward {
-        inviter_id,
-        aff_quota: inviter_reward,
-    });
-    let user_id = insert(&app, &user, reward).await?;
-
-    if new_user_quota > 0 {
-        let content = format!("New user registration bonus {}", quota_text(new_user_quota));
-        app.db
-            .record_log(user_id, LOG_TYPE_SYSTEM, &content, new_user_quota)
-            .await?;
+    let signup = insert(&app, &user, rewards).await?;
+    ledger::after_commit(&app, &signup.movements, &signup.changes).await;
+    if let Err(error) = app.changes.publish(Topic::User, signup.id).await {
+        // Committed: the proxies learn of the user when they look it up.
+        tracing::warn!(%error, user_id = signup.id, "new user not announced");
     }
-    if let Some(reward) = reward {
-        reward_invitation(&app, user_id, reward).await?;
-    }
-    app.changes.publish(Topic::User, user_id).await?;
-    tracing::info!(user_id, username, inviter = ?inviter_id, "user registered");
+    tracing::info!(user_id = signup.id, username, inviter = ?inviter_id, "user registered");
     Ok(envelope::ok_message(""))
+}
+
+/// The bonuses of an invitation (all 0 without one).
+#[derive(Debug, Clone, Copy, Default)]
+struct InvitationRewards {
+    inviter_id: i64,
+    /// `QuotaForInviter`, added to the inviter's invitation quota.
+    inviter_aff_quota: i64,
+    /// `QuotaForInvitee`, added to the new user's quota.
+    invitee_bonus: i64,
+}
+
+impl InvitationRewards {
+    /// The ledger movements of the rewards for the new user `user_id`, keyed by it so that
+    /// each is paid once.
+    fn movements(self, user_id: i64) -> Vec<Movement> {
+        let mut movements = Vec::new();
+        if self.invitee_bonus > 0 {
+            movements.push(
+                Movement::new(
+                    format!("invitee_bonus:{user_id}"),
+                    MovementKind::InviteReward,
+                    user_id,
+                    self.invitee_bonus,
+                )
+                .with_log(
+                    LOG_TYPE_SYSTEM,
+                    format!("Invite code bonus {}", quota_text(self.invitee_bonus)),
+                    self.invitee_bonus,
+                ),
+            );
+        }
+        if self.inviter_aff_quota > 0 {
+            movements.push(
+                Movement::new(
+                    format!("inviter_reward:{user_id}"),
+                    MovementKind::InviteReward,
+                    self.inviter_id,
+                    0,
+                )
+                .with_aff_delta(self.inviter_aff_quota)
+                .with_log(
+                    LOG_TYPE_SYSTEM,
+                    format!(
+                        "Invited user bonus {} (invitation quota)",
+                        quota_text(self.inviter_aff_quota)
+                    ),
+                    self.inviter_aff_quota,
+                ),
+            );
+        }
+        movements
+    }
 }
 
 /// With email verification on: the normalized address, which must be given with a code and be
@@ -147,12 +200,16 @@ async fn email_to_verify(app: &App, request: &RegisterRequest) -> Result<Option<
 async fn insert(
     app: &App,
     user: &NewUser<'_>,
-    reward: Option<InviterReward>,
-) -> Result<i64, ApiError> {
+    rewards: InvitationRewards,
+) -> Result<Signup, ApiError> {
     for _ in 0..AFF_CODE_TRIES {
         let aff_code = random_alphanumeric(AFF_CODE_CHARS);
-        match app.db.register_user(user, &aff_code, reward).await? {
-            Registration::Created(id) => return Ok(id),
+        match app
+            .db
+            .register_user(user, &aff_code, |id| rewards.movements(id))
+            .await?
+        {
+            Registration::Created(signup) => return Ok(signup),
             Registration::UsernameTaken => return Err(ApiError::invalid(USERNAME_TAKEN)),
             Registration::AffCodeTaken => continue,
         }
@@ -160,36 +217,4 @@ async fn insert(
     Err(ApiError::Internal(anyhow::anyhow!(
         "no free invitation code after {AFF_CODE_TRIES} tries"
     )))
-}
-
-/// The bonuses of an invitation, after the inviter's counters were updated with the user.
-async fn reward_invitation(app: &App, user_id: i64, reward: InviterReward) -> Result<(), ApiError> {
-    let invitee_bonus = quota_option(app, "QuotaForInvitee").await?;
-    if invitee_bonus > 0 && adjust_user_quota(app, user_id, invitee_bonus, false).await? {
-        let content = format!("Invite code bonus {}", quota_text(invitee_bonus));
-        app.db
-            .record_log(user_id, LOG_TYPE_SYSTEM, &content, invitee_bonus)
-            .await?;
-    }
-    if reward.aff_quota > 0 {
-        let content = format!(
-            "Invited user bonus {} (invitation quota)",
-            quota_text(reward.aff_quota)
-        );
-        app.db
-            .record_log(
-                reward.inviter_id,
-                LOG_TYPE_SYSTEM,
-                &content,
-                reward.aff_quota,
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-/// A quota as logs show it: the units and their value in USD.
-fn quota_text(quota: i64) -> String {
-    let usd = quota as f64 / QUOTA_PER_UNIT as f64;
-    format!("{quota} (${usd:.2})")
 }

@@ -7,6 +7,7 @@ mod create;
 mod delete;
 mod delete_batch;
 mod delete_disabled;
+mod fetch_models;
 mod get;
 mod input;
 mod kinds;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/search", get(search::search))
         .route("/models", get(models::models))
         .route("/models_enabled", get(models_enabled::models_enabled))
+        .route("/fetch_models/{id}", get(fetch_models::fetch_models))
         .route("/test", get(test_all::test_all))
         .route("/test/{id}", get(test::test))
         .route(

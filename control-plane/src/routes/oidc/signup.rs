@@ -1,13 +1,15 @@
 //! Creating the account of a subject seen for the first time, as new-api does for OAuth sign-ups:
-//! an ordinary user (role 1) in the default group with `QuotaForNewUser`, named after the
+//! an ordinary user (role 1) in the default group with `QuotaForNewUser` (granted through the
+//! ledger with the account), named after the
 //! provider's `preferred_username` (or the email's local part), made unique.
 
 use super::provider::Identity;
 use crate::app::App;
 use crate::error::ApiError;
+use crate::ledger;
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::{LOG_TYPE_SYSTEM, NewUser, OidcSignup};
+use pylon_shared::db::{NewUser, OidcSignup};
 use pylon_shared::roles::ROLE_COMMON;
 
 /// Usernames are at most 20 characters (new-api's `UserNameMaxLength`).
@@ -52,20 +54,14 @@ pub async fn create(app: &App, identity: &Identity, quota: i64) -> Result<i64, A
             email: &email,
             inviter_id: 0,
         };
-        if let OidcSignup::Created(id) = app.db.create_oidc_user(&user, &identity.sub).await? {
-            if quota > 0 {
-                app.db
-                    .record_log(
-                        id,
-                        LOG_TYPE_SYSTEM,
-                        &format!("New user registration bonus: {quota} quota"),
-                        quota,
-                    )
-                    .await?;
+        if let OidcSignup::Created(signup) = app.db.create_oidc_user(&user, &identity.sub).await? {
+            ledger::after_commit(app, &signup.movements, &signup.changes).await;
+            if let Err(error) = app.changes.publish(Topic::User, signup.id).await {
+                // Committed: the proxies learn of the user when they look it up.
+                tracing::warn!(%error, user = signup.id, "new user not announced");
             }
-            app.changes.publish(Topic::User, id).await?;
-            tracing::info!(user = id, %username, "user signed up via OIDC");
-            return Ok(id);
+            tracing::info!(user = signup.id, %username, "user signed up via OIDC");
+            return Ok(signup.id);
         }
     }
     Err(ApiError::invalid(

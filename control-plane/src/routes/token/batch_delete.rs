@@ -8,8 +8,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_json;
 use axum::body::Bytes;
 use axum::extract::State;
-use pylon_shared::cache::balances::{self, Account};
-use pylon_shared::changes::Topic;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -31,9 +29,6 @@ pub async fn batch_delete(
         return Err(ApiError::invalid("Invalid parameters"));
     }
     let deleted = app.db.delete_user_tokens(user.id, &ids).await?;
-    for id in &deleted {
-        app.changes.publish(Topic::Token, *id).await?;
-        balances::forget(&app.cache, Account::Token(*id)).await?;
-    }
+    super::after_delete(&app, &deleted).await;
     Ok(envelope::ok(deleted.len()))
 }

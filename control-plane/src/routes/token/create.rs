@@ -1,5 +1,6 @@
 //! `POST /api/token/`: creates a key for the caller. Like new-api it answers with success only:
-//! the console lists the keys again and reveals one with `POST /api/token/{id}/key`.
+//! the console lists the keys again and reveals one with `POST /api/token/{id}/key`. The limit
+//! on keys per user is checked in the transaction that inserts the key (with its change event).
 
 use super::fields;
 use crate::app::AppState;
@@ -7,9 +8,9 @@ use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::ledger;
 use axum::extract::State;
-use pylon_shared::changes::Topic;
-use pylon_shared::db::{NewToken, now_secs};
+use pylon_shared::db::{NewToken, TokenCreation, now_secs};
 use pylon_shared::{crypto, keys};
 use serde::Deserialize;
 
@@ -56,32 +57,39 @@ pub async fn create(
     fields::check_allow_ips(&allow_ips)?;
     fields::check_group(&app, &user, &group).await?;
 
-    let max = super::max_user_tokens(&app).await?;
-    if app.db.count_user_tokens(user.id).await? >= max {
-        return Err(ApiError::invalid(format!(
-            "Maximum number of tokens reached ({max})"
-        )));
-    }
-
     let key = keys::generate();
     let sealed = crypto::seal(&app.secrets.key_encryption, &key.full);
-    let id = app
+    let max = super::max_user_tokens(&app).await?;
+    let created = app
         .db
-        .create_token(&NewToken {
-            user_id: user.id,
-            name: &name,
-            key_hash: &key.hash,
-            key_ciphertext: &sealed,
-            expired_time: request.expired_time,
-            remain_quota: request.remain_quota,
-            unlimited_quota: request.unlimited_quota,
-            model_limits_enabled: request.model_limits_enabled,
-            model_limits: &model_limits,
-            allow_ips: &allow_ips,
-            group: &group,
-            cross_group_retry: fields::cross_group_retry(&group, request.cross_group_retry),
-        })
+        .create_token(
+            &NewToken {
+                user_id: user.id,
+                name: &name,
+                key_hash: &key.hash,
+                key_ciphertext: &sealed,
+                expired_time: request.expired_time,
+                remain_quota: request.remain_quota,
+                unlimited_quota: request.unlimited_quota,
+                model_limits_enabled: request.model_limits_enabled,
+                model_limits: &model_limits,
+                allow_ips: &allow_ips,
+                group: &group,
+                cross_group_retry: fields::cross_group_retry(&group, request.cross_group_retry),
+            },
+            max,
+        )
         .await?;
-    app.changes.publish(Topic::Token, id).await?;
-    Ok(envelope::ok_message(""))
+    match created {
+        TokenCreation::Created { change, .. } => {
+            ledger::after_commit(&app, &[], &[change]).await;
+            Ok(envelope::ok_message(""))
+        }
+        TokenCreation::LimitReached => Err(ApiError::invalid(format!(
+            "Maximum number of tokens reached ({max})"
+        ))),
+        TokenCreation::NoUser => Err(ApiError::Unauthorized(
+            "Unauthorized, user information is invalid",
+        )),
+    }
 }

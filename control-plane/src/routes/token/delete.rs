@@ -6,8 +6,6 @@ use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::{Path, State};
-use pylon_shared::cache::balances::{self, Account};
-use pylon_shared::changes::Topic;
 
 pub async fn delete(
     State(app): State<AppState>,
@@ -15,10 +13,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult {
     let id = parse_id(&id)?;
-    if !app.db.delete_user_token(id, user.id).await? {
+    let Some(change) = app.db.delete_user_token(id, user.id).await? else {
         return Err(ApiError::invalid(NOT_FOUND));
-    }
-    app.changes.publish(Topic::Token, id).await?;
-    balances::forget(&app.cache, Account::Token(id)).await?;
+    };
+    super::after_delete(&app, &[(id, change)]).await;
     Ok(envelope::ok_message(""))
 }

@@ -100,6 +100,15 @@ fn view(app: &App, token: &StoredToken) -> Value {
     })
 }
 
+/// After deleted keys were committed with their change events: announce them and forget their
+/// balance counters in Redis (best effort, as every post-commit step; a stale counter of a
+/// deleted key is never read, as the key no longer authenticates).
+async fn after_delete(app: &App, deleted: &[(i64, pylon_shared::db::ChangeEvent)]) {
+    let (ids, changes): (Vec<i64>, Vec<_>) = deleted.iter().cloned().unzip();
+    crate::ledger::after_commit(app, &[], &changes).await;
+    crate::ledger::forget_tokens(app, &ids).await;
+}
+
 /// The `MaxUserTokens` option: how many keys one user may hold.
 async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
     Ok(app

@@ -10,12 +10,11 @@ use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::ledger;
 use axum::extract::{Query, State};
-use pylon_shared::cache::balances::{self, Account};
-use pylon_shared::changes::Topic;
 use pylon_shared::db::{
     TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED, TOKEN_STATUS_EXPIRED,
-    TokenChanges, TokenRow, UserRow, now_secs,
+    TokenChanges, TokenRow, TokenUpdate, UserRow, now_secs,
 };
 use serde::Deserialize;
 
@@ -61,12 +60,13 @@ pub async fn update(
     } else {
         settings_change(&app, &user, request, &stored.row).await?
     };
-    app.db.update_user_token(id, user.id, &changes).await?;
-    if let Some(remain_quota) = changes.remain_quota {
-        // The shared admission counter mirrors the balance just set.
-        balances::set_stored(&app.cache, Account::Token(id), remain_quota).await?;
+    match app.db.update_user_token(id, user.id, &changes).await? {
+        TokenUpdate::Updated { movement, changes } => {
+            // The shared admission counter follows the key's balance by the same difference.
+            ledger::after_commit(&app, movement.as_slice(), &changes).await;
+        }
+        TokenUpdate::NotFound => return Err(ApiError::invalid(NOT_FOUND)),
     }
-    app.changes.publish(Topic::Token, id).await?;
     // Deleted meanwhile by a concurrent request: say so rather than answer a stale copy.
     let updated = app
         .db

@@ -2,18 +2,18 @@
 //! quota (`aff_quota`, earned by inviting users) into their quota, as new-api's
 //! `TransferAffQuota` does. At least one unit (`QuotaPerUnit`, 500 000 by default) per transfer.
 //!
-//! The invitation quota is taken first by one conditional statement that refuses to take more
-//! than there is, so concurrent transfers can never overdraw it; the quota is then credited
-//! through the one path every quota change takes, and a system log row records the move.
+//! The transfer is one ledger movement: the invitation quota is taken by a conditional update
+//! that refuses to take more than there is (so concurrent transfers can never overdraw it), the
+//! quota credited and a system log row written, all in one transaction.
 
 use crate::app::{App, AppState};
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::quota::adjust_user_quota;
+use crate::ledger;
 use axum::extract::State;
-use pylon_shared::db::LOG_TYPE_SYSTEM;
+use pylon_shared::db::{LOG_TYPE_SYSTEM, Movement, MovementKind, MovementOutcome, Refusal};
 use pylon_shared::roles::QUOTA_PER_UNIT;
 use serde::Deserialize;
 
@@ -36,30 +36,31 @@ pub async fn transfer(
             describe_quota(per_unit, per_unit)
         )));
     }
-    if !app.db.take_aff_quota(user.id, amount).await? {
-        return Err(ApiError::invalid(
-            "Transfer failed: not enough invitation quota",
-        ));
-    }
-    if !adjust_user_quota(&app, user.id, amount, false).await? {
-        // The account went away between the two steps: give the invitation quota back.
-        app.db.return_aff_quota(user.id, amount).await?;
-        return Err(ApiError::Unauthorized(
+    let movement = Movement::new(
+        ledger::fresh_key("aff_transfer"),
+        MovementKind::AffTransfer,
+        user.id,
+        amount,
+    )
+    .with_aff_delta(-amount)
+    .with_log(
+        LOG_TYPE_SYSTEM,
+        format!(
+            "Transferred {} of invitation quota to quota",
+            describe_quota(amount, per_unit)
+        ),
+        amount,
+    );
+    match ledger::apply(&app, &movement).await? {
+        MovementOutcome::Applied { .. } => Ok(envelope::ok_message("Transfer successful")),
+        MovementOutcome::Refused(Refusal::NoSuchUser) => Err(ApiError::Unauthorized(
             "Unauthorized, user information is invalid",
-        ));
+        )),
+        // A fresh key is never a duplicate; anything else is a short invitation quota.
+        _ => Err(ApiError::invalid(
+            "Transfer failed: not enough invitation quota",
+        )),
     }
-    app.db
-        .record_log(
-            user.id,
-            LOG_TYPE_SYSTEM,
-            &format!(
-                "Transferred {} of invitation quota to quota",
-                describe_quota(amount, per_unit)
-            ),
-            amount,
-        )
-        .await?;
-    Ok(envelope::ok_message("Transfer successful"))
 }
 
 /// Quota per US dollar: the `QuotaPerUnit` option, 500 000 when unset or unusable.

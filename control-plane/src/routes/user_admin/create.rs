@@ -15,7 +15,7 @@ use crate::routes::setup::{validate_password, validate_username};
 use axum::extract::State;
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::hash_password;
-use pylon_shared::db::{LOG_TYPE_SYSTEM, NewUser, is_unique_violation};
+use pylon_shared::db::{NewUser, is_unique_violation};
 use pylon_shared::roles::{ROLE_ADMIN, ROLE_COMMON};
 use serde::Deserialize;
 
@@ -95,12 +95,14 @@ pub async fn create(
         email: "",
         inviter_id: 0,
     };
-    let id = match app.db.create_user(&new_user).await {
-        Ok(id) => id,
+    let signup = match app.db.create_user(&new_user).await {
+        Ok(signup) => signup,
         // Taken by a concurrent request since the check above.
         Err(e) if is_unique_violation(&e) => return Err(ApiError::invalid(USERNAME_TAKEN)),
         Err(e) => return Err(e.into()),
     };
+    let id = signup.id;
+    crate::ledger::after_commit(&app, &signup.movements, &signup.changes).await;
     if !request.remark.is_empty() {
         let created = super::target(&app, id).await?;
         let profile = pylon_shared::db::UserProfile {
@@ -124,10 +126,6 @@ pub async fn create(
         ),
     )
     .await?;
-    if quota > 0 {
-        let content = format!("New user gift: {}", super::quota_text(quota));
-        app.db.record_log(id, LOG_TYPE_SYSTEM, &content, 0).await?;
-    }
     tracing::info!(admin = admin.id, user = id, username, role, "user created");
     Ok(envelope::ok(view(&super::target(&app, id).await?)))
 }

@@ -73,11 +73,15 @@ async fn target(app: &App, id: i64) -> Result<UserRow, ApiError> {
 
 /// Writes an audit row on `target_id`'s log saying which administrator did `what`.
 async fn audit(app: &App, admin: &UserRow, target_id: i64, what: &str) -> Result<(), ApiError> {
-    let content = format!("Administrator {} (id {}) {what}", admin.username, admin.id);
     app.db
-        .record_log(target_id, LOG_TYPE_MANAGE, &content, 0)
+        .record_log(target_id, LOG_TYPE_MANAGE, &audit_text(admin, what), 0)
         .await?;
     Ok(())
+}
+
+/// An audit row's text: which administrator did `what`.
+fn audit_text(admin: &UserRow, what: &str) -> String {
+    format!("Administrator {} (id {}) {what}", admin.username, admin.id)
 }
 
 /// Ends every console session of a user and revokes their access token.

@@ -1,64 +1,163 @@
 //! Where admission holds money. Embedded mode: this process's memory ([`Balances`]), exact
 //! for the one proxy there is. With Redis: the shared counters of
-//! `pylon_shared::cache::balances` (stored - pending = available), so that any number of proxy
-//! nodes together cannot admit more than an account has.
+//! `pylon_shared::cache::balances` (`stored` minus the live nodes' `held` = available), so that
+//! any number of proxy nodes together cannot admit more than an account has. The invariant the
+//! scripts below keep is written down there.
+//!
+//! With Redis, this node's holds are a field of its own in each account's `held` hash, alive
+//! while the node's lease is: [`Ledger::maintain`] renews the lease every third of
+//! `billing.lease_ms` and re-syncs `stored` with the database every `billing.resync_secs` for
+//! the accounts this node used lately; the settlement writer re-syncs the accounts of every
+//! batch it wrote.
 
 use super::{Balances, Refusal, Reservation};
+use crate::metrics::ProxyMetrics;
+use dashmap::DashMap;
 use fred::prelude::*;
 use pylon_shared::cache::SharedCache;
-use pylon_shared::cache::balances::Account;
+use pylon_shared::cache::balances::{Account, NODES_KEY};
 use pylon_shared::db::Db;
+use pylon_shared::pricing::Bounds;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// KEYS: (stored, pend) per account; ARGV[1]: amount. Adds the amount to every `pend` if every
-/// account has it available. Returns 1; -1/-2 when the user/key is short; -3/-4 when the
-/// user's/key's `stored` counter is missing (start it from the database and call again).
+/// KEYS: nodes, then (stored, held) per account; ARGV: node, lease ms, floor, ceiling. Renews
+/// the node's lease; sums each account's holds of live nodes (deleting dead nodes' fields);
+/// holds in this node's field as much as every account has available up to the ceiling, if
+/// each has more than 0 and at least the floor. Returns the amount held (>= 0); -1/-2 when the
+/// user/key is short; -3/-4 when the user's/key's `stored` is missing (start it from the
+/// database and call again).
 const RESERVE: &str = r#"
-local amount = tonumber(ARGV[1])
-for i = 1, #KEYS, 2 do
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local node = ARGV[1]
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), node)
+local floor = tonumber(ARGV[3])
+local amount = tonumber(ARGV[4])
+for i = 2, #KEYS, 2 do
   local stored = redis.call('GET', KEYS[i])
-  if not stored then return -3 - (i - 1) / 2 end
-  local available = tonumber(stored) - tonumber(redis.call('GET', KEYS[i + 1]) or '0')
-  if available <= 0 or available < amount then return -1 - (i - 1) / 2 end
+  if not stored then return -3 - (i - 2) / 2 end
+  local held = 0
+  local fields = redis.call('HGETALL', KEYS[i + 1])
+  for j = 1, #fields, 2 do
+    local expiry = redis.call('ZSCORE', KEYS[1], fields[j])
+    if expiry and tonumber(expiry) >= now then
+      held = held + tonumber(fields[j + 1])
+    else
+      redis.call('HDEL', KEYS[i + 1], fields[j])
+    end
+  end
+  local available = tonumber(stored) - held
+  if available <= 0 or available < floor then return -1 - (i - 2) / 2 end
+  if available < amount then amount = available end
 end
-for i = 2, #KEYS, 2 do redis.call('INCRBY', KEYS[i], amount) end
-return 1
+if amount < 0 then amount = 0 end
+for i = 3, #KEYS, 2 do redis.call('HINCRBY', KEYS[i], node, amount) end
+return amount
 "#;
 
-/// KEYS: `pend` counters; ARGV[1]: delta. Moves each by the delta.
+/// KEYS: held hashes; ARGV: node, delta. Moves the node's holds by the delta (a field at or
+/// below zero is removed: its holds were already dropped with a lapsed lease).
 const SETTLE: &str = r#"
-for i = 1, #KEYS do redis.call('INCRBY', KEYS[i], ARGV[1]) end
+for i = 1, #KEYS do
+  if redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[2]) <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
+end
 return 1
 "#;
 
-/// KEYS: (stored, pend) per account; ARGV[1]: a charge now in the database. Takes it off both
-/// (`pend` never below zero, which only a Redis restart could cause).
+/// KEYS: (stored, held, seq) per account; ARGV: node, charge now in the database, the part of
+/// it this node holds (0 for records replayed from the journal). Takes the charge off
+/// `stored` and the held part off the node's holds; counts the change.
 const WRITTEN: &str = r#"
-local charge = tonumber(ARGV[1])
-for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], charge) end
-  if redis.call('DECRBY', KEYS[i + 1], charge) < 0 then redis.call('SET', KEYS[i + 1], 0) end
+for i = 1, #KEYS, 3 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[2]) end
+  if tonumber(ARGV[3]) ~= 0 and redis.call('HINCRBY', KEYS[i + 1], ARGV[1], -tonumber(ARGV[3])) <= 0 then
+    redis.call('HDEL', KEYS[i + 1], ARGV[1])
+  end
+  redis.call('INCR', KEYS[i + 2])
 end
+return 1
+"#;
+
+/// KEYS: stored, seq; ARGV: seq before the database read, the database value. Sets `stored`
+/// unless it changed since. Returns 2 when it corrected `stored`, 1 when it already matched, 0
+/// when skipped.
+const RESYNC: &str = r#"
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+local before = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2])
+if before == ARGV[2] then return 1 end
+return 2
+"#;
+
+/// KEYS: nodes; ARGV: node, lease ms. Renews the lease; forgets leases dead for a day.
+const RENEW: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 86400000)
 return 1
 "#;
 
 /// Attempts at a Redis update that must not be lost.
 const ATTEMPTS: u32 = 5;
+/// Accounts not used for this long are no longer re-synced by this node.
+const TOUCHED_FOR: Duration = Duration::from_secs(600);
+
+/// The shared (Redis) side of the ledger.
+pub struct Shared {
+    cache: SharedCache,
+    db: Db,
+    /// This process's id in the lease set and the `held` hashes.
+    node: String,
+    lease: Duration,
+    /// Accounts this node reserved for, and when last.
+    touched: DashMap<Account, Instant>,
+    metrics: Arc<ProxyMetrics>,
+}
+
+/// A charge the database now holds, summed per (user, key) over a written batch.
+#[derive(Debug, Clone, Copy)]
+pub struct WrittenCharge {
+    pub user_id: i64,
+    /// The key charged (None for unlimited keys).
+    pub token_id: Option<i64>,
+    pub charge: i64,
+    /// Whether this node held it (false for records replayed from the journal).
+    pub held: bool,
+}
 
 /// The admission ledger of this process.
 pub enum Ledger {
     /// Holds in memory (embedded mode).
     Memory(Arc<Balances>),
     /// Holds in Redis (any number of nodes).
-    Redis { cache: SharedCache, db: Db },
+    Redis(Shared),
 }
 
 impl Ledger {
-    /// The ledger for the configured cache.
-    pub fn new(balances: Arc<Balances>, cache: SharedCache, db: Db) -> Self {
+    /// The ledger for the configured cache; with Redis, this node's holds live as long as its
+    /// lease of `lease`.
+    pub fn new(
+        balances: Arc<Balances>,
+        cache: SharedCache,
+        db: Db,
+        lease: Duration,
+        metrics: Arc<ProxyMetrics>,
+    ) -> Self {
         if cache.redis().is_some() {
-            Ledger::Redis { cache, db }
+            Ledger::Redis(Shared {
+                cache,
+                db,
+                node: format!(
+                    "{}-{}",
+                    std::process::id(),
+                    pylon_shared::crypto::random_alphanumeric(12)
+                ),
+                lease,
+                touched: DashMap::new(),
+                metrics,
+            })
         } else {
             Ledger::Memory(balances)
         }
@@ -69,24 +168,43 @@ impl Ledger {
         matches!(self, Ledger::Memory(_))
     }
 
-    /// Holds `amount` from the user and (unless unlimited) the key, or from neither.
+    /// Holds from the user and (unless unlimited) the key, or from neither, as much as both
+    /// have available up to `bounds.ceiling`; refuses when either has less than `bounds.floor`
+    /// (or nothing at all).
     pub async fn reserve(
         &self,
         user_id: i64,
         token_id: Option<i64>,
-        amount: i64,
+        bounds: Bounds,
     ) -> Result<Reservation, Refusal> {
-        let amount = amount.max(0);
-        let (cache, db) = match self {
-            Ledger::Memory(balances) => return balances.reserve(user_id, token_id, amount),
-            Ledger::Redis { cache, db } => (cache, db),
+        let bounds = Bounds {
+            floor: bounds.floor.max(0),
+            ceiling: bounds.ceiling.max(bounds.floor).max(0),
+        };
+        let shared = match self {
+            Ledger::Memory(balances) => return balances.reserve(user_id, token_id, bounds),
+            Ledger::Redis(shared) => shared,
         };
         let accounts = accounts(user_id, token_id);
+        let now = Instant::now();
+        for account in &accounts {
+            shared.touched.insert(*account, now);
+        }
+        let mut keys = vec![shared.key(NODES_KEY)];
+        for account in &accounts {
+            keys.push(shared.key(&account.stored_key()));
+            keys.push(shared.key(&account.held_key()));
+        }
+        let args = vec![
+            shared.node.clone(),
+            millis(shared.lease).to_string(),
+            bounds.floor.to_string(),
+            bounds.ceiling.to_string(),
+        ];
         // At most one start per account, then the answer is final.
         for _ in 0..=accounts.len() {
-            let answer = eval(cache, RESERVE, counter_keys(cache, &accounts), amount).await;
-            match answer {
-                Ok(1) => {
+            match shared.eval(RESERVE, keys.clone(), args.clone()).await {
+                Ok(amount) if amount >= 0 => {
                     return Ok(Reservation {
                         user_id,
                         token_id,
@@ -97,7 +215,7 @@ impl Ledger {
                 Ok(-2) => return Err(Refusal::Token),
                 Ok(missing @ (-3 | -4)) => {
                     let account = accounts[usize::from(missing == -4)];
-                    if let Err(error) = start_counter(cache, db, account).await {
+                    if let Err(error) = shared.start_counter(account).await {
                         tracing::error!(%error, ?account, "starting a balance counter failed");
                         return Err(Refusal::Unavailable);
                     }
@@ -118,29 +236,186 @@ impl Ledger {
 
     /// Replaces a reservation by the real charge.
     pub fn settle(&self, reservation: &Reservation, charge: i64) {
-        let cache = match self {
+        let shared = match self {
             Ledger::Memory(balances) => return balances.settle(reservation, charge),
-            Ledger::Redis { cache, .. } => cache,
+            Ledger::Redis(shared) => shared,
         };
-        let delta = charge - reservation.amount;
+        let delta = charge.saturating_sub(reservation.amount);
         if delta == 0 {
             return;
         }
         let keys: Vec<String> = accounts(reservation.user_id, reservation.token_id)
             .into_iter()
-            .map(|a| redis_key(cache, &a.pending_key()))
+            .map(|a| shared.key(&a.held_key()))
             .collect();
-        let cache = cache.clone();
+        let args = vec![shared.node.clone(), delta.to_string()];
+        let cache = shared.cache.clone();
         // Off the request path: a settlement may outlive the request's task.
-        tokio::spawn(async move { eval_with_retries(&cache, SETTLE, keys, delta).await });
+        tokio::spawn(async move { eval_with_retries(&cache, SETTLE, keys, args).await });
     }
 
-    /// A charge is now in the database: take it off the shared counters.
-    pub async fn written(&self, user_id: i64, token_id: Option<i64>, charge: i64) {
-        if let Ledger::Redis { cache, .. } = self {
-            let keys = counter_keys(cache, &accounts(user_id, token_id));
-            eval_with_retries(cache, WRITTEN, keys, charge).await;
+    /// Charges now in the database, summed per (user, key): take them off the shared counters,
+    /// then re-read `stored` from the database for every account. `held` is false for charges
+    /// this node never held (records replayed from the journal).
+    pub async fn written(&self, charges: &[WrittenCharge]) {
+        let Ledger::Redis(shared) = self else {
+            return;
+        };
+        let mut touched = Vec::new();
+        for written in charges {
+            let (charge, held) = (written.charge, written.held);
+            let accounts = accounts(written.user_id, written.token_id);
+            let keys: Vec<String> = accounts
+                .iter()
+                .flat_map(|a| {
+                    [
+                        shared.key(&a.stored_key()),
+                        shared.key(&a.held_key()),
+                        shared.key(&a.seq_key()),
+                    ]
+                })
+                .collect();
+            let held_part = if held { charge } else { 0 };
+            let args = vec![
+                shared.node.clone(),
+                charge.to_string(),
+                held_part.to_string(),
+            ];
+            eval_with_retries(&shared.cache, WRITTEN, keys, args).await;
+            touched.extend(accounts);
         }
+        touched.sort_by_key(|a| match a {
+            Account::User(id) => (0, *id),
+            Account::Token(id) => (1, *id),
+        });
+        touched.dedup();
+        shared.resync(&touched).await;
+    }
+
+    /// With Redis: renews this node's lease every third of it and re-syncs the accounts used
+    /// lately every `resync`. Runs until the process ends.
+    pub async fn maintain(self: Arc<Self>, resync: Duration) {
+        let Ledger::Redis(shared) = &*self else {
+            return;
+        };
+        let mut renew = tokio::time::interval(shared.lease / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sync = tokio::time::interval(resync);
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        sync.tick().await;
+        loop {
+            tokio::select! {
+                _ = renew.tick() => {
+                    let keys = vec![shared.key(NODES_KEY)];
+                    let args = vec![shared.node.clone(), millis(shared.lease).to_string()];
+                    if let Err(error) = shared.eval(RENEW, keys, args).await {
+                        tracing::warn!(%error, "renewing this node's lease failed");
+                    }
+                }
+                _ = sync.tick() => {
+                    let now = Instant::now();
+                    shared.touched.retain(|_, at| now.duration_since(*at) < TOUCHED_FOR);
+                    let accounts: Vec<Account> = shared.touched.iter().map(|e| *e.key()).collect();
+                    shared.resync(&accounts).await;
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn key(&self, key: &str) -> String {
+        self.cache
+            .redis()
+            .map_or_else(|| key.to_string(), |r| r.key(key))
+    }
+
+    async fn eval(
+        &self,
+        script: &str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<i64, fred::error::Error> {
+        eval(&self.cache, script, keys, args).await
+    }
+
+    /// Sets each account's `stored` to the database balance, unless a write moved it between
+    /// the read and the set (see the invariant in `pylon_shared::cache::balances`).
+    async fn resync(&self, accounts: &[Account]) {
+        for chunk in accounts.chunks(500) {
+            if let Err(error) = self.resync_chunk(chunk).await {
+                tracing::warn!(%error, "re-syncing balance counters failed");
+                self.metrics.balance_resync("failed");
+            }
+        }
+    }
+
+    async fn resync_chunk(&self, accounts: &[Account]) -> anyhow::Result<()> {
+        let Some(redis) = self.cache.redis() else {
+            return Ok(());
+        };
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let seq_keys: Vec<String> = accounts.iter().map(|a| self.key(&a.seq_key())).collect();
+        let before: Vec<Option<String>> = redis.pool().mget(seq_keys).await?;
+        let users: Vec<i64> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                Account::User(id) => Some(*id),
+                Account::Token(_) => None,
+            })
+            .collect();
+        let tokens: Vec<i64> = accounts
+            .iter()
+            .filter_map(|a| match a {
+                Account::Token(id) => Some(*id),
+                Account::User(_) => None,
+            })
+            .collect();
+        let (user_balances, token_balances) = self.db.balances_of(&users, &tokens).await?;
+        for (account, seq) in accounts.iter().zip(before) {
+            let value = match account {
+                Account::User(id) => user_balances.get(id),
+                Account::Token(id) => token_balances.get(id),
+            };
+            // A deleted account: its counters are forgotten by the control plane.
+            let Some(value) = value else { continue };
+            let keys = vec![
+                self.key(&account.stored_key()),
+                self.key(&account.seq_key()),
+            ];
+            let args = vec![seq.unwrap_or_else(|| "0".into()), value.to_string()];
+            let result = match self.eval(RESYNC, keys, args).await? {
+                2 => "corrected",
+                1 => "unchanged",
+                _ => "skipped",
+            };
+            self.metrics.balance_resync(result);
+        }
+        Ok(())
+    }
+
+    /// Starts an account's `stored` counter from the database (which holds every written
+    /// charge; unwritten ones are in the nodes' `held`).
+    async fn start_counter(&self, account: Account) -> anyhow::Result<()> {
+        let balance = match account {
+            Account::User(id) => self.db.user_brief(id).await?.map_or(0, |u| u.quota),
+            Account::Token(id) => self.db.token_by_id(id).await?.map_or(0, |t| t.remain_quota),
+        };
+        if let Some(redis) = self.cache.redis() {
+            let _: Option<String> = redis
+                .pool()
+                .set(
+                    redis.key(&account.stored_key()),
+                    balance,
+                    None,
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -150,72 +425,35 @@ fn accounts(user_id: i64, token_id: Option<i64>) -> Vec<Account> {
     accounts
 }
 
-fn redis_key(cache: &SharedCache, key: &str) -> String {
-    cache
-        .redis()
-        .map_or_else(|| key.to_string(), |r| r.key(key))
-}
-
-fn counter_keys(cache: &SharedCache, accounts: &[Account]) -> Vec<String> {
-    accounts
-        .iter()
-        .flat_map(|a| {
-            [
-                redis_key(cache, &a.stored_key()),
-                redis_key(cache, &a.pending_key()),
-            ]
-        })
-        .collect()
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 async fn eval(
     cache: &SharedCache,
     script: &str,
     keys: Vec<String>,
-    arg: i64,
+    args: Vec<String>,
 ) -> Result<i64, fred::error::Error> {
     match cache.redis() {
-        Some(redis) => {
-            redis
-                .pool()
-                .next()
-                .eval(script, keys, vec![arg.to_string()])
-                .await
-        }
+        Some(redis) => redis.pool().next().eval(script, keys, args).await,
         None => Ok(0),
     }
 }
 
-async fn eval_with_retries(cache: &SharedCache, script: &str, keys: Vec<String>, arg: i64) {
+async fn eval_with_retries(
+    cache: &SharedCache,
+    script: &str,
+    keys: Vec<String>,
+    args: Vec<String>,
+) {
     for attempt in 1..=ATTEMPTS {
-        match eval(cache, script, keys.clone(), arg).await {
+        match eval(cache, script, keys.clone(), args.clone()).await {
             Ok(_) => return,
             Err(error) if attempt == ATTEMPTS => {
-                tracing::error!(%error, ?keys, arg, "updating a shared balance counter failed");
+                tracing::error!(%error, ?keys, ?args, "updating a shared balance counter failed");
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50 << attempt)).await,
         }
     }
-}
-
-/// Starts an account's `stored` counter from the database (which holds every written charge;
-/// unwritten ones are in `pend`).
-async fn start_counter(cache: &SharedCache, db: &Db, account: Account) -> anyhow::Result<()> {
-    let balance = match account {
-        Account::User(id) => db.user_brief(id).await?.map_or(0, |u| u.quota),
-        Account::Token(id) => db.token_by_id(id).await?.map_or(0, |t| t.remain_quota),
-    };
-    if let Some(redis) = cache.redis() {
-        let _: Option<String> = redis
-            .pool()
-            .set(
-                redis.key(&account.stored_key()),
-                balance,
-                None,
-                Some(SetOptions::NX),
-                false,
-            )
-            .await?;
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! that fails is retried as it is; log rows carry a unique request id, so a retried batch whose
 //! first attempt did commit is not applied twice.
 
+use super::ledger::WrittenCharge;
 use super::{Balances, Ledger};
 use pylon_shared::db::{Db, RelayRecord};
 use std::collections::BTreeMap;
@@ -116,12 +117,22 @@ async fn write(
                 .or_default() += r.quota;
         }
     }
-    for ((user_id, token_id), charge) in written {
-        if ledger.in_memory() {
+    if ledger.in_memory() {
+        for ((user_id, token_id), charge) in written {
             balances.flushed(user_id, token_id, charge);
-        } else {
-            ledger.written(user_id, token_id, charge).await;
         }
+    } else {
+        // Off the shared counters, then `stored` re-read from the database for each account.
+        let charges: Vec<WrittenCharge> = written
+            .into_iter()
+            .map(|((user_id, token_id), charge)| WrittenCharge {
+                user_id,
+                token_id,
+                charge,
+                held: true,
+            })
+            .collect();
+        ledger.written(&charges).await;
     }
     Ok(())
 }

@@ -10,9 +10,28 @@ use super::*;
 use crate::llm::format::Family;
 use crate::llm::transcode::{ClientStream, Transcoder};
 
-/// A throwaway RSA key made for these tests only (it signs nothing real).
-const TEST_KEY: &str = include_str!("testdata/test-only-rsa.pem");
-const TEST_PUBLIC_KEY: &str = include_str!("testdata/test-only-rsa.pub");
+/// A throwaway RSA key pair made at test time (no key is kept in the repository): the
+/// private key as PKCS#8 PEM (what a service-account JSON holds), the public one as PKCS#1 PEM.
+fn test_keys() -> &'static (String, String) {
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::SeedableRng;
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut rng = ChaCha20Rng::seed_from_u64(41);
+        let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("an RSA key");
+        let private_pem = private
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("PKCS#8")
+            .to_string();
+        let public_pem = private
+            .to_public_key()
+            .to_pkcs1_pem(LineEnding::LF)
+            .expect("PKCS#1");
+        (private_pem, public_pem)
+    })
+}
 
 fn channel(kind: ChannelType, base_url: &str, key: &str, other: &str) -> Channel {
     Channel {
@@ -274,7 +293,7 @@ fn service_account() -> String {
         "type": "service_account",
         "project_id": "my-project-123",
         "private_key_id": "abc123",
-        "private_key": TEST_KEY,
+        "private_key": test_keys().0,
         "client_email": "relay@my-project-123.iam.gserviceaccount.com",
         "client_id": "1",
         "token_uri": "https://oauth2.googleapis.com/token",
@@ -304,7 +323,7 @@ fn vertex_assertion_and_token_exchange() {
     validation.validate_exp = false;
     let claims = decode::<Value>(
         assertion,
-        &DecodingKey::from_rsa_der(&vertex::rsa_der(TEST_PUBLIC_KEY).unwrap()),
+        &DecodingKey::from_rsa_der(&vertex::rsa_der(&test_keys().1).unwrap()),
         &validation,
     )
     .unwrap()

@@ -1,0 +1,45 @@
+//! Paying for top-ups through gateways: EPay (`POST /api/user/pay`) and Stripe
+//! (`POST /api/user/stripe/pay`, `POST /api/user/stripe/amount`). An order is created pending
+//! with the quota and the money it stands for fixed, so that a callback can later be checked
+//! against it (signature, merchant, amount, currency). The gateways' callbacks credit the
+//! orders: `GET|POST /api/user/epay/notify` and `POST /api/stripe/webhook`.
+//!
+//! These routes answer in new-api's payment shape: `{"message": "success", "data": ...}`, or
+//! `{"message": "error", "data": "<reason>"}` (with `success` added for clients that read it).
+
+mod epay_notify;
+mod epay_pay;
+pub mod settings;
+mod stripe_pay;
+mod stripe_webhook;
+
+use crate::app::AppState;
+use axum::Json;
+use axum::Router;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/user/pay", post(epay_pay::pay))
+        .route("/api/user/stripe/pay", post(stripe_pay::pay))
+        .route("/api/user/stripe/amount", post(stripe_pay::amount))
+        .route(
+            "/api/user/epay/notify",
+            get(epay_notify::notify).post(epay_notify::notify),
+        )
+        .route("/api/stripe/webhook", post(stripe_webhook::webhook))
+}
+
+/// new-api's payment success answer.
+pub(crate) fn pay_ok<T: Serialize>(data: T) -> Response {
+    Json(json!({ "success": true, "message": "success", "data": data })).into_response()
+}
+
+/// new-api's payment failure answer: the reason is in `data`.
+pub(crate) fn pay_error(reason: impl Into<String>) -> Response {
+    let reason = reason.into();
+    Json(json!({ "success": false, "message": "error", "data": reason })).into_response()
+}

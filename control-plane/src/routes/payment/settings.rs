@@ -1,0 +1,223 @@
+//! The payment settings as the operator configured them, in new-api's option names: EPay
+//! (`PayAddress`, `EpayId`, `EpayKey`, `PayMethods`), prices (`Price`, `MinTopUp`,
+//! `TopupGroupRatio`, `payment_setting.amount_options`, `payment_setting.amount_discount`),
+//! Stripe (`StripeApiSecret`, `StripeWebhookSecret`, `StripePriceId`, `StripeUnitPrice`,
+//! `StripeMinTopUp`, `StripePromotionCodesEnabled`) and the callback address
+//! (`CustomCallbackAddress`, else `ServerAddress`). Secrets (names ending in `Key` or `Secret`)
+//! are never returned by `GET /api/option/`.
+//!
+//! Pylon adds `StripeApiBaseUrl` (default `https://api.stripe.com`), so that a test or a
+//! proxy can stand in for Stripe's API, and `StripeCurrency` (default `usd`), the currency of
+//! `StripePriceId`, which a paid session must report.
+
+use crate::app::App;
+use crate::error::ApiError;
+use pylon_shared::payment::money::Decimal6;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// new-api's default price of one unit (USD) in the EPay currency.
+const DEFAULT_PRICE: &str = "7.3";
+/// new-api's default Stripe price of one unit.
+const DEFAULT_STRIPE_UNIT_PRICE: &str = "8.0";
+const DEFAULT_STRIPE_API: &str = "https://api.stripe.com";
+
+/// One payment method offered through EPay.
+pub type PayMethod = BTreeMap<String, String>;
+
+/// Every payment option.
+pub struct PaymentSettings {
+    pub pay_address: String,
+    pub epay_id: String,
+    pub epay_key: String,
+    pub pay_methods: Vec<PayMethod>,
+    pub price: Decimal6,
+    pub min_topup: i64,
+    pub group_ratios: HashMap<String, Decimal6>,
+    pub amount_options: Vec<i64>,
+    pub amount_discount: BTreeMap<i64, Decimal6>,
+    pub callback_address: String,
+    pub server_address: String,
+    pub stripe_api_secret: String,
+    pub stripe_webhook_secret: String,
+    pub stripe_price_id: String,
+    pub stripe_unit_price: Decimal6,
+    pub stripe_min_topup: i64,
+    pub stripe_promotion_codes: bool,
+    pub stripe_api_base: String,
+    /// The currency of the Stripe price (lower case), which the webhook must report.
+    pub stripe_currency: String,
+    pub quota_per_unit: i64,
+}
+
+impl PaymentSettings {
+    /// Reads the current options. A malformed value falls back to its default, as in new-api
+    /// (the option update route checks what it can).
+    pub async fn load(app: &App) -> Result<Self, ApiError> {
+        let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
+        let text = |key: &str| options.get(key).map_or("", |v| v.trim()).to_string();
+        let decimal = |key: &str, default: &str| {
+            Decimal6::parse(&text(key))
+                .or_else(|_| Decimal6::parse(default))
+                .unwrap_or(Decimal6::ONE)
+        };
+        let int = |key: &str, default: i64| text(key).parse::<i64>().unwrap_or(default);
+        let server_address = text("ServerAddress").trim_end_matches('/').to_string();
+        let custom_callback = text("CustomCallbackAddress")
+            .trim_end_matches('/')
+            .to_string();
+        let stripe_api_base = match text("StripeApiBaseUrl") {
+            base if base.is_empty() => DEFAULT_STRIPE_API.to_string(),
+            base => base.trim_end_matches('/').to_string(),
+        };
+        Ok(Self {
+            pay_address: text("PayAddress").trim_end_matches('/').to_string(),
+            epay_id: text("EpayId"),
+            epay_key: text("EpayKey"),
+            pay_methods: parse_pay_methods(&text("PayMethods")),
+            price: decimal("Price", DEFAULT_PRICE),
+            min_topup: int("MinTopUp", 1),
+            group_ratios: parse_decimal_map(&text("TopupGroupRatio")),
+            amount_options: serde_json::from_str(&text("payment_setting.amount_options"))
+                .unwrap_or_default(),
+            amount_discount: parse_decimal_map(&text("payment_setting.amount_discount"))
+                .into_iter()
+                .filter_map(|(k, v)| k.parse::<i64>().ok().map(|k| (k, v)))
+                .collect(),
+            callback_address: if custom_callback.is_empty() {
+                server_address.clone()
+            } else {
+                custom_callback
+            },
+            server_address,
+            stripe_api_secret: text("StripeApiSecret"),
+            stripe_webhook_secret: text("StripeWebhookSecret"),
+            stripe_price_id: text("StripePriceId"),
+            stripe_unit_price: decimal("StripeUnitPrice", DEFAULT_STRIPE_UNIT_PRICE),
+            stripe_min_topup: int("StripeMinTopUp", 1),
+            stripe_promotion_codes: text("StripePromotionCodesEnabled") == "true",
+            stripe_api_base,
+            stripe_currency: match text("StripeCurrency").to_ascii_lowercase() {
+                currency if currency.is_empty() => "usd".to_string(),
+                currency => currency,
+            },
+            quota_per_unit: text("QuotaPerUnit")
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 1)
+                .unwrap_or(pylon_shared::roles::QUOTA_PER_UNIT),
+        })
+    }
+
+    /// Whether EPay top-up is configured (new-api: address, merchant id and key set).
+    pub fn epay_enabled(&self) -> bool {
+        !self.pay_address.is_empty() && !self.epay_id.is_empty() && !self.epay_key.is_empty()
+    }
+
+    /// Whether Stripe top-up is configured.
+    pub fn stripe_enabled(&self) -> bool {
+        !self.stripe_api_secret.is_empty()
+            && !self.stripe_webhook_secret.is_empty()
+            && !self.stripe_price_id.is_empty()
+    }
+
+    /// The top-up price ratio of `group` (1 when not configured or zero).
+    pub fn group_ratio(&self, group: &str) -> Decimal6 {
+        self.group_ratios
+            .get(group)
+            .copied()
+            .filter(|r| !r.is_zero())
+            .unwrap_or(Decimal6::ONE)
+    }
+
+    /// The discount for topping up exactly `amount` units (1 when none is configured).
+    pub fn discount(&self, amount: i64) -> Decimal6 {
+        self.amount_discount
+            .get(&amount)
+            .copied()
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Decimal6::ONE)
+    }
+
+    /// Whether `method` is one of the EPay methods offered.
+    pub fn has_pay_method(&self, method: &str) -> bool {
+        self.pay_methods
+            .iter()
+            .any(|m| m.get("type").is_some_and(|t| t == method))
+    }
+}
+
+/// new-api's `PayMethods`: a JSON list of `{"name", "color", "type", ...}`; its default when
+/// unset: Alipay and WeChat.
+fn parse_pay_methods(text: &str) -> Vec<PayMethod> {
+    let parsed: Option<Vec<BTreeMap<String, Value>>> = serde_json::from_str(text).ok();
+    match parsed {
+        Some(methods) => methods
+            .into_iter()
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (k, v)
+                    })
+                    .collect()
+            })
+            .collect(),
+        None => [
+            ("支付宝", "alipay", "rgba(var(--semi-blue-5), 1)"),
+            ("微信", "wxpay", "rgba(var(--semi-green-5), 1)"),
+        ]
+        .into_iter()
+        .map(|(name, kind, color)| {
+            [("name", name), ("type", kind), ("color", color)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect(),
+    }
+}
+
+/// A JSON object of decimal numbers (`{"vip": 1.5}`), read exactly from each number's text.
+fn parse_decimal_map(text: &str) -> HashMap<String, Decimal6> {
+    let parsed: HashMap<String, Value> = serde_json::from_str(text).unwrap_or_default();
+    parsed
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Decimal6::parse(&text).ok().map(|d| (k, d))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_maps_read_each_number_exactly() {
+        let map = parse_decimal_map(r#"{"default": 1, "vip": 0.95, "bad": "x", "s": "1.5"}"#);
+        assert_eq!(map["default"], Decimal6::ONE);
+        assert_eq!(map["vip"].to_string(), "0.95");
+        assert_eq!(map["s"].to_string(), "1.5");
+        assert!(!map.contains_key("bad"));
+        assert!(parse_decimal_map("not json").is_empty());
+    }
+
+    #[test]
+    fn pay_methods_default_to_alipay_and_wechat() {
+        let methods = parse_pay_methods("");
+        assert_eq!(methods.len(), 2);
+        assert_eq!(methods[0]["type"], "alipay");
+        let custom = parse_pay_methods(r#"[{"name":"USDT","type":"usdt","min_topup":5}]"#);
+        assert_eq!(custom[0]["type"], "usdt");
+        assert_eq!(custom[0]["min_topup"], "5");
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET /api/user/topup/info`: what the top-up page shows, in new-api's fields: which ways to
+//! pay are on, the EPay methods (and Stripe when configured), minimum amounts, the preset
+//! amounts and their discounts.
+
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::envelope;
+use crate::error::ApiResult;
+use crate::routes::payment::settings::PaymentSettings;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+pub async fn info(State(app): State<AppState>, _: AuthUser) -> ApiResult {
+    let settings = PaymentSettings::load(&app).await?;
+    let mut pay_methods: Vec<Value> = if settings.epay_enabled() {
+        settings.pay_methods.iter().map(|m| json!(m)).collect()
+    } else {
+        Vec::new()
+    };
+    if settings.stripe_enabled() && !settings.has_pay_method("stripe") {
+        pay_methods.push(json!({
+            "name": "Stripe",
+            "type": "stripe",
+            "color": "#635BFF",
+            "min_topup": settings.stripe_min_topup.to_string(),
+        }));
+    }
+    // Discounts as numbers, read from their exact text.
+    let discount: serde_json::Map<String, Value> = settings
+        .amount_discount
+        .iter()
+        .filter_map(|(amount, d)| {
+            serde_json::from_str::<Value>(&d.to_string())
+                .ok()
+                .map(|v| (amount.to_string(), v))
+        })
+        .collect();
+    let topup_link = app.db.option("TopUpLink").await?.unwrap_or_default();
+    Ok(envelope::ok(json!({
+        "enable_online_topup": settings.epay_enabled(),
+        "enable_stripe_topup": settings.stripe_enabled(),
+        "enable_creem_topup": false,
+        "enable_redemption": true,
+        "pay_methods": pay_methods,
+        "min_topup": settings.min_topup,
+        "stripe_min_topup": settings.stripe_min_topup,
+        "amount_options": settings.amount_options,
+        "discount": discount,
+        "creem_products": "[]",
+        "topup_link": topup_link,
+    })))
+}

@@ -1,0 +1,78 @@
+//! What a delivered answer costs: the upstream's usage when it is believable (else the relay's
+//! estimate, marked as such), priced exactly; a charge above the reservation is still charged
+//! (the database is the truth) but recorded as an overrun on the log row and in a metric.
+
+use super::admission::Admission;
+use super::exchange::Delivery;
+use crate::metrics::{BillingAnomaly, ProxyMetrics};
+use pylon_shared::pricing::{Price, Usage, UsageCheck, check_usage};
+
+/// The billing of one delivered answer.
+#[derive(Debug, Clone)]
+pub struct Bill {
+    pub usage: Usage,
+    pub estimated: bool,
+    pub quota: i64,
+    /// The log row's `other` JSON.
+    pub other: String,
+}
+
+/// Bills `delivery` (charged only when `success`).
+pub fn bill(
+    price: &Price,
+    admission: &Admission,
+    delivery: &Delivery,
+    success: bool,
+    max_usage_tokens: i64,
+    metrics: &ProxyMetrics,
+) -> Bill {
+    let estimate = || Usage {
+        prompt_tokens: admission.prompt_estimate,
+        completion_tokens: i64::try_from(delivery.content_events).unwrap_or(i64::MAX),
+        cached_tokens: 0,
+    };
+    let mut other = serde_json::Map::new();
+    let (usage, estimated) = match check_usage(delivery.usage, max_usage_tokens) {
+        UsageCheck::Reported(usage) => (usage, false),
+        UsageCheck::Missing => (estimate(), true),
+        UsageCheck::OutOfRange(reported) => {
+            tracing::warn!(
+                ?reported,
+                max_usage_tokens,
+                "upstream usage out of range; billing the estimate"
+            );
+            metrics.billing_anomaly(BillingAnomaly::UsageOutOfRange);
+            other.insert(
+                "usage_out_of_range".into(),
+                serde_json::json!([
+                    reported.prompt_tokens,
+                    reported.completion_tokens,
+                    reported.cached_tokens
+                ]),
+            );
+            (estimate(), true)
+        }
+    };
+    let quota = if success {
+        price.charge(&usage, admission.units)
+    } else {
+        0
+    };
+    let overrun = quota.saturating_sub(admission.reservation.amount);
+    if overrun > 0 {
+        tracing::warn!(
+            quota,
+            reserved = admission.reservation.amount,
+            user = admission.reservation.user_id,
+            "charge above the reservation"
+        );
+        metrics.billing_anomaly(BillingAnomaly::Overrun);
+        other.insert("overrun".into(), overrun.into());
+    }
+    Bill {
+        usage,
+        estimated,
+        quota,
+        other: serde_json::Value::Object(other).to_string(),
+    }
+}

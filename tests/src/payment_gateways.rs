@@ -1,0 +1,373 @@
+//! Mock payment gateways for the payment tests, each on 127.0.0.1 and a free port, each
+//! checking what a real one checks and signing exactly like it:
+//!
+//! - [`EpayGateway`]: the `submit.php` order form (MD5 signature under the merchant key,
+//!   merchant id, amount), and signed notifications to the order's `notify_url`;
+//! - [`StripeApi`]: `POST /v1/checkout/sessions` (secret key, form fields), and signed
+//!   webhook events (`Stripe-Signature`) to Pylon.
+//!
+//! Tests may also forge what a gateway would never send (a bad signature, another amount or
+//! merchant) through the `*_with` builders.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use pylon_shared::crypto::random_alphanumeric;
+use pylon_shared::payment::{epay, stripe};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Parses a form body or query string.
+fn form(raw: &[u8]) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(raw)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Starts `router` on a free port; answers its base URL.
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a mock gateway");
+    let base_url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    base_url
+}
+
+// ---------------------------------------------------------------------------------------------
+// EPay
+
+/// An order the EPay gateway accepted from a browser's form post.
+#[derive(Debug, Clone)]
+pub struct EpayOrder {
+    /// Every parameter as posted.
+    pub params: BTreeMap<String, String>,
+    /// The gateway's own number of the order.
+    pub gateway_trade_no: String,
+}
+
+impl EpayOrder {
+    pub fn trade_no(&self) -> &str {
+        &self.params["out_trade_no"]
+    }
+}
+
+struct EpayState {
+    merchant_id: String,
+    key: String,
+    orders: Mutex<Vec<EpayOrder>>,
+    refused: Mutex<Vec<String>>,
+}
+
+/// A mock EPay gateway with one merchant.
+pub struct EpayGateway {
+    pub base_url: String,
+    state: Arc<EpayState>,
+    http: reqwest::Client,
+}
+
+impl EpayGateway {
+    pub async fn start(merchant_id: &str, key: &str) -> Self {
+        let state = Arc::new(EpayState {
+            merchant_id: merchant_id.to_string(),
+            key: key.to_string(),
+            orders: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
+        });
+        let router = Router::new()
+            .route("/submit.php", post(epay_submit).get(epay_submit_query))
+            .with_state(Arc::clone(&state));
+        Self {
+            base_url: serve(router).await,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The orders accepted so far.
+    pub fn orders(&self) -> Vec<EpayOrder> {
+        self.state.orders.lock().expect("lock").clone()
+    }
+
+    /// Why submitted forms were refused.
+    pub fn refusals(&self) -> Vec<String> {
+        self.state.refused.lock().expect("lock").clone()
+    }
+
+    /// Posts the form Pylon answered (`data`, to `url`) as a browser would; answers the
+    /// gateway's status and text.
+    pub async fn submit(&self, url: &str, params: &Value) -> (u16, String) {
+        let fields: BTreeMap<String, String> = params
+            .as_object()
+            .expect("form parameters")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let answer = self
+            .http
+            .post(url)
+            .form(&fields)
+            .send()
+            .await
+            .expect("gateway reachable");
+        (
+            answer.status().as_u16(),
+            answer.text().await.unwrap_or_default(),
+        )
+    }
+
+    /// The notification the gateway sends when `order` is paid: signed, as EPay sends it.
+    pub fn paid_notification(&self, order: &EpayOrder) -> BTreeMap<String, String> {
+        let mut params: BTreeMap<String, String> = [
+            ("pid", self.state.merchant_id.as_str()),
+            ("trade_no", order.gateway_trade_no.as_str()),
+            ("out_trade_no", order.trade_no()),
+            ("type", order.params["type"].as_str()),
+            ("name", order.params["name"].as_str()),
+            ("money", order.params["money"].as_str()),
+            ("trade_status", epay::TRADE_SUCCESS),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        self.sign(&mut params);
+        params
+    }
+
+    /// Signs `params` with the merchant key (after a test changed them, to forge a well
+    /// signed notification for another amount or merchant).
+    pub fn sign(&self, params: &mut BTreeMap<String, String>) {
+        params.remove("sign");
+        let signature = epay::sign(params, &self.state.key);
+        params.insert("sign".into(), signature);
+        params.insert("sign_type".into(), "MD5".into());
+    }
+
+    /// Delivers `params` to `notify_url` (GET with a query string, or POST with a form, as
+    /// gateways do both); answers Pylon's plain-text answer.
+    pub async fn notify(
+        &self,
+        notify_url: &str,
+        params: &BTreeMap<String, String>,
+        post: bool,
+    ) -> String {
+        let request = if post {
+            self.http.post(notify_url).form(params)
+        } else {
+            self.http.get(notify_url).query(params)
+        };
+        request
+            .send()
+            .await
+            .expect("Pylon reachable")
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+}
+
+async fn epay_submit(State(state): State<Arc<EpayState>>, body: Bytes) -> Response {
+    accept_order(&state, form(&body))
+}
+
+async fn epay_submit_query(
+    State(state): State<Arc<EpayState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    accept_order(&state, form(query.unwrap_or_default().as_bytes()))
+}
+
+/// What a real EPay gateway checks before it shows the payment page.
+fn accept_order(state: &EpayState, params: BTreeMap<String, String>) -> Response {
+    let refuse = |reason: &str| {
+        state.refused.lock().expect("lock").push(reason.to_string());
+        (StatusCode::BAD_REQUEST, reason.to_string()).into_response()
+    };
+    if !epay::verify(&params, &state.key) {
+        return refuse("signature");
+    }
+    if params.get("pid") != Some(&state.merchant_id) {
+        return refuse("merchant");
+    }
+    let money_ok = params
+        .get("money")
+        .and_then(|m| pylon_shared::payment::money::Cents::parse(m).ok())
+        .is_some_and(|c| c.0 > 0);
+    if !money_ok {
+        return refuse("money");
+    }
+    for field in ["out_trade_no", "notify_url", "type", "name"] {
+        if params.get(field).is_none_or(|v| v.is_empty()) {
+            return refuse(field);
+        }
+    }
+    let order = EpayOrder {
+        params,
+        gateway_trade_no: format!("EP{}", random_alphanumeric(12)),
+    };
+    state.orders.lock().expect("lock").push(order);
+    (StatusCode::OK, "<html>pay here</html>").into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stripe
+
+/// A Checkout Session the mock Stripe API created.
+#[derive(Debug, Clone)]
+pub struct StripeSession {
+    pub id: String,
+    /// Every form field as received.
+    pub form: BTreeMap<String, String>,
+}
+
+impl StripeSession {
+    pub fn reference(&self) -> &str {
+        &self.form["client_reference_id"]
+    }
+
+    pub fn quantity(&self) -> i64 {
+        self.form["line_items[0][quantity]"]
+            .parse()
+            .expect("quantity")
+    }
+}
+
+struct StripeState {
+    secret_key: String,
+    price_id: String,
+    base_url: Mutex<String>,
+    sessions: Mutex<Vec<StripeSession>>,
+}
+
+/// A mock of Stripe's API (Checkout Sessions) and of its webhook sender.
+pub struct StripeApi {
+    pub base_url: String,
+    state: Arc<StripeState>,
+    http: reqwest::Client,
+}
+
+impl StripeApi {
+    pub async fn start(secret_key: &str, price_id: &str) -> Self {
+        let state = Arc::new(StripeState {
+            secret_key: secret_key.to_string(),
+            price_id: price_id.to_string(),
+            base_url: Mutex::new(String::new()),
+            sessions: Mutex::new(Vec::new()),
+        });
+        let router = Router::new()
+            .route("/v1/checkout/sessions", post(stripe_create_session))
+            .with_state(Arc::clone(&state));
+        let base_url = serve(router).await;
+        *state.base_url.lock().expect("lock") = base_url.clone();
+        Self {
+            base_url,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The sessions created so far.
+    pub fn sessions(&self) -> Vec<StripeSession> {
+        self.state.sessions.lock().expect("lock").clone()
+    }
+
+    /// The `checkout.session.completed` event Stripe sends when `session` is paid at
+    /// `unit_amount` cents per unit in `currency`.
+    pub fn completed_event(
+        &self,
+        session: &StripeSession,
+        unit_amount: i64,
+        currency: &str,
+    ) -> Value {
+        let amount = unit_amount * session.quantity();
+        json!({
+            "id": format!("evt_{}", random_alphanumeric(16)),
+            "object": "event",
+            "type": "checkout.session.completed",
+            "data": { "object": {
+                "id": session.id,
+                "object": "checkout.session",
+                "client_reference_id": session.reference(),
+                "status": "complete",
+                "payment_status": "paid",
+                "amount_subtotal": amount,
+                "amount_total": amount,
+                "currency": currency,
+            }},
+        })
+    }
+
+    /// Delivers `payload` to `webhook_url` signed with `secret` at `timestamp`; answers the
+    /// HTTP status.
+    pub async fn deliver(
+        &self,
+        webhook_url: &str,
+        payload: &[u8],
+        secret: &str,
+        timestamp: i64,
+    ) -> u16 {
+        self.http
+            .post(webhook_url)
+            .header("Content-Type", "application/json")
+            .header(
+                stripe::SIGNATURE_HEADER,
+                stripe::signature_header(payload, secret, timestamp),
+            )
+            .body(payload.to_vec())
+            .send()
+            .await
+            .expect("Pylon reachable")
+            .status()
+            .as_u16()
+    }
+}
+
+async fn stripe_create_session(
+    State(state): State<Arc<StripeState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let error = |status: StatusCode, message: &str| {
+        (
+            status,
+            axum::Json(json!({ "error": { "message": message } })),
+        )
+            .into_response()
+    };
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {}", state.secret_key));
+    if !authorized {
+        return error(StatusCode::UNAUTHORIZED, "Invalid API Key provided");
+    }
+    let fields = form(&body);
+    if fields.get("line_items[0][price]") != Some(&state.price_id) {
+        return error(StatusCode::BAD_REQUEST, "No such price");
+    }
+    let quantity_ok = fields
+        .get("line_items[0][quantity]")
+        .and_then(|q| q.parse::<i64>().ok())
+        .is_some_and(|q| q > 0);
+    if !quantity_ok || fields.get("mode").map(String::as_str) != Some("payment") {
+        return error(StatusCode::BAD_REQUEST, "Invalid line items or mode");
+    }
+    for field in ["client_reference_id", "success_url", "cancel_url"] {
+        if fields.get(field).is_none_or(|v| v.is_empty()) {
+            return error(StatusCode::BAD_REQUEST, "Missing required param");
+        }
+    }
+    let id = format!("cs_test_{}", random_alphanumeric(24));
+    let url = format!("{}/pay/{id}", state.base_url.lock().expect("lock"));
+    state.sessions.lock().expect("lock").push(StripeSession {
+        id: id.clone(),
+        form: fields,
+    });
+    axum::Json(json!({ "id": id, "object": "checkout.session", "url": url })).into_response()
+}
