@@ -86,6 +86,10 @@ pub struct Delivery {
     pub complete: bool,
     /// The client went away during the answer.
     pub client_gone: bool,
+    /// What the client has not been sent yet: a complete answer's last chunk. [`end`] sends it
+    /// and ends the response, after the relay has settled the charge, so that a client that
+    /// saw its answer end never finds the reservation still held.
+    pub tail: Option<Bytes>,
 }
 
 /// The result of one attempt.
@@ -274,7 +278,11 @@ async fn relay_answer(
                     kept_len += chunk.len();
                     kept.push(chunk.clone());
                 }
-                chunk
+                // One chunk behind: the last one is sent by `end`.
+                match delivery.tail.replace(chunk) {
+                    Some(previous) => previous,
+                    None => continue,
+                }
             }
         };
         if !forward.is_empty()
@@ -301,8 +309,8 @@ async fn relay_answer(
         let body: Vec<u8> = kept.concat();
         delivery.usage = usage_from_json(attempt.request.endpoint.body_format(), &body);
     }
-    if !delivery.client_gone && client.write_response_body(None, true).await.is_err() {
-        delivery.client_gone = true;
+    if delivery.client_gone {
+        delivery.tail = None;
     }
     if delivery.complete && upstream.response_done() {
         connector
@@ -312,6 +320,22 @@ async fn relay_answer(
         upstream.shutdown().await;
     }
     Outcome::Delivered(delivery)
+}
+
+/// Sends what the attempt held back and ends the client's response.
+pub async fn end(client: &mut Session, delivery: &mut Delivery) {
+    if delivery.client_gone {
+        return;
+    }
+    if let Some(tail) = delivery.tail.take()
+        && client.write_response_body(Some(tail), false).await.is_err()
+    {
+        delivery.client_gone = true;
+        return;
+    }
+    if client.write_response_body(None, true).await.is_err() {
+        delivery.client_gone = true;
+    }
 }
 
 fn request_header(attempt: &Attempt<'_>, client: &RequestHeader) -> pingora::Result<RequestHeader> {

@@ -244,7 +244,7 @@ impl Relay {
             let _stream = request.stream.then(|| self.metrics.stream_started());
             let outcome = exchange::run(&self.connector, attempt, session).await;
             match outcome {
-                Outcome::Delivered(delivery) => {
+                Outcome::Delivered(mut delivery) => {
                     if delivery.status < 500 {
                         self.health.success(channel.id);
                         self.metrics
@@ -263,7 +263,8 @@ impl Relay {
                         tried.len() - 1,
                         &admission,
                     );
-                    self.finish(&mut guard, record, charged_token);
+                    self.finish(&mut guard, record, charged_token).await;
+                    exchange::end(session, &mut delivery).await;
                     return Ok(());
                 }
                 Outcome::Failed(failure) => {
@@ -311,7 +312,7 @@ impl Relay {
             other: "{}".into(),
             ..RelayRecord::default()
         };
-        self.finish(&mut guard, record, charged_token);
+        self.finish(&mut guard, record, charged_token).await;
         Err(match status {
             Some(status) if status < 500 && status != 429 => RelayError::upstream(502, message),
             Some(429) => RelayError::upstream(429, message),
@@ -433,7 +434,7 @@ impl Relay {
     }
 
     /// Settles the reservation with the record's charge and queues the record.
-    fn finish(
+    async fn finish(
         &self,
         guard: &mut ReservationGuard<'_>,
         record: RelayRecord,
@@ -444,7 +445,7 @@ impl Relay {
         } else {
             0
         };
-        guard.settle(charge);
+        guard.settle(charge).await;
         self.settler.submit(Settlement {
             record,
             charged_token,
@@ -466,16 +467,18 @@ impl<'a> ReservationGuard<'a> {
         }
     }
 
-    fn settle(&mut self, charge: i64) {
+    async fn settle(&mut self, charge: i64) {
         if let Some(reservation) = self.reservation.take() {
-            self.ledger.settle(&reservation, charge);
+            self.ledger.settle(&reservation, charge).await;
         }
     }
 }
 
 impl Drop for ReservationGuard<'_> {
     fn drop(&mut self) {
-        self.settle(0);
+        if let Some(reservation) = self.reservation.take() {
+            self.ledger.settle_later(&reservation, 0);
+        }
     }
 }
 

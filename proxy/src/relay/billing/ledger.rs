@@ -99,6 +99,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 86400000)
 return 1
 "#;
 
+/// How long the end of an answer waits for its settlement to reach Redis.
+const SETTLE_WAIT: Duration = Duration::from_millis(500);
 /// Attempts at a Redis update that must not be lost.
 const ATTEMPTS: u32 = 5;
 /// Accounts not used for this long are no longer re-synced by this node.
@@ -234,15 +236,40 @@ impl Ledger {
         Err(Refusal::Unavailable)
     }
 
-    /// Replaces a reservation by the real charge.
-    pub fn settle(&self, reservation: &Reservation, charge: i64) {
+    /// Replaces a reservation by the real charge; with Redis, waits (up to [`SETTLE_WAIT`])
+    /// until the shared counters took it, so that the client's next request, sent once it saw
+    /// its answer end, finds the hold released.
+    pub async fn settle(&self, reservation: &Reservation, charge: i64) {
+        if let Some(update) = self.settlement(reservation, charge) {
+            // In a task of its own, so that a slow Redis delays the answer's end, not the update.
+            let _ = tokio::time::timeout(SETTLE_WAIT, tokio::spawn(update)).await;
+        }
+    }
+
+    /// Replaces a reservation by the real charge without waiting (a request that ends without
+    /// settling: error, panic, cancel).
+    pub fn settle_later(&self, reservation: &Reservation, charge: i64) {
+        if let Some(update) = self.settlement(reservation, charge) {
+            tokio::spawn(update);
+        }
+    }
+
+    /// Settles in memory at once; with Redis, returns the update of the shared counters.
+    fn settlement(
+        &self,
+        reservation: &Reservation,
+        charge: i64,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
         let shared = match self {
-            Ledger::Memory(balances) => return balances.settle(reservation, charge),
+            Ledger::Memory(balances) => {
+                balances.settle(reservation, charge);
+                return None;
+            }
             Ledger::Redis(shared) => shared,
         };
         let delta = charge.saturating_sub(reservation.amount);
         if delta == 0 {
-            return;
+            return None;
         }
         let keys: Vec<String> = accounts(reservation.user_id, reservation.token_id)
             .into_iter()
@@ -250,8 +277,7 @@ impl Ledger {
             .collect();
         let args = vec![shared.node.clone(), delta.to_string()];
         let cache = shared.cache.clone();
-        // Off the request path: a settlement may outlive the request's task.
-        tokio::spawn(async move { eval_with_retries(&cache, SETTLE, keys, args).await });
+        Some(async move { eval_with_retries(&cache, SETTLE, keys, args).await })
     }
 
     /// Charges now in the database, summed per (user, key): take them off the shared counters,
