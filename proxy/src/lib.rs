@@ -6,5 +6,6 @@ pub mod metrics;
 pub mod relay;
 pub mod route;
 pub mod service;
+pub mod shutdown;
 pub mod state;
 pub mod supervisor;

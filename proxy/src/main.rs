@@ -3,12 +3,13 @@
 
 use pingora::listeners::ListenerConfig;
 use pingora::protocols::l4::stream::L4BufferSettings;
-use pingora::server::Server;
 use pingora::server::configuration::ServerConf;
-use pylon_proxy::{metrics, service, state, supervisor};
+use pingora::server::{RunArgs, Server};
+use pylon_proxy::{metrics, service, shutdown, state, supervisor};
 use pylon_shared::config::Config;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     pylon_shared::memory::return_large_allocations();
@@ -45,7 +46,11 @@ fn run(config: Config) -> anyhow::Result<()> {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         },
-        grace_period_seconds: Some(0),
+        // SIGTERM: `shutdown::Signals` exits once the streams have finished and the charges
+        // are written; Pingora's own grace period only bounds it.
+        grace_period_seconds: Some(
+            config.billing.shutdown_grace_secs + shutdown::DRAIN_LIMIT.as_secs() + 1,
+        ),
         graceful_shutdown_timeout_seconds: Some(5),
         ..ServerConf::default()
     };
@@ -72,9 +77,18 @@ fn run(config: Config) -> anyhow::Result<()> {
     }
 
     announce(&config);
-    // `run_forever` never returns; the state runtime stays alive until the process exits.
-    let _keep_alive = state_runtime;
-    server.run_forever()
+    let grace = Duration::from_secs(config.billing.shutdown_grace_secs);
+    server.run(RunArgs {
+        shutdown_signal: Box::new(shutdown::Signals::new(
+            Arc::clone(&proxy_state),
+            state_runtime.handle(),
+            grace,
+        )),
+    });
+    // Pingora's runtimes are down (SIGINT, or a SIGTERM drain that outlived its bounds): nothing
+    // is in flight any more; write what finished.
+    state_runtime.block_on(shutdown::drain(&proxy_state, Duration::ZERO));
+    Ok(())
 }
 
 /// Tells the operator where to go.

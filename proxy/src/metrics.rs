@@ -28,6 +28,8 @@ pub struct ProxyMetrics {
     billing_anomalies: IntCounterVec,
     balance_resyncs: IntCounterVec,
     key_lookups: IntCounterVec,
+    settlement_events: IntCounterVec,
+    settlement_queue: IntGauge,
 }
 
 /// Kinds of `pylon_proxy_billing_anomalies_total`.
@@ -146,6 +148,23 @@ impl ProxyMetrics {
             &["result"],
         )?;
         registry.register(Box::new(key_lookups.clone()))?;
+        let settlement_events = IntCounterVec::new(
+            Opts::new(
+                "settlement_events_total",
+                "The settlement writer's events: written (records in the database), \
+                 write_failed (a batch the database refused or did not answer), journaled \
+                 (records fsync'd to the journal), journal_failed, replayed (records found in \
+                 the journal at start), dead_letter (records set aside), backpressure \
+                 (requests refused because the queue was full)",
+            ),
+            &["event"],
+        )?;
+        registry.register(Box::new(settlement_events.clone()))?;
+        let settlement_queue = IntGauge::new(
+            "settlement_queue",
+            "Finished requests waiting for the database",
+        )?;
+        registry.register(Box::new(settlement_queue.clone()))?;
         registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
@@ -169,6 +188,8 @@ impl ProxyMetrics {
             billing_anomalies,
             balance_resyncs,
             key_lookups,
+            settlement_events,
+            settlement_queue,
         })
     }
 
@@ -243,6 +264,19 @@ impl ProxyMetrics {
     /// Counts a database lookup of an uncached key (`found`, `unknown` or `failed`).
     pub fn key_lookup(&self, result: &'static str) {
         self.key_lookups.with_label_values(&[result]).inc();
+    }
+
+    /// Counts `count` settlement events of one kind (see `settlement_events_total`).
+    pub fn settlement(&self, event: &'static str, count: usize) {
+        self.settlement_events
+            .with_label_values(&[event])
+            .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+    }
+
+    /// Sets how many finished requests wait for the database.
+    pub fn settlement_queue(&self, queued: usize) {
+        self.settlement_queue
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
     }
 
     /// Counts a stream in flight until the returned guard drops.

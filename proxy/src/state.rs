@@ -3,7 +3,7 @@
 //! throwaway runtime would die with it, so this one lives as long as the process.
 
 use crate::relay::Relay;
-use crate::relay::billing::{Balances, Ledger, Settler};
+use crate::relay::billing::{Balances, Journal, Ledger, Settler, SettlerSettings};
 use crate::relay::snapshot::{KeyCacheSettings, KeySource, Snapshot};
 use anyhow::Context;
 use pylon_shared::cache;
@@ -30,8 +30,8 @@ pub struct ProxyState {
 
 /// The runtime that owns the state's background tasks.
 pub struct StateRuntime {
-    /// Kept so that its threads and tasks live as long as the process.
-    _runtime: tokio::runtime::Runtime,
+    /// Its threads and tasks live as long as the process.
+    runtime: tokio::runtime::Runtime,
     state: Arc<ProxyState>,
 }
 
@@ -45,15 +45,22 @@ impl StateRuntime {
             .build()
             .context("cannot build the state runtime")?;
         let state = runtime.block_on(connect(config))?;
-        Ok(Self {
-            _runtime: runtime,
-            state,
-        })
+        Ok(Self { runtime, state })
     }
 
     /// The shared state.
     pub fn state(&self) -> Arc<ProxyState> {
         Arc::clone(&self.state)
+    }
+
+    /// A handle to spawn on the state runtime.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
+    }
+
+    /// Runs `future` on the state runtime to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 }
 
@@ -109,12 +116,33 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
     ));
     tokio::spawn(release_memory_regularly());
     tokio::spawn(Arc::clone(&ledger).maintain(Duration::from_secs(config.billing.resync_secs)));
+    // Before any request: what a crash or a stop during an outage left in the journal is
+    // written first.
+    let journal_dir = config.journal_dir();
+    let (journal, replay) = tokio::task::spawn_blocking(move || Journal::open(&journal_dir))
+        .await
+        .context("opening the settlement journal")?
+        .context("cannot open the settlement journal")?;
+    if !replay.is_empty() {
+        tracing::warn!(
+            records = replay.len(),
+            path = %journal.path().display(),
+            "replaying finished requests a previous run did not write"
+        );
+    }
     let settler = Settler::start(
         db.clone(),
         Arc::clone(&balances),
         Arc::clone(&ledger),
-        Duration::from_millis(config.relay.flush_interval_ms),
-        config.relay.flush_batch,
+        Arc::clone(&metrics),
+        journal,
+        replay,
+        SettlerSettings {
+            interval: Duration::from_millis(config.relay.flush_interval_ms),
+            batch: config.relay.flush_batch,
+            capacity: config.billing.queue_capacity,
+            dead_letter_after: config.billing.dead_letter_after,
+        },
     );
     let relay = Relay::new(
         config.relay.clone(),

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod client;
 pub mod fixtures;
 pub mod oidc_provider;
+pub mod outage;
 pub mod passkey_fixtures;
 pub mod payment_gateways;
 pub mod process;

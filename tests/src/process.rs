@@ -13,12 +13,20 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct PylonBuilder {
     backend: Backend,
     env: Vec<(String, String)>,
+    /// MySQL reached through this `host:port` (a [`crate::outage::DbGate`]).
+    database_via: Option<String>,
 }
 
 impl PylonBuilder {
     /// Sets a `PYLON__SECTION__KEY` (or any other) variable for both processes.
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// MySQL + Redis: both processes reach MySQL through `addr` (a [`crate::outage::DbGate`]).
+    pub fn database_via(mut self, addr: std::net::SocketAddr) -> Self {
+        self.database_via = Some(addr.to_string());
         self
     }
 
@@ -63,7 +71,15 @@ impl PylonBuilder {
             }
             Backend::MySqlRedis => {
                 backend::require_redis().await;
-                let url = backend::create_mysql_database(&name).await;
+                let mut url = backend::create_mysql_database(&name).await;
+                if let Some(via) = &self.database_via {
+                    // mysql://user@host:port/name -> mysql://user@via/name
+                    let start = url
+                        .find('@')
+                        .map_or(url.find("//").unwrap_or(0) + 2, |i| i + 1);
+                    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+                    url.replace_range(start..end, via);
+                }
                 env.push(("PYLON__DATABASE__URL".into(), url));
                 env.push(("PYLON__CACHE__REDIS_URL".into(), backend::redis_url()));
                 env.push(("PYLON__CACHE__KEY_PREFIX".into(), format!("{name}:")));
@@ -113,6 +129,7 @@ impl Pylon {
         PylonBuilder {
             backend,
             env: Vec::new(),
+            database_via: None,
         }
     }
 
@@ -144,6 +161,55 @@ impl Pylon {
         pylon_benches::compare::procfs::children(proxy)
             .into_iter()
             .next()
+    }
+
+    /// This Pylon's data directory (SQLite file, settlement journal).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The proxy's process id.
+    pub fn proxy_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends SIGTERM to the proxy and waits (up to `limit`) until it exits by itself; then
+    /// stops the control plane. Returns whether the proxy exited cleanly (status 0).
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let children = pylon_benches::compare::procfs::children(child.id());
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => break None,
+            }
+        };
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for pid in children {
+            kill(pid);
+        }
+        self.child = Some(child);
+        self.stop();
+        status.is_some_and(|s| s.success())
+    }
+
+    /// Starts both processes again (after [`Pylon::stop`] or [`Pylon::terminate`]).
+    pub async fn start_again(&mut self) {
+        self.stop();
+        self.spawn().await;
     }
 
     /// Stops both processes abruptly (as a crash would) and starts them again on the same

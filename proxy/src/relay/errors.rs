@@ -91,6 +91,19 @@ impl RelayError {
         Self::new(503, "server_error", Some("service_unavailable"), message)
     }
 
+    /// Billing cannot keep up (the database is down or slower than the traffic): retry later.
+    pub fn billing_behind() -> Self {
+        Self {
+            retry_after: Some(5),
+            ..Self::new(
+                503,
+                "server_error",
+                Some("billing_unavailable"),
+                "The gateway cannot record usage right now, please retry shortly",
+            )
+        }
+    }
+
     /// The proxy is saturated: retry shortly.
     pub fn overloaded() -> Self {
         Self {

@@ -49,6 +49,7 @@ pub struct Relay {
     db: Db,
     changes: Arc<ChangeFeed>,
     overload: Arc<overload::Overload>,
+    in_flight: InFlight,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -91,7 +92,13 @@ impl Relay {
             metrics,
             db,
             changes,
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// Waits until no request is being relayed, or `limit` passed; says whether it got there.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        self.in_flight.wait_idle(limit).await
     }
 
     /// Handles a `/v1` or `/v1beta` request completely (the response is written here).
@@ -100,6 +107,7 @@ impl Relay {
         session: &mut Session,
         summary: &mut RelaySummary,
     ) -> pingora::Result<()> {
+        let _in_flight = self.in_flight.enter();
         if self.overload.shedding() {
             self.metrics.shed("overload");
             return RelayError::overloaded().respond(session).await;
@@ -185,6 +193,10 @@ impl Relay {
                 ))
             })?;
 
+        if self.settler.saturated() {
+            self.metrics.settlement("backpressure", 1);
+            return Err(RelayError::billing_behind());
+        }
         let admission =
             admission::admit(&self.ledger, &self.config, caller, &request, &price).await?;
         let charged_token = admission.reservation.token_id;
@@ -450,6 +462,49 @@ impl Relay {
             record,
             charged_token,
         });
+    }
+}
+
+/// Requests being relayed (so that a stop can wait for them).
+#[derive(Default)]
+struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One request in flight, until dropped.
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard<'_> {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlightGuard(self)
+    }
+
+    async fn wait_idle(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 

@@ -119,6 +119,18 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`billing.resync_secs` must be between 1 and 86400",
     );
     need(
+        config.billing.shutdown_grace_secs <= 3_600,
+        "`billing.shutdown_grace_secs` must be at most 3600",
+    );
+    need(
+        (100..=100_000_000).contains(&config.billing.queue_capacity),
+        "`billing.queue_capacity` must be between 100 and 100000000",
+    );
+    need(
+        (1..=100).contains(&config.billing.dead_letter_after),
+        "`billing.dead_letter_after` must be between 1 and 100",
+    );
+    need(
         config.relay.circuit_failures >= 1,
         "`relay.circuit_failures` must be at least 1",
     );

@@ -126,6 +126,25 @@ pub struct RelayConfig {
 pub struct BillingConfig {
     pub lease_ms: u64,
     pub resync_secs: u64,
+    /// Directory of the settlement journal; empty: `journal` under `data.dir`.
+    pub journal_dir: String,
+    /// On SIGTERM, how long streams in flight may take to finish before the proxy exits.
+    pub shutdown_grace_secs: u64,
+    /// Finished requests waiting for the database beyond which admission answers 503.
+    pub queue_capacity: usize,
+    /// Failed writes of one record (with the database up) before it is set aside.
+    pub dead_letter_after: u32,
+}
+
+impl Config {
+    /// Where the proxy's settlement journal lives.
+    pub fn journal_dir(&self) -> PathBuf {
+        if self.billing.journal_dir.is_empty() {
+            self.data.dir.join("journal")
+        } else {
+            PathBuf::from(&self.billing.journal_dir)
+        }
+    }
 }
 
 /// Process logging.

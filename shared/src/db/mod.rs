@@ -8,6 +8,7 @@ mod changes;
 mod channel_status;
 mod channels;
 mod checkins;
+mod dead_letters;
 mod dialect;
 mod invites;
 mod key_lookup;
@@ -38,6 +39,7 @@ pub use channels::{
     ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
 };
 pub use checkins::{CheckinRow, CheckinTotals};
+pub use dead_letters::DeadLetter;
 pub use dialect::Dialect;
 pub use invites::AffCodeOutcome;
 pub use key_lookup::KeyWithOwner;
@@ -91,6 +93,45 @@ pub enum DbError {
     SchemaNotReady(String),
     #[error("a ledger movement the operation needs was not applied: {0}")]
     MovementNotApplied(String),
+}
+
+impl DbError {
+    /// Whether the failure says nothing about the data: the database was unreachable, busy,
+    /// locked or timed out, so the same write may succeed later. Anything else (a value out of
+    /// range, too long, a constraint) is the row's fault.
+    pub fn is_transient(&self) -> bool {
+        let DbError::Sqlx(error) = self else {
+            return matches!(self, DbError::SchemaNotReady(_));
+        };
+        match error {
+            sqlx::Error::Database(database) => {
+                let code = database.code();
+                matches!(
+                    code.as_deref(),
+                    // SQLite: busy, locked, I/O error, disk full, cannot open.
+                    Some("5" | "6" | "10" | "13" | "14" | "261" | "262" | "517")
+                    // MySQL/MariaDB SQLSTATEs: lock wait timeout / deadlock, connection errors.
+                    | Some("40001" | "HY000" | "08S01" | "08004" | "08001")
+                ) && !is_data_error(database.message())
+            }
+            _ => true,
+        }
+    }
+}
+
+/// MySQL reports data errors under the generic SQLSTATE HY000 too; its messages tell them apart.
+fn is_data_error(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "out of range",
+        "too long",
+        "incorrect",
+        "truncated",
+        "cannot be null",
+        "duplicate",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 /// A connection pool and the dialect it speaks. Cheap to clone.

@@ -1,6 +1,7 @@
 //! `/api/log/*`: the relay's log rows. Admins read everyone's (`/api/log/`), users their own
 //! (`/api/log/self`), with new-api's filters and pagination.
 
+mod dead_letters;
 mod list;
 mod stat;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/log/self", get(list::own))
         .route("/api/log/stat", get(stat::all))
         .route("/api/log/self/stat", get(stat::own))
+        .route("/api/log/dead_letters", get(dead_letters::list))
 }
 
 /// Query parameters of the log routes (new-api names).

@@ -135,6 +135,15 @@ impl Balances {
         }
     }
 
+    /// A charge this process did not hold (replayed from the journal) is now in the database.
+    pub fn written_elsewhere(&self, user_id: i64, token_id: Option<i64>, charge: i64) {
+        let apply = |b: &mut Balance| b.stored = b.stored.saturating_sub(charge);
+        with(&self.users, user_id, apply);
+        if let Some(token_id) = token_id {
+            with(&self.tokens, token_id, apply);
+        }
+    }
+
     /// A charge is now in the database: move it from `held` into `stored`.
     pub fn flushed(&self, user_id: i64, token_id: Option<i64>, charge: i64) {
         let apply = |b: &mut Balance| {

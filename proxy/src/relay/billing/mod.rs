@@ -3,9 +3,11 @@
 //! both durable.
 
 mod balances;
+mod journal;
 mod ledger;
 mod settler;
 
 pub use balances::{Balances, Refusal, Reservation};
+pub use journal::Journal;
 pub use ledger::Ledger;
-pub use settler::{Settlement, Settler};
+pub use settler::{Settlement, Settler, SettlerSettings};
