@@ -1,6 +1,6 @@
-//! A database outage on demand: a TCP gate between Pylon and MariaDB that a test can cut (every
+//! An outage on demand: a TCP gate between Pylon and MariaDB or Redis that a test can cut (every
 //! open connection dropped, new ones closed at once) and restore, the way a crashed or
-//! unreachable database server looks to its clients.
+//! unreachable server looks to its clients.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A running gate.
-pub struct DbGate {
+pub struct Gate {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
@@ -22,7 +22,7 @@ struct Shared {
     changed: tokio::sync::Notify,
 }
 
-impl DbGate {
+impl Gate {
     /// Listens on a free port and forwards to `target` (host:port).
     pub async fn start(target: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("gate port");
@@ -48,7 +48,7 @@ impl DbGate {
         self.addr
     }
 
-    /// Drops every connection and refuses new ones until [`DbGate::restore`].
+    /// Drops every connection and refuses new ones until [`Gate::restore`].
     pub fn cut(&self) {
         self.shared.cut.store(true, Ordering::SeqCst);
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
@@ -61,7 +61,7 @@ impl DbGate {
     }
 }
 
-impl Drop for DbGate {
+impl Drop for Gate {
     fn drop(&mut self) {
         self.task.abort();
         self.cut();

@@ -13,8 +13,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct PylonBuilder {
     backend: Backend,
     env: Vec<(String, String)>,
-    /// MySQL reached through this `host:port` (a [`crate::outage::DbGate`]).
+    /// MySQL reached through this `host:port` (a [`crate::outage::Gate`]).
     database_via: Option<String>,
+    /// Redis reached through this `host:port`.
+    redis_via: Option<String>,
 }
 
 impl PylonBuilder {
@@ -24,9 +26,15 @@ impl PylonBuilder {
         self
     }
 
-    /// MySQL + Redis: both processes reach MySQL through `addr` (a [`crate::outage::DbGate`]).
+    /// MySQL + Redis: both processes reach MySQL through `addr` (a [`crate::outage::Gate`]).
     pub fn database_via(mut self, addr: std::net::SocketAddr) -> Self {
         self.database_via = Some(addr.to_string());
+        self
+    }
+
+    /// MySQL + Redis: both processes reach Redis through `addr` (a [`crate::outage::Gate`]).
+    pub fn redis_via(mut self, addr: std::net::SocketAddr) -> Self {
+        self.redis_via = Some(addr.to_string());
         self
     }
 
@@ -81,7 +89,11 @@ impl PylonBuilder {
                     url.replace_range(start..end, via);
                 }
                 env.push(("PYLON__DATABASE__URL".into(), url));
-                env.push(("PYLON__CACHE__REDIS_URL".into(), backend::redis_url()));
+                let redis = match &self.redis_via {
+                    Some(via) => format!("redis://{via}"),
+                    None => backend::redis_url(),
+                };
+                env.push(("PYLON__CACHE__REDIS_URL".into(), redis));
                 env.push(("PYLON__CACHE__KEY_PREFIX".into(), format!("{name}:")));
                 db_name = Some(name.clone());
             }
@@ -130,6 +142,7 @@ impl Pylon {
             backend,
             env: Vec::new(),
             database_via: None,
+            redis_via: None,
         }
     }
 

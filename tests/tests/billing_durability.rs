@@ -292,7 +292,7 @@ async fn wait_for_journal(pylon: &Pylon, charges: usize) {
 /// An outage of the database: MariaDB's connections cut at a gate, or SQLite's file locked by
 /// another writer.
 enum Outage {
-    Gate(pylon_tests::outage::DbGate),
+    Gate(pylon_tests::outage::Gate),
     Lock(Option<sqlx::AnyConnection>),
 }
 
@@ -339,7 +339,7 @@ async fn a_crash_during_a_database_outage_loses_nothing_journaled(backend: Backe
         Backend::MySqlRedis => {
             let server = pylon_tests::backend::mysql_server_url();
             let target = server.rsplit('@').next().unwrap_or("127.0.0.1:3306");
-            let gate = pylon_tests::outage::DbGate::start(target.to_string()).await;
+            let gate = pylon_tests::outage::Gate::start(target.to_string()).await;
             builder = builder.database_via(gate.addr());
             Outage::Gate(gate)
         }
@@ -465,3 +465,45 @@ async fn a_row_the_database_refuses_is_set_aside(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(a_row_the_database_refuses_is_set_aside);
+
+/// Redis unreachable (MySQL + Redis only: the embedded mode has no Redis): admission answers
+/// 503 with Retry-After within `cache.command_timeout_ms` instead of hanging for the outage, and
+/// serves again once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_is_answered_fast_with_503() {
+    let mock = MockUpstream::start(MockConfig::default())
+        .await
+        .expect("mock");
+    let target = pylon_tests::backend::redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_string();
+    let gate = pylon_tests::outage::Gate::start(target).await;
+    let pylon = Pylon::builder(Backend::MySqlRedis)
+        .redis_via(gate.addr())
+        .env("PYLON__CACHE__COMMAND_TIMEOUT_MS", "500")
+        .start()
+        .await;
+    let (_, key) = setup_key(&pylon, &mock, "redis-outage", 10 * PRICE).await;
+    assert_eq!(chat(&pylon.base_url, &key, false).await.status(), 200);
+
+    gate.cut();
+    let asked = Instant::now();
+    let answer = chat(&pylon.base_url, &key, false).await;
+    let waited = asked.elapsed();
+    assert_eq!(answer.status(), 503);
+    assert!(answer.headers().contains_key("retry-after"));
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    let body: Value = answer.json().await.expect("OpenAI error");
+    assert_eq!(body["error"]["code"], "billing_unavailable");
+
+    gate.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while chat(&pylon.base_url, &key, false).await.status() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "not served again after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

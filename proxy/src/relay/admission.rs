@@ -76,8 +76,6 @@ fn refusal_error(refusal: Refusal) -> RelayError {
         Refusal::Token => {
             RelayError::insufficient_quota("This API key's quota is too low for this request")
         }
-        Refusal::Unavailable => {
-            RelayError::unavailable("Billing is unavailable, please retry shortly")
-        }
+        Refusal::Unavailable => RelayError::billing_behind(),
     }
 }

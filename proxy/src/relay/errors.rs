@@ -91,7 +91,8 @@ impl RelayError {
         Self::new(503, "server_error", Some("service_unavailable"), message)
     }
 
-    /// Billing cannot keep up (the database is down or slower than the traffic): retry later.
+    /// Billing cannot admit or record the request (Redis unreachable, or the database down or
+    /// slower than the traffic): retry later.
     pub fn billing_behind() -> Self {
         Self {
             retry_after: Some(5),
@@ -99,7 +100,7 @@ impl RelayError {
                 503,
                 "server_error",
                 Some("billing_unavailable"),
-                "The gateway cannot record usage right now, please retry shortly",
+                "Billing is unavailable right now, please retry shortly",
             )
         }
     }

@@ -48,7 +48,12 @@ pub type SharedCache = Arc<dyn Cache>;
 pub async fn connect(config: &Config) -> Result<SharedCache, CacheError> {
     if config.uses_redis() {
         Ok(Arc::new(
-            RedisCache::connect(&config.cache.redis_url, &config.cache.key_prefix).await?,
+            RedisCache::connect(
+                &config.cache.redis_url,
+                &config.cache.key_prefix,
+                Duration::from_millis(config.cache.command_timeout_ms),
+            )
+            .await?,
         ))
     } else {
         Ok(Arc::new(MemoryCache::new()))

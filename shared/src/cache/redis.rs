@@ -18,12 +18,21 @@ pub struct RedisCache {
 }
 
 impl RedisCache {
-    /// Connects a small pool and checks the server answers.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
+    /// Connects a small pool and checks the server answers. A command not answered within
+    /// `command_timeout` fails (Redis down: callers fail fast instead of waiting for the
+    /// reconnection).
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        command_timeout: Duration,
+    ) -> Result<Self, CacheError> {
         let config = fred::types::config::Config::from_url(url)?;
         let pool = Builder::from_config(config.clone())
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(5);
+            })
+            .with_performance_config(|p| {
+                p.default_command_timeout = command_timeout;
             })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .build_pool(4)?;

@@ -119,6 +119,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`billing.resync_secs` must be between 1 and 86400",
     );
     need(
+        (10..=60_000).contains(&config.cache.command_timeout_ms),
+        "`cache.command_timeout_ms` must be between 10 and 60000",
+    );
+    need(
         config.billing.shutdown_grace_secs <= 3_600,
         "`billing.shutdown_grace_secs` must be at most 3600",
     );

@@ -64,6 +64,8 @@ pub struct CacheConfig {
     pub redis_url: String,
     pub key_prefix: String,
     pub change_poll_ms: u64,
+    /// Longest wait for one Redis command; then it fails (admission answers 503).
+    pub command_timeout_ms: u64,
 }
 
 /// Local files.
