@@ -4,7 +4,9 @@
 //! - [`EpayGateway`]: the `submit.php` order form (MD5 signature under the merchant key,
 //!   merchant id, amount), and signed notifications to the order's `notify_url`;
 //! - [`StripeApi`]: `POST /v1/checkout/sessions` (secret key, form fields), and signed
-//!   webhook events (`Stripe-Signature`) to Pylon.
+//!   webhook events (`Stripe-Signature`) to Pylon;
+//! - [`CreemApi`]: `POST /v1/checkouts` (`x-api-key`, a known product, a request id), and
+//!   webhook events signed with `creem-signature` (HMAC-SHA256 of the body).
 //!
 //! Tests may also forge what a gateway would never send (a bad signature, another amount or
 //! merchant) through the `*_with` builders.
@@ -16,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::payment::{epay, stripe};
+use pylon_shared::payment::{creem, epay, stripe};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -370,4 +372,173 @@ async fn stripe_create_session(
         form: fields,
     });
     axum::Json(json!({ "id": id, "object": "checkout.session", "url": url })).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creem
+
+/// A checkout the mock Creem API created.
+#[derive(Debug, Clone)]
+pub struct CreemCheckout {
+    pub id: String,
+    /// The request body as received.
+    pub request: Value,
+}
+
+impl CreemCheckout {
+    /// Pylon's order number (`request_id`).
+    pub fn request_id(&self) -> &str {
+        self.request["request_id"].as_str().unwrap_or_default()
+    }
+
+    pub fn product_id(&self) -> &str {
+        self.request["product_id"].as_str().unwrap_or_default()
+    }
+}
+
+struct CreemState {
+    api_key: String,
+    /// Each product on sale: its price in cents and currency.
+    products: BTreeMap<String, (i64, String)>,
+    base_url: Mutex<String>,
+    checkouts: Mutex<Vec<CreemCheckout>>,
+}
+
+/// A mock of Creem's API (checkouts) and of its webhook sender.
+pub struct CreemApi {
+    pub base_url: String,
+    state: Arc<CreemState>,
+    http: reqwest::Client,
+}
+
+impl CreemApi {
+    /// A merchant with `api_key` selling `products` (`(id, price in cents, currency)`).
+    pub async fn start(api_key: &str, products: &[(&str, i64, &str)]) -> Self {
+        let state = Arc::new(CreemState {
+            api_key: api_key.to_string(),
+            products: products
+                .iter()
+                .map(|(id, cents, currency)| (id.to_string(), (*cents, currency.to_string())))
+                .collect(),
+            base_url: Mutex::new(String::new()),
+            checkouts: Mutex::new(Vec::new()),
+        });
+        let router = Router::new()
+            .route(creem::CHECKOUTS_PATH, post(creem_create_checkout))
+            .with_state(Arc::clone(&state));
+        let base_url = serve(router).await;
+        *state.base_url.lock().expect("lock") = base_url.clone();
+        Self {
+            base_url,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The checkouts created so far.
+    pub fn checkouts(&self) -> Vec<CreemCheckout> {
+        self.state.checkouts.lock().expect("lock").clone()
+    }
+
+    /// The `checkout.completed` event Creem sends when `checkout` is paid: the product's
+    /// price and currency, as Creem reports them.
+    pub fn completed_event(&self, checkout: &CreemCheckout) -> Value {
+        let (amount, currency) = self.state.products[checkout.product_id()].clone();
+        self.event_for(checkout, amount, &currency)
+    }
+
+    /// A `checkout.completed` event for `checkout` reporting `amount` cents of `currency`
+    /// (to forge a mismatch).
+    pub fn event_for(&self, checkout: &CreemCheckout, amount: i64, currency: &str) -> Value {
+        json!({
+            "id": format!("evt_{}", random_alphanumeric(20)),
+            "eventType": creem::CHECKOUT_COMPLETED,
+            "created_at": 1_728_734_325_927_i64,
+            "object": {
+                "id": checkout.id,
+                "object": "checkout",
+                "request_id": checkout.request_id(),
+                "order": {
+                    "object": "order",
+                    "id": format!("ord_{}", random_alphanumeric(16)),
+                    "product": checkout.product_id(),
+                    "amount": amount,
+                    "currency": currency,
+                    "sub_total": amount,
+                    "tax_amount": 0,
+                    "amount_due": amount,
+                    "amount_paid": amount,
+                    "status": "paid",
+                    "type": "onetime",
+                    "mode": "test",
+                },
+                "product": { "id": checkout.product_id(), "object": "product", "price": amount, "currency": currency },
+                "units": 1,
+                "customer": { "object": "customer", "email": checkout.request["customer"]["email"] },
+                "status": "completed",
+                "metadata": checkout.request["metadata"],
+                "mode": "test",
+            },
+        })
+    }
+
+    /// Delivers `payload` to `webhook_url` signed with `secret`; answers the HTTP status.
+    pub async fn deliver(&self, webhook_url: &str, payload: &[u8], secret: &str) -> u16 {
+        let signature = creem::signature(payload, secret);
+        self.deliver_with_signature(webhook_url, payload, &signature)
+            .await
+    }
+
+    /// Delivers `payload` with the `creem-signature` given (to forge one).
+    pub async fn deliver_with_signature(
+        &self,
+        webhook_url: &str,
+        payload: &[u8],
+        signature: &str,
+    ) -> u16 {
+        self.http
+            .post(webhook_url)
+            .header("Content-Type", "application/json")
+            .header(creem::SIGNATURE_HEADER, signature)
+            .body(payload.to_vec())
+            .send()
+            .await
+            .expect("Pylon reachable")
+            .status()
+            .as_u16()
+    }
+}
+
+async fn creem_create_checkout(
+    State(state): State<Arc<CreemState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let error = |status: StatusCode, message: &str| {
+        (status, axum::Json(json!({ "message": [message] }))).into_response()
+    };
+    let authorized = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == state.api_key);
+    if !authorized {
+        return error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Invalid JSON");
+    };
+    let product = request["product_id"].as_str().unwrap_or_default();
+    if !state.products.contains_key(product) {
+        return error(StatusCode::NOT_FOUND, "Product not found");
+    }
+    if request["request_id"].as_str().is_none_or(str::is_empty) {
+        return error(StatusCode::BAD_REQUEST, "request_id missing");
+    }
+    let id = format!("ch_{}", random_alphanumeric(20));
+    let url = format!("{}/checkout/{id}", state.base_url.lock().expect("lock"));
+    state.checkouts.lock().expect("lock").push(CreemCheckout {
+        id: id.clone(),
+        request,
+    });
+    axum::Json(json!({ "id": id, "object": "checkout", "checkout_url": url })).into_response()
 }

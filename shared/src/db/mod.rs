@@ -48,7 +48,7 @@ pub use ledger::{
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};
-pub use payments::{CompleteOutcome, PaymentProof, RedeemOutcome};
+pub use payments::{CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome};
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
     RedemptionSearch,
@@ -62,8 +62,8 @@ pub use tokens::{
     TOKEN_STATUS_EXPIRED, TokenChanges, TokenCreation, TokenFilter, TokenRow, TokenUpdate,
 };
 pub use top_ups::{
-    NewTopUp, PAYMENT_METHOD_REDEMPTION, TOPUP_EXPIRED, TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter,
-    TopUpRow,
+    CancelOutcome, NewTopUp, PAYMENT_METHOD_REDEMPTION, TOPUP_CANCELLED, TOPUP_EXPIRED,
+    TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter, TopUpRow,
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};

@@ -29,7 +29,9 @@ pub async fn complete(
     if trade_no.is_empty() {
         return Err(ApiError::invalid("Invalid parameters: trade_no is empty"));
     }
-    let per_unit = PaymentSettings::load(&app).await?.quota_per_unit;
+    let settings = PaymentSettings::load(&app).await?;
+    let per_unit = settings.quota_per_unit;
+    let rules = settings.completion_rules(true);
     let proof = PaymentProof {
         provider: "admin",
         event_id: None,
@@ -40,12 +42,14 @@ pub async fn complete(
     };
     let outcome = app
         .db
-        .complete_top_up(trade_no, &proof, |order| describe_payment(order, per_unit))
+        .complete_top_up(trade_no, &proof, &rules, |order| {
+            describe_payment(order, per_unit)
+        })
         .await?;
     match outcome {
         CompleteOutcome::Credited {
             order,
-            movement,
+            movements,
             changes,
         } => {
             tracing::info!(
@@ -55,13 +59,13 @@ pub async fn complete(
                 quota = order.quota,
                 "top-up completed by an administrator"
             );
-            after_commit(&app, std::slice::from_ref(&movement), &changes).await;
+            after_commit(&app, &movements, &changes).await;
             Ok(envelope::ok(serde_json::Value::Null))
         }
         CompleteOutcome::AlreadyDone => Ok(envelope::ok(serde_json::Value::Null)),
         CompleteOutcome::NotFound => Err(ApiError::invalid("The top-up order does not exist")),
         CompleteOutcome::NotPending => Err(ApiError::invalid(
-            "The order is not pending, it cannot be completed",
+            "The order is paid or cancelled, it cannot be completed",
         )),
         // Not reached for an administrator (gateway and amount are not compared).
         CompleteOutcome::ProviderMismatch | CompleteOutcome::AmountMismatch => Err(
