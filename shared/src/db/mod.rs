@@ -8,6 +8,7 @@ mod changes;
 mod channel_status;
 mod channels;
 mod checkins;
+mod commissions;
 mod dialect;
 mod invites;
 mod key_lookup;
@@ -18,6 +19,7 @@ mod oidc;
 mod options;
 mod passkeys;
 mod payments;
+mod plans;
 mod redemptions;
 mod registration;
 mod secrets;
@@ -38,6 +40,7 @@ pub use channels::{
     ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
 };
 pub use checkins::{CheckinRow, CheckinTotals};
+pub use commissions::CommissionRow;
 pub use dialect::Dialect;
 pub use invites::AffCodeOutcome;
 pub use key_lookup::KeyWithOwner;
@@ -49,6 +52,7 @@ pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogR
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};
 pub use payments::{CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome};
+pub use plans::{PlanFields, PlanRow};
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
     RedemptionSearch,

@@ -29,6 +29,7 @@ const DEFAULT_PRICE: &str = "7.3";
 /// new-api's default Stripe price of one unit.
 const DEFAULT_STRIPE_UNIT_PRICE: &str = "8.0";
 const DEFAULT_STRIPE_API: &str = "https://api.stripe.com";
+const DEFAULT_WECHAT_API: &str = "https://api.mch.weixin.qq.com";
 /// How long an order waits for its payment when the operator did not say.
 const DEFAULT_ORDER_EXPIRE_MINUTES: i64 = 30;
 
@@ -62,10 +63,41 @@ pub struct PaymentSettings {
     pub creem_webhook_secret: String,
     pub creem_products: Vec<creem::Product>,
     pub creem_api_base: String,
+    pub wechat: WechatSettings,
     /// Seconds a pending order waits for its payment before it expires.
     pub order_expire_secs: i64,
     /// The inviter's share of each paid top-up of an invitee (0: no commission).
     pub commission_rate: Decimal6,
+}
+
+/// WeChat Pay's merchant settings.
+pub struct WechatSettings {
+    pub app_id: String,
+    pub mch_id: String,
+    /// The serial number of the merchant's API certificate.
+    pub serial_no: String,
+    /// The merchant's PKCS#8 PEM private key.
+    pub private_key: String,
+    pub api_v3_key: String,
+    /// WeChat Pay's platform public key (PEM), which signs its notifications.
+    pub platform_public_key: String,
+    pub api_base: String,
+}
+
+impl WechatSettings {
+    /// Whether every setting needed to take a payment is there.
+    pub fn enabled(&self) -> bool {
+        [
+            &self.app_id,
+            &self.mch_id,
+            &self.serial_no,
+            &self.private_key,
+            &self.api_v3_key,
+            &self.platform_public_key,
+        ]
+        .iter()
+        .all(|v| !v.is_empty())
+    }
 }
 
 impl PaymentSettings {
@@ -131,6 +163,18 @@ impl PaymentSettings {
                 base if !base.is_empty() => base.trim_end_matches('/').to_string(),
                 _ if text("CreemTestMode") == "true" => creem::TEST_API_BASE.to_string(),
                 _ => creem::API_BASE.to_string(),
+            },
+            wechat: WechatSettings {
+                app_id: text("WechatPayAppId"),
+                mch_id: text("WechatPayMchId"),
+                serial_no: text("WechatPaySerialNo"),
+                private_key: text("WechatPayPrivateKey"),
+                api_v3_key: text("WechatPayApiV3Key"),
+                platform_public_key: text("WechatPayPlatformPublicKey"),
+                api_base: match text("WechatPayApiBaseUrl") {
+                    base if base.is_empty() => DEFAULT_WECHAT_API.to_string(),
+                    base => base.trim_end_matches('/').to_string(),
+                },
             },
             order_expire_secs: int(
                 "payment_setting.order_expire_minutes",

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/user/topup/info", get(info::info))
         .route("/api/user/topup/self", get(list::own))
         .route("/api/user/amount", post(amount::amount))
+        .route("/api/coupon/redeem", post(redeem::redeem))
 }
 
 /// An order as new-api renders it, with the exact amount beside new-api's `money`.
