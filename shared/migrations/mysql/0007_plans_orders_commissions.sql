@@ -5,6 +5,8 @@
 -- copied onto the order when it is created, so later edits of the plan change no order.
 -- status gains `cancelled` (by its owner, while pending).
 ALTER TABLE top_ups ADD COLUMN plan_id BIGINT NOT NULL DEFAULT 0;
+-- Expiring the pending orders past their time is one UPDATE on (status, create_time).
+CREATE INDEX idx_top_ups_status_time ON top_ups (status, create_time);
 
 -- Plans: products with a quota and a price, managed by administrators. `code` is the
 -- client-facing id (`starter_monthly`).
