@@ -463,6 +463,30 @@ async fn plan_orders_are_paid_once_through_wechat_pay(backend: Backend) {
     assert!(!revive.success(), "{revive:?}");
     assert_eq!(status_of(&pool, &cancelled_no).await, "cancelled");
 
+    // The time an order waits is the operator's: one minute here.
+    set_option(&root, "payment_setting.order_expire_minutes", "1").await;
+    let (short_no, short_order) = order_and_scan(&alice, &wechat, "starter_monthly").await;
+    let qr = alice
+        .get(&format!("/api/payment/qrcode?orderId={short_no}"))
+        .await;
+    assert!(qr.body["expires_in"].as_i64().unwrap() <= 60, "{qr:?}");
+    sqlx::query("UPDATE top_ups SET create_time = create_time - 61 WHERE trade_no = ?")
+        .bind(&short_no)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let late = wechat.notification(&wechat.paid_transaction(&short_order), now);
+    assert_eq!(wechat.deliver(&notify_url, &late).await, 400);
+    assert_eq!(status_of(&pool, &short_no).await, "expired");
+    let expired_qr = alice
+        .get(&format!("/api/payment/qrcode?orderId={short_no}"))
+        .await;
+    assert!(expired_qr.message().contains("expired"), "{expired_qr:?}");
+    assert_eq!(
+        alice.get("/api/user/self").await.data()["quota"],
+        10_000_000
+    );
+
     // Anonymous callers are refused.
     let anonymous = Console::new(&pylon.base_url);
     assert_eq!(anonymous.get("/api/orders").await.status, 401);

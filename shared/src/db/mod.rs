@@ -51,7 +51,9 @@ pub use ledger::{
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};
-pub use payments::{CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome};
+pub use payments::{
+    ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
+};
 pub use plans::{PlanFields, PlanRow};
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,

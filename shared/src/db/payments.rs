@@ -71,7 +71,7 @@ pub struct CompletionRules {
 }
 
 /// The provider name of an administrator's manual completion.
-pub const ADMIN: &str = "admin";
+pub const ADMIN_COMPLETION: &str = "admin";
 
 /// What became of a payment callback or a manual completion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +189,7 @@ impl Db {
         describe: impl Fn(&TopUpRow) -> String,
     ) -> Result<CompleteOutcome, DbError> {
         let now = now_secs();
-        let admin = proof.provider == ADMIN;
+        let admin = proof.provider == ADMIN_COMPLETION;
         let mut tx = self.pool().begin().await?;
         if let Some(event_id) = proof.event_id {
             let inserted = sqlx::query(

@@ -1,6 +1,6 @@
-//! `POST /api/user/topup/complete` with `{"trade_no"}`: an administrator marks a pending order
-//! paid and credits it (new-api's manual completion). Idempotent: completing a completed order
-//! succeeds and credits nothing more.
+//! `POST /api/user/topup/complete` with `{"trade_no"}`: an administrator marks a pending (or
+//! expired) order paid and credits it (new-api's manual completion). Idempotent: completing a
+//! completed order succeeds and credits nothing more. A cancelled order stays cancelled.
 
 use super::credit::describe_payment;
 use crate::app::AppState;
@@ -11,7 +11,7 @@ use crate::extract::ApiJson;
 use crate::ledger::after_commit;
 use crate::routes::payment::settings::PaymentSettings;
 use axum::extract::State;
-use pylon_shared::db::{CompleteOutcome, PaymentProof};
+use pylon_shared::db::{ADMIN_COMPLETION, CompleteOutcome, PaymentProof};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ pub async fn complete(
     let per_unit = settings.quota_per_unit;
     let rules = settings.completion_rules(true);
     let proof = PaymentProof {
-        provider: "admin",
+        provider: ADMIN_COMPLETION,
         event_id: None,
         money_cents: None,
         currency: None,
