@@ -4,7 +4,13 @@
 //! - [`EpayGateway`]: the `submit.php` order form (MD5 signature under the merchant key,
 //!   merchant id, amount), and signed notifications to the order's `notify_url`;
 //! - [`StripeApi`]: `POST /v1/checkout/sessions` (secret key, form fields), and signed
-//!   webhook events (`Stripe-Signature`) to Pylon.
+//!   webhook events (`Stripe-Signature`) to Pylon;
+//! - [`CreemApi`]: `POST /v1/checkouts` (`x-api-key`, a known product, a request id), and
+//!   webhook events signed with `creem-signature` (HMAC-SHA256 of the body);
+//! - [`WechatPay`]: `POST /v3/pay/transactions/native` (API v3: the merchant's RSA signature
+//!   in `Authorization`, merchant, app and amount), answers signed with the platform key, and
+//!   notifications signed with the platform key carrying their transaction AES-256-GCM
+//!   encrypted under the API v3 key.
 //!
 //! Tests may also forge what a gateway would never send (a bad signature, another amount or
 //! merchant) through the `*_with` builders.
@@ -16,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::payment::{epay, stripe};
+use pylon_shared::payment::{creem, epay, stripe};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -370,4 +376,462 @@ async fn stripe_create_session(
         form: fields,
     });
     axum::Json(json!({ "id": id, "object": "checkout.session", "url": url })).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creem
+
+/// A checkout the mock Creem API created.
+#[derive(Debug, Clone)]
+pub struct CreemCheckout {
+    pub id: String,
+    /// The request body as received.
+    pub request: Value,
+}
+
+impl CreemCheckout {
+    /// Pylon's order number (`request_id`).
+    pub fn request_id(&self) -> &str {
+        self.request["request_id"].as_str().unwrap_or_default()
+    }
+
+    pub fn product_id(&self) -> &str {
+        self.request["product_id"].as_str().unwrap_or_default()
+    }
+}
+
+struct CreemState {
+    api_key: String,
+    /// Each product on sale: its price in cents and currency.
+    products: BTreeMap<String, (i64, String)>,
+    base_url: Mutex<String>,
+    checkouts: Mutex<Vec<CreemCheckout>>,
+}
+
+/// A mock of Creem's API (checkouts) and of its webhook sender.
+pub struct CreemApi {
+    pub base_url: String,
+    state: Arc<CreemState>,
+    http: reqwest::Client,
+}
+
+impl CreemApi {
+    /// A merchant with `api_key` selling `products` (`(id, price in cents, currency)`).
+    pub async fn start(api_key: &str, products: &[(&str, i64, &str)]) -> Self {
+        let state = Arc::new(CreemState {
+            api_key: api_key.to_string(),
+            products: products
+                .iter()
+                .map(|(id, cents, currency)| (id.to_string(), (*cents, currency.to_string())))
+                .collect(),
+            base_url: Mutex::new(String::new()),
+            checkouts: Mutex::new(Vec::new()),
+        });
+        let router = Router::new()
+            .route(creem::CHECKOUTS_PATH, post(creem_create_checkout))
+            .with_state(Arc::clone(&state));
+        let base_url = serve(router).await;
+        *state.base_url.lock().expect("lock") = base_url.clone();
+        Self {
+            base_url,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The checkouts created so far.
+    pub fn checkouts(&self) -> Vec<CreemCheckout> {
+        self.state.checkouts.lock().expect("lock").clone()
+    }
+
+    /// The `checkout.completed` event Creem sends when `checkout` is paid: the product's
+    /// price and currency, as Creem reports them.
+    pub fn completed_event(&self, checkout: &CreemCheckout) -> Value {
+        let (amount, currency) = self.state.products[checkout.product_id()].clone();
+        self.event_for(checkout, amount, &currency)
+    }
+
+    /// A `checkout.completed` event for `checkout` reporting `amount` cents of `currency`
+    /// (to forge a mismatch).
+    pub fn event_for(&self, checkout: &CreemCheckout, amount: i64, currency: &str) -> Value {
+        json!({
+            "id": format!("evt_{}", random_alphanumeric(20)),
+            "eventType": creem::CHECKOUT_COMPLETED,
+            "created_at": 1_728_734_325_927_i64,
+            "object": {
+                "id": checkout.id,
+                "object": "checkout",
+                "request_id": checkout.request_id(),
+                "order": {
+                    "object": "order",
+                    "id": format!("ord_{}", random_alphanumeric(16)),
+                    "product": checkout.product_id(),
+                    "amount": amount,
+                    "currency": currency,
+                    "sub_total": amount,
+                    "tax_amount": 0,
+                    "amount_due": amount,
+                    "amount_paid": amount,
+                    "status": "paid",
+                    "type": "onetime",
+                    "mode": "test",
+                },
+                "product": { "id": checkout.product_id(), "object": "product", "price": amount, "currency": currency },
+                "units": 1,
+                "customer": { "object": "customer", "email": checkout.request["customer"]["email"] },
+                "status": "completed",
+                "metadata": checkout.request["metadata"],
+                "mode": "test",
+            },
+        })
+    }
+
+    /// Delivers `payload` to `webhook_url` signed with `secret`; answers the HTTP status.
+    pub async fn deliver(&self, webhook_url: &str, payload: &[u8], secret: &str) -> u16 {
+        let signature = creem::signature(payload, secret);
+        self.deliver_with_signature(webhook_url, payload, &signature)
+            .await
+    }
+
+    /// Delivers `payload` with the `creem-signature` given (to forge one).
+    pub async fn deliver_with_signature(
+        &self,
+        webhook_url: &str,
+        payload: &[u8],
+        signature: &str,
+    ) -> u16 {
+        self.http
+            .post(webhook_url)
+            .header("Content-Type", "application/json")
+            .header(creem::SIGNATURE_HEADER, signature)
+            .body(payload.to_vec())
+            .send()
+            .await
+            .expect("Pylon reachable")
+            .status()
+            .as_u16()
+    }
+}
+
+async fn creem_create_checkout(
+    State(state): State<Arc<CreemState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let error = |status: StatusCode, message: &str| {
+        (status, axum::Json(json!({ "message": [message] }))).into_response()
+    };
+    let authorized = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == state.api_key);
+    if !authorized {
+        return error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Invalid JSON");
+    };
+    let product = request["product_id"].as_str().unwrap_or_default();
+    if !state.products.contains_key(product) {
+        return error(StatusCode::NOT_FOUND, "Product not found");
+    }
+    if request["request_id"].as_str().is_none_or(str::is_empty) {
+        return error(StatusCode::BAD_REQUEST, "request_id missing");
+    }
+    let id = format!("ch_{}", random_alphanumeric(20));
+    let url = format!("{}/checkout/{id}", state.base_url.lock().expect("lock"));
+    state.checkouts.lock().expect("lock").push(CreemCheckout {
+        id: id.clone(),
+        request,
+    });
+    axum::Json(json!({ "id": id, "object": "checkout", "checkout_url": url })).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// WeChat Pay
+
+use pylon_shared::payment::wechat::{
+    self,
+    rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding},
+    rsa::rand_core::OsRng,
+    rsa::{RsaPrivateKey, RsaPublicKey},
+};
+
+/// A Native order WeChat Pay accepted.
+#[derive(Debug, Clone)]
+pub struct WechatOrder {
+    /// The request body as received.
+    pub request: Value,
+    pub code_url: String,
+}
+
+impl WechatOrder {
+    pub fn trade_no(&self) -> &str {
+        self.request["out_trade_no"].as_str().unwrap_or_default()
+    }
+
+    pub fn total(&self) -> i64 {
+        self.request["amount"]["total"].as_i64().unwrap_or_default()
+    }
+}
+
+/// A notification as WeChat Pay sends it: the body and its signature headers.
+#[derive(Debug, Clone)]
+pub struct WechatNotification {
+    pub body: String,
+    pub timestamp: String,
+    pub nonce: String,
+    pub signature: String,
+}
+
+struct WechatState {
+    app_id: String,
+    mch_id: String,
+    merchant_public: RsaPublicKey,
+    platform_private: RsaPrivateKey,
+    orders: Mutex<Vec<WechatOrder>>,
+    refused: Mutex<Vec<String>>,
+}
+
+/// A mock WeChat Pay (API v3) with one merchant and app, and fresh RSA keys: the merchant's
+/// (whose private half Pylon is configured with) and the platform's (whose public half is).
+pub struct WechatPay {
+    pub base_url: String,
+    pub app_id: String,
+    pub mch_id: String,
+    pub api_v3_key: String,
+    /// The merchant's private key, PKCS#8 PEM (`WechatPayPrivateKey`).
+    pub merchant_private_pem: String,
+    /// The platform's public key, PEM (`WechatPayPlatformPublicKey`).
+    pub platform_public_pem: String,
+    state: Arc<WechatState>,
+    http: reqwest::Client,
+}
+
+fn rsa_key() -> RsaPrivateKey {
+    RsaPrivateKey::new(&mut OsRng, 2048).expect("an RSA key")
+}
+
+impl WechatPay {
+    pub async fn start(app_id: &str, mch_id: &str) -> Self {
+        let (merchant, platform) = tokio::task::spawn_blocking(|| (rsa_key(), rsa_key()))
+            .await
+            .expect("key generation");
+        let merchant_private_pem = merchant
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("pem")
+            .to_string();
+        let platform_public_pem = platform
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
+        let state = Arc::new(WechatState {
+            app_id: app_id.to_string(),
+            mch_id: mch_id.to_string(),
+            merchant_public: merchant.to_public_key(),
+            platform_private: platform,
+            orders: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
+        });
+        let router = Router::new()
+            .route(wechat::NATIVE_PATH, post(wechat_native_order))
+            .with_state(Arc::clone(&state));
+        Self {
+            base_url: serve(router).await,
+            app_id: app_id.to_string(),
+            mch_id: mch_id.to_string(),
+            api_v3_key: random_alphanumeric(32),
+            merchant_private_pem,
+            platform_public_pem,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The orders accepted so far.
+    pub fn orders(&self) -> Vec<WechatOrder> {
+        self.state.orders.lock().expect("lock").clone()
+    }
+
+    /// Why requests were refused.
+    pub fn refusals(&self) -> Vec<String> {
+        self.state.refused.lock().expect("lock").clone()
+    }
+
+    /// The transaction WeChat Pay reports when `order` is paid.
+    pub fn paid_transaction(&self, order: &WechatOrder) -> Value {
+        json!({
+            "appid": self.app_id,
+            "mchid": self.mch_id,
+            "out_trade_no": order.trade_no(),
+            "transaction_id": format!("4200{}", random_digits(24)),
+            "trade_type": "NATIVE",
+            "trade_state": wechat::TRADE_STATE_SUCCESS,
+            "trade_state_desc": "支付成功",
+            "bank_type": "OTHERS",
+            "success_time": "2026-12-03T12:00:00+08:00",
+            "payer": { "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" },
+            "amount": {
+                "total": order.total(),
+                "payer_total": order.total(),
+                "currency": "CNY",
+                "payer_currency": "CNY",
+            },
+        })
+    }
+
+    /// The notification of `transaction`, encrypted and signed as WeChat Pay does, sent at
+    /// `timestamp`.
+    pub fn notification(&self, transaction: &Value, timestamp: i64) -> WechatNotification {
+        let nonce = random_alphanumeric(12);
+        let ciphertext = wechat::encrypt_resource(
+            &self.api_v3_key,
+            transaction.to_string().as_bytes(),
+            &nonce,
+            "transaction",
+        )
+        .expect("encrypt");
+        let body = json!({
+            "id": format!("EV-{}", random_alphanumeric(20)),
+            "create_time": "2026-12-03T12:00:01+08:00",
+            "resource_type": "encrypt-resource",
+            "event_type": wechat::TRANSACTION_SUCCESS,
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": ciphertext,
+                "associated_data": "transaction",
+                "nonce": nonce,
+            },
+        })
+        .to_string();
+        self.signed(body, timestamp)
+    }
+
+    /// `body` signed with the platform key at `timestamp`.
+    pub fn signed(&self, body: String, timestamp: i64) -> WechatNotification {
+        let timestamp = timestamp.to_string();
+        let nonce = random_alphanumeric(32);
+        let signature = wechat::sign(
+            &self.state.platform_private,
+            wechat::notification_message(&timestamp, &nonce, &body).as_bytes(),
+        )
+        .expect("sign");
+        WechatNotification {
+            body,
+            timestamp,
+            nonce,
+            signature,
+        }
+    }
+
+    /// Delivers `notification` to `notify_url`; answers the HTTP status.
+    pub async fn deliver(&self, notify_url: &str, notification: &WechatNotification) -> u16 {
+        self.http
+            .post(notify_url)
+            .header("Content-Type", "application/json")
+            .header("Wechatpay-Timestamp", &notification.timestamp)
+            .header("Wechatpay-Nonce", &notification.nonce)
+            .header("Wechatpay-Signature", &notification.signature)
+            .header(
+                "Wechatpay-Serial",
+                "PUB_KEY_ID_0000000000000024101100397200000006",
+            )
+            .body(notification.body.clone())
+            .send()
+            .await
+            .expect("Pylon reachable")
+            .status()
+            .as_u16()
+    }
+}
+
+fn random_digits(count: usize) -> String {
+    random_alphanumeric(count * 2)
+        .bytes()
+        .map(|b| char::from(b'0' + b % 10))
+        .take(count)
+        .collect()
+}
+
+/// What WeChat Pay checks before it answers a Native order's `code_url`.
+async fn wechat_native_order(
+    State(state): State<Arc<WechatState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let refuse = |status: StatusCode, code: &str, reason: &str| {
+        state.refused.lock().expect("lock").push(reason.to_string());
+        (
+            status,
+            axum::Json(json!({ "code": code, "message": reason })),
+        )
+            .into_response()
+    };
+    let Some(auth) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(wechat::parse_authorization)
+    else {
+        return refuse(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "authorization");
+    };
+    let fresh = auth
+        .timestamp
+        .parse::<i64>()
+        .is_ok_and(|t| (t - pylon_shared::db::now_secs()).abs() <= 300);
+    let text = String::from_utf8_lossy(&body);
+    let message = wechat::request_message(
+        "POST",
+        wechat::NATIVE_PATH,
+        auth.timestamp.parse().unwrap_or_default(),
+        &auth.nonce,
+        &text,
+    );
+    let signed = wechat::verify(&state.merchant_public, message.as_bytes(), &auth.signature);
+    if auth.mch_id != state.mch_id || !fresh || signed.is_err() {
+        return refuse(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "signature");
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "PARAM_ERROR", "json");
+    };
+    let text_of = |name: &str| request[name].as_str().unwrap_or_default();
+    let trade_no_ok = (6..=32).contains(&text_of("out_trade_no").len());
+    let amount_ok = request["amount"]["total"].as_i64().is_some_and(|t| t > 0)
+        && request["amount"]["currency"] == "CNY";
+    if text_of("appid") != state.app_id || text_of("mchid") != state.mch_id {
+        return refuse(StatusCode::BAD_REQUEST, "PARAM_ERROR", "appid or mchid");
+    }
+    if !trade_no_ok
+        || !amount_ok
+        || text_of("description").is_empty()
+        || text_of("time_expire").is_empty()
+        || !text_of("notify_url").starts_with("http")
+    {
+        return refuse(StatusCode::BAD_REQUEST, "PARAM_ERROR", "fields");
+    }
+    let code_url = format!("weixin://wxpay/bizpayurl?pr={}", random_alphanumeric(7));
+    state.orders.lock().expect("lock").push(WechatOrder {
+        request,
+        code_url: code_url.clone(),
+    });
+    let answer = json!({ "code_url": code_url }).to_string();
+    let timestamp = pylon_shared::db::now_secs().to_string();
+    let nonce = random_alphanumeric(32);
+    let Ok(signature) = wechat::sign(
+        &state.platform_private,
+        wechat::notification_message(&timestamp, &nonce, &answer).as_bytes(),
+    ) else {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "sign");
+    };
+    (
+        [
+            ("content-type", "application/json".to_string()),
+            ("wechatpay-timestamp", timestamp),
+            ("wechatpay-nonce", nonce),
+            ("wechatpay-signature", signature),
+        ],
+        answer,
+    )
+        .into_response()
 }

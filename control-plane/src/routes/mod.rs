@@ -2,14 +2,17 @@
 
 mod account;
 mod channel;
+mod commission;
 mod group;
 mod health;
 mod log;
 mod metrics;
 mod oidc;
 mod option;
+mod order;
 mod passkey;
 mod payment;
+mod plan;
 mod redemption;
 mod setup;
 mod status;
@@ -52,6 +55,9 @@ pub fn router(app: AppState) -> Router {
         .merge(redemption::router())
         .merge(topup::router())
         .merge(payment::router())
+        .merge(plan::router())
+        .merge(order::router())
+        .merge(commission::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -8,6 +8,7 @@ mod changes;
 mod channel_status;
 mod channels;
 mod checkins;
+mod commissions;
 mod dead_letters;
 mod dialect;
 mod invites;
@@ -19,6 +20,7 @@ mod oidc;
 mod options;
 mod passkeys;
 mod payments;
+mod plans;
 mod redemptions;
 mod registration;
 mod secrets;
@@ -39,6 +41,7 @@ pub use channels::{
     ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
 };
 pub use checkins::{CheckinRow, CheckinTotals};
+pub use commissions::CommissionRow;
 pub use dead_letters::DeadLetter;
 pub use dialect::Dialect;
 pub use invites::AffCodeOutcome;
@@ -50,7 +53,10 @@ pub use ledger::{
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};
-pub use payments::{CompleteOutcome, PaymentProof, RedeemOutcome};
+pub use payments::{
+    ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
+};
+pub use plans::{PlanFields, PlanRow};
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
     RedemptionSearch,
@@ -64,8 +70,8 @@ pub use tokens::{
     TOKEN_STATUS_EXPIRED, TokenChanges, TokenCreation, TokenFilter, TokenRow, TokenUpdate,
 };
 pub use top_ups::{
-    NewTopUp, PAYMENT_METHOD_REDEMPTION, TOPUP_EXPIRED, TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter,
-    TopUpRow,
+    CancelOutcome, NewTopUp, PAYMENT_METHOD_REDEMPTION, TOPUP_CANCELLED, TOPUP_EXPIRED,
+    TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter, TopUpRow,
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};

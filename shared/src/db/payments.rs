@@ -4,13 +4,18 @@
 //! row of the credit: the code marked used or the order marked paid, the gateway's event id
 //! (unique), the top-up record, and the ledger movement (whose idempotency key is unique too).
 //! Whatever the concurrency and however often a callback repeats, one of them credits.
+//! A gateway's payment of an order past its time expires the order instead; the payer's
+//! inviter, if any, earns their commission in the same transaction (keyed by the order).
 
-use super::ledger::{Movement, MovementKind, MovementOutcome, Refusal};
+use super::ledger::{Movement, MovementKind, MovementOutcome, Refusal, quota_text};
+use super::top_ups::COLUMNS;
 use super::{
-    ChangeEvent, Db, DbError, LOG_TYPE_TOPUP, PAYMENT_METHOD_REDEMPTION, REDEMPTION_ENABLED,
-    REDEMPTION_USED, RedemptionRow, TOPUP_PENDING, TOPUP_SUCCESS, TopUpRow, now_secs,
+    ChangeEvent, Db, DbError, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, PAYMENT_METHOD_REDEMPTION,
+    REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow, TOPUP_EXPIRED, TOPUP_PENDING,
+    TOPUP_SUCCESS, TopUpRow, now_secs,
 };
-use sqlx::{Any, Transaction};
+use crate::payment::money::{Decimal6, share_of};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 
 /// What became of a redemption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +60,19 @@ pub struct PaymentProof<'a> {
     pub payment_method: &'a str,
 }
 
+/// The operator's rules for a completion.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompletionRules {
+    /// Orders created before this time are expired for gateways (`None`: no limit, as for an
+    /// administrator).
+    pub created_after: Option<i64>,
+    /// The inviter's share of the order's quota, credited to their invitation quota.
+    pub commission_rate: Decimal6,
+}
+
+/// The provider name of an administrator's manual completion.
+pub const ADMIN_COMPLETION: &str = "admin";
+
 /// What became of a payment callback or a manual completion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompleteOutcome {
@@ -62,9 +80,9 @@ pub enum CompleteOutcome {
     Credited {
         /// Boxed: the row is large beside the other outcomes.
         order: Box<TopUpRow>,
-        /// The movement that credited it, and its change events: for the caches, after the
-        /// commit.
-        movement: Movement,
+        /// The movements of the credit (the payer's, then the inviter's commission if any)
+        /// and their change events: for the caches, after the commit.
+        movements: Vec<Movement>,
         changes: Vec<ChangeEvent>,
     },
     /// The order (or this event) was credited before; nothing changed.
@@ -75,7 +93,8 @@ pub enum CompleteOutcome {
     ProviderMismatch,
     /// The amount or currency paid is not the order's.
     AmountMismatch,
-    /// The order is expired or failed: it is credited only by an administrator.
+    /// The order is expired (now, or before) or cancelled: only an administrator may still
+    /// complete an expired one.
     NotPending,
     /// The ledger refused the credit; nothing changed.
     Refused(Refusal),
@@ -160,15 +179,17 @@ impl Db {
         }
     }
 
-    /// Marks the pending order `trade_no` paid and credits it, if `proof` matches it (see
-    /// the module documentation). `describe` writes the log line.
+    /// Marks the pending order `trade_no` paid and credits it, if `proof` matches it and
+    /// `rules` allow it (see the module documentation). `describe` writes the log line.
     pub async fn complete_top_up(
         &self,
         trade_no: &str,
         proof: &PaymentProof<'_>,
+        rules: &CompletionRules,
         describe: impl Fn(&TopUpRow) -> String,
     ) -> Result<CompleteOutcome, DbError> {
         let now = now_secs();
+        let admin = proof.provider == ADMIN_COMPLETION;
         let mut tx = self.pool().begin().await?;
         if let Some(event_id) = proof.event_id {
             let inserted = sqlx::query(
@@ -190,10 +211,12 @@ impl Db {
                 Err(e) => return Err(e.into()),
             }
         }
+        // A gateway pays only a pending order still in its time; an administrator may also
+        // complete an expired one.
         let paid = sqlx::query(
             "UPDATE top_ups SET status = ?, complete_time = ?, gateway_trade_no = ?, \
              payment_method = CASE WHEN ? = '' THEN payment_method ELSE ? END \
-             WHERE trade_no = ? AND status = ?",
+             WHERE trade_no = ? AND (status = ? OR status = ?) AND create_time >= ?",
         )
         .bind(TOPUP_SUCCESS)
         .bind(now)
@@ -202,50 +225,40 @@ impl Db {
         .bind(proof.payment_method)
         .bind(trade_no)
         .bind(TOPUP_PENDING)
+        .bind(if admin { TOPUP_EXPIRED } else { TOPUP_PENDING })
+        .bind(rules.created_after.unwrap_or(i64::MIN))
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let order = sqlx::query_as::<_, TopUpRow>(
-            "SELECT id, user_id, amount, quota, money_cents, currency, trade_no, \
-             gateway_trade_no, payment_method, payment_provider, status, create_time, \
-             complete_time FROM top_ups WHERE trade_no = ?",
-        )
+        let order = sqlx::query_as::<_, TopUpRow>(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM top_ups WHERE trade_no = ?"
+        )))
         .bind(trade_no)
         .fetch_optional(&mut *tx)
         .await?;
         let refusal = match &order {
             None => Some(CompleteOutcome::NotFound),
-            Some(_) if paid == 0 => None,
-            Some(order)
-                if proof.provider != "admin" && order.payment_provider != proof.provider =>
-            {
+            Some(order) if !admin && order.payment_provider != proof.provider => {
                 Some(CompleteOutcome::ProviderMismatch)
             }
+            Some(order) if order.status == TOPUP_SUCCESS && paid == 0 => {
+                Some(CompleteOutcome::AlreadyDone)
+            }
+            Some(_) if paid == 0 => Some(CompleteOutcome::NotPending),
             Some(order) if !amount_matches(order, proof) => Some(CompleteOutcome::AmountMismatch),
             Some(_) => None,
         };
         let order = match (order, refusal) {
-            (_, Some(refusal)) => {
+            (Some(order), None) => order,
+            (order, refusal) => {
                 tx.rollback().await?;
-                return Ok(refusal);
-            }
-            (Some(order), None) if paid == 1 => order,
-            (Some(order), None) => {
-                // Not pending: paid before (a repeat), or expired / failed.
-                tx.rollback().await?;
-                return Ok(if order.status == TOPUP_SUCCESS {
-                    if proof.provider != "admin" && order.payment_provider != proof.provider {
-                        CompleteOutcome::ProviderMismatch
-                    } else {
-                        CompleteOutcome::AlreadyDone
-                    }
-                } else {
-                    CompleteOutcome::NotPending
-                });
-            }
-            (None, None) => {
-                tx.rollback().await?;
-                return Ok(CompleteOutcome::NotFound);
+                let out_of_time = order.is_some_and(|o| o.status == TOPUP_PENDING)
+                    && matches!(refusal, Some(CompleteOutcome::NotPending));
+                if let (true, Some(created_after)) = (out_of_time, rules.created_after) {
+                    // Pending but out of time: it expires now, for everyone to see.
+                    self.expire_stale_top_ups(created_after).await?;
+                }
+                return Ok(refusal.unwrap_or(CompleteOutcome::NotFound));
             }
         };
         let movement = Movement::new(
@@ -255,24 +268,92 @@ impl Db {
             order.quota,
         )
         .with_log(LOG_TYPE_TOPUP, describe(&order), order.quota);
-        match self.apply_movement_in(&mut tx, &movement).await? {
-            MovementOutcome::Applied { changes, .. } => {
-                tx.commit().await?;
-                Ok(CompleteOutcome::Credited {
-                    order: Box::new(order),
-                    movement,
-                    changes,
-                })
-            }
+        let mut changes = match self.apply_movement_in(&mut tx, &movement).await? {
+            MovementOutcome::Applied { changes, .. } => changes,
             MovementOutcome::Duplicate => {
                 tx.rollback().await?;
-                Ok(CompleteOutcome::AlreadyDone)
+                return Ok(CompleteOutcome::AlreadyDone);
             }
             MovementOutcome::Refused(refusal) => {
                 tx.rollback().await?;
-                Ok(CompleteOutcome::Refused(refusal))
+                return Ok(CompleteOutcome::Refused(refusal));
             }
+        };
+        let mut movements = vec![movement];
+        let commission = self
+            .pay_commission_in(&mut tx, &order, rules.commission_rate, now)
+            .await?;
+        if let Some((movement, more)) = commission {
+            changes.extend(more);
+            movements.push(movement);
         }
+        tx.commit().await?;
+        Ok(CompleteOutcome::Credited {
+            order: Box::new(order),
+            movements,
+            changes,
+        })
+    }
+
+    /// The inviter's commission on `order`, inside the crediting transaction: a ledger
+    /// movement on the inviter's invitation quota (keyed by the order) and its record. None
+    /// when the payer has no inviter, the rate or the share is zero, or the inviter is gone.
+    async fn pay_commission_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        order: &TopUpRow,
+        rate: Decimal6,
+        now: i64,
+    ) -> Result<Option<(Movement, Vec<ChangeEvent>)>, DbError> {
+        let share = share_of(order.quota, rate);
+        if share <= 0 {
+            return Ok(None);
+        }
+        let inviter: Option<i64> =
+            sqlx::query_scalar("SELECT inviter_id FROM users WHERE id = ? AND inviter_id > 0")
+                .bind(order.user_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let Some(inviter) = inviter else {
+            return Ok(None);
+        };
+        let movement = Movement::new(
+            format!("commission:{}", order.trade_no),
+            MovementKind::InviteReward,
+            inviter,
+            0,
+        )
+        .with_aff_delta(share)
+        .with_log(
+            LOG_TYPE_SYSTEM,
+            format!(
+                "Referral commission: {} of invitee {}'s top-up {} ({} quota)",
+                quota_text(share),
+                order.user_id,
+                order.trade_no,
+                order.quota
+            ),
+            share,
+        );
+        let MovementOutcome::Applied { changes, .. } =
+            self.apply_movement_in(tx, &movement).await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO referral_commissions (inviter_id, invitee_id, trade_no, order_quota, \
+             rate, commission, created_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(inviter)
+        .bind(order.user_id)
+        .bind(&order.trade_no)
+        .bind(order.quota)
+        .bind(rate.to_string())
+        .bind(share)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(Some((movement, changes)))
     }
 }
 

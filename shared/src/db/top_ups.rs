@@ -1,7 +1,8 @@
 //! The `top_ups` table: orders that bring money in (new-api's columns, with the amount of money
-//! in integer cents). An order is created pending and moves once, by a conditional UPDATE, to
-//! success (in the transaction that credits it, see `payments.rs`), expired or failed; never
-//! back.
+//! in integer cents, and the plan an order buys, if any). An order is created pending and
+//! moves once, by a conditional UPDATE, to success (in the transaction that credits it, see
+//! `payments.rs`), expired (unpaid in time) or cancelled (by its owner); never back. Only an
+//! administrator may still complete an expired order.
 
 use super::channels::{Arg, bind_args, like_escape};
 use super::{Db, DbError, now_secs};
@@ -13,12 +14,15 @@ pub const TOPUP_PENDING: &str = "pending";
 pub const TOPUP_SUCCESS: &str = "success";
 /// An order that was not paid in time.
 pub const TOPUP_EXPIRED: &str = "expired";
+/// An order its owner cancelled before paying.
+pub const TOPUP_CANCELLED: &str = "cancelled";
 
 /// new-api's `payment_method` of a redemption code's record.
 pub const PAYMENT_METHOD_REDEMPTION: &str = "redemption";
 
-const COLUMNS: &str = "id, user_id, amount, quota, money_cents, currency, trade_no, \
-    gateway_trade_no, payment_method, payment_provider, status, create_time, complete_time";
+pub(super) const COLUMNS: &str = "id, user_id, amount, quota, money_cents, currency, trade_no, \
+    gateway_trade_no, payment_method, payment_provider, status, create_time, complete_time, \
+    plan_id";
 
 /// One order.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -40,6 +44,8 @@ pub struct TopUpRow {
     pub status: String,
     pub create_time: i64,
     pub complete_time: i64,
+    /// The plan the order buys (0: a top-up by amount or product).
+    pub plan_id: i64,
 }
 
 /// An order to create.
@@ -53,6 +59,8 @@ pub struct NewTopUp<'a> {
     pub trade_no: &'a str,
     pub payment_method: &'a str,
     pub payment_provider: &'a str,
+    /// The plan the order buys (0: none).
+    pub plan_id: i64,
 }
 
 /// Which orders a list shows.
@@ -64,6 +72,18 @@ pub struct TopUpFilter<'a> {
     pub keyword: &'a str,
     /// Only orders created at or after this time.
     pub since: Option<i64>,
+    /// Only orders for a plan.
+    pub plans_only: bool,
+}
+
+/// What became of a cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    /// The user has no such order.
+    NotFound,
+    /// The order is paid, expired or cancelled already; `status` says which.
+    NotPending(&'static str),
 }
 
 impl Db {
@@ -72,8 +92,8 @@ impl Db {
         let mut conn = self.pool().acquire().await?;
         let result = sqlx::query(
             "INSERT INTO top_ups (user_id, amount, quota, money_cents, currency, trade_no, \
-             payment_method, payment_provider, status, create_time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             payment_method, payment_provider, status, create_time, plan_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(order.user_id)
         .bind(order.amount)
@@ -85,6 +105,7 @@ impl Db {
         .bind(order.payment_provider)
         .bind(TOPUP_PENDING)
         .bind(now_secs())
+        .bind(order.plan_id)
         .execute(&mut *conn)
         .await?;
         super::inserted_id(&mut conn, self.dialect(), &result).await
@@ -100,6 +121,57 @@ impl Db {
         .await?)
     }
 
+    /// One order of `user_id` by its id.
+    pub async fn top_up_of_user(&self, user_id: i64, id: i64) -> Result<Option<TopUpRow>, DbError> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM top_ups WHERE id = ? AND user_id = ?"
+        )))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Marks every pending order created before `created_before` expired (one conditional
+    /// UPDATE: an order being paid at the same moment is either paid or expired, never both);
+    /// answers how many expired.
+    pub async fn expire_stale_top_ups(&self, created_before: i64) -> Result<u64, DbError> {
+        Ok(
+            sqlx::query("UPDATE top_ups SET status = ? WHERE status = ? AND create_time < ?")
+                .bind(TOPUP_EXPIRED)
+                .bind(TOPUP_PENDING)
+                .bind(created_before)
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Cancels `user_id`'s pending order `id`.
+    pub async fn cancel_top_up(&self, user_id: i64, id: i64) -> Result<CancelOutcome, DbError> {
+        let cancelled = sqlx::query(
+            "UPDATE top_ups SET status = ? WHERE id = ? AND user_id = ? AND status = ?",
+        )
+        .bind(TOPUP_CANCELLED)
+        .bind(id)
+        .bind(user_id)
+        .bind(TOPUP_PENDING)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if cancelled == 1 {
+            return Ok(CancelOutcome::Cancelled);
+        }
+        Ok(match self.top_up_of_user(user_id, id).await? {
+            None => CancelOutcome::NotFound,
+            Some(order) => CancelOutcome::NotPending(match order.status.as_str() {
+                TOPUP_SUCCESS => TOPUP_SUCCESS,
+                TOPUP_EXPIRED => TOPUP_EXPIRED,
+                _ => TOPUP_CANCELLED,
+            }),
+        })
+    }
+
     /// A page of orders, newest first, and how many match in all.
     pub async fn top_ups_page(
         &self,
@@ -112,6 +184,9 @@ impl Db {
         if let Some(user_id) = filter.user_id {
             parts.push("user_id = ?".into());
             args.push(Arg::Int(user_id));
+        }
+        if filter.plans_only {
+            parts.push("plan_id > 0".into());
         }
         if let Some(since) = filter.since {
             parts.push("create_time >= ?".into());

@@ -20,7 +20,7 @@ pub enum MoneyError {
 }
 
 /// A non-negative decimal with six fractional digits (a price per unit, a ratio, a discount).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Decimal6(i128);
 
 impl Decimal6 {
@@ -118,6 +118,13 @@ pub fn pay_money(
         .map_err(|_| MoneyError::Overflow)
 }
 
+/// `rate` of `quota`, rounded down (a share is never more than the rate says); zero for a
+/// negative quota.
+pub fn share_of(quota: i64, rate: Decimal6) -> i64 {
+    let share = i128::from(quota.max(0)) * rate.0 / SCALE;
+    i64::try_from(share).unwrap_or(0)
+}
+
 /// The quota `amount` units buy: `amount × quota_per_unit`, refusing overflow.
 pub fn quota_for_units(amount: i64, quota_per_unit: i64) -> Result<i64, MoneyError> {
     if amount < 0 || quota_per_unit < 0 {
@@ -166,6 +173,15 @@ mod tests {
 
     fn d(text: &str) -> Decimal6 {
         Decimal6::parse(text).unwrap()
+    }
+
+    #[test]
+    fn shares_round_down_exactly() {
+        assert_eq!(share_of(5_000_000, d("0.1")), 500_000);
+        assert_eq!(share_of(999, d("0.333333")), 332);
+        assert_eq!(share_of(1_000, Decimal6::ZERO), 0);
+        assert_eq!(share_of(-5, d("0.5")), 0);
+        assert_eq!(share_of(i64::MAX, Decimal6::ONE), i64::MAX);
     }
 
     #[test]

@@ -15,6 +15,18 @@ pub use rsa;
 
 /// The authorization scheme of API v3.
 pub const AUTH_SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
+/// Where Native (QR code) orders are placed.
+pub const NATIVE_PATH: &str = "/v3/pay/transactions/native";
+/// The headers of a signed notification.
+pub const HEADER_TIMESTAMP: &str = "wechatpay-timestamp";
+pub const HEADER_NONCE: &str = "wechatpay-nonce";
+pub const HEADER_SIGNATURE: &str = "wechatpay-signature";
+pub const HEADER_SERIAL: &str = "wechatpay-serial";
+/// How far a notification's timestamp may be from now (WeChat Pay advises five minutes).
+pub const NOTIFICATION_TOLERANCE_SECS: i64 = 300;
+/// The event of a paid transaction, and its trade state.
+pub const TRANSACTION_SUCCESS: &str = "TRANSACTION.SUCCESS";
+pub const TRADE_STATE_SUCCESS: &str = "SUCCESS";
 
 /// Why a key, signature or resource was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +41,104 @@ pub enum WechatError {
     BadApiV3Key,
     #[error("the resource does not decrypt")]
     BadResource,
+    #[error("the notification's timestamp is missing or too far from now")]
+    Stale,
+    #[error("the notification is not the JSON WeChat Pay sends")]
+    Malformed,
+}
+
+/// What a paid transaction's notification says, once verified and decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Transaction {
+    #[serde(default)]
+    pub appid: String,
+    #[serde(default)]
+    pub mchid: String,
+    #[serde(default)]
+    pub out_trade_no: String,
+    #[serde(default)]
+    pub transaction_id: String,
+    #[serde(default)]
+    pub trade_state: String,
+    #[serde(default)]
+    pub amount: TransactionAmount,
+}
+
+/// The amount of a transaction, in fen (cents) of `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+pub struct TransactionAmount {
+    #[serde(default)]
+    pub total: i64,
+    #[serde(default)]
+    pub currency: String,
+}
+
+/// The signature headers of a notification.
+#[derive(Debug, Clone, Copy)]
+pub struct NotificationHeaders<'a> {
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub signature: &'a str,
+}
+
+/// Verifies a notification (platform signature over timestamp, nonce and body; timestamp
+/// within `tolerance` of `now`), then decrypts its resource under the API v3 key. Any
+/// `event_type` is returned beside the transaction; the caller credits only a success.
+pub fn open_notification(
+    body: &[u8],
+    headers: NotificationHeaders<'_>,
+    platform_key: &RsaPublicKey,
+    api_v3_key: &str,
+    now: i64,
+    tolerance: i64,
+) -> Result<(String, Transaction), WechatError> {
+    let sent_at: i64 = headers
+        .timestamp
+        .trim()
+        .parse()
+        .map_err(|_| WechatError::Stale)?;
+    if (now - sent_at).abs() > tolerance {
+        return Err(WechatError::Stale);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| WechatError::Malformed)?;
+    verify(
+        platform_key,
+        notification_message(headers.timestamp.trim(), headers.nonce, text).as_bytes(),
+        headers.signature,
+    )?;
+    let envelope: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| WechatError::Malformed)?;
+    let resource = &envelope["resource"];
+    let field = |name: &str| resource[name].as_str().ok_or(WechatError::Malformed);
+    let plain = decrypt_resource(
+        api_v3_key,
+        field("ciphertext")?,
+        field("nonce")?,
+        resource["associated_data"].as_str().unwrap_or(""),
+    )?;
+    let transaction = serde_json::from_slice(&plain).map_err(|_| WechatError::Malformed)?;
+    let event_type = envelope["event_type"].as_str().unwrap_or("").to_string();
+    Ok((event_type, transaction))
+}
+
+/// A Native order's request body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NativeOrder<'a> {
+    pub appid: &'a str,
+    pub mchid: &'a str,
+    pub description: &'a str,
+    pub out_trade_no: &'a str,
+    /// RFC 3339, after which WeChat Pay refuses to take the payment.
+    pub time_expire: &'a str,
+    pub notify_url: &'a str,
+    pub amount: NativeAmount<'a>,
+}
+
+/// The amount of a Native order, in fen (cents).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NativeAmount<'a> {
+    pub total: i64,
+    pub currency: &'a str,
 }
 
 /// Reads the merchant's private key (`apiclient_key.pem`).
@@ -241,6 +351,41 @@ mod tests {
         assert!(verify(&public, tampered.as_bytes(), &fields.signature).is_err());
         assert!(private_key_from_pem("not a key").is_err());
         assert!(parse_authorization("Bearer x").is_none());
+    }
+
+    #[test]
+    fn notifications_open_only_when_signed_recent_and_sealed() {
+        let (platform, platform_public) = key_pair();
+        let key = "0123456789abcdef0123456789abcdef";
+        let transaction = r#"{"appid":"wx1","mchid":"19","out_trade_no":"ord_1","transaction_id":"42","trade_state":"SUCCESS","amount":{"total":990,"currency":"CNY"}}"#;
+        let sealed =
+            encrypt_resource(key, transaction.as_bytes(), "abcdefabcdef", "transaction").unwrap();
+        let body = format!(
+            r#"{{"id":"n1","event_type":"TRANSACTION.SUCCESS","resource":{{"algorithm":"AEAD_AES_256_GCM","ciphertext":"{sealed}","nonce":"abcdefabcdef","associated_data":"transaction"}}}}"#
+        );
+        let signature = sign(
+            &platform,
+            notification_message("1700000000", "n0nce", &body).as_bytes(),
+        )
+        .unwrap();
+        let headers = NotificationHeaders {
+            timestamp: "1700000000",
+            nonce: "n0nce",
+            signature: &signature,
+        };
+        let open = |body: &str, headers, now| {
+            open_notification(body.as_bytes(), headers, &platform_public, key, now, 300)
+        };
+        let (event, opened) = open(&body, headers, 1_700_000_100).unwrap();
+        assert_eq!(event, TRANSACTION_SUCCESS);
+        assert_eq!(opened.amount.total, 990);
+        assert_eq!(opened.out_trade_no, "ord_1");
+        assert_eq!(open(&body, headers, 1_700_000_301), Err(WechatError::Stale));
+        let tampered = body.replace("n1", "n2");
+        assert_eq!(
+            open(&tampered, headers, 1_700_000_000),
+            Err(WechatError::BadSignature)
+        );
     }
 
     #[test]

@@ -84,20 +84,21 @@ async fn handle(
         payment_method: &notification.payment_type,
     };
     let per_unit = settings.quota_per_unit;
+    let rules = settings.completion_rules(false);
     let outcome = app
         .db
-        .complete_top_up(&notification.trade_no, &proof, |order| {
+        .complete_top_up(&notification.trade_no, &proof, &rules, |order| {
             describe_payment(order, per_unit)
         })
         .await?;
     Ok(match outcome {
         CompleteOutcome::Credited {
             order,
-            movement,
+            movements,
             changes,
         } => {
             tracing::info!(trade_no = %order.trade_no, user = order.user_id, quota = order.quota, "epay top-up credited");
-            after_commit(app, std::slice::from_ref(&movement), &changes).await;
+            after_commit(app, &movements, &changes).await;
             SUCCESS
         }
         CompleteOutcome::AlreadyDone => {

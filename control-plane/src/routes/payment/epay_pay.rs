@@ -86,6 +86,7 @@ pub async fn pay(
             trade_no: &trade_no,
             payment_method: &request.payment_method,
             payment_provider: "epay",
+            plan_id: 0,
         })
         .await?;
     tracing::info!(user = user.id, %trade_no, amount = request.amount, money = %money_text, "epay order created");

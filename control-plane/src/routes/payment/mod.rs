@@ -1,17 +1,27 @@
-//! Paying for top-ups through gateways: EPay (`POST /api/user/pay`) and Stripe
-//! (`POST /api/user/stripe/pay`, `POST /api/user/stripe/amount`). An order is created pending
+//! Paying for top-ups through gateways: EPay (`POST /api/user/pay`), Stripe
+//! (`POST /api/user/stripe/pay`, `POST /api/user/stripe/amount`) and Creem
+//! (`POST /api/user/creem/pay`, by product). An order is created pending
 //! with the quota and the money it stands for fixed, so that a callback can later be checked
 //! against it (signature, merchant, amount, currency). The gateways' callbacks credit the
-//! orders: `GET|POST /api/user/epay/notify` and `POST /api/stripe/webhook`.
+//! orders: `GET|POST /api/user/epay/notify`, `POST /api/stripe/webhook` and
+//! `POST /api/creem/webhook`. Plan orders (`routes::order`) are paid through WeChat Pay Native:
+//! `GET /api/payment/qrcode` and its notification `POST /api/payment/wechat/notify`.
 //!
 //! These routes answer in new-api's payment shape: `{"message": "success", "data": ...}`, or
 //! `{"message": "error", "data": "<reason>"}` (with `success` added for clients that read it).
 
+mod creem_pay;
+mod creem_webhook;
 mod epay_notify;
 mod epay_pay;
+mod http;
 pub mod settings;
 mod stripe_pay;
 mod stripe_webhook;
+mod wechat_notify;
+mod wechat_qrcode;
+
+pub(crate) use creem_pay::product_view;
 
 use crate::app::AppState;
 use axum::Json;
@@ -31,6 +41,10 @@ pub fn router() -> Router<AppState> {
             get(epay_notify::notify).post(epay_notify::notify),
         )
         .route("/api/stripe/webhook", post(stripe_webhook::webhook))
+        .route("/api/user/creem/pay", post(creem_pay::pay))
+        .route("/api/creem/webhook", post(creem_webhook::webhook))
+        .route("/api/payment/qrcode", get(wechat_qrcode::qrcode))
+        .route("/api/payment/wechat/notify", post(wechat_notify::notify))
 }
 
 /// new-api's payment success answer.

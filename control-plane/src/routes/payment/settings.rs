@@ -6,12 +6,20 @@
 //! (`CustomCallbackAddress`, else `ServerAddress`). Secrets (names ending in `Key` or `Secret`)
 //! are never returned by `GET /api/option/`.
 //!
-//! Pylon adds `StripeApiBaseUrl` (default `https://api.stripe.com`), so that a test or a
+//! Creem (`CreemApiKey`, `CreemWebhookSecret`, `CreemProducts`, `CreemTestMode`), WeChat Pay
+//! (`WechatPayAppId`, `WechatPayMchId`, `WechatPaySerialNo`, `WechatPayPrivateKey`,
+//! `WechatPayApiV3Key`, `WechatPayPlatformPublicKey`), how long an order waits for its payment
+//! (`payment_setting.order_expire_minutes`, default 30) and the inviter's share of each paid
+//! top-up (`ReferralCommissionRate`, default 0: none).
+//!
+//! Pylon adds `StripeApiBaseUrl`, `CreemApiBaseUrl` and `WechatPayApiBaseUrl` (default `https://api.stripe.com`), so that a test or a
 //! proxy can stand in for Stripe's API, and `StripeCurrency` (default `usd`), the currency of
 //! `StripePriceId`, which a paid session must report.
 
 use crate::app::App;
 use crate::error::ApiError;
+use pylon_shared::db::{CompletionRules, now_secs};
+use pylon_shared::payment::creem;
 use pylon_shared::payment::money::Decimal6;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +29,9 @@ const DEFAULT_PRICE: &str = "7.3";
 /// new-api's default Stripe price of one unit.
 const DEFAULT_STRIPE_UNIT_PRICE: &str = "8.0";
 const DEFAULT_STRIPE_API: &str = "https://api.stripe.com";
+const DEFAULT_WECHAT_API: &str = "https://api.mch.weixin.qq.com";
+/// How long an order waits for its payment when the operator did not say.
+const DEFAULT_ORDER_EXPIRE_MINUTES: i64 = 30;
 
 /// One payment method offered through EPay.
 pub type PayMethod = BTreeMap<String, String>;
@@ -48,6 +59,45 @@ pub struct PaymentSettings {
     /// The currency of the Stripe price (lower case), which the webhook must report.
     pub stripe_currency: String,
     pub quota_per_unit: i64,
+    pub creem_api_key: String,
+    pub creem_webhook_secret: String,
+    pub creem_products: Vec<creem::Product>,
+    pub creem_api_base: String,
+    pub wechat: WechatSettings,
+    /// Seconds a pending order waits for its payment before it expires.
+    pub order_expire_secs: i64,
+    /// The inviter's share of each paid top-up of an invitee (0: no commission).
+    pub commission_rate: Decimal6,
+}
+
+/// WeChat Pay's merchant settings.
+pub struct WechatSettings {
+    pub app_id: String,
+    pub mch_id: String,
+    /// The serial number of the merchant's API certificate.
+    pub serial_no: String,
+    /// The merchant's PKCS#8 PEM private key.
+    pub private_key: String,
+    pub api_v3_key: String,
+    /// WeChat Pay's platform public key (PEM), which signs its notifications.
+    pub platform_public_key: String,
+    pub api_base: String,
+}
+
+impl WechatSettings {
+    /// Whether every setting needed to take a payment is there.
+    pub fn enabled(&self) -> bool {
+        [
+            &self.app_id,
+            &self.mch_id,
+            &self.serial_no,
+            &self.private_key,
+            &self.api_v3_key,
+            &self.platform_public_key,
+        ]
+        .iter()
+        .all(|v| !v.is_empty())
+    }
 }
 
 impl PaymentSettings {
@@ -106,6 +156,36 @@ impl PaymentSettings {
                 .ok()
                 .filter(|v| *v >= 1)
                 .unwrap_or(pylon_shared::roles::QUOTA_PER_UNIT),
+            creem_api_key: text("CreemApiKey"),
+            creem_webhook_secret: text("CreemWebhookSecret"),
+            creem_products: creem::parse_products(&text("CreemProducts")),
+            creem_api_base: match text("CreemApiBaseUrl") {
+                base if !base.is_empty() => base.trim_end_matches('/').to_string(),
+                _ if text("CreemTestMode") == "true" => creem::TEST_API_BASE.to_string(),
+                _ => creem::API_BASE.to_string(),
+            },
+            wechat: WechatSettings {
+                app_id: text("WechatPayAppId"),
+                mch_id: text("WechatPayMchId"),
+                serial_no: text("WechatPaySerialNo"),
+                private_key: text("WechatPayPrivateKey"),
+                api_v3_key: text("WechatPayApiV3Key"),
+                platform_public_key: text("WechatPayPlatformPublicKey"),
+                api_base: match text("WechatPayApiBaseUrl") {
+                    base if base.is_empty() => DEFAULT_WECHAT_API.to_string(),
+                    base => base.trim_end_matches('/').to_string(),
+                },
+            },
+            order_expire_secs: int(
+                "payment_setting.order_expire_minutes",
+                DEFAULT_ORDER_EXPIRE_MINUTES,
+            )
+            .clamp(1, 60 * 24 * 30)
+                * 60,
+            commission_rate: Decimal6::parse(&text("ReferralCommissionRate"))
+                .ok()
+                .filter(|rate| *rate <= Decimal6::ONE)
+                .unwrap_or(Decimal6::ZERO),
         })
     }
 
@@ -119,6 +199,22 @@ impl PaymentSettings {
         !self.stripe_api_secret.is_empty()
             && !self.stripe_webhook_secret.is_empty()
             && !self.stripe_price_id.is_empty()
+    }
+
+    /// The rules a completion follows: a gateway pays only orders still in their time; an
+    /// administrator (`admin`) any pending or expired one.
+    pub fn completion_rules(&self, admin: bool) -> CompletionRules {
+        CompletionRules {
+            created_after: (!admin).then(|| now_secs() - self.order_expire_secs),
+            commission_rate: self.commission_rate,
+        }
+    }
+
+    /// Whether Creem top-up is configured.
+    pub fn creem_enabled(&self) -> bool {
+        !self.creem_api_key.is_empty()
+            && !self.creem_webhook_secret.is_empty()
+            && !self.creem_products.is_empty()
     }
 
     /// The top-up price ratio of `group` (1 when not configured or zero).

@@ -9,7 +9,7 @@ use super::settings::PaymentSettings;
 use super::{pay_error, pay_ok};
 use crate::app::AppState;
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::routes::topup::amount::priced_amount;
 use crate::routes::topup::pricing::quote;
 use axum::extract::State;
@@ -19,11 +19,6 @@ use pylon_shared::db::{NewTopUp, now_secs};
 use pylon_shared::payment::stripe::{CheckoutSession, checkout_session_form};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::OnceLock;
-use std::time::Duration;
-
-/// How long a call to Stripe's API may take.
-const STRIPE_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize)]
 struct PayRequest {
@@ -94,6 +89,7 @@ pub async fn pay(
             trade_no: &trade_no,
             payment_method: "stripe",
             payment_provider: "stripe",
+            plan_id: 0,
         })
         .await?;
     let form = checkout_session_form(&CheckoutSession {
@@ -123,7 +119,7 @@ async fn create_session(
     settings: &PaymentSettings,
     form: &[(String, String)],
 ) -> Result<String, String> {
-    let client = client().map_err(|_| "no HTTP client".to_string())?;
+    let client = super::http::client().map_err(|_| "no HTTP client".to_string())?;
     let answer = client
         .post(format!("{}/v1/checkout/sessions", settings.stripe_api_base))
         .bearer_auth(&settings.stripe_api_secret)
@@ -144,16 +140,4 @@ async fn create_session(
         .filter(|url| !url.is_empty())
         .map(str::to_string)
         .ok_or_else(|| "Stripe answered no url".to_string())
-}
-
-fn client() -> Result<&'static reqwest::Client, ApiError> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let built = reqwest::Client::builder()
-        .timeout(STRIPE_TIMEOUT)
-        .build()
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(CLIENT.get_or_init(|| built))
 }

@@ -83,9 +83,12 @@ pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Byte
         payment_method: "stripe",
     };
     let per_unit = settings.quota_per_unit;
+    let rules = settings.completion_rules(false);
     let outcome = match app
         .db
-        .complete_top_up(&trade_no, &proof, |order| describe_payment(order, per_unit))
+        .complete_top_up(&trade_no, &proof, &rules, |order| {
+            describe_payment(order, per_unit)
+        })
         .await
     {
         Ok(outcome) => outcome,
@@ -97,11 +100,11 @@ pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Byte
     match outcome {
         CompleteOutcome::Credited {
             order,
-            movement,
+            movements,
             changes,
         } => {
             tracing::info!(%trade_no, user = order.user_id, quota = order.quota, "stripe top-up credited");
-            after_commit(&app, std::slice::from_ref(&movement), &changes).await;
+            after_commit(&app, &movements, &changes).await;
         }
         CompleteOutcome::AlreadyDone => {
             tracing::info!(%trade_no, %event_id, "stripe webhook repeated: already credited");

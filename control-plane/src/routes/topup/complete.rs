@@ -1,6 +1,6 @@
-//! `POST /api/user/topup/complete` with `{"trade_no"}`: an administrator marks a pending order
-//! paid and credits it (new-api's manual completion). Idempotent: completing a completed order
-//! succeeds and credits nothing more.
+//! `POST /api/user/topup/complete` with `{"trade_no"}`: an administrator marks a pending (or
+//! expired) order paid and credits it (new-api's manual completion). Idempotent: completing a
+//! completed order succeeds and credits nothing more. A cancelled order stays cancelled.
 
 use super::credit::describe_payment;
 use crate::app::AppState;
@@ -11,7 +11,7 @@ use crate::extract::ApiJson;
 use crate::ledger::after_commit;
 use crate::routes::payment::settings::PaymentSettings;
 use axum::extract::State;
-use pylon_shared::db::{CompleteOutcome, PaymentProof};
+use pylon_shared::db::{ADMIN_COMPLETION, CompleteOutcome, PaymentProof};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -29,9 +29,11 @@ pub async fn complete(
     if trade_no.is_empty() {
         return Err(ApiError::invalid("Invalid parameters: trade_no is empty"));
     }
-    let per_unit = PaymentSettings::load(&app).await?.quota_per_unit;
+    let settings = PaymentSettings::load(&app).await?;
+    let per_unit = settings.quota_per_unit;
+    let rules = settings.completion_rules(true);
     let proof = PaymentProof {
-        provider: "admin",
+        provider: ADMIN_COMPLETION,
         event_id: None,
         money_cents: None,
         currency: None,
@@ -40,12 +42,14 @@ pub async fn complete(
     };
     let outcome = app
         .db
-        .complete_top_up(trade_no, &proof, |order| describe_payment(order, per_unit))
+        .complete_top_up(trade_no, &proof, &rules, |order| {
+            describe_payment(order, per_unit)
+        })
         .await?;
     match outcome {
         CompleteOutcome::Credited {
             order,
-            movement,
+            movements,
             changes,
         } => {
             tracing::info!(
@@ -55,13 +59,13 @@ pub async fn complete(
                 quota = order.quota,
                 "top-up completed by an administrator"
             );
-            after_commit(&app, std::slice::from_ref(&movement), &changes).await;
+            after_commit(&app, &movements, &changes).await;
             Ok(envelope::ok(serde_json::Value::Null))
         }
         CompleteOutcome::AlreadyDone => Ok(envelope::ok(serde_json::Value::Null)),
         CompleteOutcome::NotFound => Err(ApiError::invalid("The top-up order does not exist")),
         CompleteOutcome::NotPending => Err(ApiError::invalid(
-            "The order is not pending, it cannot be completed",
+            "The order is paid or cancelled, it cannot be completed",
         )),
         // Not reached for an administrator (gateway and amount are not compared).
         CompleteOutcome::ProviderMismatch | CompleteOutcome::AmountMismatch => Err(

@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::routes::payment::product_view;
 use crate::routes::payment::settings::PaymentSettings;
 use axum::extract::State;
 use serde_json::{Value, json};
@@ -35,18 +36,24 @@ pub async fn info(State(app): State<AppState>, _: AuthUser) -> ApiResult {
                 .map(|v| (amount.to_string(), v))
         })
         .collect();
+    let creem_products: Vec<Value> = if settings.creem_enabled() {
+        settings.creem_products.iter().map(product_view).collect()
+    } else {
+        Vec::new()
+    };
     let topup_link = app.db.option("TopUpLink").await?.unwrap_or_default();
     Ok(envelope::ok(json!({
         "enable_online_topup": settings.epay_enabled(),
         "enable_stripe_topup": settings.stripe_enabled(),
-        "enable_creem_topup": false,
+        "enable_creem_topup": settings.creem_enabled(),
         "enable_redemption": true,
         "pay_methods": pay_methods,
         "min_topup": settings.min_topup,
         "stripe_min_topup": settings.stripe_min_topup,
         "amount_options": settings.amount_options,
         "discount": discount,
-        "creem_products": "[]",
+        // new-api passes its option on as a string of JSON.
+        "creem_products": Value::from(creem_products).to_string(),
         "topup_link": topup_link,
     })))
 }

@@ -8,6 +8,7 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::envelope;
 use crate::error::ApiResult;
 use crate::pagination::{Page, PageQuery};
+use crate::routes::payment::settings::PaymentSettings;
 use axum::extract::{Query, State};
 use pylon_shared::db::{TopUpFilter, now_secs};
 use serde::Deserialize;
@@ -31,6 +32,7 @@ pub async fn own(
         user_id: Some(user.id),
         keyword: &query.keyword,
         since: Some(now_secs() - OWN_WINDOW_SECS),
+        plans_only: false,
     };
     page_of(&app, filter, Page::from_query(&page)).await
 }
@@ -45,11 +47,13 @@ pub async fn all(
         user_id: None,
         keyword: &query.keyword,
         since: None,
+        plans_only: false,
     };
     page_of(&app, filter, Page::from_query(&page)).await
 }
 
 async fn page_of(app: &App, filter: TopUpFilter<'_>, page: Page) -> ApiResult {
+    expire_stale(app).await?;
     let (rows, total) = app
         .db
         .top_ups_page(filter, page.offset(), page.size)
@@ -57,4 +61,13 @@ async fn page_of(app: &App, filter: TopUpFilter<'_>, page: Page) -> ApiResult {
     Ok(envelope::ok(
         page.body(rows.iter().map(view).collect(), total),
     ))
+}
+
+/// Marks the orders past their time expired, so that a list shows what a callback would find.
+pub(crate) async fn expire_stale(app: &App) -> Result<(), crate::error::ApiError> {
+    let settings = PaymentSettings::load(app).await?;
+    app.db
+        .expire_stale_top_ups(now_secs() - settings.order_expire_secs)
+        .await?;
+    Ok(())
 }

@@ -9,7 +9,7 @@ pub(crate) mod amount;
 mod complete;
 pub(crate) mod credit;
 mod info;
-mod list;
+pub(crate) mod list;
 pub(crate) mod pricing;
 mod redeem;
 
@@ -26,10 +26,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/user/topup/info", get(info::info))
         .route("/api/user/topup/self", get(list::own))
         .route("/api/user/amount", post(amount::amount))
+        .route("/api/coupon/redeem", post(redeem::redeem))
 }
 
 /// An order as new-api renders it, with the exact amount beside new-api's `money`.
-fn view(order: &TopUpRow) -> Value {
+pub(crate) fn view(order: &TopUpRow) -> Value {
     json!({
         "id": order.id,
         "user_id": order.user_id,
@@ -45,5 +46,6 @@ fn view(order: &TopUpRow) -> Value {
         "create_time": order.create_time,
         "complete_time": order.complete_time,
         "status": order.status,
+        "plan_id": order.plan_id,
     })
 }

@@ -1,4 +1,5 @@
-//! `POST /api/user/topup` with `{"key"}`: redeems a code for the caller. Of any number of
+//! `POST /api/user/topup` with `{"key"}` (and seed 002's `POST /api/coupon/redeem` with
+//! `{"code"}`): redeems a code for the caller. Of any number of
 //! concurrent redemptions of one code exactly one credits (see
 //! `pylon_shared::db::payments`); the others, and used, expired, disabled or unknown codes,
 //! get a clear reason and change nothing. Answers the credited quota in `data`.
@@ -20,7 +21,8 @@ const MAX_KEY_LEN: usize = 64;
 
 #[derive(Deserialize)]
 pub struct RedeemRequest {
-    #[serde(default)]
+    /// `code` in seed 002's `/api/coupon/redeem`.
+    #[serde(default, alias = "code")]
     key: String,
 }
 
