@@ -2,6 +2,7 @@
 //! the `pylon-proxy` binary and the benchmarks (`benches/`) use the same code.
 
 pub mod context;
+pub mod edge;
 pub mod metrics;
 pub mod relay;
 pub mod route;

@@ -5,7 +5,7 @@ use pingora::listeners::ListenerConfig;
 use pingora::protocols::l4::stream::L4BufferSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
-use pylon_proxy::{metrics, service, shutdown, state, supervisor};
+use pylon_proxy::{edge, metrics, service, shutdown, state, supervisor};
 use pylon_shared::config::Config;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,9 +57,15 @@ fn run(config: Config) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service(
-        &server.configuration,
-        service::PylonProxy::new(Arc::clone(&proxy_state)),
+    let mut proxy = pingora::services::listening::Service::new(
+        "pylon-proxy".to_string(),
+        edge::Guarded::new(
+            pingora::proxy::http_proxy(
+                &server.configuration,
+                service::PylonProxy::new(Arc::clone(&proxy_state)),
+            ),
+            Arc::clone(&proxy_state.edge),
+        ),
     );
     proxy.add_listener(
         ListenerConfig::tcp(config.server.listen.as_str())

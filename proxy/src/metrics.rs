@@ -118,7 +118,9 @@ impl ProxyMetrics {
         let shed = IntCounterVec::new(
             Opts::new(
                 "relay_shed_total",
-                "Requests dropped before any work: overload (answered 503) or client_gone",
+                "Requests and connections dropped before any work: overload (answered 503), \
+                 client_gone, connections / connections_per_ip (over a cap, answered 503), \
+                 header_timeout (a request header not delivered in time)",
             ),
             &["reason"],
         )?;

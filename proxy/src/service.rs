@@ -31,6 +31,9 @@ impl ProxyHttp for PylonProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        if let Some(stream) = session.downstream_session.stream() {
+            self.state.edge.header_arrived(stream.id());
+        }
         ctx.route = Route::of_path(session.req_header().uri.path());
         match ctx.route {
             Route::Health => {

@@ -26,6 +26,8 @@ pub struct ProxyState {
     pub metrics: Arc<crate::metrics::ProxyMetrics>,
     /// The control plane's address.
     pub control_plane: std::net::SocketAddr,
+    /// Client connections: caps and header deadlines.
+    pub edge: Arc<crate::edge::Edge>,
 }
 
 /// The runtime that owns the state's background tasks.
@@ -153,10 +155,20 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         db,
         changes,
     );
+    let edge = crate::edge::Edge::new(
+        crate::edge::EdgeLimits {
+            max_connections: config.server.max_connections,
+            max_per_ip: config.server.max_connections_per_ip,
+            header_timeout: Duration::from_secs(config.server.header_timeout_secs),
+            keepalive_idle: Duration::from_secs(config.server.keepalive_idle_secs),
+        },
+        Arc::clone(&metrics),
+    );
     Ok(Arc::new(ProxyState {
         metrics,
         relay,
         control_plane,
+        edge,
     }))
 }
 

@@ -119,6 +119,14 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`billing.resync_secs` must be between 1 and 86400",
     );
     need(
+        (1..=3_600).contains(&config.server.header_timeout_secs),
+        "`server.header_timeout_secs` must be between 1 and 3600",
+    );
+    need(
+        (1..=86_400).contains(&config.server.keepalive_idle_secs),
+        "`server.keepalive_idle_secs` must be between 1 and 86400",
+    );
+    need(
         (10..=60_000).contains(&config.cache.command_timeout_ms),
         "`cache.command_timeout_ms` must be between 10 and 60000",
     );

@@ -37,6 +37,14 @@ pub struct ServerConfig {
     pub threads: usize,
     pub read_buffer_bytes: usize,
     pub public_url: String,
+    /// Open client connections at most (0: no cap).
+    pub max_connections: usize,
+    /// Open client connections per client address at most (0: no cap).
+    pub max_connections_per_ip: usize,
+    /// Seconds a new connection has to deliver a complete request header.
+    pub header_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request header.
+    pub keepalive_idle_secs: u64,
 }
 
 /// The internal listener of pylon-control-plane and how the proxy runs it.
