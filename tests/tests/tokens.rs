@@ -589,10 +589,18 @@ async fn bad_input_and_limits(backend: Backend) {
         let answer = root.post_raw("/api/token/batch", body).await;
         assert_refused(&answer, "Invalid parameters");
     }
-    assert_refused(&root.get("/api/token/abc").await, "Invalid ID");
-    assert_refused(&delete(&root, "/api/token/-3").await, "Invalid ID");
+    // A word or a sign where the id goes names no route; zero is no id.
+    for answer in [
+        root.get("/api/token/abc").await,
+        delete(&root, "/api/token/-3").await,
+        root.post("/api/token/abc/key", json!({})).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{answer:?}");
+        assert!(!answer.success(), "{answer:?}");
+    }
+    assert_refused(&root.get("/api/token/0").await, "Invalid ID");
     assert_refused(
-        &root.post("/api/token/abc/key", json!({})).await,
+        &root.post("/api/token/0/key", json!({})).await,
         "Invalid ID",
     );
     assert_eq!(

@@ -8,23 +8,14 @@ use crate::app::{App, AppState};
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use pylon_shared::pricing::OPTION_GROUP_RATIO;
 use std::collections::BTreeSet;
 
 /// The group every account starts in.
 const DEFAULT_GROUP: &str = "default";
 
-/// The routes, with and without new-api's trailing slash.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/group/", get(list))
-        .route("/api/group", get(list))
-}
-
-async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult {
+pub(super) async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult {
     let groups: Vec<String> = known_groups(&app).await?.into_iter().collect();
     Ok(envelope::ok(groups))
 }

@@ -9,7 +9,7 @@
 //! own group): the groups a key may name. `auto` is listed when usable, with ratio "自动".
 
 use crate::app::{App, AppState};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, MaybeUser};
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
@@ -161,8 +161,8 @@ pub async fn own(State(app): State<AppState>, AuthUser { user }: AuthUser) -> Ap
 }
 
 /// `GET /api/user/groups`: the caller's list when logged in, else the list before login.
-pub async fn public(State(app): State<AppState>, caller: Result<AuthUser, ApiError>) -> ApiResult {
+pub async fn public(State(app): State<AppState>, MaybeUser(caller): MaybeUser) -> ApiResult {
     let options = GroupOptions::load(&app).await?;
-    let user_group = caller.ok().map(|AuthUser { user }| user.group);
+    let user_group = caller.map(|AuthUser { user }| user.group);
     Ok(envelope::ok(options.listing(user_group.as_deref())))
 }

@@ -25,7 +25,7 @@ pub(super) const USERNAME_TAKEN: &str = "Username already exists or has been del
 const DEFAULT_GROUP: &str = "default";
 
 #[derive(Deserialize)]
-pub(super) struct CreateRequest {
+pub struct CreateRequest {
     #[serde(default)]
     username: String,
     #[serde(default)]
