@@ -16,6 +16,7 @@ mod metrics;
 mod pagination;
 mod rate_limit;
 mod routes;
+pub mod settings;
 pub mod supervision;
 mod verification;
 

@@ -3,6 +3,7 @@
 
 mod account;
 mod channel;
+mod content;
 mod group;
 mod health;
 mod log;

@@ -9,8 +9,8 @@
 //! so a route cannot appear, vanish or change its access unnoticed.
 
 use super::{
-    account, channel, group, health, log, metrics, oidc, option, passkey, payment, redemption,
-    setup, status, token, topup, two_factor, user, user_admin,
+    account, channel, content, group, health, log, metrics, oidc, option, passkey, payment,
+    redemption, setup, status, token, topup, two_factor, user, user_admin,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -32,6 +32,9 @@ pub fn routes() -> Vec<Route> {
         get("/api/setup", Public, setup::get_setup),
         post("/api/setup", Public, setup::post_setup),
         get("/api/setup/status", Public, setup::get_setup),
+        get("/api/notice", Public, content::notice),
+        get("/api/about", Public, content::about),
+        get("/api/home_page_content", Public, content::home_page_content),
         // Signing up and in (no session yet).
         post("/api/user/register", Public, account::register::register),
         get("/api/verification", Public, account::send_verification::send_verification),

@@ -42,9 +42,10 @@ pub async fn check_allowed(app: &App, email: &str) -> Result<(), ApiError> {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
     if flag(app, "EmailDomainRestrictionEnabled", false).await? {
         let whitelist = app
-            .db
-            .option("EmailDomainWhitelist")
-            .await?
+            .settings
+            .now()
+            .get("EmailDomainWhitelist")
+            .map(str::to_string)
             .unwrap_or_default();
         let allowed = whitelist
             .split(',')

@@ -39,7 +39,12 @@ async fn mail_reset_link(
     }
     let token = Purpose::PasswordReset.new_code();
     verification::issue(app, Purpose::PasswordReset, email, &token).await?;
-    let server_address = app.db.option("ServerAddress").await?.unwrap_or_default();
+    let server_address = app
+        .settings
+        .now()
+        .get("ServerAddress")
+        .map(str::to_string)
+        .unwrap_or_default();
     let text = messages::password_reset(&mailer.system_name, server_address.trim(), email, &token);
     mailer.send(email, &text.subject, text.html).await
 }

@@ -67,7 +67,7 @@ pub(super) async fn record(
         && row.status == CHANNEL_ENABLED
         && row.auto_ban == 1
         && matches!(outcome.status, Some(401 | 403))
-        && app.db.option(AUTO_DISABLE_OPTION).await?.as_deref() == Some("true")
+        && app.settings.now().get(AUTO_DISABLE_OPTION) == Some("true")
     {
         changed |= app
             .db

@@ -23,9 +23,10 @@ pub(super) async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult
 /// Every group name an administrator may assign, sorted.
 pub(super) async fn known_groups(app: &App) -> Result<BTreeSet<String>, ApiError> {
     let mut groups: BTreeSet<String> = app
-        .db
-        .option(OPTION_GROUP_RATIO)
-        .await?
+        .settings
+        .now()
+        .get(OPTION_GROUP_RATIO)
+        .map(str::to_string)
         .and_then(|json| {
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
         })

@@ -10,7 +10,6 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use axum::extract::State;
-use pylon_shared::changes::Topic;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -49,8 +48,9 @@ pub async fn update(
     }
     pricing::check(&key, &value)?;
     groups::check(&key, &value)?;
-    app.db.set_option(&key, &value).await?;
-    app.changes.publish(Topic::Option, 0).await?;
+    app.settings
+        .store(&app.db, &app.changes, &key, &value)
+        .await?;
     tracing::info!(root = root.user.id, %key, "option updated");
     Ok(envelope::ok_message(""))
 }

@@ -65,9 +65,10 @@ pub(super) async fn check_group(app: &App, user: &UserRow, group: &str) -> Resul
         return Ok(());
     }
     let priced = app
-        .db
-        .option("GroupRatio")
-        .await?
+        .settings
+        .now()
+        .get("GroupRatio")
+        .map(str::to_string)
         .and_then(|json| {
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
         })

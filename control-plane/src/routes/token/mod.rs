@@ -83,9 +83,10 @@ async fn after_delete(app: &App, deleted: &[(i64, pylon_shared::db::ChangeEvent)
 /// The `MaxUserTokens` option: how many keys one user may hold.
 async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
     Ok(app
-        .db
-        .option("MaxUserTokens")
-        .await?
+        .settings
+        .now()
+        .get("MaxUserTokens")
+        .map(str::to_string)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v >= 0)
         .unwrap_or(DEFAULT_MAX_USER_TOKENS))

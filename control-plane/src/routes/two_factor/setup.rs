@@ -22,9 +22,10 @@ pub async fn setup(State(app): State<AppState>, AuthUser { user }: AuthUser) -> 
         ));
     }
     let issuer = app
-        .db
-        .option("SystemName")
-        .await?
+        .settings
+        .now()
+        .get("SystemName")
+        .map(str::to_string)
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
     let (secret, uri) = codes::new_secret(issuer.trim(), &user.username)?;

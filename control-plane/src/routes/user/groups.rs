@@ -42,7 +42,8 @@ pub(super) struct GroupOptions {
 impl GroupOptions {
     /// Reads every option once.
     pub(super) async fn load(app: &App) -> Result<Self, ApiError> {
-        let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
+        let snapshot = app.settings.now();
+        let options = snapshot.stored();
         let (prices, _problems) =
             PriceTable::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let priced = options
@@ -51,7 +52,7 @@ impl GroupOptions {
             .map(|ratios| ratios.into_iter().map(|(group, _)| group).collect())
             .unwrap_or_default();
         Ok(Self {
-            options,
+            options: options.clone(),
             prices,
             priced,
         })

@@ -133,9 +133,10 @@ pub async fn create(
 /// The `QuotaForNewUser` option (new-api gives it to every new account); 0 when unset.
 async fn quota_for_new_user(app: &App) -> Result<i64, ApiError> {
     Ok(app
-        .db
-        .option("QuotaForNewUser")
-        .await?
+        .settings
+        .now()
+        .get("QuotaForNewUser")
+        .map(str::to_string)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|q| *q > 0)
         .map_or(0, |q| q.min(fields::MAX_QUOTA)))
