@@ -39,7 +39,7 @@ const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 /// A new-api switch option (`"true"`/`"false"`), `default` when unset.
 async fn flag(app: &App, key: &str, default: bool) -> Result<bool, ApiError> {
-    Ok(match app.settings.now().get(key).map(str::to_string) {
+    Ok(match app.settings.now().get(key) {
         Some(value) if !value.trim().is_empty() => value.trim() == "true",
         _ => default,
     })
@@ -51,7 +51,6 @@ async fn quota_option(app: &App, key: &str) -> Result<i64, ApiError> {
         .settings
         .now()
         .get(key)
-        .map(str::to_string)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v > 0)
         .unwrap_or(0))

@@ -26,9 +26,8 @@ pub(super) async fn known_groups(app: &App) -> Result<BTreeSet<String>, ApiError
         .settings
         .now()
         .get(OPTION_GROUP_RATIO)
-        .map(str::to_string)
         .and_then(|json| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
         })
         .map(|ratios| ratios.into_iter().map(|(name, _)| name).collect())
         .unwrap_or_default();

@@ -68,9 +68,8 @@ pub(super) async fn check_group(app: &App, user: &UserRow, group: &str) -> Resul
         .settings
         .now()
         .get("GroupRatio")
-        .map(str::to_string)
         .and_then(|json| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
         })
         .is_some_and(|ratios| ratios.contains_key(group));
     if priced {

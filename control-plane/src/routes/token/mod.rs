@@ -86,7 +86,6 @@ async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
         .settings
         .now()
         .get("MaxUserTokens")
-        .map(str::to_string)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v >= 0)
         .unwrap_or(DEFAULT_MAX_USER_TOKENS))

@@ -69,7 +69,6 @@ pub(super) async fn quota_per_unit(app: &App) -> Result<i64, ApiError> {
         .settings
         .now()
         .get("QuotaPerUnit")
-        .map(str::to_string)
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|v| v.is_finite() && *v >= 1.0 && *v <= 1e15);
     // The bounds make the conversion exact enough and overflow-free.

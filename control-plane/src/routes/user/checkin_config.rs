@@ -36,7 +36,6 @@ impl CheckinConfig {
             .settings
             .now()
             .get(OPTION_ENABLED)
-            .map(str::to_string)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let min = quota_option(app, OPTION_MIN_QUOTA, DEFAULT_MIN_QUOTA).await?;
         let max = quota_option(app, OPTION_MAX_QUOTA, DEFAULT_MAX_QUOTA).await?;
@@ -44,7 +43,6 @@ impl CheckinConfig {
             .settings
             .now()
             .get(OPTION_TIMEZONE)
-            .map(str::to_string)
             .and_then(|v| {
                 let parsed = v.trim().parse::<Tz>().ok();
                 if parsed.is_none() && !v.trim().is_empty() {
@@ -103,7 +101,6 @@ async fn quota_option(app: &App, key: &str, default: i64) -> Result<i64, ApiErro
         .settings
         .now()
         .get(key)
-        .map(str::to_string)
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|v| v.is_finite())
         .map_or(default, |v| v.clamp(0.0, MAX_REWARD as f64) as i64);

@@ -136,7 +136,6 @@ async fn quota_for_new_user(app: &App) -> Result<i64, ApiError> {
         .settings
         .now()
         .get("QuotaForNewUser")
-        .map(str::to_string)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|q| *q > 0)
         .map_or(0, |q| q.min(fields::MAX_QUOTA)))
