@@ -3,11 +3,19 @@
 //! that cannot be served are refused, and both spellings of a path (with and without new-api's
 //! trailing slash) are served. The table itself is checked against its snapshot by the control
 //! plane's unit test; this test reads the same snapshot.
+//!
+//! The access check runs the control plane in this process (its library, on a fresh database
+//! of each backend, served on a free port): no proxy and no child process, as every handler
+//! test could. The other checks go through the proxy, as a client does.
 
+use pylon_shared::config::Config;
+use pylon_tests::backend::{self, unique_name};
 use pylon_tests::fixtures::root_console;
-use pylon_tests::user_admin_fixtures::{create_user, logged_in};
+use pylon_tests::user_admin_fixtures::{PASSWORD, create_user, logged_in};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::{Method, StatusCode};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// The route table, `METHOD path access` one a line (kept equal to the table by
 /// `routes::table::tests::the_route_table_is_the_snapshot`).
@@ -38,14 +46,73 @@ fn entries() -> Vec<(Method, String, u8)> {
         .collect()
 }
 
+/// The control plane of this process on a fresh database, removed when dropped.
+struct InProcess {
+    base_url: String,
+    dir: PathBuf,
+    mysql_database: Option<String>,
+}
+
+impl InProcess {
+    async fn start(backend: Backend) -> Self {
+        let name = unique_name();
+        let dir = std::env::temp_dir().join(&name);
+        let mut env = vec![("PYLON__DATA__DIR".to_string(), dir.display().to_string())];
+        let mut mysql_database = None;
+        match backend {
+            Backend::Sqlite => env.push((
+                "PYLON__DATABASE__URL".into(),
+                format!("sqlite://{}/pylon.db", dir.display()),
+            )),
+            Backend::MySqlRedis => {
+                backend::require_redis().await;
+                let url = backend::create_mysql_database(&name).await;
+                env.push(("PYLON__DATABASE__URL".into(), url));
+                env.push(("PYLON__CACHE__REDIS_URL".into(), backend::redis_url()));
+                env.push(("PYLON__CACHE__KEY_PREFIX".into(), format!("{name}:")));
+                mysql_database = Some(name);
+            }
+        }
+        let config = Config::load(None, env).expect("configuration");
+        let state = pylon_control_plane::App::start(config)
+            .await
+            .expect("control plane starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("bound address");
+        let service =
+            pylon_control_plane::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
+        Self {
+            base_url: format!("http://{address}"),
+            dir,
+            mysql_database,
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(name) = &self.mysql_database {
+            backend::drop_mysql_database(name);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 async fn guarded_routes_refuse_lower_callers(backend: Backend) {
-    let pylon = Pylon::start(backend).await;
-    let root = root_console(&pylon).await;
+    let plane = InProcess::start(backend).await;
+    let mut root = Console::new(&plane.base_url);
+    root.setup_root("root", PASSWORD).await;
+    root.login("root", PASSWORD).await;
     create_user(&root, "common1", 1).await;
     create_user(&root, "admin1", 10).await;
-    let common = logged_in(&pylon, "common1").await;
-    let admin = logged_in(&pylon, "admin1").await;
-    let anonymous = Console::new(&pylon.base_url);
+    let mut common = Console::new(&plane.base_url);
+    common.login("common1", PASSWORD).await;
+    let mut admin = Console::new(&plane.base_url);
+    admin.login("admin1", PASSWORD).await;
+    let anonymous = Console::new(&plane.base_url);
     let body = Some("{}".to_string());
 
     let mut checked = 0;
