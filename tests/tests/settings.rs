@@ -64,6 +64,37 @@ async fn options_list_defaults_and_hide_credentials(backend: Backend) {
     assert!(!after.contains_key("SMTPToken"));
     assert!(!after.values().any(|v| v == "hush"));
     assert_eq!(after.len(), fresh.len() + 1);
+
+    // A known option must hold its kind; a refused value changes nothing.
+    for (key, value, problem) in [
+        (
+            "RegisterEnabled",
+            "yes",
+            "RegisterEnabled must be true or false",
+        ),
+        (
+            "QuotaForNewUser",
+            "lots",
+            "QuotaForNewUser must be a number",
+        ),
+        ("SMTPPort", "NaN", "SMTPPort must be a number"),
+        ("Chats", "{not json", "Chats must be JSON"),
+    ] {
+        let answer = root
+            .send(
+                reqwest::Method::PUT,
+                "/api/option/",
+                Some(json!({ "key": key, "value": value }).to_string()),
+            )
+            .await;
+        assert!(!answer.success(), "{key}={value} was accepted");
+        assert_eq!(
+            answer.message(),
+            format!("Invalid parameters: {problem}"),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(listed(&root).await, after);
 }
 on_every_backend!(options_list_defaults_and_hide_credentials);
 

@@ -151,6 +151,82 @@ pub const OPTIONS: &[Known] = &[
     option("DataExportDefaultTime", "hour"),
 ];
 
+/// Options whose value is JSON text (their shape is checked where it is used: pricing tables
+/// and groups by `PUT /api/option/`, the others by their readers).
+const JSON_OPTIONS: &[&str] = &[
+    "Chats",
+    "PayMethods",
+    "TopupGroupRatio",
+    "ModelRatio",
+    "ModelPrice",
+    "CompletionRatio",
+    "CacheRatio",
+    "CreateCacheRatio",
+    "ImageRatio",
+    "AudioRatio",
+    "AudioCompletionRatio",
+    "GroupRatio",
+    "GroupGroupRatio",
+    "UserUsableGroups",
+    "AutoGroups",
+    "ModelRequestRateLimitGroup",
+];
+
+/// What kind of text an option holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `true` or `false`.
+    Switch,
+    /// A decimal number (new-api writes `1000` or `1000.0`).
+    Number,
+    /// A JSON document.
+    Json,
+    /// Any text.
+    Text,
+}
+
+impl Known {
+    /// The kind of the option: JSON by name, else as its default reads.
+    pub fn kind(&self) -> Kind {
+        if JSON_OPTIONS.contains(&self.key) {
+            Kind::Json
+        } else if matches!(self.default, "true" | "false") {
+            Kind::Switch
+        } else if self.default.parse::<f64>().is_ok() {
+            Kind::Number
+        } else {
+            Kind::Text
+        }
+    }
+}
+
+/// Checks a value for `key` before it is stored: a known option must hold its kind (an empty
+/// value is accepted for every kind: it reads as unset); unknown keys are free text, as new-api
+/// keeps many.
+pub fn check(key: &str, value: &str) -> Result<(), String> {
+    let Some(known) = find(key) else {
+        return Ok(());
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(());
+    }
+    let fits = match known.kind() {
+        Kind::Switch => matches!(value, "true" | "false"),
+        Kind::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+        Kind::Json => serde_json::from_str::<serde_json::Value>(value).is_ok(),
+        Kind::Text => true,
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(match known.kind() {
+        Kind::Switch => format!("{key} must be true or false"),
+        Kind::Number => format!("{key} must be a number"),
+        _ => format!("{key} must be JSON"),
+    })
+}
+
 /// The option named `key`, if Pylon knows it.
 pub fn find(key: &str) -> Option<&'static Known> {
     OPTIONS.iter().find(|o| o.key == key)
@@ -178,6 +254,26 @@ mod tests {
     fn secrets_have_no_default() {
         for option in OPTIONS.iter().filter(|o| is_secret(o.key)) {
             assert_eq!(option.default, "", "{}", option.key);
+        }
+    }
+
+    #[test]
+    fn known_options_hold_their_kind() {
+        assert_eq!(find("RegisterEnabled").map(Known::kind), Some(Kind::Switch));
+        assert_eq!(find("SMTPPort").map(Known::kind), Some(Kind::Number));
+        assert_eq!(find("Chats").map(Known::kind), Some(Kind::Json));
+        assert_eq!(find("SystemName").map(Known::kind), Some(Kind::Text));
+        assert!(check("RegisterEnabled", "false").is_ok());
+        assert!(check("RegisterEnabled", "yes").is_err());
+        assert!(check("QuotaForNewUser", "12.5").is_ok());
+        assert!(check("QuotaForNewUser", "lots").is_err());
+        assert!(check("QuotaForNewUser", "inf").is_err());
+        assert!(check("Chats", "[{\"a\": 1}]").is_ok());
+        assert!(check("Chats", "{not json").is_err());
+        assert!(check("SMTPPort", " ").is_ok());
+        assert!(check("SomeFutureOption", "anything").is_ok());
+        for option in OPTIONS {
+            assert!(check(option.key, option.default).is_ok(), "{}", option.key);
         }
     }
 

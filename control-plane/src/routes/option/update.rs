@@ -1,7 +1,8 @@
 //! `PUT /api/option/` with `{"key": ..., "value": ...}`: stores one option. The value may be a
 //! string, a number or a bool (stored as new-api stores them: `"true"`/`"false"`, numbers in
 //! their shortest form), or an object or array (stored as its JSON text). Unknown keys are
-//! accepted, as new-api keeps many; pricing tables are checked first (see `pricing`).
+//! accepted, as new-api keeps many; a known option must hold its kind (`settings::registry`),
+//! and pricing tables and groups are checked first (see `pricing`, `groups`).
 
 use super::{groups, pricing};
 use crate::app::AppState;
@@ -46,6 +47,8 @@ pub async fn update(
             "Invalid parameters: value is longer than {MAX_VALUE_BYTES} bytes"
         )));
     }
+    crate::settings::registry::check(&key, &value)
+        .map_err(|problem| ApiError::invalid(format!("Invalid parameters: {problem}")))?;
     pricing::check(&key, &value)?;
     groups::check(&key, &value)?;
     app.settings
