@@ -7,6 +7,11 @@
 //! is served with or without the trailing slash. `{id}` is a positive integer: any other
 //! segment there is an unknown route (404). The snapshot test at the end lists every entry,
 //! so a route cannot appear, vanish or change its access unnoticed.
+//!
+//! To add a route: write its handler in `routes/<resource>/<action>.rs` (take the caller with
+//! `AuthUser`/`AdminUser`/`RootUser`, ids with `PathId`, pages with `Page`), add one line here
+//! and the same line to `table.snapshot`. `tests/tests/routes.rs` then checks its access over
+//! HTTP on both backends.
 
 use super::{
     account, channel, content, group, health, log, metrics, oidc, option, passkey, payment,
