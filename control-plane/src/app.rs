@@ -28,6 +28,8 @@ pub struct App {
     pub trusted_proxies: Vec<IpNet>,
     /// Unix time this process started (reported by /api/status).
     pub started_at: i64,
+    /// The operator's settings, kept current by the change feed.
+    pub settings: Arc<crate::settings::Settings>,
     /// Prometheus metrics of this process.
     pub metrics: crate::metrics::Metrics,
 }
@@ -49,6 +51,7 @@ impl App {
             Duration::from_millis(config.cache.change_poll_ms),
         )
         .await?;
+        let settings = crate::settings::Settings::start(&db, &changes).await?;
         let trusted_proxies = config
             .auth
             .trusted_proxies
@@ -67,6 +70,7 @@ impl App {
             secrets,
             trusted_proxies,
             started_at,
+            settings,
             metrics: crate::metrics::Metrics::new()?,
         });
         tokio::spawn(housekeeping(Arc::clone(&app)));

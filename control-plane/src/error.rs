@@ -16,6 +16,10 @@ pub enum ApiError {
     Forbidden(&'static str),
     /// Bad input or a refused operation (HTTP 200, as new-api).
     Invalid(String),
+    /// No route has this path (HTTP 404).
+    NotFound(String),
+    /// The path exists, but not for this method (HTTP 405).
+    MethodNotAllowed,
     /// Too many attempts (HTTP 429).
     TooManyRequests,
     /// The request body is larger than allowed (HTTP 413).
@@ -37,6 +41,11 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.to_string()),
             ApiError::Forbidden(message) => (StatusCode::OK, message.to_string()),
             ApiError::Invalid(message) => (StatusCode::OK, message),
+            ApiError::NotFound(path) => (StatusCode::NOT_FOUND, format!("Not found: {path}")),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed".to_string(),
+            ),
             ApiError::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many requests, please try again later".to_string(),

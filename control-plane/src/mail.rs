@@ -38,8 +38,8 @@ impl Mailer {
     /// Reads the SMTP options. Fails with a clear message when no SMTP server is configured or
     /// the settings cannot work (a bad port or sender address).
     pub async fn from_options(app: &App) -> Result<Self, ApiError> {
-        let options: std::collections::HashMap<String, String> =
-            app.db.all_options().await?.into_iter().collect();
+        let snapshot = app.settings.now();
+        let options = snapshot.stored();
         let get = |key: &str| options.get(key).map(|v| v.trim()).unwrap_or("").to_string();
         let server = get("SMTPServer");
         if server.is_empty() {

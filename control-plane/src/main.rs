@@ -1,24 +1,9 @@
 //! pylon-control-plane: the new-api compatible `/api` service. It owns the schema (runs the
 //! migrations) and serves on the internal port; pylon-proxy forwards every non-relay path here.
-
-#![recursion_limit = "256"]
-
-mod app;
-mod auth;
-mod client_ip;
-mod envelope;
-mod error;
-mod extract;
-mod ledger;
-mod mail;
-mod metrics;
-mod pagination;
-mod rate_limit;
-mod routes;
-mod supervision;
-mod verification;
+//! Everything but binding and serving is in the library (`lib.rs`).
 
 use anyhow::Context;
+use pylon_control_plane::{App, supervision};
 use pylon_shared::config::Config;
 use std::net::SocketAddr;
 
@@ -56,12 +41,12 @@ fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let app = app::App::start(config).await?;
+    let app = App::start(config).await?;
     let listen: SocketAddr = app.config.control_plane.listen.parse()?;
     let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, database = app.db.dialect().name(), cache = app.cache.backend_name(), "control plane ready");
     supervision::exit_with_parent();
-    let router = routes::router(app);
+    let router = pylon_control_plane::app(app);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -17,7 +17,7 @@ use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -44,14 +44,16 @@ pub struct Edge {
     limits: EdgeLimits,
     open: AtomicUsize,
     per_ip: DashMap<IpAddr, usize>,
-    /// By connection (file descriptor): its address and whether its current request header
-    /// has arrived.
+    /// By connection (file descriptor, unique while the connection is open): whether its
+    /// current request header has arrived. `serial` tells a connection from an earlier one
+    /// that had the same descriptor.
     connections: DashMap<i32, Connection>,
+    next_serial: AtomicU64,
     metrics: Arc<ProxyMetrics>,
 }
 
 struct Connection {
-    ip: Option<IpAddr>,
+    serial: u64,
     header_arrived: Arc<AtomicBool>,
 }
 
@@ -62,6 +64,7 @@ impl Edge {
             open: AtomicUsize::new(0),
             per_ip: DashMap::new(),
             connections: DashMap::new(),
+            next_serial: AtomicU64::new(0),
             metrics,
         })
     }
@@ -74,7 +77,7 @@ impl Edge {
     }
 
     /// Counts a new connection, unless a cap refuses it.
-    fn admit(&self, id: i32, ip: Option<IpAddr>) -> bool {
+    fn admit(&self, ip: Option<IpAddr>) -> bool {
         let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
         if self.limits.max_connections > 0 && open > self.limits.max_connections {
             self.open.fetch_sub(1, Ordering::SeqCst);
@@ -91,23 +94,15 @@ impl Edge {
             }
             *count += 1;
         }
-        self.connections.insert(
-            id,
-            Connection {
-                ip,
-                header_arrived: Arc::new(AtomicBool::new(false)),
-            },
-        );
+        self.metrics.client_connections(open);
         true
     }
 
-    /// Forgets a closed connection.
-    fn release(&self, id: i32) {
-        let Some((_, connection)) = self.connections.remove(&id) else {
-            return;
-        };
-        self.open.fetch_sub(1, Ordering::SeqCst);
-        if let Some(ip) = connection.ip {
+    /// Uncounts a closed connection.
+    fn release(&self, ip: Option<IpAddr>) {
+        let open = self.open.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.metrics.client_connections(open);
+        if let Some(ip) = ip {
             let emptied = self.per_ip.get_mut(&ip).is_some_and(|mut count| {
                 *count = count.saturating_sub(1);
                 *count == 0
@@ -116,14 +111,6 @@ impl Edge {
                 self.per_ip.remove_if(&ip, |_, count| *count == 0);
             }
         }
-    }
-
-    /// The flag the proxy sets when the connection's next request header arrives (reset).
-    fn waiting_for_header(&self, id: i32) -> Option<Arc<AtomicBool>> {
-        self.connections.get(&id).map(|connection| {
-            connection.header_arrived.store(false, Ordering::Relaxed);
-            Arc::clone(&connection.header_arrived)
-        })
     }
 }
 
@@ -144,50 +131,57 @@ impl<A> Guarded<A> {
 
 #[async_trait]
 impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
+    /// Serves the connection's requests one after the other (keep-alive handled here, so the
+    /// connection's end is known: it is never handed back to the listener).
     async fn process_new(
         self: &Arc<Self>,
         mut stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
+        let edge = &self.edge;
         let id = stream.id();
-        let fresh = !self.edge.connections.contains_key(&id);
-        if fresh {
-            let ip = stream
-                .get_socket_digest()
-                .and_then(|digest| digest.peer_addr().cloned())
-                .and_then(|addr| addr.as_inet().map(|inet| inet.ip()));
-            if !self.edge.admit(id, ip) {
-                let _ = stream.write_all(REFUSAL).await;
-                let _ = stream.flush().await;
-                return None;
-            }
+        let ip = stream
+            .get_socket_digest()
+            .and_then(|digest| digest.peer_addr().cloned())
+            .and_then(|addr| addr.as_inet().map(|inet| inet.ip()));
+        if !edge.admit(ip) {
+            let _ = stream.write_all(REFUSAL).await;
+            let _ = stream.flush().await;
+            return None;
         }
-        let limit = if fresh {
-            self.edge.limits.header_timeout
-        } else {
-            self.edge.limits.keepalive_idle
-        };
-        let Some(arrived) = self.edge.waiting_for_header(id) else {
-            return self.inner.process_new(stream, shutdown).await;
-        };
-        let deadline = async {
-            tokio::time::sleep(limit).await;
-            if arrived.load(Ordering::Relaxed) {
-                std::future::pending::<()>().await;
-            }
-        };
-        let kept = tokio::select! {
-            kept = self.inner.process_new(stream, shutdown) => kept,
-            () = deadline => {
-                // Dropping the session closes the connection.
-                self.edge.metrics.shed("header_timeout");
-                None
-            }
-        };
-        if kept.is_none() {
-            self.edge.release(id);
+        let serial = edge.next_serial.fetch_add(1, Ordering::Relaxed);
+        let arrived = Arc::new(AtomicBool::new(false));
+        edge.connections.insert(
+            id,
+            Connection {
+                serial,
+                header_arrived: Arc::clone(&arrived),
+            },
+        );
+        let mut limit = edge.limits.header_timeout;
+        let mut next = Some(stream);
+        while let Some(stream) = next.take() {
+            arrived.store(false, Ordering::Relaxed);
+            let deadline = async {
+                tokio::time::sleep(limit).await;
+                if arrived.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await;
+                }
+            };
+            next = tokio::select! {
+                kept = self.inner.process_new(stream, shutdown) => kept,
+                () = deadline => {
+                    // Dropping the session closes the connection.
+                    edge.metrics.shed("header_timeout");
+                    None
+                }
+            };
+            limit = edge.limits.keepalive_idle;
         }
-        kept
+        edge.connections
+            .remove_if(&id, |_, connection| connection.serial == serial);
+        edge.release(ip);
+        None
     }
 
     async fn cleanup(&self) {

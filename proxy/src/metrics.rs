@@ -24,6 +24,7 @@ pub struct ProxyMetrics {
     retries: IntCounterVec,
     circuit: IntGaugeVec,
     streams: IntGauge,
+    connections: IntGauge,
     shed: IntCounterVec,
     billing_anomalies: IntCounterVec,
     balance_resyncs: IntCounterVec,
@@ -170,6 +171,8 @@ impl ProxyMetrics {
         registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
+        let connections = IntGauge::new("client_connections", "Open client connections")?;
+        registry.register(Box::new(connections.clone()))?;
         for collector in [&requests, &relay_requests, &tokens, &quota, &retries] {
             registry.register(Box::new(collector.clone()))?;
         }
@@ -186,6 +189,7 @@ impl ProxyMetrics {
             retries,
             circuit,
             streams,
+            connections,
             shed,
             billing_anomalies,
             balance_resyncs,
@@ -279,6 +283,12 @@ impl ProxyMetrics {
     pub fn settlement_queue(&self, queued: usize) {
         self.settlement_queue
             .set(i64::try_from(queued).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the number of open client connections.
+    pub fn client_connections(&self, open: usize) {
+        self.connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
     /// Counts a stream in flight until the returned guard drops.

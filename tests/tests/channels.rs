@@ -400,10 +400,8 @@ async fn bad_input_and_privileges(backend: Backend) {
         let answer = root.get(path).await;
         assert!(!answer.success(), "{path}: {answer:?}");
     }
-    assert_eq!(
-        root.get("/api/channel/abc").await.message(),
-        "Channel ID format error"
-    );
+    assert_eq!(root.get("/api/channel/abc").await.status, 404);
+    assert_eq!(root.get("/api/channel/0").await.message(), "Invalid ID");
     assert_eq!(
         root.get("/api/channel/999999").await.message(),
         "Channel does not exist"

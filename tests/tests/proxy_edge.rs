@@ -115,8 +115,16 @@ async fn slow_clients_are_cut_and_connections_capped(backend: Backend) {
                 .expect("connect"),
         );
     }
-    // The proxy counts a connection once it accepted it: ask until the cap shows (well within
-    // the 3 s the idle ones have before their header deadline closes them).
+    // Once the proxy has accepted all four (they have 3 s before their header deadline closes
+    // them), a fifth is over the cap.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pylon_tests::fixtures::metric(&pylon, "pylon_proxy_client_connections ").await < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not count the idle connections"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let deadline = Instant::now() + Duration::from_secs(2);
     let refused = loop {
         let mut fifth = tokio::net::TcpStream::connect(&addr)

@@ -181,7 +181,11 @@ async fn chat_streams_and_bills_exactly(backend: Backend) {
     assert_eq!(stat.data()["quota"], json!(logged));
     let none = console.get("/api/log/self?model_name=other-model").await;
     assert_eq!(none.data()["total"], json!(0));
-    let bad = console.get("/api/log/self?p=abc").await;
+    // An unreadable page number reads as the first page, like every list (new-api's leniency);
+    // one whose offset overflows is refused.
+    let lenient = console.get("/api/log/self?p=abc").await;
+    assert_eq!(lenient.data()["page"], json!(1), "{lenient:?}");
+    let bad = console.get("/api/log/self?p=9223372036854775807").await;
     assert!(!bad.success());
     db.close().await;
 }

@@ -4,7 +4,7 @@
 
 use pylon_shared::keys;
 use pylon_tests::client::Answer;
-use pylon_tests::fixtures::{console_with_role, database, root_console};
+use pylon_tests::fixtures::{console_with_role, database, root_console, set_option};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -15,20 +15,6 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-async fn set_option(pool: &AnyPool, key: &str, value: &str) {
-    sqlx::query("DELETE FROM options WHERE `key` = ?")
-        .bind(key)
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO options (`key`, value) VALUES (?, ?)")
-        .bind(key)
-        .bind(value)
-        .execute(pool)
-        .await
-        .unwrap();
 }
 
 async fn token_events(pool: &AnyPool) -> Vec<i64> {
@@ -589,10 +575,18 @@ async fn bad_input_and_limits(backend: Backend) {
         let answer = root.post_raw("/api/token/batch", body).await;
         assert_refused(&answer, "Invalid parameters");
     }
-    assert_refused(&root.get("/api/token/abc").await, "Invalid ID");
-    assert_refused(&delete(&root, "/api/token/-3").await, "Invalid ID");
+    // A word or a sign where the id goes names no route; zero is no id.
+    for answer in [
+        root.get("/api/token/abc").await,
+        delete(&root, "/api/token/-3").await,
+        root.post("/api/token/abc/key", json!({})).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{answer:?}");
+        assert!(!answer.success(), "{answer:?}");
+    }
+    assert_refused(&root.get("/api/token/0").await, "Invalid ID");
     assert_refused(
-        &root.post("/api/token/abc/key", json!({})).await,
+        &root.post("/api/token/0/key", json!({})).await,
         "Invalid ID",
     );
     assert_eq!(
@@ -603,7 +597,7 @@ async fn bad_input_and_limits(backend: Backend) {
     assert_eq!(token_events(&pool).await, events, "and announce nothing");
 
     // A group the operator priced is accepted.
-    set_option(&pool, "GroupRatio", r#"{"default": 1, "vip": 1.5}"#).await;
+    set_option(&root, "GroupRatio", r#"{"default": 1, "vip": 1.5}"#).await;
     let vip = create(&root, json!({"name": "vip", "group": "vip"})).await;
     assert_eq!(
         root.get(&format!("/api/token/{vip}")).await.data()["group"],
@@ -611,7 +605,7 @@ async fn bad_input_and_limits(backend: Backend) {
     );
 
     // The per-user limit (MaxUserTokens) refuses the key beyond it.
-    set_option(&pool, "MaxUserTokens", "3").await;
+    set_option(&root, "MaxUserTokens", "3").await;
     create(&root, json!({"name": "third"})).await;
     let over = root.post("/api/token/", json!({"name": "fourth"})).await;
     assert_refused(&over, "Maximum number of tokens reached (3)");
@@ -625,10 +619,10 @@ on_every_backend!(bad_input_and_limits);
 
 async fn concurrent_creations_respect_the_limit(backend: Backend) {
     let pylon = Pylon::start(backend).await;
-    let _root = root_console(&pylon).await;
+    let root = root_console(&pylon).await;
     let pool = database(&pylon).await;
     let alice = console_with_role(&pylon, &pool, "alice", 1).await;
-    set_option(&pool, "MaxUserTokens", "3").await;
+    set_option(&root, "MaxUserTokens", "3").await;
     let answers: Vec<Answer> = futures::future::join_all(
         (0..12).map(|i| alice.post("/api/token/", json!({ "name": format!("k{i}") }))),
     )

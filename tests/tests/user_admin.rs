@@ -477,7 +477,9 @@ async fn bad_input_changes_nothing(backend: Backend) {
 
     // Unknown and malformed ids.
     refused(&admin.get("/api/user/999999").await, NOT_FOUND);
-    refused(&admin.get("/api/user/abc").await, "Invalid ID");
+    let word = admin.get("/api/user/abc").await;
+    assert_eq!(word.status, StatusCode::NOT_FOUND, "{word:?}");
+    assert!(!word.success(), "{word:?}");
     refused(&admin.get("/api/user/0").await, "Invalid ID");
     refused(&manage(&admin, 999_999, "disable").await, NOT_FOUND);
     refused(

@@ -2,8 +2,13 @@
 //! with the session cookie or with an access token in `Authorization`, and must name the same
 //! user in `New-Api-User`. The user is re-read on every call, so a ban or role change applies
 //! at once.
+//!
+//! Who may call each route is declared once, in the route table (`routes/table.rs`); its
+//! [`guard`] authenticates every non-public call and hands the user to the handler, which reads
+//! it with [`AuthUser`], [`AdminUser`] or [`RootUser`].
 
 pub mod access_token;
+pub mod guard;
 pub mod session;
 
 use crate::app::AppState;
@@ -30,8 +35,10 @@ pub struct AdminUser(pub AuthUser);
 #[derive(Debug, Clone)]
 pub struct RootUser(pub AuthUser);
 
-async fn authenticate(
-    parts: &mut Parts,
+/// Authenticates the caller as a user of at least `min_role` (what the route table's guard runs
+/// on every route that is not public).
+pub async fn authenticate(
+    parts: &Parts,
     app: &AppState,
     min_role: i64,
 ) -> Result<AuthUser, ApiError> {
@@ -79,31 +86,74 @@ async fn authenticate(
         return Err(ApiError::Forbidden("User has been banned"));
     }
     if user.role < min_role {
-        return Err(ApiError::Forbidden("Unauthorized, insufficient privileges"));
+        return Err(ApiError::Forbidden(INSUFFICIENT));
     }
     Ok(AuthUser { user })
 }
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, app, ROLE_COMMON).await
+/// The caller, when the request proves one; `None` for an anonymous caller. Only a failure to
+/// check (database down) is an error. For the public routes that answer a signed-in caller
+/// differently; the route table authenticates every other route itself ([`guard`]).
+pub async fn caller(parts: &mut Parts, app: &AppState) -> Result<Option<AuthUser>, ApiError> {
+    match authenticate(parts, app, ROLE_COMMON).await {
+        Ok(user) => Ok(Some(user)),
+        Err(ApiError::Internal(error)) => Err(ApiError::Internal(error)),
+        Err(_) => Ok(None),
     }
 }
 
-impl FromRequestParts<AppState> for AdminUser {
+/// The user the route table authenticated for this request, at least of `min_role`. A handler
+/// asking for a user on a route the table declares public is a bug in the table: it fails
+/// loudly (500) instead of authenticating on its own.
+fn granted(parts: &Parts, min_role: i64) -> Result<AuthUser, ApiError> {
+    let user = parts.extensions.get::<AuthUser>().cloned().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "{} {} asks for a signed-in user, but the route table declares it public",
+            parts.method,
+            parts.uri.path()
+        ))
+    })?;
+    if user.user.role < min_role {
+        return Err(ApiError::Forbidden(INSUFFICIENT));
+    }
+    Ok(user)
+}
+
+/// new-api's answer to a caller of too low a role.
+const INSUFFICIENT: &str = "Unauthorized, insufficient privileges";
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, app, ROLE_ADMIN).await.map(AdminUser)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        granted(parts, ROLE_COMMON)
     }
 }
 
-impl FromRequestParts<AppState> for RootUser {
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        granted(parts, ROLE_ADMIN).map(AdminUser)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RootUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        granted(parts, ROLE_ROOT).map(RootUser)
+    }
+}
+
+/// The signed-in caller of a public route, if any (see [`caller`]).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        authenticate(parts, app, ROLE_ROOT).await.map(RootUser)
+        caller(parts, app).await.map(MaybeUser)
     }
 }

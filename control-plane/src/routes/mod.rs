@@ -1,8 +1,10 @@
-//! The HTTP surface of the control plane: one module per resource, one function per action.
+//! The HTTP surface of the control plane: the route table ([`table`]) and one module per
+//! resource, one file per action.
 
 mod account;
 mod channel;
 mod commission;
+mod content;
 mod group;
 mod health;
 mod log;
@@ -16,6 +18,7 @@ mod plan;
 mod redemption;
 mod setup;
 mod status;
+pub mod table;
 mod token;
 mod topup;
 mod two_factor;
@@ -25,50 +28,87 @@ mod user_admin;
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
+use axum::extract::{DefaultBodyLimit, RawPathParams, Request};
+use axum::http::Uri;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::MethodRouter;
+use std::collections::BTreeMap;
 
-/// Every route, with body limits and request metrics.
+/// The whole service: every route of the table behind its guard, unknown paths and methods
+/// answered in the envelope, request metrics and the body limit.
 pub fn router(app: AppState) -> Router {
     let body_limit = app.config.control_plane.max_body_bytes;
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/metrics", get(metrics::metrics))
-        .route("/api/status", get(status::status))
-        .route("/api/setup", get(setup::get_setup).post(setup::post_setup))
-        .route("/api/setup/status", get(setup::get_setup))
-        .nest("/api/user", user::router())
-        .merge(log::router())
-        .nest("/api/channel", channel::router())
-        .route("/api/channel/", channel::root())
-        .nest("/api/option", option::router())
-        .route("/api/option/", option::root())
-        .merge(token::router())
-        .merge(user_admin::router())
-        .merge(group::router())
-        .merge(account::router())
-        .merge(two_factor::router())
-        .merge(passkey::router())
-        .merge(oidc::router())
-        .merge(redemption::router())
-        .merge(topup::router())
-        .merge(payment::router())
-        .merge(plan::router())
-        .merge(order::router())
-        .merge(commission::router())
+    let mut paths: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for route in table::routes() {
+        let path = route.routed_path();
+        let served = route.into_method_router(&app);
+        let merged = match paths.remove(path) {
+            Some(other) => other.merge(served),
+            None => served,
+        };
+        paths.insert(path, merged);
+    }
+    let routed = paths
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::metrics::track,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(app)
+        .with_state(app);
+    // Routing sees the path without new-api's trailing slash, so that both spellings of every
+    // path are served by one entry.
+    Router::new()
+        .fallback_service(routed)
+        .layer(axum::middleware::map_request(trim_trailing_slash))
 }
 
-async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
-    let mut response = ApiError::invalid(format!("Not found: {}", uri.path())).into_response();
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
+/// No route has this path. The body is read first (within the body limit): a connection whose
+/// request was not read to its end cannot be reused, and the proxy's next request on it fails.
+async fn not_found(uri: Uri, body: Result<Bytes, BytesRejection>) -> impl IntoResponse {
+    drop(body);
+    ApiError::NotFound(uri.path().to_string())
+}
+
+/// A path the table serves, but not with this method (the body is read as in [`not_found`]); unless its `{id}` is malformed, which
+/// makes it no path of the table at all.
+async fn method_not_allowed(
+    uri: Uri,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> impl IntoResponse {
+    drop(body);
+    match params {
+        Ok(params) if crate::auth::guard::has_malformed_id(&params) => {
+            ApiError::NotFound(uri.path().to_string())
+        }
+        _ => ApiError::MethodNotAllowed,
+    }
+}
+
+/// Removes one trailing slash from the path (keeping the query).
+async fn trim_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    let trimmed = table::routed(path);
+    if trimmed.len() != path.len() {
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(path_and_query) = rewritten.parse() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
 }

@@ -84,15 +84,13 @@ pub async fn post_setup(
         return Err(ApiError::invalid("System has already been initialized"));
     };
     let bool_text = |b: bool| if b { "true" } else { "false" };
-    app.db
-        .set_option(
-            "SelfUseModeEnabled",
-            bool_text(request.self_use_mode_enabled),
-        )
-        .await?;
-    app.db
-        .set_option("DemoSiteEnabled", bool_text(request.demo_site_enabled))
-        .await?;
+    let self_use = bool_text(request.self_use_mode_enabled);
+    let demo = bool_text(request.demo_site_enabled);
+    for (key, value) in [("SelfUseModeEnabled", self_use), ("DemoSiteEnabled", demo)] {
+        app.settings
+            .store(&app.db, &app.changes, key, value)
+            .await?;
+    }
     app.changes.publish(Topic::User, root_id).await?;
     tracing::info!(root_id, username, "setup complete: root account created");
     Ok(envelope::ok_message("System initialized successfully"))

@@ -1,54 +1,48 @@
-//! `GET /api/status`: public site information, with new-api's keys so its consoles render.
+//! `GET /api/status`: public site information with every key new-api's `GetStatus` sends, so
+//! that its consoles render. Values come from the settings snapshot (defaults while unset);
+//! sign-in methods Pylon does not implement (GitHub, Discord, LinuxDO, Telegram, WeChat,
+//! Turnstile) are reported off.
 
 use crate::app::AppState;
 use crate::envelope;
 use crate::error::ApiResult;
 use axum::extract::State;
-use pylon_shared::roles::QUOTA_PER_UNIT;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
 pub async fn status(State(app): State<AppState>) -> ApiResult {
-    let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
-    let text = |key: &str, default: &str| -> Value {
-        Value::String(
-            options
-                .get(key)
-                .cloned()
-                .unwrap_or_else(|| default.to_string()),
-        )
+    let options = app.settings.now();
+    let text = |key: &str| Value::String(options.text(key).to_string());
+    let flag = |key: &str| Value::Bool(options.flag(key));
+    let number = |key: &str, fallback: f64| json!(options.number(key).unwrap_or(fallback));
+    let json_or = |key: &str, fallback: Value| {
+        serde_json::from_str::<Value>(options.text(key)).unwrap_or(fallback)
     };
-    let flag = |key: &str, default: bool| -> Value {
-        Value::Bool(options.get(key).map_or(default, |v| v == "true"))
-    };
-    let number = |key: &str, default: f64| -> Value {
-        json!(
-            options
-                .get(key)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(default)
-        )
+    // new-api's display type; the older switch decides while it is unset.
+    let display_type = match options.text("general_setting.quota_display_type").trim() {
+        "" if options.flag("DisplayInCurrencyEnabled") => "USD".to_string(),
+        "" => "TOKENS".to_string(),
+        kind => kind.to_string(),
     };
     let setup = app.db.is_setup_done().await?;
     Ok(envelope::ok(json!({
         "version": pylon_shared::VERSION,
         "start_time": app.started_at,
         "setup": setup,
-        "system_name": text("SystemName", "Pylon"),
-        "logo": text("Logo", ""),
-        "footer_html": text("Footer", ""),
-        "server_address": text("ServerAddress", ""),
-        "top_up_link": text("TopUpLink", ""),
-        "docs_link": text("DocsLink", ""),
-        "quota_per_unit": number("QuotaPerUnit", QUOTA_PER_UNIT as f64),
-        "display_in_currency": flag("DisplayInCurrencyEnabled", true),
-        "quota_display_type": text("QuotaDisplayType", "USD"),
-        "custom_currency_symbol": text("CustomCurrencySymbol", "¤"),
-        "custom_currency_exchange_rate": number("CustomCurrencyExchangeRate", 1.0),
+        "system_name": text("SystemName"),
+        "logo": text("Logo"),
+        "footer_html": text("Footer"),
+        "server_address": text("ServerAddress"),
+        "top_up_link": text("TopUpLink"),
+        "docs_link": text("general_setting.docs_link"),
+        "quota_per_unit": number("QuotaPerUnit", 500_000.0),
+        "display_in_currency": display_type != "TOKENS",
+        "quota_display_type": display_type,
+        "custom_currency_symbol": text("general_setting.custom_currency_symbol"),
+        "custom_currency_exchange_rate": number("general_setting.custom_currency_exchange_rate", 1.0),
         "usd_exchange_rate": number("USDExchangeRate", 7.3),
         "price": number("Price", 7.3),
         "stripe_unit_price": number("StripeUnitPrice", 8.0),
-        "email_verification": flag("EmailVerificationEnabled", false),
+        "email_verification": flag("EmailVerificationEnabled"),
         "github_oauth": false,
         "github_client_id": "",
         "discord_oauth": false,
@@ -62,28 +56,36 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "wechat_login": false,
         "turnstile_check": false,
         "turnstile_site_key": "",
-        "oidc_enabled": flag("oidc.enabled", false),
-        "oidc_client_id": text("oidc.client_id", ""),
-        "oidc_authorization_endpoint": text("oidc.authorization_endpoint", ""),
-        "passkey_login": flag("passkey.enabled", false),
-        "enable_batch_update": flag("BatchUpdateEnabled", false),
-        "enable_drawing": flag("DrawingEnabled", false),
-        "enable_task": flag("TaskEnabled", false),
-        "enable_data_export": flag("DataExportEnabled", true),
-        "data_export_default_time": text("DataExportDefaultTime", "hour"),
-        "default_collapse_sidebar": flag("DefaultCollapseSidebar", false),
-        "mj_notify_enabled": false,
-        "chats": [],
-        "demo_site_enabled": flag("DemoSiteEnabled", false),
-        "self_use_mode_enabled": flag("SelfUseModeEnabled", false),
-        "default_use_auto_group": flag("DefaultUseAutoGroup", false),
+        "oidc_enabled": flag("oidc.enabled"),
+        "oidc_client_id": text("oidc.client_id"),
+        "oidc_authorization_endpoint": text("oidc.authorization_endpoint"),
+        "passkey_login": flag("passkey.enabled"),
+        "passkey_display_name": text("passkey.rp_display_name"),
+        "passkey_rp_id": text("passkey.rp_id"),
+        "passkey_origins": text("passkey.origins"),
+        "passkey_allow_insecure": flag("passkey.allow_insecure_origin"),
+        "passkey_user_verification": text("passkey.user_verification"),
+        "passkey_attachment": text("passkey.attachment_preference"),
+        "enable_batch_update": flag("BatchUpdateEnabled"),
+        "enable_drawing": flag("DrawingEnabled"),
+        "enable_task": flag("TaskEnabled"),
+        "enable_data_export": flag("DataExportEnabled"),
+        "data_export_default_time": text("DataExportDefaultTime"),
+        "default_collapse_sidebar": flag("DefaultCollapseSidebar"),
+        "mj_notify_enabled": flag("MjNotifyEnabled"),
+        "chats": json_or("Chats", json!([])),
+        "demo_site_enabled": flag("DemoSiteEnabled"),
+        "self_use_mode_enabled": flag("SelfUseModeEnabled"),
+        "default_use_auto_group": flag("DefaultUseAutoGroup"),
         "api_info_enabled": false,
         "uptime_kuma_enabled": false,
         "announcements_enabled": false,
         "faq_enabled": false,
+        "HeaderNavModules": text("HeaderNavModules"),
+        "SidebarModulesAdmin": text("SidebarModulesAdmin"),
         "user_agreement_enabled": false,
         "privacy_policy_enabled": false,
-        "checkin_enabled": flag("checkin_setting.enabled", false),
+        "checkin_enabled": flag("checkin_setting.enabled"),
         "database_type": app.db.dialect().name(),
         "cache_type": app.cache.backend_name(),
     })))

@@ -41,11 +41,7 @@ pub fn normalize(raw: &str) -> Result<String, ApiError> {
 pub async fn check_allowed(app: &App, email: &str) -> Result<(), ApiError> {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
     if flag(app, "EmailDomainRestrictionEnabled", false).await? {
-        let whitelist = app
-            .db
-            .option("EmailDomainWhitelist")
-            .await?
-            .unwrap_or_default();
+        let whitelist = app.settings.now().text("EmailDomainWhitelist").to_string();
         let allowed = whitelist
             .split(',')
             .map(|d| d.trim().to_lowercase())

@@ -7,22 +7,20 @@
 //! code or a reset answers the same either way, and a code login for an unknown address fails
 //! like a wrong code.
 
-mod address;
-mod email_login;
-mod messages;
-mod register;
-mod reset;
-mod send_login_code;
-mod send_reset;
-mod send_verification;
+pub(super) mod address;
+pub(super) mod email_login;
+pub(super) mod messages;
+pub(super) mod register;
+pub(super) mod reset;
+pub(super) mod send_login_code;
+pub(super) mod send_reset;
+pub(super) mod send_verification;
 
-use crate::app::{App, AppState};
+use crate::app::App;
 use crate::error::ApiError;
 use crate::rate_limit;
-use axum::Router;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::routing::{get, post};
 use pylon_shared::db::UserRow;
 use pylon_shared::roles::STATUS_ENABLED;
 use serde::Deserialize;
@@ -39,28 +37,9 @@ const MAILS_PER_IP: u64 = 20;
 const MAILS_PER_ADDRESS: u64 = 5;
 const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
 
-/// Every route of this module, with full paths.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/user/register", post(register::register))
-        .route(
-            "/api/verification",
-            get(send_verification::send_verification),
-        )
-        .route("/api/reset_password", get(send_reset::send_reset))
-        .route("/api/user/reset", post(reset::reset))
-        .route(
-            "/api/user/login/email",
-            get(send_login_code::send_login_code).post(email_login::email_login),
-        )
-        // Seed 004's email-code login, for the clients written against it.
-        .route("/api/send_sms", get(send_login_code::send_sms))
-        .route("/api/login", post(email_login::login_alias))
-}
-
 /// A new-api switch option (`"true"`/`"false"`), `default` when unset.
 async fn flag(app: &App, key: &str, default: bool) -> Result<bool, ApiError> {
-    Ok(match app.db.option(key).await? {
+    Ok(match app.settings.now().get(key) {
         Some(value) if !value.trim().is_empty() => value.trim() == "true",
         _ => default,
     })
@@ -69,9 +48,9 @@ async fn flag(app: &App, key: &str, default: bool) -> Result<bool, ApiError> {
 /// A quota amount option; unset, unparsable or negative counts as 0 (new-api's default).
 async fn quota_option(app: &App, key: &str) -> Result<i64, ApiError> {
     Ok(app
-        .db
-        .option(key)
-        .await?
+        .settings
+        .now()
+        .get(key)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v > 0)
         .unwrap_or(0))
@@ -112,7 +91,7 @@ async fn enabled_account(app: &App, email: &str) -> Result<Option<UserRow>, ApiE
 /// The `email` query parameter of new-api's mail endpoints (other parameters, such as
 /// `turnstile`, are ignored).
 #[derive(Deserialize)]
-struct EmailQuery {
+pub struct EmailQuery {
     #[serde(default)]
     email: String,
 }

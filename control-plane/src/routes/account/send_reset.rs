@@ -39,7 +39,7 @@ async fn mail_reset_link(
     }
     let token = Purpose::PasswordReset.new_code();
     verification::issue(app, Purpose::PasswordReset, email, &token).await?;
-    let server_address = app.db.option("ServerAddress").await?.unwrap_or_default();
+    let server_address = app.settings.now().text("ServerAddress").to_string();
     let text = messages::password_reset(&mailer.system_name, server_address.trim(), email, &token);
     mailer.send(email, &text.subject, text.html).await
 }

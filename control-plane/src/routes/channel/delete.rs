@@ -1,18 +1,18 @@
 //! `DELETE /api/channel/{id}`: deletes a channel and its abilities.
 
-use super::{announce, parse_id};
+use super::announce;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 
 pub async fn delete(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let id = parse_id(&id)?;
     let deleted = app.db.delete_channels(&[id]).await?;
     if deleted.is_empty() {
         return Err(ApiError::invalid("Channel does not exist"));

@@ -4,22 +4,23 @@
 //! `FetchUpstreamModels` answers: `data` is the list; a failure is `success: false` with the
 //! reason.
 
+use super::find;
 use super::upstream;
-use super::{find, parse_id};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::error::ApiResult;
+use crate::extract::PathId;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use serde_json::json;
 
 pub async fn fetch_models(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let row = find(&app, parse_id(&id)?).await?;
+    let row = find(&app, id).await?;
     let answer = match upstream::list_models(&row).await {
         Ok(mut ids) => {
             ids.sort();

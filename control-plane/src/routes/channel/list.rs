@@ -1,21 +1,22 @@
 //! `GET /api/channel/?p=&page_size=&id_sort=&sort_by=&sort_order=&status=&group=&type=`: one
 //! page of channels with the total and the count per type (for new-api's filter bar).
 
-use super::query::{self, Page, Params};
+use super::query::{self, Params};
 use super::view;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::pagination::Page;
 use axum::extract::{Query, State};
 use serde_json::json;
 
 pub async fn list(
     State(app): State<AppState>,
     _: AdminUser,
+    page: Page,
     Query(params): Query<Params>,
 ) -> ApiResult {
-    let page = Page::from_params(&params);
     let filter = query::filter(&params);
     let order = query::order(&params);
     let total = app.db.count_channels(&filter).await?;
@@ -27,7 +28,7 @@ pub async fn list(
     Ok(envelope::ok(json!({
         "items": view::channels(&rows),
         "total": total,
-        "page": page.number,
+        "page": page.page,
         "page_size": page.size,
         "type_counts": view::type_counts(counts),
     })))

@@ -4,43 +4,8 @@
 use pylon_shared::db::{ChannelFilter, ChannelOrder, ChannelSort, StatusFilter};
 use std::collections::HashMap;
 
-/// Items per page when the request names none (new-api's `ItemsPerPage`).
-const DEFAULT_PAGE_SIZE: i64 = 10;
-/// The largest page new-api serves.
-const MAX_PAGE_SIZE: i64 = 100;
-/// Pages beyond this are clamped, so that the offset cannot overflow.
-const MAX_PAGE: i64 = 1_000_000;
-
 /// The query string of a list request.
 pub type Params = HashMap<String, String>;
-
-/// A page: `p` counts from 1; `page_size` (or `ps`, `size`) is 1..=100, 10 by default.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub number: i64,
-    pub size: i64,
-}
-
-impl Page {
-    pub fn from_params(params: &Params) -> Self {
-        let number = int(params, "p").unwrap_or(1).clamp(1, MAX_PAGE);
-        let size = ["page_size", "ps", "size"]
-            .iter()
-            .filter_map(|name| int(params, name))
-            .find(|size| *size != 0)
-            .unwrap_or(DEFAULT_PAGE_SIZE);
-        let size = if size < 1 { DEFAULT_PAGE_SIZE } else { size };
-        Self {
-            number,
-            size: size.min(MAX_PAGE_SIZE),
-        }
-    }
-
-    /// Rows before this page.
-    pub fn offset(self) -> i64 {
-        (self.number - 1) * self.size
-    }
-}
 
 /// An integer parameter, if present and well formed.
 pub fn int(params: &Params, name: &str) -> Option<i64> {
@@ -123,16 +88,6 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn pages_default_and_clamp() {
-        let page = Page::from_params(&params(&[]));
-        assert_eq!((page.number, page.size, page.offset()), (1, 10, 0));
-        let page = Page::from_params(&params(&[("p", "3"), ("page_size", "500")]));
-        assert_eq!((page.number, page.size, page.offset()), (3, 100, 200));
-        let page = Page::from_params(&params(&[("p", "-2"), ("page_size", "x"), ("ps", "5")]));
-        assert_eq!((page.number, page.size), (1, 5));
     }
 
     #[test]

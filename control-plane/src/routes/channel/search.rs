@@ -3,12 +3,13 @@
 //! serve the group and a model containing `model`. As in new-api the type counts are taken
 //! before the type filter, and the page is cut from the whole result.
 
-use super::query::{self, Page, Params};
+use super::query::{self, Params};
 use super::view;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::pagination::Page;
 use axum::extract::{Query, State};
 use pylon_shared::db::ChannelSearch;
 use serde_json::json;
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 pub async fn search(
     State(app): State<AppState>,
     _: AdminUser,
+    page: Page,
     Query(params): Query<Params>,
 ) -> ApiResult {
     let criteria = ChannelSearch {
@@ -36,7 +38,6 @@ pub async fn search(
     if let Some(kind) = query::kind(&params) {
         rows.retain(|row| row.r#type == kind);
     }
-    let page = Page::from_params(&params);
     let total = rows.len();
     let start = usize::try_from(page.offset())
         .unwrap_or(usize::MAX)
@@ -47,7 +48,7 @@ pub async fn search(
     Ok(envelope::ok(json!({
         "items": view::channels(&rows[start..end]),
         "total": total,
-        "page": page.number,
+        "page": page.page,
         "page_size": page.size,
         "type_counts": view::type_counts(counts),
     })))

@@ -5,12 +5,13 @@
 
 use super::query::Params;
 use super::upstream::{self, TestOutcome};
-use super::{announce, find, parse_id};
+use super::{announce, find};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::error::ApiResult;
+use crate::extract::PathId;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use pylon_shared::db::{CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, ChannelRow};
 use serde_json::json;
@@ -21,10 +22,10 @@ const AUTO_DISABLE_OPTION: &str = "AutomaticDisableChannelEnabled";
 pub async fn test(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Query(params): Query<Params>,
 ) -> ApiResult {
-    let row = find(&app, parse_id(&id)?).await?;
+    let row = find(&app, id).await?;
     let outcome = upstream::test_chat(&row, params.get("model").map(String::as_str)).await;
     record(&app, &row, &outcome, false).await?;
     let seconds = match outcome.status {
@@ -66,7 +67,7 @@ pub(super) async fn record(
         && row.status == CHANNEL_ENABLED
         && row.auto_ban == 1
         && matches!(outcome.status, Some(401 | 403))
-        && app.db.option(AUTO_DISABLE_OPTION).await?.as_deref() == Some("true")
+        && app.settings.now().get(AUTO_DISABLE_OPTION) == Some("true")
     {
         changed |= app
             .db

@@ -5,12 +5,13 @@
 //! refused: the balance of one key says nothing about the others.
 
 use super::input::split_keys;
-use super::{announce, find, kinds, parse_id, upstream};
+use super::{announce, find, kinds, upstream};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::PathId;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use pylon_shared::db::ChannelRow;
 use serde_json::json;
@@ -18,9 +19,9 @@ use serde_json::json;
 pub async fn update_balance(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let row = find(&app, parse_id(&id)?).await?;
+    let row = find(&app, id).await?;
     let balance = refresh(&app, &row).await?;
     Ok(Json(json!({ "success": true, "message": "", "balance": balance })).into_response())
 }

@@ -8,23 +8,14 @@ use crate::app::{App, AppState};
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use pylon_shared::pricing::OPTION_GROUP_RATIO;
 use std::collections::BTreeSet;
 
 /// The group every account starts in.
 const DEFAULT_GROUP: &str = "default";
 
-/// The routes, with and without new-api's trailing slash.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/group/", get(list))
-        .route("/api/group", get(list))
-}
-
-async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult {
+pub(super) async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult {
     let groups: Vec<String> = known_groups(&app).await?.into_iter().collect();
     Ok(envelope::ok(groups))
 }
@@ -32,11 +23,11 @@ async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult {
 /// Every group name an administrator may assign, sorted.
 pub(super) async fn known_groups(app: &App) -> Result<BTreeSet<String>, ApiError> {
     let mut groups: BTreeSet<String> = app
-        .db
-        .option(OPTION_GROUP_RATIO)
-        .await?
+        .settings
+        .now()
+        .get(OPTION_GROUP_RATIO)
         .and_then(|json| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
         })
         .map(|ratios| ratios.into_iter().map(|(name, _)| name).collect())
         .unwrap_or_default();

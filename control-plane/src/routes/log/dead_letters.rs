@@ -6,19 +6,10 @@ use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
-use crate::pagination::{Page, PageQuery};
-use axum::extract::{Query, State};
+use crate::pagination::Page;
+use axum::extract::State;
 
-pub async fn list(
-    State(app): State<AppState>,
-    _admin: AdminUser,
-    Query(query): Query<PageQuery>,
-) -> ApiResult {
-    let page = Page::from_query(&query);
+pub async fn list(State(app): State<AppState>, _admin: AdminUser, page: Page) -> ApiResult {
     let (rows, total) = app.db.dead_letters(page.offset(), page.size).await?;
-    let items = rows
-        .into_iter()
-        .map(|row| serde_json::to_value(row).unwrap_or_default())
-        .collect();
-    Ok(envelope::ok(page.body(items, total)))
+    Ok(envelope::ok(page.body(rows, total)))
 }

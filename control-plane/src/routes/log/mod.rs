@@ -1,33 +1,17 @@
 //! `/api/log/*`: the relay's log rows. Admins read everyone's (`/api/log/`), users their own
 //! (`/api/log/self`), with new-api's filters and pagination.
 
-mod dead_letters;
-mod list;
-mod stat;
+pub(super) mod dead_letters;
+pub(super) mod list;
+pub(super) mod stat;
 
-use crate::app::AppState;
-use axum::Router;
-use axum::routing::get;
 use pylon_shared::db::LogFilter;
 use serde::Deserialize;
-
-/// The log routes, with and without new-api's trailing slash on the list.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/log", get(list::all))
-        .route("/api/log/", get(list::all))
-        .route("/api/log/self", get(list::own))
-        .route("/api/log/stat", get(stat::all))
-        .route("/api/log/self/stat", get(stat::own))
-        .route("/api/log/dead_letters", get(dead_letters::list))
-}
 
 /// Query parameters of the log routes (new-api names).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LogQuery {
-    pub p: Option<i64>,
-    pub page_size: Option<i64>,
     #[serde(rename = "type")]
     pub log_type: i64,
     pub start_timestamp: i64,

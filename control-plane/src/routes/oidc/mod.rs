@@ -13,35 +13,20 @@
 //! it signs the user in (creating the account when registration is open) or binds the subject.
 //! A state is single-use, expires, and only counts in the browser that started the flow.
 
-mod bind;
-mod bind_url;
-mod callback;
-mod lock;
-mod login;
-mod pending;
-mod provider;
-mod settings;
-mod signup;
-mod start;
-mod state;
-
-use crate::app::AppState;
-use axum::Router;
-use axum::routing::{get, post};
+pub(super) mod bind;
+pub(super) mod bind_url;
+pub(super) mod callback;
+pub(super) mod lock;
+pub(super) mod login;
+pub(super) mod pending;
+pub(super) mod provider;
+pub(super) mod settings;
+pub(super) mod signup;
+pub(super) mod start;
+pub(super) mod state;
 
 /// Where the provider sends the browser back in new-api's flow (a console page, which calls
 /// `GET /api/oauth/oidc`).
 const CONSOLE_CALLBACK_PATH: &str = "/oauth/oidc";
 /// Where the provider sends the browser back in the server-driven flow of `/auth/login`.
 const SERVER_CALLBACK_PATH: &str = "/auth/callback";
-
-/// The OIDC routes, with full paths.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/oauth/state", get(state::state))
-        .route("/api/oauth/oidc/start", get(start::start))
-        .route("/auth/login", get(start::redirect))
-        .route("/api/user/oidc/bind-url", post(bind_url::bind_url))
-        .route("/api/oauth/oidc", get(callback::callback))
-        .route("/auth/callback", get(callback::callback))
-}

@@ -5,7 +5,6 @@ use crate::app::App;
 use crate::error::ApiError;
 use pylon_shared::crypto::sha256_hex;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -55,7 +54,8 @@ struct Discovery {
 impl Settings {
     /// Reads the current options.
     pub async fn load(app: &App) -> Result<Self, ApiError> {
-        let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
+        let snapshot = app.settings.now();
+        let options = snapshot.stored();
         let text = |key: &str| options.get(key).map_or("", |v| v.trim()).to_string();
         let flag = |key: &str, default: bool| options.get(key).map_or(default, |v| v == "true");
         Ok(Self {

@@ -12,7 +12,7 @@ use crate::client_ip::ClientIp;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
@@ -131,9 +131,7 @@ pub async fn limit_starts(app: &App, ip: IpAddr) -> Result<(), ApiError> {
 /// The id of the signed-in caller, if the request proves one (cookie or access token, with a
 /// matching `New-Api-User`); anything else is an anonymous caller.
 pub async fn signed_in(app: &AppState, mut parts: Parts) -> Result<Option<i64>, ApiError> {
-    match AuthUser::from_request_parts(&mut parts, app).await {
-        Ok(AuthUser { user }) => Ok(Some(user.id)),
-        Err(ApiError::Internal(error)) => Err(ApiError::Internal(error)),
-        Err(_) => Ok(None),
-    }
+    Ok(crate::auth::caller(&mut parts, app)
+        .await?
+        .map(|AuthUser { user }| user.id))
 }

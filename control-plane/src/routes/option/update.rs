@@ -1,7 +1,8 @@
 //! `PUT /api/option/` with `{"key": ..., "value": ...}`: stores one option. The value may be a
 //! string, a number or a bool (stored as new-api stores them: `"true"`/`"false"`, numbers in
 //! their shortest form), or an object or array (stored as its JSON text). Unknown keys are
-//! accepted, as new-api keeps many; pricing tables are checked first (see `pricing`).
+//! accepted, as new-api keeps many; a known option must hold its kind (`settings::registry`),
+//! and pricing tables and groups are checked first (see `pricing`, `groups`).
 
 use super::{groups, pricing};
 use crate::app::AppState;
@@ -10,7 +11,6 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use axum::extract::State;
-use pylon_shared::changes::Topic;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -47,10 +47,13 @@ pub async fn update(
             "Invalid parameters: value is longer than {MAX_VALUE_BYTES} bytes"
         )));
     }
+    crate::settings::registry::check(&key, &value)
+        .map_err(|problem| ApiError::invalid(format!("Invalid parameters: {problem}")))?;
     pricing::check(&key, &value)?;
     groups::check(&key, &value)?;
-    app.db.set_option(&key, &value).await?;
-    app.changes.publish(Topic::Option, 0).await?;
+    app.settings
+        .store(&app.db, &app.changes, &key, &value)
+        .await?;
     tracing::info!(root = root.user.id, %key, "option updated");
     Ok(envelope::ok_message(""))
 }

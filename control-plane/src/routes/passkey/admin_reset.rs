@@ -5,16 +5,17 @@ use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::PathId;
 use crate::routes::two_factor::managed_user;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use pylon_shared::db::LOG_TYPE_MANAGE;
 
 pub async fn reset(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let target = managed_user(&app, &admin.user, &id).await?;
+    let target = managed_user(&app, &admin.user, id).await?;
     let removed = app.db.delete_user_passkeys(target.id).await?;
     if removed == 0 {
         return Err(ApiError::invalid("The user has no passkey"));

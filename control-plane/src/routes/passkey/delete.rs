@@ -6,7 +6,8 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 
 pub async fn delete_all(State(app): State<AppState>, AuthUser { user }: AuthUser) -> ApiResult {
     let removed = app.db.delete_user_passkeys(user.id).await?;
@@ -17,12 +18,8 @@ pub async fn delete_all(State(app): State<AppState>, AuthUser { user }: AuthUser
 pub async fn delete_one(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let id: i64 = id
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::invalid("Invalid passkey id"))?;
     if !app.db.delete_passkey(user.id, id).await? {
         return Err(ApiError::invalid("Passkey not found"));
     }

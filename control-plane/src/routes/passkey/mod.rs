@@ -4,20 +4,17 @@
 //! while `passkey.enabled` is off (listing and deleting still work, as in new-api).
 //! Administrators may remove a user's passkeys.
 
-mod admin_reset;
-mod ceremony;
-mod delete;
-mod list;
-mod login_begin;
-mod login_finish;
-mod register_begin;
-mod register_finish;
-mod relying_party;
-mod status;
+pub(super) mod admin_reset;
+pub(super) mod ceremony;
+pub(super) mod delete;
+pub(super) mod list;
+pub(super) mod login_begin;
+pub(super) mod login_finish;
+pub(super) mod register_begin;
+pub(super) mod register_finish;
+pub(super) mod relying_party;
+pub(super) mod status;
 
-use crate::app::AppState;
-use axum::Router;
-use axum::routing::{delete, get, post};
 use pylon_shared::db::PasskeyRow;
 use serde_json::{Value, json};
 
@@ -27,29 +24,6 @@ const MAX_PASSKEYS: usize = 10;
 const MAX_NAME_CHARS: usize = 64;
 /// The name of a passkey registered without one.
 const DEFAULT_NAME: &str = "Passkey";
-
-/// Every passkey route, with full paths.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/user/passkey",
-            get(status::status).delete(delete::delete_all),
-        )
-        .route("/api/user/passkey/{id}", delete(delete::delete_one))
-        .route("/api/user/passkeys", get(list::list))
-        .route("/api/user/passkeys/{id}", delete(delete::delete_one))
-        .route(
-            "/api/user/passkey/register/begin",
-            post(register_begin::begin),
-        )
-        .route(
-            "/api/user/passkey/register/finish",
-            post(register_finish::finish),
-        )
-        .route("/api/user/passkey/login/begin", post(login_begin::begin))
-        .route("/api/user/passkey/login/finish", post(login_finish::finish))
-        .route("/api/user/{id}/reset_passkey", delete(admin_reset::reset))
-}
 
 /// SHA-256 (hex) of a raw credential id: the unique key it is stored under.
 fn credential_hash(raw_id: &[u8]) -> String {

@@ -8,7 +8,6 @@
 use crate::app::App;
 use crate::error::ApiError;
 use axum::http::{HeaderMap, header};
-use std::collections::HashMap;
 use std::time::Duration;
 use webauthn_rs::prelude::{Url, Uuid, Webauthn, WebauthnBuilder};
 
@@ -17,7 +16,7 @@ const CEREMONY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Refuses unless an administrator turned passkey login on (new-api's message).
 pub async fn ensure_enabled(app: &App) -> Result<(), ApiError> {
-    if app.db.option("passkey.enabled").await?.as_deref() == Some("true") {
+    if app.settings.now().get("passkey.enabled") == Some("true") {
         Ok(())
     } else {
         Err(ApiError::invalid(
@@ -33,7 +32,8 @@ pub fn user_handle(user_id: i64) -> Uuid {
 
 /// The WebAuthn verifier for this request.
 pub async fn webauthn(app: &App, headers: &HeaderMap) -> Result<Webauthn, ApiError> {
-    let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
+    let snapshot = app.settings.now();
+    let options = snapshot.stored();
     let option = |key: &str| options.get(key).map(|v| v.trim()).unwrap_or("");
     let allow_insecure = option("passkey.allow_insecure_origin") == "true";
     let origins = origins(option("passkey.origins"), option("ServerAddress"), headers)?;

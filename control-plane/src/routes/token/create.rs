@@ -17,7 +17,7 @@ use serde::Deserialize;
 /// The settings of a new key. Absent fields take new-api's zero values, except `expired_time`,
 /// which defaults to never (-1) rather than to an instant long past.
 #[derive(Deserialize)]
-pub(super) struct CreateRequest {
+pub struct CreateRequest {
     #[serde(default)]
     name: Option<String>,
     #[serde(default = "never")]

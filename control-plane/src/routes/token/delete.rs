@@ -1,18 +1,18 @@
 //! `DELETE /api/token/{id}`: deletes one of the caller's keys.
 
-use super::{NOT_FOUND, parse_id};
+use super::NOT_FOUND;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 
 pub async fn delete(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let id = parse_id(&id)?;
     let Some(change) = app.db.delete_user_token(id, user.id).await? else {
         return Err(ApiError::invalid(NOT_FOUND));
     };

@@ -65,11 +65,11 @@ pub(super) async fn check_group(app: &App, user: &UserRow, group: &str) -> Resul
         return Ok(());
     }
     let priced = app
-        .db
-        .option("GroupRatio")
-        .await?
+        .settings
+        .now()
+        .get("GroupRatio")
         .and_then(|json| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).ok()
         })
         .is_some_and(|ratios| ratios.contains_key(group));
     if priced {

@@ -1,18 +1,18 @@
 //! `GET /api/token/{id}`: one of the caller's keys, masked (the console's edit form).
 
-use super::{NOT_FOUND, parse_id, view};
+use super::{NOT_FOUND, view};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 
 pub async fn get(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let id = parse_id(&id)?;
     let token = app
         .db
         .user_token(id, user.id)

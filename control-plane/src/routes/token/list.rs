@@ -5,16 +5,15 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::ApiResult;
-use crate::pagination::{Page, PageQuery};
-use axum::extract::{Query, State};
+use crate::pagination::Page;
+use axum::extract::State;
 use pylon_shared::db::TokenFilter;
 
 pub async fn list(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Query(query): Query<PageQuery>,
+    page: Page,
 ) -> ApiResult {
-    let page = Page::from_query(&query);
     let (tokens, total) = app
         .db
         .search_user_tokens(

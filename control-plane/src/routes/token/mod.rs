@@ -5,21 +5,19 @@
 //! Keys travel as new-api sends them: without the `sk-` prefix (its console adds it), masked in
 //! lists and details, in full only from `POST /api/token/{id}/key`.
 
-mod batch_delete;
-mod create;
-mod delete;
-mod fields;
-mod get;
-mod list;
-mod reveal;
-mod search;
-mod update;
-mod usage;
+pub(super) mod batch_delete;
+pub(super) mod create;
+pub(super) mod delete;
+pub(super) mod fields;
+pub(super) mod get;
+pub(super) mod list;
+pub(super) mod reveal;
+pub(super) mod search;
+pub(super) mod update;
+pub(super) mod usage;
 
-use crate::app::{App, AppState};
+use crate::app::App;
 use crate::error::ApiError;
-use axum::Router;
-use axum::routing::{get, post};
 use pylon_shared::db::StoredToken;
 use pylon_shared::keys::{self, KEY_PREFIX};
 use serde_json::{Value, json};
@@ -28,33 +26,6 @@ use serde_json::{Value, json};
 pub(super) const NOT_FOUND: &str = "record not found";
 /// Keys a user may hold when the `MaxUserTokens` option is unset (new-api's default).
 const DEFAULT_MAX_USER_TOKENS: i64 = 1000;
-
-/// Every route of this module, with full paths: an axum `nest` would not serve
-/// `/api/token/` with its trailing slash, which is the path new-api's clients use.
-pub fn router() -> Router<AppState> {
-    let root = || get(list::list).post(create::create).put(update::update);
-    let one = || get(get::get).delete(delete::delete);
-    Router::new()
-        .route("/api/token/", root())
-        .route("/api/token", root())
-        .route("/api/token/search", get(search::search))
-        .route("/api/token/batch", post(batch_delete::batch_delete))
-        .route("/api/token/{id}", one())
-        // new-api's console deletes with a trailing slash (gin redirects it; we just answer).
-        .route("/api/token/{id}/", one())
-        .route("/api/token/{id}/key", post(reveal::reveal))
-        .route("/api/usage/token/", get(usage::usage))
-        .route("/api/usage/token", get(usage::usage))
-}
-
-/// The id in the path; anything but a positive integer is refused.
-fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::invalid("Invalid ID"))
-}
 
 /// The full key (`sk-...`) from its encrypted copy; `None` when it cannot be decrypted (the
 /// key encryption secret was changed).
@@ -112,9 +83,9 @@ async fn after_delete(app: &App, deleted: &[(i64, pylon_shared::db::ChangeEvent)
 /// The `MaxUserTokens` option: how many keys one user may hold.
 async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
     Ok(app
-        .db
-        .option("MaxUserTokens")
-        .await?
+        .settings
+        .now()
+        .get("MaxUserTokens")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v >= 0)
         .unwrap_or(DEFAULT_MAX_USER_TOKENS))
@@ -123,13 +94,6 @@ async fn max_user_tokens(app: &App) -> Result<i64, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_must_be_positive_integers() {
-        assert_eq!(parse_id("7").ok(), Some(7));
-        assert!(parse_id("0").is_err());
-        assert!(parse_id("abc").is_err());
-    }
 
     #[test]
     fn wire_keys_carry_no_prefix() {

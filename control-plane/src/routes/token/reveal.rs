@@ -1,21 +1,21 @@
 //! `POST /api/token/{id}/key`: the full key of one of the caller's keys, as new-api's console
 //! fetches it to show or copy (`data.key`, without `sk-`). Never cached.
 
-use super::{NOT_FOUND, full_key, parse_id, wire_key};
+use super::{NOT_FOUND, full_key, wire_key};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use serde_json::json;
 
 pub async fn reveal(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let id = parse_id(&id)?;
     let token = app
         .db
         .user_token(id, user.id)

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::Page;
 use axum::extract::{Query, State};
 use pylon_shared::db::TokenFilter;
 use pylon_shared::keys::{self, KEY_PREFIX};
@@ -22,7 +22,7 @@ use serde::Deserialize;
 const MAX_SEARCH_PAGE: i64 = 100;
 
 #[derive(Deserialize)]
-pub(super) struct SearchQuery {
+pub struct SearchQuery {
     keyword: Option<String>,
     token: Option<String>,
 }
@@ -30,10 +30,9 @@ pub(super) struct SearchQuery {
 pub async fn search(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Query(page_query): Query<PageQuery>,
+    mut page: Page,
     Query(query): Query<SearchQuery>,
 ) -> ApiResult {
-    let mut page = Page::from_query(&page_query);
     page.size = page.size.min(MAX_SEARCH_PAGE);
     let keyword = query.keyword.unwrap_or_default();
     let token = query.token.unwrap_or_default();

@@ -19,12 +19,12 @@ use pylon_shared::db::{
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub(super) struct UpdateQuery {
+pub struct UpdateQuery {
     status_only: Option<String>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct UpdateRequest {
+pub struct UpdateRequest {
     #[serde(default)]
     id: i64,
     name: Option<String>,

@@ -6,15 +6,16 @@ use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 use pylon_shared::db::LOG_TYPE_MANAGE;
 
 pub async fn reset(
     State(app): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let target = super::managed_user(&app, &admin.user, &id).await?;
+    let target = super::managed_user(&app, &admin.user, id).await?;
     if !app.db.delete_two_factor(target.id).await? {
         return Err(ApiError::invalid(super::NOT_ENABLED));
     }

@@ -3,41 +3,26 @@
 //! from then on a password login answers `require_2fa` and `/api/user/login/2fa` finishes it.
 //! Administrators may reset a user's 2FA.
 
-mod admin_reset;
-mod backup_codes;
-mod codes;
-mod disable;
-mod enable;
-mod login;
+pub(super) mod admin_reset;
+pub(super) mod backup_codes;
+pub(super) mod codes;
+pub(super) mod disable;
+pub(super) mod enable;
+pub(super) mod login;
 pub(in crate::routes) mod pending;
-mod setup;
-mod stats;
-mod status;
-mod verify;
+pub(super) mod setup;
+pub(super) mod stats;
+pub(super) mod status;
+pub(super) mod verify;
 
-use crate::app::{App, AppState};
+use crate::app::App;
 use crate::error::ApiError;
-use axum::Router;
-use axum::routing::{delete, get, post};
 use pylon_shared::db::{TwoFactorRow, UserRow};
 use pylon_shared::roles::ROLE_ROOT;
 use serde::Deserialize;
 
 /// The answer when an action needs enabled 2FA and there is none.
 const NOT_ENABLED: &str = "The user has not enabled two-factor authentication";
-
-/// Every 2FA route, with full paths.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/user/2fa/status", get(status::status))
-        .route("/api/user/2fa/setup", post(setup::setup))
-        .route("/api/user/2fa/enable", post(enable::enable))
-        .route("/api/user/2fa/disable", post(disable::disable))
-        .route("/api/user/2fa/backup_codes", post(backup_codes::regenerate))
-        .route("/api/user/2fa/stats", get(stats::stats))
-        .route("/api/user/login/2fa", post(login::login_2fa))
-        .route("/api/user/{id}/2fa", delete(admin_reset::reset))
-}
 
 /// A body carrying a code (`{"code": "123456"}`), as new-api's `Verify2FARequest`.
 #[derive(Deserialize)]
@@ -69,14 +54,8 @@ async fn enabled_row(app: &App, user_id: i64) -> Result<TwoFactorRow, ApiError> 
 pub(in crate::routes) async fn managed_user(
     app: &App,
     admin: &UserRow,
-    id: &str,
+    id: i64,
 ) -> Result<UserRow, ApiError> {
-    let id: i64 = id
-        .trim()
-        .parse()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::invalid("Invalid user id"))?;
     let target = app
         .db
         .user_by_id(id)

@@ -22,11 +22,12 @@ pub async fn setup(State(app): State<AppState>, AuthUser { user }: AuthUser) -> 
         ));
     }
     let issuer = app
-        .db
-        .option("SystemName")
-        .await?
+        .settings
+        .now()
+        .get("SystemName")
         .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
+        .unwrap_or(DEFAULT_ISSUER)
+        .to_string();
     let (secret, uri) = codes::new_secret(issuer.trim(), &user.username)?;
     let backup_codes = codes::new_backup_codes();
     let hashes = codes::hash_backup_codes(&backup_codes).await?;

@@ -66,9 +66,9 @@ pub async fn transfer(
 /// Quota per US dollar: the `QuotaPerUnit` option, 500 000 when unset or unusable.
 pub(super) async fn quota_per_unit(app: &App) -> Result<i64, ApiError> {
     let configured = app
-        .db
-        .option("QuotaPerUnit")
-        .await?
+        .settings
+        .now()
+        .get("QuotaPerUnit")
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|v| v.is_finite() && *v >= 1.0 && *v <= 1e15);
     // The bounds make the conversion exact enough and overflow-free.

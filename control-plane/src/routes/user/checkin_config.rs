@@ -33,16 +33,16 @@ impl CheckinConfig {
     /// Reads the options.
     pub(super) async fn load(app: &App) -> Result<Self, ApiError> {
         let enabled = app
-            .db
-            .option(OPTION_ENABLED)
-            .await?
+            .settings
+            .now()
+            .get(OPTION_ENABLED)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let min = quota_option(app, OPTION_MIN_QUOTA, DEFAULT_MIN_QUOTA).await?;
         let max = quota_option(app, OPTION_MAX_QUOTA, DEFAULT_MAX_QUOTA).await?;
         let timezone = app
-            .db
-            .option(OPTION_TIMEZONE)
-            .await?
+            .settings
+            .now()
+            .get(OPTION_TIMEZONE)
             .and_then(|v| {
                 let parsed = v.trim().parse::<Tz>().ok();
                 if parsed.is_none() && !v.trim().is_empty() {
@@ -98,9 +98,9 @@ impl CheckinConfig {
 /// A quota option as an integer in `[0, MAX_REWARD]` (new-api may store `1000` or `1000.0`).
 async fn quota_option(app: &App, key: &str, default: i64) -> Result<i64, ApiError> {
     let value = app
-        .db
-        .option(key)
-        .await?
+        .settings
+        .now()
+        .get(key)
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|v| v.is_finite())
         .map_or(default, |v| v.clamp(0.0, MAX_REWARD as f64) as i64);

@@ -6,29 +6,18 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::ApiResult;
-use axum::extract::{Query, State};
+use crate::pagination::Page;
+use axum::extract::State;
 use serde_json::json;
-use std::collections::HashMap;
-
-const DEFAULT_PAGE_SIZE: i64 = 10;
-const MAX_PAGE_SIZE: i64 = 100;
-/// Pages beyond this are clamped, so that the offset cannot overflow.
-const MAX_PAGE: i64 = 1_000_000;
 
 pub async fn list(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    Query(params): Query<HashMap<String, String>>,
+    page: Page,
 ) -> ApiResult {
-    let int = |name: &str| params.get(name).and_then(|v| v.trim().parse::<i64>().ok());
-    let page = int("p").unwrap_or(1).clamp(1, MAX_PAGE);
-    let page_size = int("page_size")
-        .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .min(MAX_PAGE_SIZE);
     let (rows, total) = app
         .db
-        .checkin_page(user.id, (page - 1) * page_size, page_size)
+        .checkin_page(user.id, page.offset(), page.size)
         .await?;
     let items: Vec<_> = rows
         .iter()
@@ -41,10 +30,5 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(envelope::ok(json!({
-        "items": items,
-        "total": total,
-        "page": page,
-        "page_size": page_size,
-    })))
+    Ok(envelope::ok(page.body(items, total)))
 }

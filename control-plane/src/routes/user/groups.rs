@@ -9,7 +9,7 @@
 //! own group): the groups a key may name. `auto` is listed when usable, with ratio "自动".
 
 use crate::app::{App, AppState};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, MaybeUser};
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
@@ -42,7 +42,8 @@ pub(super) struct GroupOptions {
 impl GroupOptions {
     /// Reads every option once.
     pub(super) async fn load(app: &App) -> Result<Self, ApiError> {
-        let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
+        let snapshot = app.settings.now();
+        let options = snapshot.stored();
         let (prices, _problems) =
             PriceTable::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let priced = options
@@ -51,7 +52,7 @@ impl GroupOptions {
             .map(|ratios| ratios.into_iter().map(|(group, _)| group).collect())
             .unwrap_or_default();
         Ok(Self {
-            options,
+            options: options.clone(),
             prices,
             priced,
         })
@@ -161,8 +162,8 @@ pub async fn own(State(app): State<AppState>, AuthUser { user }: AuthUser) -> Ap
 }
 
 /// `GET /api/user/groups`: the caller's list when logged in, else the list before login.
-pub async fn public(State(app): State<AppState>, caller: Result<AuthUser, ApiError>) -> ApiResult {
+pub async fn public(State(app): State<AppState>, MaybeUser(caller): MaybeUser) -> ApiResult {
     let options = GroupOptions::load(&app).await?;
-    let user_group = caller.ok().map(|AuthUser { user }| user.group);
+    let user_group = caller.map(|AuthUser { user }| user.group);
     Ok(envelope::ok(options.listing(user_group.as_deref())))
 }

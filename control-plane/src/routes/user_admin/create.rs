@@ -25,7 +25,7 @@ pub(super) const USERNAME_TAKEN: &str = "Username already exists or has been del
 const DEFAULT_GROUP: &str = "default";
 
 #[derive(Deserialize)]
-pub(super) struct CreateRequest {
+pub struct CreateRequest {
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -133,9 +133,9 @@ pub async fn create(
 /// The `QuotaForNewUser` option (new-api gives it to every new account); 0 when unset.
 async fn quota_for_new_user(app: &App) -> Result<i64, ApiError> {
     Ok(app
-        .db
-        .option("QuotaForNewUser")
-        .await?
+        .settings
+        .now()
+        .get("QuotaForNewUser")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|q| *q > 0)
         .map_or(0, |q| q.min(fields::MAX_QUOTA)))

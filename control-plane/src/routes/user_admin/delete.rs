@@ -4,12 +4,13 @@
 //! access token are revoked, and the change feed tells every proxy to forget them, so their
 //! keys are refused from then on.
 
-use super::{NO_PERMISSION_EDIT, NOT_FOUND, audit, can_manage, parse_id, target};
+use super::{NO_PERMISSION_EDIT, NOT_FOUND, audit, can_manage, target};
 use crate::app::{App, AppState};
 use crate::auth::{AdminUser, AuthUser};
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, State};
+use crate::extract::PathId;
+use axum::extract::State;
 use pylon_shared::changes::Topic;
 use pylon_shared::db::UserRow;
 use pylon_shared::roles::ROLE_ROOT;
@@ -20,9 +21,9 @@ const LAST_ROOT: &str = "Cannot delete the last enabled super administrator";
 pub async fn delete(
     State(app): State<AppState>,
     AdminUser(AuthUser { user: admin }): AdminUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult {
-    let user = target(&app, parse_id(&id)?).await?;
+    let user = target(&app, id).await?;
     if !can_manage(admin.role, user.role) {
         return Err(ApiError::invalid(NO_PERMISSION_EDIT));
     }

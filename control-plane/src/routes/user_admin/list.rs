@@ -7,17 +7,16 @@ use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::Page;
 use axum::extract::{Query, State};
 use pylon_shared::db::UserSearch;
 
 pub async fn list(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(page_query): Query<PageQuery>,
+    page: Page,
     Query(sort_query): Query<SortQuery>,
 ) -> ApiResult {
-    let page = Page::from_query(&page_query);
     let (sort, ascending) = sort_query.sort();
     let (users, total) = app
         .db

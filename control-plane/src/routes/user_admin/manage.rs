@@ -31,7 +31,7 @@ const LAST_ROOT: &str = "Cannot disable or demote the last enabled super adminis
 const CHANGED_MEANWHILE: &str = "The user was changed meanwhile, please reload and try again";
 
 #[derive(Deserialize)]
-pub(super) struct ManageRequest {
+pub struct ManageRequest {
     #[serde(default)]
     id: i64,
     #[serde(default)]

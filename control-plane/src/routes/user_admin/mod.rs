@@ -10,20 +10,18 @@
 //! change the relay caches is announced on the change feed, so a disabled or deleted user's
 //! keys stop working on every proxy node.
 
-mod create;
-mod delete;
-mod fields;
-mod get;
-mod list;
-mod manage;
-mod quota;
-mod search;
-mod update;
+pub(super) mod create;
+pub(super) mod delete;
+pub(super) mod fields;
+pub(super) mod get;
+pub(super) mod list;
+pub(super) mod manage;
+pub(super) mod quota;
+pub(super) mod search;
+pub(super) mod update;
 
-use crate::app::{App, AppState};
+use crate::app::App;
 use crate::error::ApiError;
-use axum::Router;
-use axum::routing::{get, post};
 use pylon_shared::db::{LOG_TYPE_MANAGE, UserRow};
 use pylon_shared::roles::ROLE_ROOT;
 use serde::Deserialize;
@@ -36,31 +34,9 @@ const NO_PERMISSION_VIEW: &str = "No permission to access users of same or highe
 /// new-api's answer when an administrator changes a user of the same or a higher role.
 const NO_PERMISSION_EDIT: &str = "No permission to update users of same or higher permission level";
 
-/// Every route of this module, with full paths (axum's `nest` would not serve the trailing
-/// slash that new-api's clients send). `/api/user/{id}` only catches what no static
-/// `/api/user/...` route claims: axum prefers static segments.
-pub fn router() -> Router<AppState> {
-    let root = || get(list::list).post(create::create).put(update::update);
-    Router::new()
-        .route("/api/user/", root())
-        .route("/api/user", root())
-        .route("/api/user/search", get(search::search))
-        .route("/api/user/manage", post(manage::manage))
-        .route("/api/user/{id}", get(get::get).delete(delete::delete))
-}
-
 /// new-api's rule: root manages everyone, others only users of a lower role.
 fn can_manage(my_role: i64, target_role: i64) -> bool {
     my_role >= ROLE_ROOT || my_role > target_role
-}
-
-/// The id in the path; anything but a positive integer is refused.
-fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::invalid("Invalid ID"))
 }
 
 /// The live user `id`, freshly read.
@@ -143,7 +119,7 @@ fn view(user: &UserRow) -> Value {
 
 /// new-api's sort parameters: an unknown `sort_by` sorts by id, newest first.
 #[derive(Debug, Default, Deserialize)]
-struct SortQuery {
+pub struct SortQuery {
     sort_by: Option<String>,
     sort_order: Option<String>,
 }
@@ -179,13 +155,6 @@ mod tests {
         assert!(can_manage(ROLE_ADMIN, ROLE_COMMON));
         assert!(!can_manage(ROLE_ADMIN, ROLE_ADMIN));
         assert!(!can_manage(ROLE_ADMIN, ROLE_ROOT));
-    }
-
-    #[test]
-    fn ids_must_be_positive_integers() {
-        assert_eq!(parse_id(" 7 ").ok(), Some(7));
-        assert!(parse_id("0").is_err());
-        assert!(parse_id("self").is_err());
     }
 
     #[test]

@@ -8,13 +8,13 @@ use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::Page;
 use axum::extract::{Query, State};
 use pylon_shared::db::UserSearch;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub(super) struct SearchQuery {
+pub struct SearchQuery {
     keyword: Option<String>,
     group: Option<String>,
     role: Option<String>,
@@ -24,11 +24,10 @@ pub(super) struct SearchQuery {
 pub async fn search(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(page_query): Query<PageQuery>,
+    page: Page,
     Query(sort_query): Query<SortQuery>,
     Query(query): Query<SearchQuery>,
 ) -> ApiResult {
-    let page = Page::from_query(&page_query);
     let (sort, ascending) = sort_query.sort();
     let number = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
     let search = UserSearch {

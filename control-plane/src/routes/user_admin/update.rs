@@ -23,7 +23,7 @@ use pylon_shared::db::{UserProfile, is_unique_violation};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub(super) struct UpdateRequest {
+pub struct UpdateRequest {
     #[serde(default)]
     id: i64,
     username: Option<String>,

@@ -1,0 +1,21 @@
+//! The operator's texts for the public pages, as new-api serves them to its console: `GET
+//! /api/notice` (the `Notice` option), `/api/about` (`About`) and `/api/home_page_content`
+//! (`HomePageContent`), each the stored text (Markdown, HTML or a URL) in `data`, empty while
+//! unset.
+
+use crate::app::AppState;
+use crate::envelope;
+use axum::extract::State;
+use axum::response::Response;
+
+pub async fn notice(State(app): State<AppState>) -> Response {
+    envelope::ok(app.settings.now().text("Notice"))
+}
+
+pub async fn about(State(app): State<AppState>) -> Response {
+    envelope::ok(app.settings.now().text("About"))
+}
+
+pub async fn home_page_content(State(app): State<AppState>) -> Response {
+    envelope::ok(app.settings.now().text("HomePageContent"))
+}

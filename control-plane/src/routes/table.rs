@@ -1,0 +1,380 @@
+//! The route table: every path the control plane serves, with its method, who may call it and
+//! the handler, in one place. Read it to answer "which handler serves `DELETE /api/user/5/2fa`,
+//! and who may call it?". Access is enforced on every call by the table's guard
+//! (`crate::auth::guard`) before the handler runs; handlers only read the user it found.
+//!
+//! Paths are spelled as new-api spells them (`/api/token/` with its trailing slash); a request
+//! is served with or without the trailing slash. `{id}` is a positive integer: any other
+//! segment there is an unknown route (404). The snapshot test at the end lists every entry,
+//! so a route cannot appear, vanish or change its access unnoticed.
+//!
+//! To add a route: write its handler in `routes/<resource>/<action>.rs` (take the caller with
+//! `AuthUser`/`AdminUser`/`RootUser`, ids with `PathId`, pages with `Page`), add one line here
+//! and the same line to `table.snapshot`. `tests/tests/routes.rs` then checks its access over
+//! HTTP on both backends.
+
+use super::{
+    account, channel, commission, content, group, health, log, metrics, oidc, option, order,
+    passkey, payment, plan, redemption, setup, status, token, topup, two_factor, user, user_admin,
+};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::auth::guard::Access::{self, Admin, Public, Root, User};
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, MethodRouter};
+use std::net::SocketAddr;
+
+/// Every route, in the order a reader looks for them: public, then by resource.
+#[rustfmt::skip]
+pub fn routes() -> Vec<Route> {
+    vec![
+        // Process and site.
+        get("/health", Public, health::health),
+        get("/metrics", Public, metrics::metrics),
+        get("/api/status", Public, status::status),
+        get("/api/setup", Public, setup::get_setup),
+        post("/api/setup", Public, setup::post_setup),
+        get("/api/setup/status", Public, setup::get_setup),
+        get("/api/notice", Public, content::notice),
+        get("/api/about", Public, content::about),
+        get("/api/home_page_content", Public, content::home_page_content),
+        // Signing up and in (no session yet).
+        post("/api/user/register", Public, account::register::register),
+        get("/api/verification", Public, account::send_verification::send_verification),
+        get("/api/reset_password", Public, account::send_reset::send_reset),
+        post("/api/user/reset", Public, account::reset::reset),
+        post("/api/user/login", Public, user::login::login),
+        post("/api/user/login/2fa", Public, two_factor::login::login_2fa),
+        get("/api/user/login/email", Public, account::send_login_code::send_login_code),
+        post("/api/user/login/email", Public, account::email_login::email_login),
+        // Seed 004's email-code login, for the clients written against it.
+        get("/api/send_sms", Public, account::send_login_code::send_sms),
+        post("/api/login", Public, account::email_login::login_alias),
+        post("/api/user/passkey/login/begin", Public, passkey::login_begin::begin),
+        post("/api/user/passkey/login/finish", Public, passkey::login_finish::finish),
+        // OIDC: a signed-in caller's flow binds instead of signing in.
+        get("/api/oauth/state", Public, oidc::state::state),
+        get("/api/oauth/oidc/start", Public, oidc::start::start),
+        get("/auth/login", Public, oidc::start::redirect),
+        get("/api/oauth/oidc", Public, oidc::callback::callback),
+        get("/auth/callback", Public, oidc::callback::callback),
+        // Ends the session in the cookie, if any.
+        get("/api/user/logout", Public, user::logout::logout),
+        // The caller's groups when signed in, the sign-up groups otherwise.
+        get("/api/user/groups", Public, user::groups::public),
+        // Authenticated by the `sk-` key itself.
+        get("/api/usage/token/", Public, token::usage::usage),
+        // The signed-in user's own account.
+        get("/api/user/self", User, user::self_info::get_self),
+        put("/api/user/self", User, user::self_update::update),
+        delete("/api/user/self", User, user::self_delete::delete),
+        get("/api/user/self/groups", User, user::groups::own),
+        get("/api/user/token", User, user::access_token::generate),
+        get("/api/user/models", User, user::models::list),
+        put("/api/user/setting", User, user::setting::update),
+        get("/api/user/aff", User, user::aff::get),
+        post("/api/user/aff_transfer", User, user::aff_transfer::transfer),
+        get("/api/user/checkin", User, user::checkin_status::status),
+        post("/api/user/checkin", User, user::checkin::check_in),
+        post("/api/user/check-in", User, user::checkin::check_in),
+        get("/api/user/check-in/status", User, user::checkin_status::status),
+        get("/api/user/check-in/records", User, user::checkin_records::list),
+        post("/api/user/oidc/bind-url", User, oidc::bind_url::bind_url),
+        // Two-factor authentication.
+        get("/api/user/2fa/status", User, two_factor::status::status),
+        post("/api/user/2fa/setup", User, two_factor::setup::setup),
+        post("/api/user/2fa/enable", User, two_factor::enable::enable),
+        post("/api/user/2fa/disable", User, two_factor::disable::disable),
+        post("/api/user/2fa/backup_codes", User, two_factor::backup_codes::regenerate),
+        get("/api/user/2fa/stats", Admin, two_factor::stats::stats),
+        delete("/api/user/{id}/2fa", Admin, two_factor::admin_reset::reset),
+        // Passkeys.
+        get("/api/user/passkey", User, passkey::status::status),
+        delete("/api/user/passkey", User, passkey::delete::delete_all),
+        delete("/api/user/passkey/{id}", User, passkey::delete::delete_one),
+        get("/api/user/passkeys", User, passkey::list::list),
+        delete("/api/user/passkeys/{id}", User, passkey::delete::delete_one),
+        post("/api/user/passkey/register/begin", User, passkey::register_begin::begin),
+        post("/api/user/passkey/register/finish", User, passkey::register_finish::finish),
+        delete("/api/user/{id}/reset_passkey", Admin, passkey::admin_reset::reset),
+        // Users, for administrators.
+        get("/api/user/", Admin, user_admin::list::list),
+        post("/api/user/", Admin, user_admin::create::create),
+        put("/api/user/", Admin, user_admin::update::update),
+        get("/api/user/search", Admin, user_admin::search::search),
+        post("/api/user/manage", Admin, user_admin::manage::manage),
+        get("/api/user/{id}", Admin, user_admin::get::get),
+        delete("/api/user/{id}", Admin, user_admin::delete::delete),
+        // API keys.
+        get("/api/token/", User, token::list::list),
+        post("/api/token/", User, token::create::create),
+        put("/api/token/", User, token::update::update),
+        get("/api/token/search", User, token::search::search),
+        post("/api/token/batch", User, token::batch_delete::batch_delete),
+        get("/api/token/{id}", User, token::get::get),
+        delete("/api/token/{id}", User, token::delete::delete),
+        post("/api/token/{id}/key", User, token::reveal::reveal),
+        // Logs.
+        get("/api/log/", Admin, log::list::all),
+        get("/api/log/self", User, log::list::own),
+        get("/api/log/stat", Admin, log::stat::all),
+        get("/api/log/self/stat", User, log::stat::own),
+        // Finished requests the settlement writer set aside (rows the database refused).
+        get("/api/log/dead_letters", Admin, log::dead_letters::list),
+        // Channels.
+        get("/api/channel/", Admin, channel::list::list),
+        post("/api/channel/", Admin, channel::create::create),
+        put("/api/channel/", Admin, channel::update::update),
+        get("/api/channel/search", Admin, channel::search::search),
+        get("/api/channel/models", Admin, channel::models::models),
+        get("/api/channel/models_enabled", Admin, channel::models_enabled::models_enabled),
+        get("/api/channel/fetch_models/{id}", Admin, channel::fetch_models::fetch_models),
+        get("/api/channel/test", Admin, channel::test_all::test_all),
+        get("/api/channel/test/{id}", Admin, channel::test::test),
+        get("/api/channel/update_balance", Admin, channel::update_balance_all::update_balance_all),
+        get("/api/channel/update_balance/{id}", Admin, channel::update_balance::update_balance),
+        delete("/api/channel/disabled", Admin, channel::delete_disabled::delete_disabled),
+        post("/api/channel/batch", Admin, channel::delete_batch::delete_batch),
+        get("/api/channel/{id}", Admin, channel::get::get),
+        delete("/api/channel/{id}", Admin, channel::delete::delete),
+        // Groups and settings.
+        get("/api/group/", Admin, group::list),
+        get("/api/option/", Root, option::list::list),
+        put("/api/option/", Root, option::update::update),
+        // Top-ups and payments (served by their module's own router for now).
+        module(GET, "/api/user/topup", Admin, topup::router),
+        module(POST, "/api/user/topup", User, topup::router),
+        module(POST, "/api/user/topup/complete", Admin, topup::router),
+        module(GET, "/api/user/topup/info", User, topup::router),
+        module(GET, "/api/user/topup/self", User, topup::router),
+        module(POST, "/api/user/amount", User, topup::router),
+        module(POST, "/api/user/pay", User, payment::router),
+        module(POST, "/api/user/stripe/pay", User, payment::router),
+        module(POST, "/api/user/stripe/amount", User, payment::router),
+        module(POST, "/api/user/creem/pay", User, payment::router),
+        module(GET, "/api/payment/qrcode", User, payment::router),
+        module(POST, "/api/coupon/redeem", User, topup::router),
+        // Gateways' callbacks, authenticated by their signatures.
+        module(GET, "/api/user/epay/notify", Public, payment::router),
+        module(POST, "/api/user/epay/notify", Public, payment::router),
+        module(POST, "/api/stripe/webhook", Public, payment::router),
+        module(POST, "/api/creem/webhook", Public, payment::router),
+        module(POST, "/api/payment/wechat/notify", Public, payment::router),
+        // Plans and their orders (seed 002), referral commissions (seed 001).
+        module(GET, "/api/plans", User, plan::router),
+        module(POST, "/api/plans", Admin, plan::router),
+        module(GET, "/api/plans/{plan}", User, plan::router),
+        module(PUT, "/api/plans/{plan}", Admin, plan::router),
+        module(DELETE, "/api/plans/{plan}", Admin, plan::router),
+        module(POST, "/api/orders/create", User, order::router),
+        module(GET, "/api/orders", User, order::router),
+        module(POST, "/api/orders/{order}/cancel", User, order::router),
+        module(GET, "/api/referral-commissions", Admin, commission::router),
+        // Redemption codes.
+        module(GET, "/api/redemption/", Admin, redemption::router),
+        module(POST, "/api/redemption/", Admin, redemption::router),
+        module(PUT, "/api/redemption/", Admin, redemption::router),
+        module(GET, "/api/redemption/search", Admin, redemption::router),
+        module(DELETE, "/api/redemption/invalid", Admin, redemption::router),
+        module(GET, "/api/redemption/{id}", Admin, redemption::router),
+        module(DELETE, "/api/redemption/{id}", Admin, redemption::router),
+    ]
+}
+
+/// The HTTP methods routes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+use Verb::{Delete as DELETE, Get as GET, Post as POST, Put as PUT};
+
+impl Verb {
+    /// The method's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// One entry of the table.
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub access: Access,
+    pub(super) endpoint: Endpoint,
+}
+
+/// What serves a route.
+pub(super) enum Endpoint {
+    /// A handler function.
+    Handler(Box<MethodRouter<AppState>>),
+    /// A module's own router (which serves this method and path).
+    Module(fn() -> Router<AppState>),
+}
+
+fn route<H, T>(verb: Verb, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    Route {
+        verb,
+        path,
+        access,
+        endpoint: Endpoint::Handler(Box::new(axum::routing::on(verb.filter(), handler))),
+    }
+}
+
+fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
+    route(GET, path, access, h)
+}
+
+fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
+    route(POST, path, access, h)
+}
+
+fn put<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
+    route(PUT, path, access, h)
+}
+
+fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
+    route(DELETE, path, access, h)
+}
+
+fn module(
+    verb: Verb,
+    path: &'static str,
+    access: Access,
+    router: fn() -> Router<AppState>,
+) -> Route {
+    Route {
+        verb,
+        path,
+        access,
+        endpoint: Endpoint::Module(router),
+    }
+}
+
+impl Route {
+    /// The path as it is routed: without new-api's trailing slash.
+    pub fn routed_path(&self) -> &'static str {
+        routed(self.path)
+    }
+
+    /// The path, method, access and handling of this entry, for the router.
+    pub(super) fn into_method_router(self, app: &AppState) -> MethodRouter<AppState> {
+        let guard = axum::middleware::from_fn_with_state(
+            (app.clone(), self.access),
+            crate::auth::guard::guard,
+        );
+        let served = match self.endpoint {
+            Endpoint::Handler(handler) => *handler,
+            Endpoint::Module(router) => {
+                axum::routing::on_service(self.verb.filter(), router().with_state(app.clone()))
+                    .layer(axum::middleware::map_request(for_module_router))
+            }
+        };
+        served.route_layer(guard)
+    }
+}
+
+/// The request as a module's own router must see it: without the path parameters this table
+/// matched (the module's router matches the path again, and would see every parameter twice),
+/// keeping the peer address and the user the guard authenticated.
+async fn for_module_router(request: Request) -> Request {
+    let (parts, body) = request.into_parts();
+    let mut fresh = Request::new(body);
+    *fresh.method_mut() = parts.method;
+    *fresh.uri_mut() = parts.uri;
+    *fresh.version_mut() = parts.version;
+    *fresh.headers_mut() = parts.headers;
+    if let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        fresh.extensions_mut().insert(*peer);
+    }
+    if let Some(user) = parts.extensions.get::<AuthUser>() {
+        fresh.extensions_mut().insert(user.clone());
+    }
+    fresh
+}
+
+/// A path without its trailing slash (the root stays `/`).
+pub fn routed(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every route as `METHOD path access`, one a line. Adding, removing or re-guarding a route
+    /// changes this list: update it in the same commit, on purpose.
+    const SNAPSHOT: &str = include_str!("table.snapshot");
+
+    #[test]
+    fn the_route_table_is_the_snapshot() {
+        let listed: Vec<String> = routes()
+            .iter()
+            .map(|r| format!("{} {} {}", r.verb.name(), r.path, r.access.name()))
+            .collect();
+        let expected: Vec<&str> = SNAPSHOT.lines().filter(|l| !l.is_empty()).collect();
+        let added: Vec<&String> = listed
+            .iter()
+            .filter(|l| !expected.contains(&l.as_str()))
+            .collect();
+        let gone: Vec<&&str> = expected
+            .iter()
+            .filter(|l| !listed.contains(&l.to_string()))
+            .collect();
+        assert!(
+            added.is_empty() && gone.is_empty(),
+            "the route table changed: new {added:#?}, gone {gone:#?}; update table.snapshot"
+        );
+        assert_eq!(
+            listed.len(),
+            expected.len(),
+            "the snapshot lists a route twice"
+        );
+    }
+
+    #[test]
+    fn no_route_is_declared_twice() {
+        let mut seen = BTreeSet::new();
+        for r in routes() {
+            assert!(
+                seen.insert((r.verb.name(), r.routed_path())),
+                "{} {} is declared twice",
+                r.verb.name(),
+                r.path
+            );
+        }
+    }
+
+    #[test]
+    fn trailing_slashes_are_trimmed_once() {
+        assert_eq!(routed("/api/token/"), "/api/token");
+        assert_eq!(routed("/api/token"), "/api/token");
+        assert_eq!(routed("/"), "/");
+    }
+}

@@ -1,0 +1,290 @@
+//! Every option the operator can set, as new-api names it, with the value Pylon uses while it
+//! is unset. `GET /api/option/` lists these (stored value or default) plus any other stored key;
+//! the settings snapshot reads its defaults here. Options whose name marks a credential (new-api's
+//! rule: ending in `Token`, `Secret`, `Key`, `secret` or `api_key`) are never sent back.
+
+/// One option: its key and the value in force while it is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    pub key: &'static str,
+    pub default: &'static str,
+}
+
+const fn option(key: &'static str, default: &'static str) -> Known {
+    Known { key, default }
+}
+
+/// The options, grouped as new-api's settings pages show them.
+pub const OPTIONS: &[Known] = &[
+    // Site and content.
+    option("SystemName", "Pylon"),
+    option("Logo", ""),
+    option("Footer", ""),
+    option("Notice", ""),
+    option("About", ""),
+    option("HomePageContent", ""),
+    option("ServerAddress", ""),
+    option("TopUpLink", ""),
+    option("Chats", "[]"),
+    option("DefaultCollapseSidebar", "false"),
+    option("HeaderNavModules", ""),
+    option("SidebarModulesAdmin", ""),
+    option("general_setting.quota_display_type", ""),
+    option("general_setting.docs_link", ""),
+    option("general_setting.custom_currency_symbol", "¤"),
+    option("general_setting.custom_currency_exchange_rate", "1"),
+    option("DemoSiteEnabled", "false"),
+    option("SelfUseModeEnabled", "false"),
+    // Sign-up and sign-in.
+    option("RegisterEnabled", "true"),
+    option("PasswordLoginEnabled", "true"),
+    option("PasswordRegisterEnabled", "true"),
+    option("EmailVerificationEnabled", "false"),
+    option("EmailDomainRestrictionEnabled", "false"),
+    option("EmailAliasRestrictionEnabled", "false"),
+    option(
+        "EmailDomainWhitelist",
+        "gmail.com,163.com,126.com,qq.com,outlook.com,hotmail.com,icloud.com,yahoo.com,foxmail.com",
+    ),
+    option("GitHubOAuthEnabled", "false"),
+    option("GitHubClientId", ""),
+    option("GitHubClientSecret", ""),
+    option("LinuxDOOAuthEnabled", "false"),
+    option("TelegramOAuthEnabled", "false"),
+    option("TelegramBotName", ""),
+    option("TelegramBotToken", ""),
+    option("WeChatAuthEnabled", "false"),
+    option("WeChatServerAddress", ""),
+    option("WeChatServerToken", ""),
+    option("WeChatAccountQRCodeImageURL", ""),
+    option("TurnstileCheckEnabled", "false"),
+    option("TurnstileSiteKey", ""),
+    option("TurnstileSecretKey", ""),
+    option("oidc.enabled", "false"),
+    option("oidc.client_id", ""),
+    option("oidc.client_secret", ""),
+    option("oidc.well_known", ""),
+    option("oidc.authorization_endpoint", ""),
+    option("oidc.token_endpoint", ""),
+    option("oidc.user_info_endpoint", ""),
+    option("passkey.enabled", "false"),
+    option("passkey.rp_display_name", ""),
+    option("passkey.rp_id", ""),
+    option("passkey.origins", ""),
+    option("passkey.allow_insecure_origin", "false"),
+    option("passkey.user_verification", "preferred"),
+    option("passkey.attachment_preference", ""),
+    // Mail.
+    option("SMTPServer", ""),
+    option("SMTPPort", "587"),
+    option("SMTPAccount", ""),
+    option("SMTPFrom", ""),
+    option("SMTPToken", ""),
+    option("SMTPSSLEnabled", "false"),
+    // Quota and display.
+    option("QuotaPerUnit", "500000"),
+    option("QuotaForNewUser", "0"),
+    option("QuotaForInviter", "0"),
+    option("QuotaForInvitee", "0"),
+    option("QuotaRemindThreshold", "1000"),
+    option("PreConsumedQuota", "500"),
+    option("DisplayInCurrencyEnabled", "true"),
+    option("DisplayTokenStatEnabled", "true"),
+    option("MaxUserTokens", "1000"),
+    option("checkin_setting.enabled", "false"),
+    option("checkin_setting.min_quota", "1000"),
+    option("checkin_setting.max_quota", "10000"),
+    option("checkin_setting.timezone", ""),
+    // Top-up and payment.
+    option("Price", "7.3"),
+    option("USDExchangeRate", "7.3"),
+    option("MinTopUp", "1"),
+    option("PayAddress", ""),
+    option("CustomCallbackAddress", ""),
+    option("EpayId", ""),
+    option("EpayKey", ""),
+    option("PayMethods", ""),
+    option("TopupGroupRatio", ""),
+    option("StripeApiSecret", ""),
+    option("StripeWebhookSecret", ""),
+    option("StripePriceId", ""),
+    option("StripeUnitPrice", "8"),
+    option("StripeMinTopUp", "1"),
+    option("StripePromotionCodesEnabled", "false"),
+    // Models, groups and pricing.
+    option("ModelRatio", ""),
+    option("ModelPrice", ""),
+    option("CompletionRatio", ""),
+    option("CacheRatio", ""),
+    option("CreateCacheRatio", ""),
+    option("ImageRatio", ""),
+    option("AudioRatio", ""),
+    option("AudioCompletionRatio", ""),
+    option("GroupRatio", ""),
+    option("GroupGroupRatio", ""),
+    option("UserUsableGroups", ""),
+    option("AutoGroups", ""),
+    option("DefaultUseAutoGroup", "false"),
+    option("ExposeRatioEnabled", "false"),
+    option("ModelRequestRateLimitEnabled", "false"),
+    option("ModelRequestRateLimitCount", "0"),
+    option("ModelRequestRateLimitSuccessCount", "1000"),
+    option("ModelRequestRateLimitDurationMinutes", "1"),
+    option("ModelRequestRateLimitGroup", ""),
+    // Channels and relaying.
+    option("RetryTimes", "0"),
+    option("AutomaticDisableChannelEnabled", "false"),
+    option("AutomaticEnableChannelEnabled", "false"),
+    option("ChannelDisableThreshold", "5"),
+    option("LogConsumeEnabled", "true"),
+    option("DrawingEnabled", "false"),
+    option("BatchUpdateEnabled", "false"),
+    option("TaskEnabled", "false"),
+    option("MjNotifyEnabled", "false"),
+    option("CheckSensitiveEnabled", "false"),
+    option("CheckSensitiveOnPromptEnabled", "false"),
+    option("StopOnSensitiveEnabled", "false"),
+    option("SensitiveWords", ""),
+    // Data export (dashboard).
+    option("DataExportEnabled", "true"),
+    option("DataExportInterval", "5"),
+    option("DataExportDefaultTime", "hour"),
+];
+
+/// Options whose value is JSON text (their shape is checked where it is used: pricing tables
+/// and groups by `PUT /api/option/`, the others by their readers).
+const JSON_OPTIONS: &[&str] = &[
+    "Chats",
+    "PayMethods",
+    "TopupGroupRatio",
+    "ModelRatio",
+    "ModelPrice",
+    "CompletionRatio",
+    "CacheRatio",
+    "CreateCacheRatio",
+    "ImageRatio",
+    "AudioRatio",
+    "AudioCompletionRatio",
+    "GroupRatio",
+    "GroupGroupRatio",
+    "UserUsableGroups",
+    "AutoGroups",
+    "ModelRequestRateLimitGroup",
+];
+
+/// What kind of text an option holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `true` or `false`.
+    Switch,
+    /// A decimal number (new-api writes `1000` or `1000.0`).
+    Number,
+    /// A JSON document.
+    Json,
+    /// Any text.
+    Text,
+}
+
+impl Known {
+    /// The kind of the option: JSON by name, else as its default reads.
+    pub fn kind(&self) -> Kind {
+        if JSON_OPTIONS.contains(&self.key) {
+            Kind::Json
+        } else if matches!(self.default, "true" | "false") {
+            Kind::Switch
+        } else if self.default.parse::<f64>().is_ok() {
+            Kind::Number
+        } else {
+            Kind::Text
+        }
+    }
+}
+
+/// Checks a value for `key` before it is stored: a known option must hold its kind (an empty
+/// value is accepted for every kind: it reads as unset); unknown keys are free text, as new-api
+/// keeps many.
+pub fn check(key: &str, value: &str) -> Result<(), String> {
+    let Some(known) = find(key) else {
+        return Ok(());
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(());
+    }
+    let fits = match known.kind() {
+        Kind::Switch => matches!(value, "true" | "false"),
+        Kind::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+        Kind::Json => serde_json::from_str::<serde_json::Value>(value).is_ok(),
+        Kind::Text => true,
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(match known.kind() {
+        Kind::Switch => format!("{key} must be true or false"),
+        Kind::Number => format!("{key} must be a number"),
+        _ => format!("{key} must be JSON"),
+    })
+}
+
+/// The option named `key`, if Pylon knows it.
+pub fn find(key: &str) -> Option<&'static Known> {
+    OPTIONS.iter().find(|o| o.key == key)
+}
+
+/// Whether the option holds a credential and must never be sent back (new-api's rule).
+pub fn is_secret(key: &str) -> bool {
+    ["Token", "Secret", "Key", "secret", "api_key"]
+        .iter()
+        .any(|suffix| key.ends_with(suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn keys_are_unique() {
+        let keys: BTreeSet<&str> = OPTIONS.iter().map(|o| o.key).collect();
+        assert_eq!(keys.len(), OPTIONS.len());
+    }
+
+    #[test]
+    fn secrets_have_no_default() {
+        for option in OPTIONS.iter().filter(|o| is_secret(o.key)) {
+            assert_eq!(option.default, "", "{}", option.key);
+        }
+    }
+
+    #[test]
+    fn known_options_hold_their_kind() {
+        assert_eq!(find("RegisterEnabled").map(Known::kind), Some(Kind::Switch));
+        assert_eq!(find("SMTPPort").map(Known::kind), Some(Kind::Number));
+        assert_eq!(find("Chats").map(Known::kind), Some(Kind::Json));
+        assert_eq!(find("SystemName").map(Known::kind), Some(Kind::Text));
+        assert!(check("RegisterEnabled", "false").is_ok());
+        assert!(check("RegisterEnabled", "yes").is_err());
+        assert!(check("QuotaForNewUser", "12.5").is_ok());
+        assert!(check("QuotaForNewUser", "lots").is_err());
+        assert!(check("QuotaForNewUser", "inf").is_err());
+        assert!(check("Chats", "[{\"a\": 1}]").is_ok());
+        assert!(check("Chats", "{not json").is_err());
+        assert!(check("SMTPPort", " ").is_ok());
+        assert!(check("SomeFutureOption", "anything").is_ok());
+        for option in OPTIONS {
+            assert!(check(option.key, option.default).is_ok(), "{}", option.key);
+        }
+    }
+
+    #[test]
+    fn credentials_are_recognised() {
+        assert!(is_secret("GitHubClientSecret"));
+        assert!(is_secret("TurnstileSecretKey"));
+        assert!(is_secret("TelegramBotToken"));
+        assert!(is_secret("stripe.api_key"));
+        assert!(is_secret("oidc.client_secret"));
+        assert!(!is_secret("ModelRatio"));
+        assert!(!is_secret("SystemName"));
+    }
+}
