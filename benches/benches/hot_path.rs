@@ -360,14 +360,20 @@ fn chat_body(size: usize, stream: bool) -> Bytes {
 
 fn body_parse(c: &mut Criterion) {
     let content_type = || Some("application/json".to_string());
+    let chat = || {
+        pylon_shared::llm::recognise("POST", "/v1/chat/completions", |_| None)
+            .expect("a relay path")
+    };
     for (name, size) in [("200B", 200), ("1MiB", 1 << 20)] {
         let plain = chat_body(size, false);
         let streamed = chat_body(size, true);
         assert_eq!(plain.len(), size);
-        let plain_request = RelayRequest::parse(Endpoint::ChatCompletions, plain.clone(), None)
-            .expect("plain body parses");
-        let request = RelayRequest::parse(Endpoint::ChatCompletions, streamed, content_type())
-            .expect("streamed body parses");
+        let plain_request =
+            RelayRequest::parse(chat(), Endpoint::ChatCompletions, plain.clone(), None)
+                .expect("plain body parses");
+        let request =
+            RelayRequest::parse(chat(), Endpoint::ChatCompletions, streamed, content_type())
+                .expect("streamed body parses");
         assert!(request.injects_usage() && !plain_request.injects_usage());
         let mut group = c.benchmark_group(format!("body_{name}"));
         // Costs nothing whatever the size (the body is shared, not copied): no throughput.
@@ -377,8 +383,15 @@ fn body_parse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(u64::try_from(size).expect("small")));
         group.bench_function("parse", |b| {
             b.iter_batched(
-                || (plain.clone(), content_type()),
-                |(body, ct)| black_box(RelayRequest::parse(Endpoint::ChatCompletions, body, ct)),
+                || (chat(), plain.clone(), content_type()),
+                |(ingress, body, ct)| {
+                    black_box(RelayRequest::parse(
+                        ingress,
+                        Endpoint::ChatCompletions,
+                        body,
+                        ct,
+                    ))
+                },
                 BatchSize::SmallInput,
             )
         });
