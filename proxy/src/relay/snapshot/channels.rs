@@ -96,13 +96,20 @@ pub struct ChannelEntry {
 impl ChannelEntry {
     fn from_row(row: &ChannelRow) -> Option<Self> {
         let upstream = Upstream::parse(&row.base_url)?;
-        let keys: Vec<String> = row
-            .keys
-            .lines()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_string)
-            .collect();
+        let kind = ChannelType::from_number(row.r#type).unwrap_or(ChannelType::OpenAi);
+        let keys: Vec<String> = if kind == ChannelType::VertexAi
+            && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.keys).is_ok()
+        {
+            // One service account, pretty-printed over several lines.
+            vec![row.keys.trim().to_string()]
+        } else {
+            row.keys
+                .lines()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
         let model_mapping = serde_json::from_str::<HashMap<String, String>>(&row.model_mapping)
             .unwrap_or_default()
             .into_iter()
@@ -115,7 +122,7 @@ impl ChannelEntry {
         Some(Self {
             id: row.id,
             name: row.name.clone(),
-            kind: ChannelType::from_number(row.r#type).unwrap_or(ChannelType::OpenAi),
+            kind,
             base_url: row.base_url.clone(),
             other: row.other.clone(),
             upstream,
