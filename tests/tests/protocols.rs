@@ -590,3 +590,169 @@ async fn openai_clients_on_other_channels(backend: Backend) {
     billed_exactly(&pylon, before, 5, |_| 1.0).await;
 }
 on_every_backend!(openai_clients_on_other_channels);
+
+const MIXED: &str = "claude-mixed";
+const AZURE: &str = "gpt-4.1-azure";
+const REFUSED: &str = "claude-refused";
+
+/// Routing across types: a model served by a failing Anthropic channel and an OpenAI one fails
+/// over; an Azure channel gets its deployment path, `api-version` and `api-key`; an upstream's
+/// own refusal reaches an Anthropic client in Anthropic's shape, free; counting tokens is free;
+/// a small balance lowers the limit of a converted request, and a balance too small is refused
+/// in each client's format.
+async fn routing_across_types(backend: Backend) {
+    let mock = MockUpstream::start(mock_config()).await.expect("mock");
+    let pylon = Pylon::start(backend).await;
+    let console = root_console(&pylon).await;
+    priced(&console, &[MIXED, AZURE, REFUSED, ANTHROPIC], &[]).await;
+    let with_headers = |mut channel: Value, priority: i64, headers: Value| {
+        channel["priority"] = json!(priority);
+        channel["header_override"] = json!(headers.to_string());
+        channel
+    };
+    create_channel(
+        &console,
+        with_headers(
+            channel(14, "claude-down", &mock.base_url(), MIXED),
+            10,
+            json!({"x-mock-status": "500"}),
+        ),
+    )
+    .await;
+    create_channel(&console, channel(1, "openai-up", &mock.base_url(), MIXED)).await;
+    let mut azure = channel(3, "azure", &mock.base_url(), AZURE);
+    azure["other"] = json!("2024-10-21");
+    create_channel(&console, azure).await;
+    create_channel(
+        &console,
+        with_headers(
+            channel(1, "refusing", &mock.base_url(), REFUSED),
+            0,
+            json!({"x-mock-status": "400"}),
+        ),
+    )
+    .await;
+    create_channel(&console, channel(14, "claude", &mock.base_url(), ANTHROPIC)).await;
+    let (_, key) = create_key(&console, "mixed-key", 10_000_000, true).await;
+    for model in [MIXED, AZURE, REFUSED, ANTHROPIC] {
+        wait_until_routable(&pylon, &key, model).await;
+    }
+    let db = database(&pylon).await;
+    let anthropic = [
+        ("x-api-key", key.as_str()),
+        ("anthropic-version", "2023-06-01"),
+    ];
+    let message = |model: &str, max_tokens: u64| {
+        json!({"model": model, "max_tokens": max_tokens,
+               "messages": [{"role": "user", "content": "Hello"}]})
+        .to_string()
+    };
+
+    // Fail-over from the Anthropic channel to the OpenAI one, answered in Anthropic's shape.
+    let (status, _, body) = post(&pylon, "/v1/messages", &anthropic, message(MIXED, 64)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["type"], "message");
+    let paths: Vec<String> = mock.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/v1/messages", "/v1/chat/completions"],
+        "tried in turn"
+    );
+
+    // Azure: deployment in the path (dots dropped), api-version, api-key and no Bearer.
+    let bearer = format!("Bearer {key}");
+    let (status, _, body) = post(
+        &pylon,
+        "/v1/chat/completions",
+        &[("authorization", bearer.as_str())],
+        json!({"model": AZURE, "messages": [{"role": "user", "content": "Hello"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let seen = last(&mock);
+    assert_eq!(
+        seen.path,
+        "/openai/deployments/gpt-41-azure/chat/completions"
+    );
+    assert_eq!(seen.query.as_deref(), Some("api-version=2024-10-21"));
+    assert_eq!(seen.header("api-key"), Some(UPSTREAM_KEY));
+    assert_eq!(seen.header("authorization"), None);
+
+    // The upstream refuses a converted request: Anthropic's error shape, nothing charged.
+    let (status, _, body) = post(&pylon, "/v1/messages", &anthropic, message(REFUSED, 64)).await;
+    assert_eq!(status, 400, "{body}");
+    let error = json_of(&body);
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+
+    // Counting tokens is passed on and free.
+    let (status, _, body) = post(
+        &pylon,
+        "/v1/messages/count_tokens",
+        &anthropic,
+        json!({"model": ANTHROPIC, "messages": [{"role": "user", "content": "Hello"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["input_tokens"], PROMPT);
+    assert_eq!(last(&mock).path, "/v1/messages/count_tokens");
+    eventually_equals(&db, "SELECT COUNT(*) FROM logs WHERE type = 2", 3).await;
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM logs WHERE type = 2 AND model_name = 'claude-test' AND quota = 0"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED) FROM logs WHERE model_name = 'claude-refused'"
+        )
+        .await,
+        0
+    );
+
+    // A key worth the prompt and 20 completion tokens: the converted request asks for 20.
+    let body = message(MIXED, 4096);
+    let prompt = i64::try_from(body.len().div_ceil(3)).expect("len");
+    let (_, small) = create_key(
+        &console,
+        "small-key",
+        ((prompt as f64 + 40.0) * 1.5).round() as i64,
+        false,
+    )
+    .await;
+    wait_until_routable(&pylon, &small, MIXED).await;
+    let small_anthropic = [
+        ("x-api-key", small.as_str()),
+        ("anthropic-version", "2023-06-01"),
+    ];
+    let (status, _, answer) = post(&pylon, "/v1/messages", &small_anthropic, body).await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = last(&mock).json.expect("JSON body");
+    assert_eq!(
+        sent["max_tokens"], 20,
+        "the lowered limit, converted: {sent}"
+    );
+    let (status, _, answer) = post(
+        &pylon,
+        "/v1/messages",
+        &small_anthropic,
+        message(MIXED, 4096),
+    )
+    .await;
+    assert_eq!(status, 402, "{answer}");
+    assert_eq!(json_of(&answer)["error"]["type"], "billing_error");
+    let (status, _, answer) = post(
+        &pylon,
+        &format!("/v1beta/models/{MIXED}:generateContent?key={small}"),
+        &[],
+        json!({"contents": [{"parts": [{"text": "Hello"}]}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(json_of(&answer)["error"]["status"], "RESOURCE_EXHAUSTED");
+}
+on_every_backend!(routing_across_types);

@@ -413,6 +413,8 @@ impl Relay {
         admission: &admission::Admission,
     ) -> RelayRecord {
         let success = (200..300).contains(&delivery.status);
+        // Counting a prompt's tokens is free, as it is at Anthropic and Google.
+        let billable = success && request.ingress.op != llm::Op::CountTokens;
         let charge::Bill {
             usage,
             estimated,
@@ -422,7 +424,7 @@ impl Relay {
             price,
             admission,
             delivery,
-            success,
+            billable,
             self.config.max_usage_tokens,
             &self.metrics,
         );
