@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import traceback
 
 try:
@@ -165,13 +166,16 @@ def main() -> int:
     plan = [(f"{step.__name__}:{model}", step, model) for model in args.models
             for step in (message, stream, tools)]
     plan += [(f"count_tokens:{model}", count_tokens, model) for model in counted]
+    timings = {}
     for name, step, model in plan:
+        started = time.monotonic()
         try:
             step(run, model)
         except Exception as error:  # report which step failed, with the SDK's own message
             sys.stderr.write(f"step {name} failed: {error!r}\n{traceback.format_exc()}")
             return 1
         run.steps.append(name)
+        timings[name] = round(time.monotonic() - started, 3)
     try:
         errors(run)
     except Exception as error:
@@ -179,7 +183,7 @@ def main() -> int:
         return 1
     run.steps.append("errors")
     print(json.dumps({"steps": run.steps, "relayed": run.relayed, "errors": run.errors,
-                      "sdk": anthropic.__version__}))
+                      "sdk": anthropic.__version__, "seconds": timings}))
     return 0
 
 
