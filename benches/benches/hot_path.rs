@@ -1,7 +1,9 @@
 //! Micro-benchmarks of the relay's per-request work, on the proxy's own code
 //! (`pylon_proxy::relay`, `pylon_shared`): key lookup and authentication against a snapshot of
 //! 100k keys, channel selection over 50 channels in 3 tiers, price computation, the SSE usage
-//! scan of a 200-chunk stream, and request body parsing and rewriting.
+//! scan of a 200-chunk stream, request body parsing and rewriting, and the formats layer: the
+//! ingress recognition every request now pays, and the cost of converting an Anthropic request
+//! for an OpenAI channel (request, complete answer, and a 200-chunk stream transcoded).
 //!
 //! Run: `cargo bench -p pylon-benches --bench hot_path` (add `-- --quick` for a fast pass).
 #![expect(
@@ -360,14 +362,20 @@ fn chat_body(size: usize, stream: bool) -> Bytes {
 
 fn body_parse(c: &mut Criterion) {
     let content_type = || Some("application/json".to_string());
+    let chat = || {
+        pylon_shared::llm::recognise("POST", "/v1/chat/completions", |_| None)
+            .expect("a relay path")
+    };
     for (name, size) in [("200B", 200), ("1MiB", 1 << 20)] {
         let plain = chat_body(size, false);
         let streamed = chat_body(size, true);
         assert_eq!(plain.len(), size);
-        let plain_request = RelayRequest::parse(Endpoint::ChatCompletions, plain.clone(), None)
-            .expect("plain body parses");
-        let request = RelayRequest::parse(Endpoint::ChatCompletions, streamed, content_type())
-            .expect("streamed body parses");
+        let plain_request =
+            RelayRequest::parse(chat(), Endpoint::ChatCompletions, plain.clone(), None)
+                .expect("plain body parses");
+        let request =
+            RelayRequest::parse(chat(), Endpoint::ChatCompletions, streamed, content_type())
+                .expect("streamed body parses");
         assert!(request.injects_usage() && !plain_request.injects_usage());
         let mut group = c.benchmark_group(format!("body_{name}"));
         // Costs nothing whatever the size (the body is shared, not copied): no throughput.
@@ -377,8 +385,15 @@ fn body_parse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(u64::try_from(size).expect("small")));
         group.bench_function("parse", |b| {
             b.iter_batched(
-                || (plain.clone(), content_type()),
-                |(body, ct)| black_box(RelayRequest::parse(Endpoint::ChatCompletions, body, ct)),
+                || (chat(), plain.clone(), content_type()),
+                |(ingress, body, ct)| {
+                    black_box(RelayRequest::parse(
+                        ingress,
+                        Endpoint::ChatCompletions,
+                        body,
+                        ct,
+                    ))
+                },
                 BatchSize::SmallInput,
             )
         });
@@ -389,12 +404,94 @@ fn body_parse(c: &mut Criterion) {
     }
 }
 
+/// An Anthropic Messages request of about 2 KB: a system prompt, three turns and a tool.
+fn anthropic_request() -> Vec<u8> {
+    let turn = "Explain, briefly, why the sky looks blue at noon and red at dusk. ".repeat(5);
+    serde_json::json!({
+        "model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": false,
+        "system": "You are a concise assistant.",
+        "messages": [
+            {"role": "user", "content": turn},
+            {"role": "assistant", "content": [{"type": "text", "text": turn}]},
+            {"role": "user", "content": [{"type": "text", "text": turn}]},
+        ],
+        "tools": [{"name": "get_weather", "description": "Weather in a city.",
+                   "input_schema": {"type": "object",
+                                    "properties": {"city": {"type": "string"}},
+                                    "required": ["city"]}}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn formats(c: &mut Criterion) {
+    use pylon_shared::llm::{self, ApiFormat, ChannelType, Transcoder};
+    let mut group = c.benchmark_group("formats");
+    group.bench_function("recognise_openai_chat", |b| {
+        b.iter(|| {
+            black_box(llm::recognise(
+                "POST",
+                black_box("/v1/chat/completions"),
+                |_| None,
+            ))
+        })
+    });
+    group.bench_function("recognise_gemini_stream", |b| {
+        b.iter(|| {
+            black_box(llm::recognise(
+                "POST",
+                black_box("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+                |_| None,
+            ))
+        })
+    });
+    let ingress = llm::recognise("POST", "/v1/messages", |_| None).expect("a relay path");
+    let body = anthropic_request();
+    group.bench_function("anthropic_to_openai_request", |b| {
+        b.iter(|| {
+            black_box(llm::plan_request(
+                &ingress,
+                ChannelType::OpenAi,
+                black_box(&body),
+                "gpt-4o-mini",
+            ))
+        })
+    });
+    let plan =
+        llm::plan_request(&ingress, ChannelType::OpenAi, &body, "gpt-4o-mini").expect("plan");
+    let answer = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1750000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Rayleigh scattering: short wavelengths scatter more; at dusk light crosses more air, so reds remain."},"finish_reason":"stop"}],"usage":{"prompt_tokens":612,"completion_tokens":24,"total_tokens":636,"prompt_tokens_details":{"cached_tokens":512}}}"#;
+    group.bench_function("openai_to_anthropic_answer", |b| {
+        b.iter(|| black_box(plan.answer(&ingress, black_box(answer), "claude-sonnet-4-5")))
+    });
+    let events = chat_stream(false);
+    let stream_ingress = llm::recognise("POST", "/v1/messages", |_| None).expect("a relay path");
+    group.throughput(Throughput::Elements(
+        u64::try_from(events.len()).expect("small"),
+    ));
+    group.bench_function("openai_stream_to_anthropic_200_chunks", |b| {
+        b.iter(|| {
+            let mut transcoder = Transcoder::new(
+                ApiFormat::OpenAiChat,
+                plan.client_stream(&stream_ingress, "claude-sonnet-4-5"),
+            )
+            .expect("a transcoder");
+            for event in &events {
+                black_box(transcoder.feed(event.clone()));
+            }
+            black_box(transcoder.finish());
+            transcoder.usage()
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     hot_path,
     key_lookup,
     channel_selection,
     pricing,
     sse_scan,
-    body_parse
+    body_parse,
+    formats
 );
 criterion_main!(hot_path);

@@ -227,6 +227,7 @@ fn route(ctx: &Ctx) -> HandlerResult {
         ("POST", "/v1/messages") => anthropic::messages(ctx),
         ("POST", "/v1/messages/count_tokens") => anthropic::count_tokens(ctx),
         ("GET", "/health") => Ok(Reply::Full(Response::json(200, &json!({"status": "ok"})))),
+        ("POST", _) if is_azure_chat(path) => openai::chat::create(ctx),
         (method, _) => {
             let gemini_call = path
                 .strip_prefix("/v1beta/models/")
@@ -242,6 +243,13 @@ fn route(ctx: &Ctx) -> HandlerResult {
             }
         }
     }
+}
+
+/// Azure OpenAI's chat path: `/openai/deployments/{deployment}/chat/completions`.
+fn is_azure_chat(path: &str) -> bool {
+    path.strip_prefix("/openai/deployments/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(deployment, tail)| !deployment.is_empty() && tail == "chat/completions")
 }
 
 fn not_found(ctx: &Ctx) -> Response {

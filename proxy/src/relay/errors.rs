@@ -1,8 +1,11 @@
-//! Errors answered by the relay, in OpenAI's format: `{"error": {message, type, param, code}}`.
+//! Errors answered by the relay, in the client's family: OpenAI's
+//! `{"error": {message, type, param, code}}` (as always), or Anthropic's and Gemini's shapes
+//! through the formats layer's [`ApiError::render`].
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
+use pylon_shared::llm::{ApiError, ErrorKind, Family};
 
 /// A refusal or failure to report to the client.
 #[derive(Debug, Clone)]
@@ -138,10 +141,62 @@ impl RelayError {
         )
     }
 
-    /// Writes the error as the whole response.
+    /// An error of the formats layer (a client's bad body, an unsupported pair), for OpenAI.
+    pub fn from_api(error: &ApiError) -> Self {
+        let status = error.status(Family::OpenAi);
+        let (kind, code) = match error.kind {
+            ErrorKind::InvalidRequest
+            | ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::RequestTooLarge
+            | ErrorKind::Authentication => ("invalid_request_error", None),
+            ErrorKind::InsufficientQuota => ("insufficient_quota", Some("insufficient_quota")),
+            ErrorKind::RateLimited => ("rate_limit_error", None),
+            _ => ("upstream_error", Some("upstream_error")),
+        };
+        Self::new(status, kind, code, error.message.clone())
+    }
+
+    /// The error in the formats layer's terms.
+    pub fn api_error(&self) -> ApiError {
+        let kind = match self.status {
+            400 => ErrorKind::InvalidRequest,
+            401 => ErrorKind::Authentication,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            413 => ErrorKind::RequestTooLarge,
+            429 if self.kind == "insufficient_quota" => ErrorKind::InsufficientQuota,
+            429 => ErrorKind::RateLimited,
+            503 if self.code == Some("server_overloaded") => ErrorKind::Overloaded,
+            503 => ErrorKind::Unavailable,
+            504 => ErrorKind::Timeout,
+            _ => ErrorKind::Internal,
+        };
+        let mut error = ApiError::new(kind, self.message.clone());
+        if kind == ErrorKind::Internal {
+            error.status = Some(self.status);
+        }
+        if let Some(code) = self.code {
+            error = error.with_code(code);
+        }
+        error
+    }
+
+    /// Writes the error as the whole response, in OpenAI's format.
     pub async fn respond(&self, session: &mut Session) -> pingora::Result<()> {
-        let body = self.body();
-        let mut header = json_header(self.status, body.len())?;
+        self.respond_in(Family::OpenAi, session).await
+    }
+
+    /// Writes the error as the whole response, in `family`'s format.
+    pub async fn respond_in(&self, family: Family, session: &mut Session) -> pingora::Result<()> {
+        let (status, body) = match family {
+            Family::OpenAi => (self.status, self.body()),
+            other => {
+                let (status, body) = self.api_error().render(other);
+                (status, Bytes::from(body))
+            }
+        };
+        let mut header = json_header(status, body.len())?;
         if let Some(seconds) = self.retry_after {
             header.insert_header("Retry-After", seconds.to_string())?;
         }

@@ -6,6 +6,7 @@
 
 use super::request::RelayRequest;
 use super::snapshot::ChannelEntry;
+use super::upstream::Target;
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 /// Largest error body kept from a failed upstream answer.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Largest non-streamed answer kept whole to read its usage (it is forwarded either way).
-const USAGE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+pub(super) const USAGE_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Idle pooled upstream connections are kept this long.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 /// Client request headers passed upstream.
@@ -54,11 +55,9 @@ pub struct Timeouts {
 pub struct Attempt<'a> {
     pub channel: &'a ChannelEntry,
     pub addr: SocketAddr,
-    pub key: &'a str,
     pub request: &'a RelayRequest,
-    pub body: Bytes,
-    /// Path and query to request upstream (prefix included, `key=` removed).
-    pub path: String,
+    /// Where and what to send (path with prefix, `key=` removed; headers; body).
+    pub target: Target<'a>,
     pub timeouts: Timeouts,
 }
 
@@ -111,7 +110,7 @@ fn failed(status: Option<u16>, message: impl Into<String>) -> Outcome {
 /// Runs one attempt.
 pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Session) -> Outcome {
     let started = Instant::now();
-    let upstream = &attempt.channel.upstream;
+    let upstream = &attempt.target.upstream;
     let mut peer = HttpPeer::new(attempt.addr, upstream.tls, upstream.host.clone());
     peer.options.connection_timeout = Some(attempt.timeouts.connect);
     peer.options.total_connection_timeout = Some(attempt.timeouts.connect);
@@ -141,7 +140,7 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
             .write_request_header(Box::new(header))
             .await?;
         upstream_session
-            .write_request_body(attempt.body.clone(), true)
+            .write_request_body(attempt.target.body.clone(), true)
             .await?;
         upstream_session.finish_request_body().await?;
         upstream_session.read_response_header().await
@@ -175,7 +174,7 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
     }
 
     // A stream must show its first chunk before we commit to this channel.
-    let streaming = attempt.request.stream && (200..300).contains(&status);
+    let streaming = attempt.target.stream && (200..300).contains(&status);
     let mut first_chunk = None;
     if streaming {
         if let Some(limit) = attempt.timeouts.first_token {
@@ -224,7 +223,20 @@ async fn relay_answer(
     started: Instant,
 ) -> Outcome {
     let status = response.status.as_u16();
-    let streaming = attempt.request.stream && (200..300).contains(&status);
+    let streaming = attempt.target.stream && (200..300).contains(&status);
+    if let Some(shape) = &attempt.target.shape {
+        let delivery = super::translated::relay(
+            &mut upstream,
+            &response,
+            first_chunk,
+            shape,
+            streaming,
+            client,
+            started,
+        )
+        .await;
+        return end_answer(connector, peer, upstream, delivery).await;
+    }
     let mut delivery = Delivery {
         status,
         ..Delivery::default()
@@ -338,9 +350,31 @@ pub async fn end(client: &mut Session, delivery: &mut Delivery) {
     }
 }
 
+/// The end of an answer relayed through the formats layer: the upstream connection is pooled
+/// when it ended cleanly (the client's response is ended by [`end`], after settlement).
+async fn end_answer(
+    connector: &Connector,
+    peer: &HttpPeer,
+    mut upstream: HttpSession,
+    mut delivery: Delivery,
+) -> Outcome {
+    if delivery.client_gone {
+        delivery.tail = None;
+    }
+    if delivery.complete && upstream.response_done() {
+        connector
+            .release_http_session(upstream, peer, Some(POOL_IDLE))
+            .await;
+    } else {
+        upstream.shutdown().await;
+    }
+    Outcome::Delivered(delivery)
+}
+
 fn request_header(attempt: &Attempt<'_>, client: &RequestHeader) -> pingora::Result<RequestHeader> {
-    let mut header = RequestHeader::build("POST", attempt.path.as_bytes(), None)?;
-    let upstream = &attempt.channel.upstream;
+    let target = &attempt.target;
+    let mut header = RequestHeader::build("POST", target.path.as_bytes(), None)?;
+    let upstream = &target.upstream;
     let default_port = if upstream.tls { 443 } else { 80 };
     let host = if upstream.port == default_port {
         upstream.host.clone()
@@ -348,22 +382,18 @@ fn request_header(attempt: &Attempt<'_>, client: &RequestHeader) -> pingora::Res
         format!("{}:{}", upstream.host, upstream.port)
     };
     header.insert_header("Host", host)?;
-    header.insert_header("Authorization", format!("Bearer {}", attempt.key))?;
-    header.insert_header(
-        "Content-Type",
-        attempt
-            .request
-            .content_type
-            .as_deref()
-            .unwrap_or("application/json"),
-    )?;
-    header.insert_header("Content-Length", attempt.body.len().to_string())?;
+    for (name, value) in &target.headers {
+        header.insert_header(name.clone(), value.as_str())?;
+    }
+    header.insert_header("Content-Length", target.body.len().to_string())?;
     for name in PASSED_HEADERS {
-        if let Some(value) = client.headers.get(*name) {
+        if let Some(value) = client.headers.get(*name)
+            && !header.headers.contains_key(*name)
+        {
             header.insert_header(*name, value.clone())?;
         }
     }
-    if !attempt.channel.openai_organization.is_empty() {
+    if target.shape.is_none() && !attempt.channel.openai_organization.is_empty() {
         header.insert_header(
             "OpenAI-Organization",
             attempt.channel.openai_organization.clone(),
@@ -377,7 +407,10 @@ fn request_header(attempt: &Attempt<'_>, client: &RequestHeader) -> pingora::Res
 
 /// The client's response header: the upstream's, minus hop-by-hop headers. Streams are sent
 /// chunked (their length may change when the usage chunk is stripped).
-fn client_header(upstream: &ResponseHeader, streaming: bool) -> pingora::Result<ResponseHeader> {
+pub(super) fn client_header(
+    upstream: &ResponseHeader,
+    streaming: bool,
+) -> pingora::Result<ResponseHeader> {
     let mut header = ResponseHeader::build(upstream.status, Some(upstream.headers.len()))?;
     for (name, value) in &upstream.headers {
         let lower = name.as_str();
@@ -393,7 +426,7 @@ fn client_header(upstream: &ResponseHeader, streaming: bool) -> pingora::Result<
     Ok(header)
 }
 
-async fn read_limited(session: &mut HttpSession, limit: usize) -> Vec<u8> {
+pub(super) async fn read_limited(session: &mut HttpSession, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = session.read_response_body().await {
         let room = limit.saturating_sub(body.len());

@@ -15,6 +15,9 @@ pub mod overload;
 pub mod request;
 pub mod select;
 pub mod snapshot;
+mod translated;
+mod upstream;
+pub mod vertex_tokens;
 
 use auth::Caller;
 use billing::{Ledger, Reservation, Settlement, Settler};
@@ -25,6 +28,7 @@ use pingora::proxy::Session;
 use pylon_shared::changes::{ChangeFeed, Topic};
 use pylon_shared::config::RelayConfig;
 use pylon_shared::db::{Db, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
+use pylon_shared::llm::{self, Family};
 use pylon_shared::pricing::Price;
 use request::{Endpoint, RelayRequest};
 use snapshot::Snapshot;
@@ -50,6 +54,8 @@ pub struct Relay {
     changes: Arc<ChangeFeed>,
     overload: Arc<overload::Overload>,
     in_flight: InFlight,
+    /// Vertex AI access tokens, cached until shortly before they expire.
+    tokens: vertex_tokens::TokenCache,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -81,6 +87,7 @@ impl Relay {
             Duration::from_millis(config.shed_after_ms),
         );
         Self {
+            tokens: vertex_tokens::TokenCache::default(),
             overload,
             config,
             snapshot,
@@ -108,9 +115,25 @@ impl Relay {
         summary: &mut RelaySummary,
     ) -> pingora::Result<()> {
         let _in_flight = self.in_flight.enter();
+        let method = session.req_header().method.clone();
+        let path = session.req_header().uri.path().to_string();
+        let path_and_query = session
+            .req_header()
+            .uri
+            .path_and_query()
+            .map_or_else(|| path.clone(), |p| p.as_str().to_string());
+        let ingress = {
+            let headers = &session.req_header().headers;
+            llm::recognise(method.as_str(), &path_and_query, |name| {
+                headers.get(name).and_then(|v| v.to_str().ok())
+            })
+        };
+        let family = ingress
+            .as_ref()
+            .map_or_else(|| family_of_path(&path), |i| i.format.family());
         if self.overload.shedding() {
             self.metrics.shed("overload");
-            return RelayError::overloaded().respond(session).await;
+            return RelayError::overloaded().respond_in(family, session).await;
         }
         let client_ip = session
             .client_addr()
@@ -121,25 +144,27 @@ impl Relay {
                 .await
             {
                 Ok(caller) => caller,
-                Err(error) => return error.respond(session).await,
+                Err(error) => return error.respond_in(family, session).await,
             };
-        let method = session.req_header().method.clone();
-        let path = session.req_header().uri.path().to_string();
-        if method == http::Method::GET {
-            return models::answer(&self.snapshot, &caller, &path, session).await;
-        }
-        let Some(endpoint) = Endpoint::of_path(&path).filter(|_| method == http::Method::POST)
-        else {
+        let Some(ingress) = ingress else {
             return RelayError::model_not_found(format!("Invalid URL ({method} {path})"))
-                .respond(session)
+                .respond_in(family, session)
+                .await;
+        };
+        if ingress.op.is_local() {
+            return models::answer(&self.snapshot, &caller, &ingress, session).await;
+        }
+        let Some(endpoint) = Endpoint::of(&ingress, &path) else {
+            return RelayError::model_not_found(format!("Invalid URL ({method} {path})"))
+                .respond_in(family, session)
                 .await;
         };
         match self
-            .relay(session, &caller, endpoint, client_ip, summary)
+            .relay(session, &caller, ingress, endpoint, client_ip, summary)
             .await
         {
             Ok(()) => Ok(()),
-            Err(error) => error.respond(session).await,
+            Err(error) => error.respond_in(family, session).await,
         }
     }
 
@@ -147,6 +172,7 @@ impl Relay {
         &self,
         session: &mut Session,
         caller: &Caller,
+        ingress: llm::Ingress,
         endpoint: Endpoint,
         client_ip: Option<IpAddr>,
         summary: &mut RelaySummary,
@@ -164,7 +190,7 @@ impl Relay {
             self.metrics.shed("client_gone");
             return Ok(());
         }
-        let request = RelayRequest::parse(endpoint, body, content_type)?;
+        let request = RelayRequest::parse(ingress, endpoint, body, content_type)?;
         summary.model.clone_from(&request.model);
         if !caller.token.allows_model(&request.model) {
             return Err(RelayError::forbidden(format!(
@@ -227,9 +253,30 @@ impl Relay {
                 self.health.failure(channel.id);
                 continue;
             };
+            let upstream_model = channel.upstream_model(&request.model).to_string();
+            let target = match upstream::target(
+                &channel,
+                key,
+                &request,
+                &upstream_model,
+                admission.upstream_limit,
+                &path_and_query,
+                session.req_header(),
+                &self.tokens,
+            )
+            .await
+            {
+                Ok(target) => target,
+                Err(upstream::TargetError::Client(error)) => return Err(error),
+                Err(upstream::TargetError::Channel(message)) => {
+                    self.health.failure(channel.id);
+                    last_failure = Some((None, message));
+                    continue;
+                }
+            };
             let addr = match self
                 .resolver
-                .resolve(&channel.upstream.host, channel.upstream.port)
+                .resolve(&target.upstream.host, target.upstream.port)
                 .await
             {
                 Ok(addr) => addr,
@@ -242,15 +289,11 @@ impl Relay {
                     continue;
                 }
             };
-            let upstream_model = channel.upstream_model(&request.model).to_string();
-            let body = request.upstream_body(&upstream_model, admission.upstream_limit)?;
             let attempt = Attempt {
                 channel: &channel,
                 addr,
-                key,
                 request: &request,
-                body,
-                path: format!("{}{}", channel.upstream.path_prefix, path_and_query),
+                target,
                 timeouts: self.timeouts(),
             };
             let _stream = request.stream.then(|| self.metrics.stream_started());
@@ -383,6 +426,8 @@ impl Relay {
         admission: &admission::Admission,
     ) -> RelayRecord {
         let success = (200..300).contains(&delivery.status);
+        // Counting a prompt's tokens is free, as it is at Anthropic and Google.
+        let billable = success && request.ingress.op != llm::Op::CountTokens;
         let charge::Bill {
             usage,
             estimated,
@@ -392,7 +437,7 @@ impl Relay {
             price,
             admission,
             delivery,
-            success,
+            billable,
             self.config.max_usage_tokens,
             &self.metrics,
         );
@@ -534,6 +579,17 @@ impl Drop for ReservationGuard<'_> {
         if let Some(reservation) = self.reservation.take() {
             self.ledger.settle_later(&reservation, 0);
         }
+    }
+}
+
+/// The family whose error shape a request to an unrecognised `path` gets.
+fn family_of_path(path: &str) -> Family {
+    if path.starts_with("/v1beta") {
+        Family::Gemini
+    } else if path.starts_with("/v1/messages") {
+        Family::Anthropic
+    } else {
+        Family::OpenAi
     }
 }
 

@@ -1,44 +1,38 @@
-//! `GET /v1/models` and `GET /v1/models/{id}`: the models this key may use, in OpenAI's format.
+//! `GET /v1/models[/{id}]` and `GET /v1beta/models[/{id}]`: the models this key may use, in the
+//! client's family (OpenAI, Anthropic for Anthropic clients, Gemini under `/v1beta`).
 
 use super::auth::Caller;
 use super::errors::{RelayError, write_json};
 use super::snapshot::Snapshot;
 use bytes::Bytes;
 use pingora::proxy::Session;
-use serde_json::json;
+use pylon_shared::llm::{Ingress, Op, models};
 
-/// Answers a GET under /v1.
+/// Answers a model list or one model's description.
 pub async fn answer(
     snapshot: &Snapshot,
     caller: &Caller,
-    path: &str,
+    ingress: &Ingress,
     session: &mut Session,
 ) -> pingora::Result<()> {
+    let family = ingress.format.family();
     let routes = snapshot.routes.load();
-    let models: Vec<&str> = routes
+    let allowed: Vec<&str> = routes
         .models(caller.group())
         .into_iter()
         .filter(|m| caller.token.allows_model(m))
         .collect();
-    let path = path.trim_end_matches('/');
-    if path == "/v1/models" {
-        let data: Vec<_> = models.iter().map(|m| model_object(m)).collect();
-        let body = json!({ "object": "list", "data": data }).to_string();
+    if ingress.op == Op::ListModels {
+        let body = models::model_list(family, &allowed).to_string();
         return write_json(session, 200, Bytes::from(body)).await;
     }
-    if let Some(id) = path.strip_prefix("/v1/models/") {
-        if models.contains(&id) {
-            return write_json(session, 200, Bytes::from(model_object(id).to_string())).await;
-        }
-        return RelayError::model_not_found(format!("The model `{id}` does not exist"))
-            .respond(session)
-            .await;
+    let id = ingress.model_from_path.as_deref().unwrap_or_default();
+    let id = id.strip_prefix("models/").unwrap_or(id);
+    if allowed.contains(&id) {
+        let body = models::model(family, id).to_string();
+        return write_json(session, 200, Bytes::from(body)).await;
     }
-    RelayError::model_not_found(format!("Invalid URL (GET {path})"))
-        .respond(session)
+    RelayError::model_not_found(format!("The model `{id}` does not exist"))
+        .respond_in(family, session)
         .await
-}
-
-fn model_object(id: &str) -> serde_json::Value {
-    json!({ "id": id, "object": "model", "created": 0, "owned_by": "pylon" })
 }

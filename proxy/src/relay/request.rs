@@ -6,7 +6,7 @@ use super::completion_limit;
 use super::errors::RelayError;
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
-use pylon_shared::llm::ApiFormat;
+use pylon_shared::llm::{ApiFormat, Ingress, Op};
 use pylon_shared::usage::{BodyFormat, StreamFormat};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -23,6 +23,12 @@ pub enum Endpoint {
     AudioSpeech,
     AudioTranscriptions,
     AudioTranslations,
+    /// Anthropic `POST /v1/messages`.
+    Messages,
+    /// Anthropic `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// Any Gemini action (`/v1beta/models/{m}:{action}`); the operation is the ingress's.
+    Gemini,
 }
 
 impl Endpoint {
@@ -40,6 +46,16 @@ impl Endpoint {
             "/v1/audio/translations" => Self::AudioTranslations,
             _ => return None,
         })
+    }
+
+    /// The endpoint of a recognised POST to `path`.
+    pub fn of(ingress: &Ingress, path: &str) -> Option<Self> {
+        match ingress.format {
+            ApiFormat::Anthropic if ingress.op == Op::CountTokens => Some(Self::CountTokens),
+            ApiFormat::Anthropic => Some(Self::Messages),
+            ApiFormat::Gemini => Some(Self::Gemini),
+            _ => Self::of_path(path),
+        }
     }
 
     /// Whether the body is multipart form data rather than JSON.
@@ -78,6 +94,8 @@ impl Endpoint {
             Self::AudioSpeech | Self::AudioTranscriptions | Self::AudioTranslations => {
                 ApiFormat::OpenAiAudio
             }
+            Self::Messages | Self::CountTokens => ApiFormat::Anthropic,
+            Self::Gemini => ApiFormat::Gemini,
         }
     }
 
@@ -91,6 +109,8 @@ impl Endpoint {
 #[derive(Debug)]
 pub struct RelayRequest {
     pub endpoint: Endpoint,
+    /// What the path and headers said (format, operation, Gemini's model and stream).
+    pub ingress: Ingress,
     pub model: String,
     pub stream: bool,
     /// The client itself asked for the usage chunk.
@@ -116,6 +136,14 @@ struct Peek<'a> {
     #[serde(default)]
     max_completion_tokens: Option<i64>,
     #[serde(default)]
+    max_output_tokens: Option<i64>,
+    #[serde(default, rename = "generationConfig")]
+    generation_config: Option<GenerationConfig>,
+}
+
+#[derive(Deserialize)]
+struct GenerationConfig {
+    #[serde(default, rename = "maxOutputTokens")]
     max_output_tokens: Option<i64>,
 }
 
@@ -159,6 +187,7 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Rel
 impl RelayRequest {
     /// Parses `body` for `endpoint`.
     pub fn parse(
+        ingress: Ingress,
         endpoint: Endpoint,
         body: Bytes,
         content_type: Option<String>,
@@ -173,6 +202,7 @@ impl RelayRequest {
                 .ok_or_else(|| RelayError::bad_request("you must provide a model parameter"))?;
             return Ok(Self {
                 endpoint,
+                ingress,
                 model,
                 stream: false,
                 client_wants_usage: false,
@@ -183,12 +213,14 @@ impl RelayRequest {
         }
         let peek: Peek<'_> = serde_json::from_slice(&body)
             .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
-        let model = peek
-            .model
+        let model = ingress
+            .model_from_path
+            .clone()
+            .map(|m| m.strip_prefix("models/").map(str::to_string).unwrap_or(m))
+            .or_else(|| peek.model.map(Cow::into_owned))
             .filter(|m| !m.trim().is_empty())
-            .ok_or_else(|| RelayError::bad_request("you must provide a model parameter"))?
-            .into_owned();
-        let stream = peek.stream.unwrap_or(false);
+            .ok_or_else(|| RelayError::bad_request("you must provide a model parameter"))?;
+        let stream = ingress.stream_from_path || peek.stream.unwrap_or(false);
         let client_wants_usage = peek
             .stream_options
             .as_ref()
@@ -198,6 +230,7 @@ impl RelayRequest {
             peek.max_tokens,
             peek.max_completion_tokens,
             peek.max_output_tokens,
+            peek.generation_config.and_then(|g| g.max_output_tokens),
         ]
         .into_iter()
         .flatten()
@@ -205,6 +238,7 @@ impl RelayRequest {
         .min();
         Ok(Self {
             endpoint,
+            ingress,
             model,
             stream,
             client_wants_usage,
@@ -217,6 +251,27 @@ impl RelayRequest {
     /// Whether the relay adds `stream_options.include_usage` (and strips the usage chunk again).
     pub fn injects_usage(&self) -> bool {
         self.stream && self.endpoint.takes_stream_options() && !self.client_wants_usage
+    }
+
+    /// The client's body with only its completion limit lowered to `completion_limit` (for
+    /// the formats layer, which maps the model and converts): the original bytes when nothing
+    /// changes.
+    pub fn limited_body(&self, completion_limit: Option<i64>) -> Result<Bytes, RelayError> {
+        let format = self.endpoint.format();
+        let Some(limit) = completion_limit
+            .filter(|_| self.ingress.op == Op::Generate && completion_limit::has_limit(format))
+        else {
+            return Ok(self.body.clone());
+        };
+        let mut value: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.body)
+                .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
+        if !completion_limit::lower_limit(format, &mut value, limit) {
+            return Ok(self.body.clone());
+        }
+        serde_json::to_vec(&value)
+            .map(Bytes::from)
+            .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))
     }
 
     /// The body to send upstream for `upstream_model`, with the completion limit lowered to
@@ -310,8 +365,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn ingress(path: &str) -> Ingress {
+        pylon_shared::llm::recognise("POST", path, |_| None).unwrap()
+    }
+
     fn chat(body: &str) -> RelayRequest {
         RelayRequest::parse(
+            ingress("/v1/chat/completions"),
             Endpoint::ChatCompletions,
             Bytes::from(body.to_string()),
             None,
@@ -341,7 +401,13 @@ mod tests {
             "[]",
         ] {
             assert!(
-                RelayRequest::parse(Endpoint::ChatCompletions, Bytes::from(body), None).is_err(),
+                RelayRequest::parse(
+                    ingress("/v1/chat/completions"),
+                    Endpoint::ChatCompletions,
+                    Bytes::from(body),
+                    None
+                )
+                .is_err(),
                 "{body}"
             );
         }
@@ -369,6 +435,7 @@ mod tests {
             serde_json::from_slice(&r.upstream_body("a", Some(21)).unwrap()).unwrap();
         assert_eq!(limited["max_tokens"], 21);
         let embed = RelayRequest::parse(
+            ingress("/v1/embeddings"),
             Endpoint::Embeddings,
             Bytes::from(r#"{"model":"e","input":"x"}"#),
             None,
@@ -379,9 +446,29 @@ mod tests {
     }
 
     #[test]
+    fn gemini_model_stream_and_limit_from_path_and_config() {
+        let r = RelayRequest::parse(
+            ingress("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
+            Endpoint::Gemini,
+            Bytes::from(r#"{"contents":[],"generationConfig":{"maxOutputTokens":7}}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.model.as_str(), r.stream, r.max_tokens),
+            ("gemini-2.5-flash", true, Some(7))
+        );
+        let limited: serde_json::Value =
+            serde_json::from_slice(&r.limited_body(Some(3)).unwrap()).unwrap();
+        assert_eq!(limited["generationConfig"]["maxOutputTokens"], 3);
+        assert_eq!(r.limited_body(None).unwrap().as_ptr(), r.body.as_ptr());
+    }
+
+    #[test]
     fn finds_the_model_in_multipart_forms() {
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF....\r\n--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--XyZ--\r\n";
         let r = RelayRequest::parse(
+            ingress("/v1/audio/transcriptions"),
             Endpoint::AudioTranscriptions,
             Bytes::from(body),
             Some("multipart/form-data; boundary=XyZ".into()),

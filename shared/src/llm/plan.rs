@@ -65,6 +65,19 @@ pub fn plan_request(
     } else {
         ingress.format
     };
+    if ingress.op == Op::CountTokens
+        && channel.upstream_format(ingress.format, upstream_model) != ingress.format
+    {
+        // Counting is not converted: a channel of another format would be sent a body it
+        // cannot read.
+        return Err(ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "counting tokens is not supported for {:?} requests on {:?} channels",
+                ingress.format, channel
+            ),
+        ));
+    }
     if upstream_format == ingress.format
         || !ingress.format.is_convertible()
         || !upstream_format.is_convertible()
@@ -425,6 +438,21 @@ mod tests {
             .unwrap();
         assert_eq!(answer, ANTHROPIC_RESPONSE.as_bytes());
         assert_eq!(usage.unwrap().input_tokens, 4320);
+    }
+
+    #[test]
+    fn token_counts_are_not_sent_to_channels_of_another_format() {
+        let count = post("/v1/messages/count_tokens");
+        let body = br#"{"model":"c","messages":[]}"#;
+        let plan = plan_request(&count, ChannelType::Anthropic, body, "c").unwrap();
+        assert_eq!(plan.upstream_op, Op::CountTokens);
+        for channel in [ChannelType::OpenAi, ChannelType::Gemini] {
+            let error = plan_request(&count, channel, body, "c").unwrap_err();
+            assert_eq!(error.kind, ErrorKind::InvalidRequest);
+        }
+        let gemini = post("/v1beta/models/g:countTokens");
+        assert!(plan_request(&gemini, ChannelType::Anthropic, b"{}", "g").is_err());
+        assert!(plan_request(&gemini, ChannelType::VertexAi, b"{}", "gemini-2.5-pro").is_ok());
     }
 
     #[test]

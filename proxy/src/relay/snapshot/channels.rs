@@ -2,6 +2,7 @@
 //! grouped in priority tiers (highest first).
 
 use pylon_shared::db::ChannelRow;
+use pylon_shared::llm::ChannelType;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +72,13 @@ impl Upstream {
 pub struct ChannelEntry {
     pub id: i64,
     pub name: String,
+    /// The provider type (new-api's types Pylon does not know are OpenAI-compatible).
+    pub kind: ChannelType,
+    /// The base URL as configured (the formats layer builds other types' URLs from it).
+    pub base_url: String,
+    /// new-api's `other` (Azure `api-version`, Vertex and Bedrock region).
+    pub other: String,
+    /// Where OpenAI-compatible requests go (the base URL parsed, OpenAI's when empty).
     pub upstream: Upstream,
     keys: Vec<String>,
     round_robin: bool,
@@ -88,13 +96,20 @@ pub struct ChannelEntry {
 impl ChannelEntry {
     fn from_row(row: &ChannelRow) -> Option<Self> {
         let upstream = Upstream::parse(&row.base_url)?;
-        let keys: Vec<String> = row
-            .keys
-            .lines()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_string)
-            .collect();
+        let kind = ChannelType::from_number(row.r#type).unwrap_or(ChannelType::OpenAi);
+        let keys: Vec<String> = if kind == ChannelType::VertexAi
+            && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.keys).is_ok()
+        {
+            // One service account, pretty-printed over several lines.
+            vec![row.keys.trim().to_string()]
+        } else {
+            row.keys
+                .lines()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
         let model_mapping = serde_json::from_str::<HashMap<String, String>>(&row.model_mapping)
             .unwrap_or_default()
             .into_iter()
@@ -107,6 +122,9 @@ impl ChannelEntry {
         Some(Self {
             id: row.id,
             name: row.name.clone(),
+            kind,
+            base_url: row.base_url.clone(),
+            other: row.other.clone(),
             upstream,
             keys,
             round_robin: row.key_mode == "round_robin",

@@ -8,7 +8,7 @@ mod key_cache;
 mod keys;
 mod users;
 
-pub use channels::{ChannelEntry, RoutingTable};
+pub use channels::{ChannelEntry, RoutingTable, Upstream};
 pub use key_cache::{KeyCache, KeyCacheSettings, KeySource};
 
 /// Routing types.

@@ -70,7 +70,11 @@ fn authorize(
     amz_date: &str,
     request: &mut UpstreamRequest,
 ) {
-    let host = request.origin.trim_start_matches("https://").to_owned();
+    let host = request
+        .origin
+        .split_once("://")
+        .map_or(request.origin.as_str(), |(_, host)| host)
+        .to_owned();
     match auth {
         Auth::ApiKey(key) => request
             .headers

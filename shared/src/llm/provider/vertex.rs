@@ -3,7 +3,8 @@
 //! publishers/{google|anthropic}/models/{model}:{action}` with `Authorization: Bearer {token}`.
 //! The key is the service account's JSON; the token comes from Google's OAuth token endpoint
 //! in exchange for an RS256-signed JWT assertion ([`token_request`], [`parse_token_answer`]).
-//! Claude bodies lose `model` and gain `anthropic_version: vertex-2023-10-16`.
+//! Claude bodies lose `model` and gain `anthropic_version: vertex-2023-10-16`. A base URL, when
+//! the channel has one, replaces the regional host (a private endpoint or a proxy).
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -254,7 +255,9 @@ pub(super) fn build(
         ));
     };
     let region = region(channel, outgoing.model);
-    let host = if region == "global" {
+    let host = if !channel.base_url.trim().is_empty() {
+        super::origin_or(&channel.base_url, "")
+    } else if region == "global" {
         "https://aiplatform.googleapis.com".to_owned()
     } else {
         format!("https://{region}-aiplatform.googleapis.com")
