@@ -42,13 +42,14 @@ pub async fn update(
         )));
     }
     let value = as_text(request.value)?;
+    pricing::check(&key, &value)?;
+    groups::check(&key, &value)?;
+    let value = crate::routes::payment::settings::option_for_storage(&app, &key, value);
     if value.len() > MAX_VALUE_BYTES {
         return Err(ApiError::invalid(format!(
             "Invalid parameters: value is longer than {MAX_VALUE_BYTES} bytes"
         )));
     }
-    pricing::check(&key, &value)?;
-    groups::check(&key, &value)?;
     app.db.set_option(&key, &value).await?;
     app.changes.publish(Topic::Option, 0).await?;
     tracing::info!(root = root.user.id, %key, "option updated");
