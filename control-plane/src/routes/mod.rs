@@ -12,6 +12,7 @@ mod option;
 mod order;
 mod passkey;
 mod payment;
+mod payment_orders;
 mod plan;
 mod redemption;
 mod setup;
@@ -55,6 +56,7 @@ pub fn router(app: AppState) -> Router {
         .merge(redemption::router())
         .merge(topup::router())
         .merge(payment::router())
+        .merge(payment_orders::router())
         .merge(plan::router())
         .merge(order::router())
         .merge(commission::router())

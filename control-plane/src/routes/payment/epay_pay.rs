@@ -1,25 +1,53 @@
 //! `POST /api/user/pay` with `{"amount", "payment_method"}`: prices the top-up, records a
 //! pending order and answers the signed form to post to the EPay gateway (`data`) and its
-//! address (`url`), as new-api does.
+//! address (`url`), as new-api does. [`create_order`] is shared with every EPay-compatible
+//! route (seed 001's YiPay orders, seed 004's precreate): the same settings, the same order.
 
 use super::pay_error;
 use super::settings::PaymentSettings;
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::AuthUser;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::routes::topup::pricing::{Quote, quote};
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::{NewTopUp, now_secs};
+use pylon_shared::db::{NewTopUp, UserRow, now_secs};
 use pylon_shared::payment::epay;
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// The currency EPay gateways charge in.
 pub const EPAY_CURRENCY: &str = "CNY";
+
+/// An EPay-compatible gateway: its provider name on the orders and the path it notifies.
+#[derive(Debug, Clone, Copy)]
+pub struct EpayDialect {
+    pub provider: &'static str,
+    pub notify_path: &'static str,
+}
+
+/// new-api's EPay.
+pub const EPAY: EpayDialect = EpayDialect {
+    provider: "epay",
+    notify_path: "/api/user/epay/notify",
+};
+
+/// Seed 001's YiPay: an EPay-compatible gateway with the same settings.
+pub const YIPAY: EpayDialect = EpayDialect {
+    provider: "yipay",
+    notify_path: "/api/payment/yipay/notify",
+};
+
+/// A created order: the signed form to post to the gateway and where.
+pub struct EpayOrder {
+    pub trade_no: String,
+    pub params: BTreeMap<String, String>,
+    pub url: String,
+}
 
 #[derive(Deserialize)]
 struct PayRequest {
@@ -37,37 +65,59 @@ pub async fn pay(
     let Ok(request) = serde_json::from_slice::<PayRequest>(&body) else {
         return Ok(pay_error("Invalid parameters"));
     };
-    let settings = PaymentSettings::load(&app).await?;
+    let order =
+        match create_order(&app, &user, request.amount, &request.payment_method, EPAY).await? {
+            Ok(order) => order,
+            Err(reason) => return Ok(pay_error(reason)),
+        };
+    // new-api puts the gateway's address next to `data`.
+    Ok(Json(
+        json!({ "success": true, "message": "success", "data": order.params, "url": order.url }),
+    )
+    .into_response())
+}
+
+/// Prices `amount` units for `user`, records the pending order and signs the gateway's form;
+/// `Ok(Err(reason))` when the request or the configuration does not allow it (nothing stored).
+pub async fn create_order(
+    app: &App,
+    user: &UserRow,
+    amount: i64,
+    payment_method: &str,
+    dialect: EpayDialect,
+) -> Result<Result<EpayOrder, String>, ApiError> {
+    let settings = PaymentSettings::load(app).await?;
     let Quote { quota, money } = match quote(
         &settings,
-        request.amount,
+        amount,
         &user.group,
         settings.price,
         settings.min_topup,
     ) {
         Ok(quote) => quote,
-        Err(reason) => return Ok(pay_error(reason)),
+        Err(reason) => return Ok(Err(reason)),
     };
-    if !settings.has_pay_method(&request.payment_method) {
-        return Ok(pay_error("The payment method does not exist"));
+    if !settings.has_pay_method(payment_method) {
+        return Ok(Err("The payment method does not exist".into()));
     }
     if !settings.epay_enabled() {
-        return Ok(pay_error("The administrator has not configured payment"));
+        return Ok(Err("The administrator has not configured payment".into()));
     }
     if settings.callback_address.is_empty() {
-        return Ok(pay_error(
-            "The administrator has not set ServerAddress, the address the gateway calls back",
+        return Ok(Err(
+            "The administrator has not set ServerAddress, the address the gateway calls back"
+                .into(),
         ));
     }
     let trade_no = format!("USR{}NO{}{}", user.id, random_alphanumeric(6), now_secs());
-    let notify_url = format!("{}/api/user/epay/notify", settings.callback_address);
+    let notify_url = format!("{}{}", settings.callback_address, dialect.notify_path);
     let return_url = format!("{}/console/topup", settings.server_address);
     let money_text = money.to_decimal_string();
-    let name = format!("TUC{}", request.amount);
+    let name = format!("TUC{amount}");
     let params = epay::purchase_params(
         &epay::Purchase {
             merchant_id: &settings.epay_id,
-            payment_type: &request.payment_method,
+            payment_type: payment_method,
             trade_no: &trade_no,
             name: &name,
             money: &money_text,
@@ -79,21 +129,20 @@ pub async fn pay(
     app.db
         .create_top_up(&NewTopUp {
             user_id: user.id,
-            amount: request.amount,
+            amount,
             quota,
             money_cents: money.0,
             currency: EPAY_CURRENCY,
             trade_no: &trade_no,
-            payment_method: &request.payment_method,
-            payment_provider: "epay",
+            payment_method,
+            payment_provider: dialect.provider,
             plan_id: 0,
         })
         .await?;
-    tracing::info!(user = user.id, %trade_no, amount = request.amount, money = %money_text, "epay order created");
-    // new-api puts the gateway's address next to `data`.
-    let url = format!("{}{}", settings.pay_address, epay::SUBMIT_PATH);
-    Ok(
-        Json(json!({ "success": true, "message": "success", "data": params, "url": url }))
-            .into_response(),
-    )
+    tracing::info!(user = user.id, %trade_no, amount, money = %money_text, provider = dialect.provider, "epay order created");
+    Ok(Ok(EpayOrder {
+        trade_no,
+        params,
+        url: format!("{}{}", settings.pay_address, epay::SUBMIT_PATH),
+    }))
 }
