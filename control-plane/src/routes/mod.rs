@@ -16,6 +16,7 @@ mod payment_orders;
 mod plan;
 mod redemption;
 mod setup;
+mod shop;
 mod status;
 mod token;
 mod topup;
@@ -57,6 +58,7 @@ pub fn router(app: AppState) -> Router {
         .merge(topup::router())
         .merge(payment::router())
         .merge(payment_orders::router())
+        .merge(shop::router())
         .merge(plan::router())
         .merge(order::router())
         .merge(commission::router())

@@ -14,8 +14,9 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::{NewTopUp, UserRow, now_secs};
+use pylon_shared::db::{NewTopUp, PlanRow, UserRow, now_secs};
 use pylon_shared::payment::epay;
+use pylon_shared::payment::money::Cents;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -42,6 +43,26 @@ pub const YIPAY: EpayDialect = EpayDialect {
     notify_path: "/api/payment/yipay/notify",
 };
 
+/// The most of one plan an order may buy.
+const MAX_QUANTITY: i64 = 100;
+
+/// What an order buys: units of quota priced by the top-up settings (new-api's top-up), or a
+/// quantity of a plan at the plan's price (seed 004's products).
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'a> {
+    Units(i64),
+    Plan { plan: &'a PlanRow, quantity: i64 },
+}
+
+/// An order's content once priced.
+struct Priced {
+    amount: i64,
+    quota: i64,
+    money: Cents,
+    plan_id: i64,
+    name: String,
+}
+
 /// A created order: the signed form to post to the gateway and where.
 pub struct EpayOrder {
     pub trade_no: String,
@@ -65,11 +86,18 @@ pub async fn pay(
     let Ok(request) = serde_json::from_slice::<PayRequest>(&body) else {
         return Ok(pay_error("Invalid parameters"));
     };
-    let order =
-        match create_order(&app, &user, request.amount, &request.payment_method, EPAY).await? {
-            Ok(order) => order,
-            Err(reason) => return Ok(pay_error(reason)),
-        };
+    let order = match create_order(
+        &app,
+        &user,
+        Item::Units(request.amount),
+        &request.payment_method,
+        EPAY,
+    )
+    .await?
+    {
+        Ok(order) => order,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
     // new-api puts the gateway's address next to `data`.
     Ok(Json(
         json!({ "success": true, "message": "success", "data": order.params, "url": order.url }),
@@ -77,24 +105,18 @@ pub async fn pay(
     .into_response())
 }
 
-/// Prices `amount` units for `user`, records the pending order and signs the gateway's form;
+/// Prices `item` for `user`, records the pending order and signs the gateway's form;
 /// `Ok(Err(reason))` when the request or the configuration does not allow it (nothing stored).
 pub async fn create_order(
     app: &App,
     user: &UserRow,
-    amount: i64,
+    item: Item<'_>,
     payment_method: &str,
     dialect: EpayDialect,
 ) -> Result<Result<EpayOrder, String>, ApiError> {
     let settings = PaymentSettings::load(app).await?;
-    let Quote { quota, money } = match quote(
-        &settings,
-        amount,
-        &user.group,
-        settings.price,
-        settings.min_topup,
-    ) {
-        Ok(quote) => quote,
+    let priced = match price(&settings, user, item) {
+        Ok(priced) => priced,
         Err(reason) => return Ok(Err(reason)),
     };
     if !settings.has_pay_method(payment_method) {
@@ -112,14 +134,13 @@ pub async fn create_order(
     let trade_no = format!("USR{}NO{}{}", user.id, random_alphanumeric(6), now_secs());
     let notify_url = format!("{}{}", settings.callback_address, dialect.notify_path);
     let return_url = format!("{}/console/topup", settings.server_address);
-    let money_text = money.to_decimal_string();
-    let name = format!("TUC{amount}");
+    let money_text = priced.money.to_decimal_string();
     let params = epay::purchase_params(
         &epay::Purchase {
             merchant_id: &settings.epay_id,
             payment_type: payment_method,
             trade_no: &trade_no,
-            name: &name,
+            name: &priced.name,
             money: &money_text,
             notify_url: &notify_url,
             return_url: &return_url,
@@ -129,20 +150,71 @@ pub async fn create_order(
     app.db
         .create_top_up(&NewTopUp {
             user_id: user.id,
-            amount,
-            quota,
-            money_cents: money.0,
+            amount: priced.amount,
+            quota: priced.quota,
+            money_cents: priced.money.0,
             currency: EPAY_CURRENCY,
             trade_no: &trade_no,
             payment_method,
             payment_provider: dialect.provider,
-            plan_id: 0,
+            plan_id: priced.plan_id,
         })
         .await?;
-    tracing::info!(user = user.id, %trade_no, amount, money = %money_text, provider = dialect.provider, "epay order created");
+    tracing::info!(user = user.id, %trade_no, amount = priced.amount, plan = priced.plan_id, money = %money_text, provider = dialect.provider, "epay order created");
     Ok(Ok(EpayOrder {
         trade_no,
         params,
         url: format!("{}{}", settings.pay_address, epay::SUBMIT_PATH),
     }))
+}
+
+/// The quota and the money of `item`; the error is the reason to show the user.
+fn price(settings: &PaymentSettings, user: &UserRow, item: Item<'_>) -> Result<Priced, String> {
+    match item {
+        Item::Units(amount) => {
+            let Quote { quota, money } = quote(
+                settings,
+                amount,
+                &user.group,
+                settings.price,
+                settings.min_topup,
+            )?;
+            Ok(Priced {
+                amount,
+                quota,
+                money,
+                plan_id: 0,
+                name: format!("TUC{amount}"),
+            })
+        }
+        Item::Plan { plan, quantity } => {
+            if plan.enabled != 1 {
+                return Err("The product does not exist".into());
+            }
+            if !(1..=MAX_QUANTITY).contains(&quantity) {
+                return Err(format!("The quantity must be between 1 and {MAX_QUANTITY}"));
+            }
+            if plan.currency != EPAY_CURRENCY {
+                return Err(format!(
+                    "This payment channel charges in {EPAY_CURRENCY} only"
+                ));
+            }
+            let (Some(quota), Some(money)) = (
+                plan.quota.checked_mul(quantity),
+                plan.price_cents.checked_mul(quantity),
+            ) else {
+                return Err("The quantity is too large".into());
+            };
+            if money <= 0 {
+                return Err("The product has no price".into());
+            }
+            Ok(Priced {
+                amount: quantity,
+                quota,
+                money: Cents(money),
+                plan_id: plan.id,
+                name: plan.name.clone(),
+            })
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::pagination::{Page, PageQuery};
-use crate::routes::payment::epay_pay::{YIPAY, create_order};
+use crate::routes::payment::epay_pay::{Item, YIPAY, create_order};
 use crate::routes::topup::list::expire_stale;
 use axum::extract::{Path, Query, State};
 use pylon_shared::db::TopUpFilter;
@@ -30,7 +30,8 @@ pub async fn create(
     AuthUser { user }: AuthUser,
     ApiJson(request): ApiJson<CreateOrder>,
 ) -> ApiResult {
-    let order = create_order(&app, &user, request.amount, &request.payment_method, YIPAY)
+    let item = Item::Units(request.amount);
+    let order = create_order(&app, &user, item, &request.payment_method, YIPAY)
         .await?
         .map_err(ApiError::invalid)?;
     let row = app

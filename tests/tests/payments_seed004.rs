@@ -1,0 +1,200 @@
+//! Seed 004's shop dialect (issue 12): card keys (redemption codes) through
+//! `POST /api/use_carmi`, products (plans) through `GET /api/product`, and a product order paid
+//! through the EPay-compatible YiPay channel (`POST /api/pay/precreate`), answered as
+//! `{"code", "data", "message"}` and credited by the same transaction as every other order.
+
+use futures::future::join_all;
+use pylon_tests::fixtures::{console_with_role, database, root_console, scalar, set_option};
+use pylon_tests::payment_gateways::EpayGateway;
+use pylon_tests::{Backend, Pylon, on_every_backend};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+const MERCHANT: &str = "1001";
+const KEY: &str = "shop-merchant-key";
+
+async fn card_keys_credit_once(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let mut users = Vec::new();
+    for i in 0..10 {
+        users.push(console_with_role(&pylon, &pool, &format!("user{i}"), 1).await);
+    }
+    let created = root
+        .post(
+            "/api/redemption/",
+            json!({"name": "card", "quota": 1234, "count": 1}),
+        )
+        .await;
+    let card = created.data()[0].as_str().unwrap().to_string();
+
+    let empty = users[0].post("/api/use_carmi", json!({"carmi": ""})).await;
+    assert_eq!(empty.body["code"], 1, "{empty:?}");
+    assert!(!empty.body["message"].as_str().unwrap().is_empty());
+    let unknown = users[0]
+        .post("/api/use_carmi", json!({"carmi": "no-such-card"}))
+        .await;
+    assert_eq!(unknown.body["code"], 1, "{unknown:?}");
+
+    let mut before = Vec::new();
+    for user in &users {
+        before.push(
+            user.get("/api/user/self").await.data()["quota"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    // Ten users at once, half of them with the seed's `carmiHandlers` field: one credit.
+    let answers = join_all(users.iter().enumerate().map(|(i, user)| {
+        let field = if i % 2 == 0 { "carmi" } else { "carmiHandlers" };
+        user.post("/api/use_carmi", json!({ field: card }))
+    }))
+    .await;
+    let winners: Vec<_> = answers.iter().filter(|a| a.body["code"] == 0).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    assert_eq!(winners[0].body["message"], "充值成功");
+    assert_eq!(winners[0].body["data"], json!([]));
+    let mut gained = Vec::new();
+    for (user, before) in users.iter().zip(&before) {
+        let after = user.get("/api/user/self").await.data()["quota"]
+            .as_i64()
+            .unwrap();
+        gained.push(after - before);
+    }
+    gained.sort();
+    let mut expected = vec![0; 9];
+    expected.push(1234);
+    assert_eq!(gained, expected);
+}
+on_every_backend!(card_keys_credit_once);
+
+async fn products_are_bought_through_yipay(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+
+    let plan = root
+        .post(
+            "/api/plans",
+            json!({"planId": "pack", "name": "10元包", "description": "特惠", "quota": 2_000_000, "price": "10.00", "sort_order": 1}),
+        )
+        .await;
+    assert!(plan.success(), "{plan:?}");
+    root.post(
+        "/api/plans",
+        json!({"planId": "usd", "name": "USD pack", "quota": 1, "price": "1.00", "currency": "USD", "sort_order": 2}),
+    )
+    .await;
+    let products = alice.get("/api/product").await;
+    assert_eq!(products.body["code"], 0, "{products:?}");
+    let first = &products.body["data"]["products"][0];
+    assert_eq!(first["title"], "10元包");
+    assert_eq!(first["price"], 1000);
+    assert_eq!(first["value"], 2_000_000);
+    assert_eq!(first["badge"], "特惠");
+    assert_eq!(first["status"], 1);
+    assert_eq!(
+        products.body["data"]["pay_types"],
+        json!(["alipay", "wxpay"])
+    );
+    let product_id = first["id"].as_str().unwrap().to_string();
+    let usd_id = products.body["data"]["products"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let limited = alice.get("/api/product?page_size=1").await;
+    assert_eq!(
+        limited.body["data"]["products"].as_array().unwrap().len(),
+        1
+    );
+
+    // Not configured yet: refused, no order.
+    let refused = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "alipay", "product_id": product_id, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(refused.body["code"], 1, "{refused:?}");
+    let gateway = EpayGateway::start(MERCHANT, KEY).await;
+    set_option(&root, "PayAddress", &gateway.base_url).await;
+    set_option(&root, "EpayId", MERCHANT).await;
+    set_option(&root, "EpayKey", KEY).await;
+    set_option(&root, "ServerAddress", &pylon.base_url).await;
+    for (body, what) in [
+        (
+            json!({"pay_type": "alipay", "product_id": 999_999}),
+            "unknown product",
+        ),
+        (json!({"pay_type": "alipay"}), "no product"),
+        (
+            json!({"pay_type": "bitcoin", "product_id": product_id}),
+            "unknown pay type",
+        ),
+        (
+            json!({"pay_type": "alipay", "product_id": product_id, "quantity": 0}),
+            "quantity 0",
+        ),
+        (
+            json!({"pay_type": "alipay", "product_id": usd_id}),
+            "USD product",
+        ),
+    ] {
+        let answer = alice.post("/api/pay/precreate", body).await;
+        assert_eq!(answer.body["code"], 1, "{what}: {answer:?}");
+    }
+    assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM top_ups").await, 0);
+
+    // Two of the product, the id as a number as in the seed.
+    let numeric_id: i64 = product_id.parse().unwrap();
+    let order = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "wxpay", "product_id": numeric_id, "quantity": 2}),
+        )
+        .await;
+    assert_eq!(order.body["code"], 0, "{order:?}");
+    let order_id = order.body["data"]["order_id"].as_str().unwrap().to_string();
+    let pay_url = order.body["data"]["pay_url"].as_str().unwrap();
+    assert!(pay_url.starts_with(&format!("{}/submit.php?", gateway.base_url)));
+    // The browser opens the payment address: the gateway checks the signed order.
+    let opened = reqwest::get(pay_url).await.unwrap();
+    assert_eq!(opened.status(), 200, "{:?}", gateway.refusals());
+    let sent = &gateway.orders()[0];
+    assert_eq!(sent.trade_no(), order_id);
+    assert_eq!(sent.params["money"], "20.00");
+    assert_eq!(sent.params["type"], "wxpay");
+
+    let quota_before = alice.get("/api/user/self").await.data()["quota"]
+        .as_i64()
+        .unwrap();
+    let notify_url = format!("{}/api/payment/yipay/notify", pylon.base_url);
+    let genuine = gateway.paid_notification(sent);
+    let mut forged: BTreeMap<String, String> = genuine.clone();
+    forged.insert("money".into(), "10.00".into());
+    let mut changed = genuine.clone();
+    changed.insert("money".into(), "10.00".into());
+    gateway.sign(&mut changed);
+    assert_eq!(gateway.notify(&notify_url, &forged, true).await, "fail");
+    assert_eq!(gateway.notify(&notify_url, &changed, true).await, "fail");
+    assert_eq!(
+        alice.get("/api/user/self").await.data()["quota"],
+        quota_before
+    );
+
+    let answers =
+        join_all((0..10).map(|i| gateway.notify(&notify_url, &genuine, i % 2 == 0))).await;
+    assert!(answers.iter().all(|a| a == "success"), "{answers:?}");
+    assert_eq!(
+        alice.get("/api/user/self").await.data()["quota"],
+        quota_before + 4_000_000
+    );
+    let record = alice.get("/api/user/topup/self").await;
+    assert_eq!(record.data()["items"][0]["trade_no"], order_id.as_str());
+    assert_eq!(record.data()["items"][0]["status"], "success");
+    assert_eq!(record.data()["items"][0]["money_cents"], 2000);
+    assert_eq!(record.data()["items"][0]["quota"], 4_000_000);
+}
+on_every_backend!(products_are_bought_through_yipay);
