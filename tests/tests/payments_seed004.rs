@@ -7,6 +7,7 @@ use futures::future::join_all;
 use pylon_tests::fixtures::{console_with_role, database, root_console, scalar, set_option};
 use pylon_tests::payment_gateways::EpayGateway;
 use pylon_tests::{Backend, Pylon, on_every_backend};
+use reqwest::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -198,3 +199,105 @@ async fn products_are_bought_through_yipay(backend: Backend) {
     assert_eq!(record.data()["items"][0]["quota"], 4_000_000);
 }
 on_every_backend!(products_are_bought_through_yipay);
+
+async fn administrators_manage_products(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+    let product = json!({"title": "测试", "badge": "会员", "status": 1, "price": 1000,
+        "original_price": 1223, "integral": 1000, "day": 0});
+
+    // Only administrators, and only valid products.
+    let mine = alice.post("/api/admin/products", product.clone()).await;
+    assert_eq!(mine.body["success"], false, "{mine:?}");
+    assert_eq!(
+        alice.get("/api/admin/products").await.body["code"],
+        json!(null)
+    );
+    for (change, what) in [
+        (json!({"title": ""}), "no title"),
+        (json!({"price": 0}), "no price"),
+        (json!({"integral": 0}), "no quota"),
+        (json!({"day": 7}), "membership days"),
+        (json!({"status": 3}), "status"),
+        (json!({"original_price": -1}), "negative original price"),
+    ] {
+        let mut body = product.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let answer = root.post("/api/admin/products", body).await;
+        assert_eq!(answer.body["code"], 1, "{what}: {answer:?}");
+    }
+    assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM plans").await, 0);
+
+    let created = root.post("/api/admin/products", product.clone()).await;
+    assert_eq!(created.body["code"], 0, "{created:?}");
+    let saved = &created.body["data"];
+    let id = saved["id"].as_str().unwrap().to_string();
+    assert_eq!(saved["title"], "测试");
+    assert_eq!(saved["price"], 1000);
+    assert_eq!(saved["original_price"], 1223);
+    assert_eq!(saved["integral"], 1000);
+    assert_eq!(saved["badge"], "会员");
+    assert_eq!(saved["status"], 1);
+
+    // The user sees it as a product, the administrator in the list.
+    let shown = alice.get("/api/product").await;
+    assert_eq!(shown.body["data"]["products"][0]["id"], id.as_str());
+    assert_eq!(shown.body["data"]["products"][0]["original_price"], 1223);
+    let list = root.get("/api/admin/products?page=1&page_size=10").await;
+    assert_eq!(list.body["code"], 0, "{list:?}");
+    assert_eq!(list.body["data"]["count"], 1);
+    assert_eq!(
+        list.body["data"]["rows"][0]["id"],
+        id.parse::<i64>().unwrap()
+    );
+    assert!(
+        list.body["data"]["rows"][0]["create_time"]
+            .as_str()
+            .unwrap()
+            .starts_with("20")
+    );
+
+    // Updated (withdrawn, repriced): the users no longer see it.
+    let mut changed = product.clone();
+    changed["id"] = json!(id);
+    changed["original_price"] = json!(12232);
+    changed["status"] = json!(0);
+    let updated = root
+        .send(
+            Method::PUT,
+            "/api/admin/products",
+            Some(changed.to_string()),
+        )
+        .await;
+    assert_eq!(updated.body["code"], 0, "{updated:?}");
+    assert_eq!(updated.body["data"][0]["original_price"], 12232);
+    assert_eq!(updated.body["data"][1], false);
+    assert_eq!(
+        alice.get("/api/product").await.body["data"]["products"],
+        json!([])
+    );
+    changed["id"] = json!("999999");
+    let missing = root
+        .send(
+            Method::PUT,
+            "/api/admin/products",
+            Some(changed.to_string()),
+        )
+        .await;
+    assert_eq!(missing.body["code"], 1, "{missing:?}");
+
+    let deleted = root
+        .send(Method::DELETE, &format!("/api/admin/products/{id}"), None)
+        .await;
+    assert_eq!(deleted.body["data"], 1, "{deleted:?}");
+    let again = root
+        .send(Method::DELETE, &format!("/api/admin/products/{id}"), None)
+        .await;
+    assert_eq!(again.body["data"], 0, "{again:?}");
+    assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM plans").await, 0);
+}
+on_every_backend!(administrators_manage_products);

@@ -4,7 +4,9 @@
 //! notified at `/api/payment/yipay/notify`). Callers authenticate as on every other route
 //! (new-api's session or access token); answers are in the seed's shape
 //! `{"code": 0, "data": ..., "message": ...}`, a refusal with `code` 1 and the reason.
+//! Administrators manage the products (`/api/admin/products`, see `admin_products`).
 
+mod admin_products;
 mod carmi;
 mod precreate;
 mod product;
@@ -14,7 +16,7 @@ use crate::error::ApiError;
 use axum::Json;
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
@@ -22,6 +24,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/use_carmi", post(carmi::use_carmi))
         .route("/api/product", get(product::list))
         .route("/api/pay/precreate", post(precreate::precreate))
+        .route(
+            "/api/admin/products",
+            get(admin_products::list)
+                .post(admin_products::create)
+                .put(admin_products::update),
+        )
+        .route("/api/admin/products/{id}", delete(admin_products::delete))
 }
 
 /// The seed's success answer.

@@ -45,7 +45,7 @@ fn product_view(plan: &PlanRow) -> Value {
         "id": plan.id.to_string(),
         "title": plan.name,
         "price": plan.price_cents,
-        "original_price": plan.price_cents,
+        "original_price": plan.original_price_cents,
         "value": plan.quota,
         "badge": plan.description,
         "type": "integral",
@@ -57,7 +57,7 @@ fn product_view(plan: &PlanRow) -> Value {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC), as the seed writes times.
-fn datetime(secs: i64) -> String {
+pub(super) fn datetime(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
