@@ -301,3 +301,149 @@ async fn administrators_manage_products(backend: Backend) {
     assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM plans").await, 0);
 }
 on_every_backend!(administrators_manage_products);
+
+/// The payment channel is a view of the EPay options: configured through it, an order is
+/// signed with its key and paid through its gateway; the key is never shown; a disabled or
+/// deleted channel takes no order.
+async fn administrators_configure_the_payment_channel(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+    set_option(&root, "ServerAddress", &pylon.base_url).await;
+    let gateway = EpayGateway::start(MERCHANT, KEY).await;
+    let params = json!({"pid": MERCHANT, "key": KEY, "api": gateway.base_url, "return_url": ""});
+    let channel = json!({"name": "易支付", "status": 1, "channel": "yipay",
+        "types": "alipay,wxpay", "params": params.to_string()});
+
+    let empty = root.get("/api/admin/payment").await;
+    assert_eq!(
+        empty.body["data"],
+        json!({"count": 0, "rows": []}),
+        "{empty:?}"
+    );
+    let mine = alice.post("/api/admin/payment", channel.clone()).await;
+    assert_eq!(mine.body["success"], false, "{mine:?}");
+    for (change, what) in [
+        (json!({"channel": "alipay"}), "unsupported channel"),
+        (json!({"params": "not json"}), "params"),
+        (
+            json!({"params": json!({"pid": MERCHANT, "key": KEY, "api": "nowhere"}).to_string()}),
+            "api",
+        ),
+        (
+            json!({"params": json!({"pid": MERCHANT, "api": gateway.base_url}).to_string()}),
+            "no key",
+        ),
+        (json!({"types": ""}), "no types"),
+        (json!({"status": 5}), "status"),
+    ] {
+        let mut body = channel.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let answer = root.post("/api/admin/payment", body).await;
+        assert_eq!(answer.body["code"], 1, "{what}: {answer:?}");
+    }
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT COUNT(*) FROM options WHERE `key` = 'EpayKey'"
+        )
+        .await,
+        0
+    );
+
+    let saved = root.post("/api/admin/payment", channel.clone()).await;
+    assert_eq!(saved.body["code"], 0, "{saved:?}");
+    let list = root.get("/api/admin/payment").await;
+    assert_eq!(list.body["data"]["count"], 1);
+    let row = &list.body["data"]["rows"][0];
+    assert_eq!(row["channel"], "yipay");
+    assert_eq!(row["types"], "alipay,wxpay");
+    assert_eq!(row["status"], 1);
+    let shown: serde_json::Value = serde_json::from_str(row["params"].as_str().unwrap()).unwrap();
+    assert_eq!(shown["pid"], MERCHANT);
+    assert_eq!(shown["api"], gateway.base_url.as_str());
+    assert_eq!(shown["key"], "******");
+    assert!(!list.body.to_string().contains(KEY));
+
+    // Saved again with the masked key (as a console round-trips it): the key is kept, and an
+    // order is signed with it and paid through the channel's gateway.
+    let mut renamed = channel.clone();
+    renamed["id"] = json!(1);
+    renamed["name"] = json!("YiPay");
+    renamed["types"] = json!("wxpay");
+    renamed["params"] = json!({"pid": MERCHANT, "key": "******", "api": gateway.base_url})
+        .to_string()
+        .into();
+    let updated = root
+        .send(Method::PUT, "/api/admin/payment", Some(renamed.to_string()))
+        .await;
+    assert_eq!(updated.body["data"]["name"], "YiPay", "{updated:?}");
+    root.post(
+        "/api/plans",
+        json!({"planId": "pack", "name": "Pack", "quota": 1000, "price": "1.00"}),
+    )
+    .await;
+    let alipay = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "alipay", "product_id": "pack"}),
+        )
+        .await;
+    assert_eq!(alipay.body["code"], 1, "no longer offered: {alipay:?}");
+    let order = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "wxpay", "product_id": "pack"}),
+        )
+        .await;
+    assert_eq!(order.body["code"], 0, "{order:?}");
+    let opened = reqwest::get(order.body["data"]["pay_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200, "{:?}", gateway.refusals());
+    let before = alice.get("/api/user/self").await.data()["quota"]
+        .as_i64()
+        .unwrap();
+    let notify_url = format!("{}/api/payment/yipay/notify", pylon.base_url);
+    let genuine = gateway.paid_notification(&gateway.orders()[0]);
+    assert_eq!(gateway.notify(&notify_url, &genuine, true).await, "success");
+    assert_eq!(
+        alice.get("/api/user/self").await.data()["quota"],
+        before + 1000
+    );
+
+    // Disabled: no order is taken.
+    let mut disabled = renamed.clone();
+    disabled["status"] = json!(0);
+    root.send(
+        Method::PUT,
+        "/api/admin/payment",
+        Some(disabled.to_string()),
+    )
+    .await;
+    let refused = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "wxpay", "product_id": "pack"}),
+        )
+        .await;
+    assert_eq!(refused.body["code"], 1, "{refused:?}");
+
+    // Deleted: gone from the list, the key with it.
+    let deleted = root
+        .send(Method::DELETE, "/api/admin/payment/1", None)
+        .await;
+    assert_eq!(deleted.body["data"], 1, "{deleted:?}");
+    assert_eq!(
+        root.get("/api/admin/payment").await.body["data"]["count"],
+        0
+    );
+    let again = root
+        .send(Method::DELETE, "/api/admin/payment/1", None)
+        .await;
+    assert_eq!(again.body["data"], 0);
+}
+on_every_backend!(administrators_configure_the_payment_channel);

@@ -3,7 +3,8 @@
 //! `TopupGroupRatio`, `payment_setting.amount_options`, `payment_setting.amount_discount`),
 //! Stripe (`StripeApiSecret`, `StripeWebhookSecret`, `StripePriceId`, `StripeUnitPrice`,
 //! `StripeMinTopUp`, `StripePromotionCodesEnabled`) and the callback address
-//! (`CustomCallbackAddress`, else `ServerAddress`). Secrets (names ending in `Key` or `Secret`)
+//! (`CustomCallbackAddress`, else `ServerAddress`); seed 004's channel routes add
+//! `EpayChannelName` and `EpayChannelEnabled`. Secrets (names ending in `Key` or `Secret`)
 //! are never returned by `GET /api/option/`.
 //!
 //! Creem (`CreemApiKey`, `CreemWebhookSecret`, `CreemProducts`, `CreemTestMode`), WeChat Pay
@@ -42,6 +43,11 @@ pub struct PaymentSettings {
     pub pay_address: String,
     pub epay_id: String,
     pub epay_key: String,
+    /// Off only when an administrator disabled the channel (seed 004's channel `status` 0,
+    /// option `EpayChannelEnabled`); new-api has no such switch.
+    pub epay_switched_on: bool,
+    /// The channel's display name (seed 004, option `EpayChannelName`).
+    pub epay_channel_name: String,
     pub pay_methods: Vec<PayMethod>,
     pub price: Decimal6,
     pub min_topup: i64,
@@ -131,6 +137,8 @@ impl PaymentSettings {
             pay_address: text("PayAddress").trim_end_matches('/').to_string(),
             epay_id: text("EpayId"),
             epay_key: text("EpayKey"),
+            epay_switched_on: text("EpayChannelEnabled") != "false",
+            epay_channel_name: text("EpayChannelName"),
             pay_methods: parse_pay_methods(&text("PayMethods")),
             price: decimal("Price", DEFAULT_PRICE),
             min_topup: int("MinTopUp", 1),
@@ -198,7 +206,10 @@ impl PaymentSettings {
 
     /// Whether EPay top-up is configured (new-api: address, merchant id and key set).
     pub fn epay_enabled(&self) -> bool {
-        !self.pay_address.is_empty() && !self.epay_id.is_empty() && !self.epay_key.is_empty()
+        self.epay_switched_on
+            && !self.pay_address.is_empty()
+            && !self.epay_id.is_empty()
+            && !self.epay_key.is_empty()
     }
 
     /// Whether Stripe top-up is configured.

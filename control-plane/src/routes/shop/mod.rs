@@ -4,8 +4,10 @@
 //! notified at `/api/payment/yipay/notify`). Callers authenticate as on every other route
 //! (new-api's session or access token); answers are in the seed's shape
 //! `{"code": 0, "data": ..., "message": ...}`, a refusal with `code` 1 and the reason.
-//! Administrators manage the products (`/api/admin/products`, see `admin_products`).
+//! Administrators manage the products (`/api/admin/products`, see `admin_products`) and the
+//! payment channel (`/api/admin/payment`, see `admin_payment`).
 
+mod admin_payment;
 mod admin_products;
 mod carmi;
 mod precreate;
@@ -24,6 +26,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/use_carmi", post(carmi::use_carmi))
         .route("/api/product", get(product::list))
         .route("/api/pay/precreate", post(precreate::precreate))
+        .route(
+            "/api/admin/payment",
+            get(admin_payment::list)
+                .post(admin_payment::save)
+                .put(admin_payment::save),
+        )
+        .route("/api/admin/payment/{id}", delete(admin_payment::delete))
         .route(
             "/api/admin/products",
             get(admin_products::list)
