@@ -197,6 +197,22 @@ async fn products_are_bought_through_yipay(backend: Backend) {
     assert_eq!(record.data()["items"][0]["status"], "success");
     assert_eq!(record.data()["items"][0]["money_cents"], 2000);
     assert_eq!(record.data()["items"][0]["quota"], 4_000_000);
+
+    // The administrators' order list, in the seed's shape; not for users.
+    let orders = root.get("/api/admin/orders?page=1&page_size=10").await;
+    assert_eq!(orders.body["code"], 0, "{orders:?}");
+    assert_eq!(orders.body["data"]["count"], 1);
+    let row = &orders.body["data"]["rows"][0];
+    assert_eq!(row["id"], order_id.as_str());
+    assert_eq!(row["trade_status"], "TRADE_SUCCESS");
+    assert_eq!(row["trade_no"], genuine["trade_no"].as_str());
+    assert_eq!(row["product_title"], "10元包");
+    assert_eq!(row["pay_type"], "wxpay");
+    assert_eq!(row["channel"], "yipay");
+    assert_eq!(row["money"], "20.00");
+    assert_eq!(row["quantity"], 2);
+    let refused = alice.get("/api/admin/orders").await;
+    assert_eq!(refused.body["success"], false, "{refused:?}");
 }
 on_every_backend!(products_are_bought_through_yipay);
 

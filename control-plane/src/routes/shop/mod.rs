@@ -5,8 +5,10 @@
 //! (new-api's session or access token); answers are in the seed's shape
 //! `{"code": 0, "data": ..., "message": ...}`, a refusal with `code` 1 and the reason.
 //! Administrators manage the products (`/api/admin/products`, see `admin_products`) and the
-//! payment channel (`/api/admin/payment`, see `admin_payment`).
+//! payment channel (`/api/admin/payment`, see `admin_payment`), and see every order
+//! (`GET /api/admin/orders`).
 
+mod admin_orders;
 mod admin_payment;
 mod admin_products;
 mod carmi;
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
                 .post(admin_payment::save)
                 .put(admin_payment::save),
         )
+        .route("/api/admin/orders", get(admin_orders::list))
         .route("/api/admin/payment/{id}", delete(admin_payment::delete))
         .route(
             "/api/admin/products",
