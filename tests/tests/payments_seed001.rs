@@ -22,10 +22,11 @@ async fn yipay_orders_are_paid_once_through_signed_notifications(backend: Backen
     let config = alice.get("/api/user/payment/config").await;
     assert!(config.success(), "{config:?}");
     assert_eq!(config.data()["enabled"], false);
+    assert_eq!(config.data()["channels"], json!([]));
     let refused = alice
         .post(
             "/api/user/payment/orders",
-            json!({"amount": 10, "payment_method": "alipay"}),
+            json!({"amount": "10", "method": "alipay"}),
         )
         .await;
     assert!(!refused.success(), "{refused:?}");
@@ -39,18 +40,22 @@ async fn yipay_orders_are_paid_once_through_signed_notifications(backend: Backen
     set_option(&root, "Price", "7.3").await;
     let config = alice.get("/api/user/payment/config").await;
     assert_eq!(config.data()["enabled"], true);
-    assert_eq!(config.data()["price"], "7.3");
-    assert_eq!(config.data()["providers"][0]["provider"], "yipay");
+    assert_eq!(config.data()["usd_to_rmb_rate"], "7.3");
+    assert_eq!(config.data()["min_recharge_amount"], "1");
+    assert_eq!(config.data()["methods"], json!(["alipay", "wxpay"]));
+    assert_eq!(config.data()["channels"][0]["id"], "yipay");
     assert_eq!(
-        config.data()["providers"][0]["methods"][0]["type"],
-        "alipay"
+        config.data()["channels"][0]["methods"],
+        json!(["alipay", "wxpay"])
     );
     assert!(!config.body.to_string().contains(KEY));
 
     // Bad requests: a clear error, nothing stored.
     for body in [
-        json!({"amount": 0, "payment_method": "alipay"}),
-        json!({"amount": 10, "payment_method": "bitcoin"}),
+        json!({"amount": "0", "method": "alipay"}),
+        json!({"amount": "1.5", "method": "alipay"}),
+        json!({"amount": "10", "method": "bitcoin"}),
+        json!({"amount": "10", "method": "alipay", "channel_id": "stripe"}),
     ] {
         let answer = alice.post("/api/user/payment/orders", body.clone()).await;
         assert!(!answer.success(), "{body}: {answer:?}");
@@ -61,26 +66,30 @@ async fn yipay_orders_are_paid_once_through_signed_notifications(backend: Backen
     let created = alice
         .post(
             "/api/user/payment/orders",
-            json!({"amount": 10, "payment_method": "alipay"}),
+            json!({"amount": "10", "method": "alipay", "channel_id": "yipay"}),
         )
         .await;
     assert!(created.success(), "{created:?}");
     let order = created.data().clone();
     let order_no = order["order_no"].as_str().unwrap().to_string();
     assert_eq!(order["status"], "pending");
-    assert_eq!(order["money"], "73.00");
+    assert_eq!(order["amount"], "10");
+    assert_eq!(order["rmb_amount"], "73.00");
+    assert_eq!(order["method"], "alipay");
     assert_eq!(order["quota"], 5_000_000);
-    assert_eq!(order["provider"], "yipay");
-    assert_eq!(order["pay_params"]["out_trade_no"], order_no.as_str());
-    assert_eq!(order["pay_params"]["money"], "73.00");
+    assert!(order["paid_at"].is_null());
+    // The browser opens the payment address: the gateway checks the signed order.
+    let payment_url = order["payment_url"].as_str().unwrap();
+    assert!(payment_url.starts_with(&format!("{}/submit.php?", gateway.base_url)));
+    let opened = reqwest::get(payment_url).await.unwrap();
+    assert_eq!(opened.status(), 200, "{:?}", gateway.refusals());
+    let sent = &gateway.orders()[0];
+    assert_eq!(sent.trade_no(), order_no);
+    assert_eq!(sent.params["money"], "73.00");
     assert_eq!(
-        order["pay_params"]["notify_url"],
+        sent.params["notify_url"],
         format!("{}/api/payment/yipay/notify", pylon.base_url)
     );
-    let (status, _) = gateway
-        .submit(order["pay_url"].as_str().unwrap(), &order["pay_params"])
-        .await;
-    assert_eq!(status, 200, "{:?}", gateway.refusals());
 
     let quota_before = alice.get("/api/user/self").await.data()["quota"]
         .as_i64()
@@ -154,12 +163,12 @@ async fn yipay_orders_are_paid_once_through_signed_notifications(backend: Backen
     assert!(orders.success(), "{orders:?}");
     assert_eq!(orders.data()["total"], 1);
     assert_eq!(orders.data()["items"][0]["order_no"], order_no.as_str());
-    assert_eq!(orders.data()["items"][0]["status"], "success");
+    assert_eq!(orders.data()["items"][0]["status"], "paid");
     let one = alice
         .get(&format!("/api/user/payment/orders/{order_no}"))
         .await;
-    assert_eq!(one.data()["status"], "success");
-    assert!(one.data()["paid_at"].as_i64().unwrap() > 0);
+    assert_eq!(one.data()["status"], "paid");
+    assert!(one.data()["paid_at"].as_str().unwrap().starts_with("20"));
 
     // Someone else's order is not shown; nobody's without a session.
     let foreign = bob

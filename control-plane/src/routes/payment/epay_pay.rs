@@ -43,6 +43,17 @@ pub const YIPAY: EpayDialect = EpayDialect {
     notify_path: "/api/payment/yipay/notify",
 };
 
+impl EpayOrder {
+    /// The gateway's address with the signed order in its query string: what a browser opens
+    /// to pay (EPay gateways take the order by GET as by POST).
+    pub fn payment_url(&self) -> String {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.params.iter())
+            .finish();
+        format!("{}?{query}", self.url)
+    }
+}
+
 /// The most of one plan an order may buy.
 const MAX_QUANTITY: i64 = 100;
 

@@ -12,7 +12,7 @@ mod yipay;
 use crate::app::AppState;
 use axum::Router;
 use axum::routing::get;
-use pylon_shared::db::TopUpRow;
+use pylon_shared::db::{TOPUP_SUCCESS, TopUpRow};
 use pylon_shared::payment::money::Cents;
 use serde_json::{Value, json};
 
@@ -31,20 +31,31 @@ pub fn router() -> Router<AppState> {
         .route("/api/payment/yipay/return", get(yipay::back))
 }
 
-/// An order in this dialect: its number, what it buys and costs (the amount as an exact
-/// decimal string) and where it stands.
+/// An order in this dialect (Veloce's fields): `amount` in units and `rmb_amount` what the
+/// gateway charges, as exact decimal strings; a paid order is `paid`; times in RFC 3339.
 fn order_view(order: &TopUpRow) -> Value {
-    json!({
-        "id": order.id,
+    let status = match order.status.as_str() {
+        TOPUP_SUCCESS => "paid",
+        other => other,
+    };
+    let mut view = json!({
         "order_no": order.trade_no,
-        "amount": order.amount,
+        "amount": order.amount.to_string(),
+        "rmb_amount": Cents(order.money_cents).to_decimal_string(),
+        "method": order.payment_method,
+        "status": status,
         "quota": order.quota,
-        "money": Cents(order.money_cents).to_decimal_string(),
-        "currency": order.currency,
-        "payment_method": order.payment_method,
-        "provider": order.payment_provider,
-        "status": order.status,
-        "created_at": order.create_time,
-        "paid_at": order.complete_time,
-    })
+        "channel_id": order.payment_provider,
+        "created_at": rfc3339(order.create_time),
+    });
+    if order.complete_time > 0 {
+        view["paid_at"] = rfc3339(order.complete_time).into();
+    }
+    view
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
 }

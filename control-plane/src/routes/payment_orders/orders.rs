@@ -1,6 +1,7 @@
-//! The caller's top-up orders: `POST /api/user/payment/orders` with `{"amount",
-//! "payment_method"}` creates a pending YiPay order (priced as new-api prices an EPay top-up)
-//! and answers it with the signed form to post to the gateway (`pay_url`, `pay_params`);
+//! The caller's top-up orders: `POST /api/user/payment/orders` with `{"amount", "method",
+//! "channel_id"}` (the amount in units, a number or its text; the channel optional) creates a
+//! pending YiPay order (priced as new-api prices an EPay top-up) and answers it with
+//! `payment_url`, the gateway's address with the signed order;
 //! `GET /api/user/payment/orders` pages through the caller's orders, newest first;
 //! `GET /api/user/payment/orders/:order_no` shows one of them.
 
@@ -16,13 +17,17 @@ use crate::routes::topup::list::expire_stale;
 use axum::extract::{Path, Query, State};
 use pylon_shared::db::TopUpFilter;
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 pub struct CreateOrder {
+    /// Units, as a number or its text (Veloce sends text).
     #[serde(default)]
-    amount: i64,
+    amount: Value,
+    #[serde(default, alias = "payment_method")]
+    method: String,
     #[serde(default)]
-    payment_method: String,
+    channel_id: String,
 }
 
 pub async fn create(
@@ -30,8 +35,20 @@ pub async fn create(
     AuthUser { user }: AuthUser,
     ApiJson(request): ApiJson<CreateOrder>,
 ) -> ApiResult {
-    let item = Item::Units(request.amount);
-    let order = create_order(&app, &user, item, &request.payment_method, YIPAY)
+    let amount = match &request.amount {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    let Some(amount) = amount else {
+        return Err(ApiError::invalid(
+            "The amount must be a whole number of units",
+        ));
+    };
+    if !request.channel_id.is_empty() && request.channel_id != YIPAY.provider {
+        return Err(ApiError::invalid("The payment channel does not exist"));
+    }
+    let order = create_order(&app, &user, Item::Units(amount), &request.method, YIPAY)
         .await?
         .map_err(ApiError::invalid)?;
     let row = app
@@ -40,8 +57,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("created order not found")))?;
     let mut view = order_view(&row);
-    view["pay_url"] = order.url.into();
-    view["pay_params"] = serde_json::to_value(&order.params).unwrap_or_default();
+    view["payment_url"] = order.payment_url().into();
     Ok(envelope::ok(view))
 }
 

@@ -57,11 +57,8 @@ async fn order(app: &App, user: &UserRow, request: Precreate) -> Result<Response
     let order = create_order(app, user, item, &request.pay_type, YIPAY)
         .await?
         .map_err(ApiError::invalid)?;
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(order.params.iter())
-        .finish();
     Ok(shop_ok(
-        json!({ "order_id": order.trade_no, "pay_url": format!("{}?{query}", order.url) }),
+        json!({ "order_id": order.trade_no, "pay_url": order.payment_url() }),
         "",
     ))
 }
