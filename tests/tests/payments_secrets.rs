@@ -3,7 +3,7 @@
 //! by any API (`GET /api/option/`, the top-up page, the status page) and never logged, even at
 //! debug level.
 
-use pylon_tests::fixtures::{console_with_role, database, root_console, set_option};
+use pylon_tests::fixtures::{console_with_role, database, root_console, scalar, set_option};
 use pylon_tests::payment_gateways::{CreemApi, EpayGateway, StripeApi, WechatPay};
 use pylon_tests::{Backend, Pylon, on_every_backend};
 use serde_json::json;
@@ -160,11 +160,104 @@ async fn secrets_are_used_but_never_shown_or_logged(backend: Backend) {
     ];
     let logs = pylon.logs();
     assert!(logs.contains("DEBUG"), "debug logging is on");
+    let stored = raw_options(&pool).await;
     for secret in secrets {
         for body in &shown {
             assert!(!body.contains(secret), "an API shows {secret}");
         }
         assert!(!logs.contains(secret), "the logs show {secret}");
+        assert!(
+            stored.iter().all(|(_, value)| !value.contains(secret)),
+            "the options table holds {secret} in clear"
+        );
+    }
+    for key in SEALED {
+        let value = &stored.iter().find(|(k, _)| k == key).unwrap().1;
+        assert!(
+            value.starts_with("sealed:v1:"),
+            "{key} is stored as {value}"
+        );
     }
 }
 on_every_backend!(secrets_are_used_but_never_shown_or_logged);
+
+/// The options holding a payment credential, stored sealed.
+const SEALED: [&str; 7] = [
+    "EpayKey",
+    "StripeApiSecret",
+    "StripeWebhookSecret",
+    "CreemApiKey",
+    "CreemWebhookSecret",
+    "WechatPayPrivateKey",
+    "WechatPayApiV3Key",
+];
+
+/// Every row of the `options` table as the database holds it.
+async fn raw_options(pool: &sqlx::AnyPool) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT `key`, value FROM options")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// A credential stored in clear before sealing existed still works, and is sealed in place
+/// the first time it is read; one sealed under another key encryption secret is refused as
+/// "not configured" rather than used.
+async fn plaintext_credentials_still_work_and_get_sealed(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+    set_option(&root, "ServerAddress", &pylon.base_url).await;
+    let epay = EpayGateway::start("1001", EPAY_KEY).await;
+    set_option(&root, "PayAddress", &epay.base_url).await;
+    set_option(&root, "EpayId", "1001").await;
+    // As an older version stored it: in clear.
+    sqlx::query("INSERT INTO options (`key`, value) VALUES ('EpayKey', ?)")
+        .bind(EPAY_KEY)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let order = alice
+        .post(
+            "/api/user/pay",
+            json!({"amount": 1, "payment_method": "alipay"}),
+        )
+        .await;
+    assert_eq!(order.body["message"], "success", "{order:?}");
+    let stored = raw_options(&pool).await;
+    let value = &stored.iter().find(|(k, _)| k == "EpayKey").unwrap().1;
+    assert!(value.starts_with("sealed:v1:"), "EpayKey is still {value}");
+    assert!(!value.contains(EPAY_KEY));
+
+    // The order was signed, and its notification verified, with the same key.
+    let (status, _) = epay
+        .submit(order.body["url"].as_str().unwrap(), order.data())
+        .await;
+    assert_eq!(status, 200, "{:?}", epay.refusals());
+    let notification = epay.paid_notification(&epay.orders()[0]);
+    let notify_url = format!("{}/api/user/epay/notify", pylon.base_url);
+    assert_eq!(
+        epay.notify(&notify_url, &notification, true).await,
+        "success"
+    );
+    assert_eq!(alice.get("/api/user/self").await.data()["quota"], 500_000);
+
+    // Sealed under another secret (the key encryption secret changed): not usable, so EPay
+    // counts as not configured and nothing is signed with a wrong key.
+    sqlx::query("UPDATE options SET value = ? WHERE `key` = 'EpayKey'")
+        .bind("sealed:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refused = alice
+        .post(
+            "/api/user/pay",
+            json!({"amount": 1, "payment_method": "alipay"}),
+        )
+        .await;
+    assert_eq!(refused.body["message"], "error", "{refused:?}");
+    assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM top_ups").await, 1);
+}
+on_every_backend!(plaintext_credentials_still_work_and_get_sealed);

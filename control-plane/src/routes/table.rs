@@ -15,7 +15,8 @@
 
 use super::{
     account, channel, commission, content, group, health, log, metrics, oidc, option, order,
-    passkey, payment, plan, redemption, setup, status, token, topup, two_factor, user, user_admin,
+    passkey, payment, payment_orders, plan, redemption, setup, shop, status, token, topup,
+    two_factor, user, user_admin,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -172,6 +173,27 @@ pub fn routes() -> Vec<Route> {
         module(GET, "/api/orders", User, order::router),
         module(POST, "/api/orders/{order}/cancel", User, order::router),
         module(GET, "/api/referral-commissions", Admin, commission::router),
+        // Seed 001's payment orders, paid through YiPay (an EPay-compatible gateway).
+        module(GET, "/api/user/payment/config", User, payment_orders::router),
+        module(GET, "/api/user/payment/orders", User, payment_orders::router),
+        module(POST, "/api/user/payment/orders", User, payment_orders::router),
+        module(GET, "/api/user/payment/orders/{order_no}", User, payment_orders::router),
+        module(GET, "/api/payment/yipay/notify", Public, payment_orders::router),
+        module(POST, "/api/payment/yipay/notify", Public, payment_orders::router),
+        module(GET, "/api/payment/yipay/return", Public, payment_orders::router),
+        // Seed 004's shop: card keys, products, orders paid through EPay/YiPay.
+        module(POST, "/api/use_carmi", User, shop::router),
+        module(GET, "/api/product", User, shop::router),
+        module(POST, "/api/pay/precreate", User, shop::router),
+        module(GET, "/api/admin/payment", Admin, shop::router),
+        module(POST, "/api/admin/payment", Admin, shop::router),
+        module(PUT, "/api/admin/payment", Admin, shop::router),
+        module(DELETE, "/api/admin/payment/{id}", Admin, shop::router),
+        module(GET, "/api/admin/orders", Admin, shop::router),
+        module(GET, "/api/admin/products", Admin, shop::router),
+        module(POST, "/api/admin/products", Admin, shop::router),
+        module(PUT, "/api/admin/products", Admin, shop::router),
+        module(DELETE, "/api/admin/products/{id}", Admin, shop::router),
         // Redemption codes.
         module(GET, "/api/redemption/", Admin, redemption::router),
         module(POST, "/api/redemption/", Admin, redemption::router),

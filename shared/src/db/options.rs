@@ -35,4 +35,22 @@ impl Db {
             .await?;
         Ok(())
     }
+
+    /// Replaces the option's value with `new` only if it is still `old` (a compare-and-set,
+    /// so that rewriting a value in place never overwrites a concurrent change). True when
+    /// replaced.
+    pub async fn replace_option_if(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE options SET value = ? WHERE `key` = ? AND value = ?")
+            .bind(new)
+            .bind(key)
+            .bind(old)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }

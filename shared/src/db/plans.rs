@@ -6,7 +6,7 @@ use super::{Db, DbError, now_secs};
 use sqlx::AssertSqlSafe;
 
 const COLUMNS: &str = "id, code, name, description, quota, price_cents, currency, enabled, \
-    sort_order, created_time, updated_time";
+    sort_order, created_time, updated_time, original_price_cents";
 
 /// One plan.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -27,6 +27,8 @@ pub struct PlanRow {
     pub sort_order: i64,
     pub created_time: i64,
     pub updated_time: i64,
+    /// The price shown struck through beside `price_cents` (0: none), display only.
+    pub original_price_cents: i64,
 }
 
 /// What an administrator sets on a plan.
@@ -40,6 +42,7 @@ pub struct PlanFields<'a> {
     pub currency: &'a str,
     pub enabled: bool,
     pub sort_order: i64,
+    pub original_price_cents: i64,
 }
 
 impl Db {
@@ -71,7 +74,8 @@ impl Db {
         let mut conn = self.pool().acquire().await?;
         let result = sqlx::query(
             "INSERT INTO plans (code, name, description, quota, price_cents, currency, enabled, \
-             sort_order, created_time, updated_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             sort_order, created_time, updated_time, original_price_cents) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(plan.code)
         .bind(plan.name)
@@ -83,6 +87,7 @@ impl Db {
         .bind(plan.sort_order)
         .bind(now)
         .bind(now)
+        .bind(plan.original_price_cents)
         .execute(&mut *conn)
         .await?;
         super::inserted_id(&mut conn, self.dialect(), &result).await
@@ -92,7 +97,8 @@ impl Db {
     pub async fn update_plan(&self, id: i64, plan: &PlanFields<'_>) -> Result<bool, DbError> {
         let updated = sqlx::query(
             "UPDATE plans SET code = ?, name = ?, description = ?, quota = ?, price_cents = ?, \
-             currency = ?, enabled = ?, sort_order = ?, updated_time = ? WHERE id = ?",
+             currency = ?, enabled = ?, sort_order = ?, updated_time = ?, \
+             original_price_cents = ? WHERE id = ?",
         )
         .bind(plan.code)
         .bind(plan.name)
@@ -103,6 +109,7 @@ impl Db {
         .bind(i64::from(plan.enabled))
         .bind(plan.sort_order)
         .bind(now_secs())
+        .bind(plan.original_price_cents)
         .bind(id)
         .execute(self.pool())
         .await?

@@ -5,6 +5,7 @@
 pub mod creem;
 pub mod epay;
 pub mod money;
+pub mod secret_options;
 pub mod stripe;
 pub mod wechat;
 

@@ -42,15 +42,16 @@ pub async fn update(
         )));
     }
     let value = as_text(request.value)?;
+    crate::settings::registry::check(&key, &value)
+        .map_err(|problem| ApiError::invalid(format!("Invalid parameters: {problem}")))?;
+    pricing::check(&key, &value)?;
+    groups::check(&key, &value)?;
+    let value = crate::routes::payment::settings::option_for_storage(&app, &key, value);
     if value.len() > MAX_VALUE_BYTES {
         return Err(ApiError::invalid(format!(
             "Invalid parameters: value is longer than {MAX_VALUE_BYTES} bytes"
         )));
     }
-    crate::settings::registry::check(&key, &value)
-        .map_err(|problem| ApiError::invalid(format!("Invalid parameters: {problem}")))?;
-    pricing::check(&key, &value)?;
-    groups::check(&key, &value)?;
     app.settings
         .store(&app.db, &app.changes, &key, &value)
         .await?;

@@ -3,7 +3,10 @@
 //! ours, the trade status is `TRADE_SUCCESS` and the amount is the order's, to the cent; and
 //! only once, however often and however concurrently the gateway repeats it. The gateway reads
 //! the plain-text answer: `success` stops its retries, `fail` asks for another try.
+//! [`notify_for`] serves every EPay-compatible gateway (seed 001's YiPay): each credits only
+//! the orders created for it.
 
+use super::epay_pay::{EPAY, EpayDialect};
 use super::settings::PaymentSettings;
 use crate::app::AppState;
 use crate::ledger::after_commit;
@@ -25,7 +28,19 @@ pub async fn notify(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> &'static str {
-    let raw = if method == Method::POST {
+    notify_for(&app, &method, query, &body, EPAY).await
+}
+
+/// Handles a notification of the EPay-compatible gateway `dialect` (query string for GET, form
+/// body for POST) and answers `success` or `fail`.
+pub async fn notify_for(
+    app: &crate::app::App,
+    method: &Method,
+    query: Option<String>,
+    body: &[u8],
+    dialect: EpayDialect,
+) -> &'static str {
+    let raw = if *method == Method::POST {
         body.to_vec()
     } else {
         query.unwrap_or_default().into_bytes()
@@ -33,10 +48,10 @@ pub async fn notify(
     let params: BTreeMap<String, String> = url::form_urlencoded::parse(&raw)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    match handle(&app, &params).await {
+    match handle(app, &params, dialect).await {
         Ok(answer) => answer,
         Err(error) => {
-            tracing::error!(%error, "epay notification failed");
+            tracing::error!(%error, provider = dialect.provider, "epay notification failed");
             FAIL
         }
     }
@@ -45,6 +60,7 @@ pub async fn notify(
 async fn handle(
     app: &crate::app::App,
     params: &BTreeMap<String, String>,
+    dialect: EpayDialect,
 ) -> anyhow::Result<&'static str> {
     let settings = PaymentSettings::load(app)
         .await
@@ -76,7 +92,7 @@ async fn handle(
         notification.gateway_trade_no.clone()
     };
     let proof = PaymentProof {
-        provider: "epay",
+        provider: dialect.provider,
         event_id: Some(&event_id),
         money_cents: Some(paid.0),
         currency: None,

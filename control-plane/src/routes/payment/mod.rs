@@ -12,8 +12,8 @@
 
 mod creem_pay;
 mod creem_webhook;
-mod epay_notify;
-mod epay_pay;
+pub(crate) mod epay_notify;
+pub(crate) mod epay_pay;
 mod http;
 pub mod settings;
 mod stripe_pay;

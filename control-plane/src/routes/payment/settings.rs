@@ -3,7 +3,8 @@
 //! `TopupGroupRatio`, `payment_setting.amount_options`, `payment_setting.amount_discount`),
 //! Stripe (`StripeApiSecret`, `StripeWebhookSecret`, `StripePriceId`, `StripeUnitPrice`,
 //! `StripeMinTopUp`, `StripePromotionCodesEnabled`) and the callback address
-//! (`CustomCallbackAddress`, else `ServerAddress`). Secrets (names ending in `Key` or `Secret`)
+//! (`CustomCallbackAddress`, else `ServerAddress`); seed 004's channel routes add
+//! `EpayChannelName` and `EpayChannelEnabled`. Secrets (names ending in `Key` or `Secret`)
 //! are never returned by `GET /api/option/`.
 //!
 //! Creem (`CreemApiKey`, `CreemWebhookSecret`, `CreemProducts`, `CreemTestMode`), WeChat Pay
@@ -21,6 +22,7 @@ use crate::error::ApiError;
 use pylon_shared::db::{CompletionRules, now_secs};
 use pylon_shared::payment::creem;
 use pylon_shared::payment::money::Decimal6;
+use pylon_shared::payment::secret_options::{self, Stored};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,6 +43,11 @@ pub struct PaymentSettings {
     pub pay_address: String,
     pub epay_id: String,
     pub epay_key: String,
+    /// Off only when an administrator disabled the channel (seed 004's channel `status` 0,
+    /// option `EpayChannelEnabled`); new-api has no such switch.
+    pub epay_switched_on: bool,
+    /// The channel's display name (seed 004, option `EpayChannelName`).
+    pub epay_channel_name: String,
     pub pay_methods: Vec<PayMethod>,
     pub price: Decimal6,
     pub min_topup: i64,
@@ -104,7 +111,13 @@ impl PaymentSettings {
     /// Reads the current options. A malformed value falls back to its default, as in new-api
     /// (the option update route checks what it can).
     pub async fn load(app: &App) -> Result<Self, ApiError> {
-        let options: HashMap<String, String> = app.db.all_options().await?.into_iter().collect();
+        let mut options: HashMap<String, String> =
+            app.db.all_options().await?.into_iter().collect();
+        for key in secret_options::SECRET_OPTIONS {
+            if let Some(stored) = options.get_mut(key) {
+                *stored = open_credential(app, key, stored).await?;
+            }
+        }
         let text = |key: &str| options.get(key).map_or("", |v| v.trim()).to_string();
         let decimal = |key: &str, default: &str| {
             Decimal6::parse(&text(key))
@@ -124,6 +137,8 @@ impl PaymentSettings {
             pay_address: text("PayAddress").trim_end_matches('/').to_string(),
             epay_id: text("EpayId"),
             epay_key: text("EpayKey"),
+            epay_switched_on: text("EpayChannelEnabled") != "false",
+            epay_channel_name: text("EpayChannelName"),
             pay_methods: parse_pay_methods(&text("PayMethods")),
             price: decimal("Price", DEFAULT_PRICE),
             min_topup: int("MinTopUp", 1),
@@ -191,7 +206,10 @@ impl PaymentSettings {
 
     /// Whether EPay top-up is configured (new-api: address, merchant id and key set).
     pub fn epay_enabled(&self) -> bool {
-        !self.pay_address.is_empty() && !self.epay_id.is_empty() && !self.epay_key.is_empty()
+        self.epay_switched_on
+            && !self.pay_address.is_empty()
+            && !self.epay_id.is_empty()
+            && !self.epay_key.is_empty()
     }
 
     /// Whether Stripe top-up is configured.
@@ -240,6 +258,36 @@ impl PaymentSettings {
         self.pay_methods
             .iter()
             .any(|m| m.get("type").is_some_and(|t| t == method))
+    }
+}
+
+/// What to store for the option `key` set to `value` through `PUT /api/option/`: a payment
+/// credential sealed with the key encryption secret, any other value as it is.
+pub fn option_for_storage(app: &App, key: &str, value: String) -> String {
+    secret_options::for_storage(&app.secrets.key_encryption, key, value)
+}
+
+/// The usable value of the stored credential `key`. A plaintext one (stored before credentials
+/// were sealed) is sealed in place, unless it changed meanwhile; one that does not open (the
+/// key encryption secret changed) counts as not set.
+async fn open_credential(app: &App, key: &str, stored: &str) -> Result<String, ApiError> {
+    match secret_options::open(&app.secrets.key_encryption, stored) {
+        Stored::Sealed(value) => Ok(value),
+        Stored::Plain(value) if value.is_empty() => Ok(value),
+        Stored::Plain(value) => {
+            let sealed = option_for_storage(app, key, value.clone());
+            if app.db.replace_option_if(key, stored, &sealed).await? {
+                tracing::info!(%key, "plaintext payment credential sealed in place");
+            }
+            Ok(value)
+        }
+        Stored::Unreadable => {
+            tracing::warn!(
+                %key,
+                "payment credential cannot be decrypted; was security.key_encryption_secret changed?"
+            );
+            Ok(String::new())
+        }
     }
 }
 

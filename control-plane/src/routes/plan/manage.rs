@@ -36,6 +36,9 @@ pub struct PlanInput {
     enabled: bool,
     #[serde(default)]
     sort_order: i64,
+    /// The price shown struck through (seed 004's `original_price`), in cents.
+    #[serde(default)]
+    original_price_cents: i64,
 }
 
 fn enabled_by_default() -> bool {
@@ -88,6 +91,9 @@ fn fields(input: &PlanInput) -> Result<PlanFields<'_>, ApiError> {
             "The currency must be a three-letter code",
         ));
     }
+    if input.original_price_cents < 0 {
+        return Err(ApiError::invalid("The original price must not be negative"));
+    }
     Ok(PlanFields {
         code,
         name: input.name.trim(),
@@ -97,6 +103,7 @@ fn fields(input: &PlanInput) -> Result<PlanFields<'_>, ApiError> {
         currency: if currency.is_empty() { "CNY" } else { currency },
         enabled: input.enabled,
         sort_order: input.sort_order,
+        original_price_cents: input.original_price_cents,
     })
 }
 

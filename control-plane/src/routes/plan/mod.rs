@@ -39,6 +39,7 @@ fn view(plan: &PlanRow) -> Value {
         "currency": plan.currency,
         "enabled": plan.enabled == 1,
         "sort_order": plan.sort_order,
+        "original_price_cents": plan.original_price_cents,
         "created_time": plan.created_time,
         "updated_time": plan.updated_time,
     })

@@ -11,7 +11,7 @@ pub(crate) mod credit;
 mod info;
 pub(crate) mod list;
 pub(crate) mod pricing;
-mod redeem;
+pub(crate) mod redeem;
 
 use crate::app::AppState;
 use axum::Router;

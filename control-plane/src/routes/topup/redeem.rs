@@ -5,7 +5,7 @@
 //! get a clear reason and change nothing. Answers the credited quota in `data`.
 
 use super::credit::describe_redemption;
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::AuthUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +13,7 @@ use crate::extract::ApiJson;
 use crate::ledger::after_commit;
 use crate::routes::payment::settings::PaymentSettings;
 use axum::extract::State;
-use pylon_shared::db::RedeemOutcome;
+use pylon_shared::db::{RedeemOutcome, UserRow};
 use serde::Deserialize;
 
 /// The longest key a code can have (`redemptions.key`).
@@ -31,14 +31,21 @@ pub async fn redeem(
     AuthUser { user }: AuthUser,
     ApiJson(request): ApiJson<RedeemRequest>,
 ) -> ApiResult {
-    let key = request.key.trim();
+    redeem_for(&app, &user, &request.key)
+        .await
+        .map(envelope::ok)
+}
+
+/// Redeems `key` for `user`; answers the credited quota, or the reason to show them.
+pub(crate) async fn redeem_for(app: &App, user: &UserRow, key: &str) -> Result<i64, ApiError> {
+    let key = key.trim();
     if key.is_empty() {
         return Err(ApiError::invalid("Please enter a redemption code"));
     }
     if key.len() > MAX_KEY_LEN {
         return Err(ApiError::invalid("Invalid redemption code"));
     }
-    let per_unit = PaymentSettings::load(&app).await?.quota_per_unit;
+    let per_unit = PaymentSettings::load(app).await?.quota_per_unit;
     let outcome = app
         .db
         .redeem_code(key, user.id, |code| describe_redemption(code, per_unit))
@@ -56,8 +63,8 @@ pub async fn redeem(
                 quota,
                 "redemption code redeemed"
             );
-            after_commit(&app, std::slice::from_ref(&movement), &changes).await;
-            Ok(envelope::ok(quota))
+            after_commit(app, std::slice::from_ref(&movement), &changes).await;
+            Ok(quota)
         }
         RedeemOutcome::Unknown => Err(ApiError::invalid("Invalid redemption code")),
         RedeemOutcome::Used => Err(ApiError::invalid(
