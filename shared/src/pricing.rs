@@ -1,13 +1,16 @@
 //! new-api compatible billing math: the price options (`ModelRatio`, `CompletionRatio`,
-//! `ModelPrice`, `GroupRatio`, `GroupGroupRatio`, `CacheRatio`) parsed into a [`PriceTable`],
-//! and the quota a request costs. Pure and allocation-free on the hot path.
+//! `ModelPrice`, `GroupRatio`, `GroupGroupRatio`, `CacheRatio`, `CreateCacheRatio`) laid over
+//! the shipped default prices ([`defaults`]) into a [`PriceTable`], and the quota a request
+//! costs. Pure and allocation-free on the hot path.
 //!
 //! Units, as in new-api: 500 000 quota = 1 USD ([`QUOTA_PER_UNIT`]); model ratio 1 means
-//! $0.002 per 1K prompt tokens, i.e. one quota per prompt token. Unlike new-api, Pylon ships no
-//! built-in price lists: a model is priced only if an operator configured it.
+//! $0.002 per 1K prompt tokens, i.e. one quota per prompt token. A model neither the operator
+//! nor the defaults price is refused, unless the operator turned on self-use mode
+//! (`SelfUseModeEnabled`): then it costs new-api's fallback ratio, 37.5.
 
 mod admission;
 mod decimal;
+mod defaults;
 mod estimate;
 #[cfg(test)]
 mod tests;
@@ -36,6 +39,13 @@ pub const OPTION_GROUP_GROUP_RATIO: &str = "GroupGroupRatio";
 /// Option key: `{model: ratio}` for cached prompt tokens relative to ordinary ones (1 when
 /// absent).
 pub const OPTION_CACHE_RATIO: &str = "CacheRatio";
+/// Option key: `{model: ratio}` for prompt tokens written to the provider's cache, relative to
+/// ordinary ones (shown on the pricing page; not yet billed apart).
+pub const OPTION_CREATE_CACHE_RATIO: &str = "CreateCacheRatio";
+/// Option key: `"true"` prices every model the table lacks at [`SELF_USE_MODEL_RATIO`].
+pub const OPTION_SELF_USE_MODE: &str = "SelfUseModeEnabled";
+/// The model ratio of an unpriced model in self-use mode (new-api's `GetModelRatio` fallback).
+pub const SELF_USE_MODEL_RATIO: f64 = 37.5;
 
 /// The model key new-api consults for any `*-openai-compact` model that has no entry of its own.
 const COMPACT_SUFFIX: &str = "-openai-compact";
@@ -64,6 +74,28 @@ pub struct PriceTable {
     group_ratio: HashMap<String, f64>,
     group_group_ratio: HashMap<String, HashMap<String, f64>>,
     cache_ratio: HashMap<String, f64>,
+    create_cache_ratio: HashMap<String, f64>,
+    /// Self-use mode: unpriced models cost [`SELF_USE_MODEL_RATIO`].
+    self_use: bool,
+}
+
+/// A model's rates as new-api's pricing page shows them (before any group ratio).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    /// 1 when charged per request (`model_price`), 0 when by tokens.
+    pub quota_type: i64,
+    /// Quota per prompt token (new-api's fallback 37.5 when unpriced).
+    pub model_ratio: f64,
+    /// USD per request; 0 when charged by tokens.
+    pub model_price: f64,
+    /// Completion token price relative to a prompt token.
+    pub completion_ratio: f64,
+    /// Cache read price relative to a prompt token, when set.
+    pub cache_ratio: Option<f64>,
+    /// Cache write price relative to a prompt token, when set.
+    pub create_cache_ratio: Option<f64>,
+    /// Whether the model is priced (by the operator, the defaults or self-use mode).
+    pub priced: bool,
 }
 
 /// How one model is charged for one group.
@@ -92,11 +124,22 @@ pub enum Price {
 }
 
 impl PriceTable {
-    /// Parses the price options out of all `(key, value)` rows of the `options` table; other keys
-    /// are ignored. A malformed option contributes nothing (as if absent) and is described in the
-    /// returned problems, as is every negative ratio or price (the entry is dropped), so the
-    /// caller can log them or keep serving its previous table. An empty value means `{}`.
+    /// The operator's price options (all `(key, value)` rows of the `options` table; other keys
+    /// are ignored) laid over the shipped defaults, model by model: an operator's entry replaces
+    /// the default for that model in that option, and a model the operator prices by
+    /// `ModelRatio` alone loses a default `ModelPrice`. A malformed option contributes nothing
+    /// (as if absent) and is described in the returned problems, as is every negative ratio or
+    /// price (the entry is dropped), so the caller can log them or keep serving its previous
+    /// table. An empty value means `{}`.
     pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (PriceTable, Vec<String>) {
+        let (operator, problems) = PriceTable::parse(options);
+        (defaults::table().clone().overlaid(operator), problems)
+    }
+
+    /// The table of the given options alone, without the defaults.
+    fn parse<'a>(
         options: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> (PriceTable, Vec<String>) {
         let mut table = PriceTable::default();
@@ -108,6 +151,11 @@ impl PriceTable {
                 OPTION_MODEL_PRICE => &mut table.model_price,
                 OPTION_GROUP_RATIO => &mut table.group_ratio,
                 OPTION_CACHE_RATIO => &mut table.cache_ratio,
+                OPTION_CREATE_CACHE_RATIO => &mut table.create_cache_ratio,
+                OPTION_SELF_USE_MODE => {
+                    table.self_use = value.trim() == "true";
+                    continue;
+                }
                 OPTION_GROUP_GROUP_RATIO => {
                     table.group_group_ratio = parse_nested(key, value, &mut problems);
                     continue;
@@ -117,6 +165,24 @@ impl PriceTable {
             *target = parse_flat(key, value, &mut problems);
         }
         (table, problems)
+    }
+
+    /// `self` (the defaults) with `operator`'s entries laid over it.
+    fn overlaid(mut self, operator: PriceTable) -> PriceTable {
+        for name in operator.model_ratio.keys() {
+            if !operator.model_price.contains_key(name) {
+                self.model_price.remove(name);
+            }
+        }
+        self.model_ratio.extend(operator.model_ratio);
+        self.completion_ratio.extend(operator.completion_ratio);
+        self.model_price.extend(operator.model_price);
+        self.cache_ratio.extend(operator.cache_ratio);
+        self.create_cache_ratio.extend(operator.create_cache_ratio);
+        self.group_ratio.extend(operator.group_ratio);
+        self.group_group_ratio.extend(operator.group_group_ratio);
+        self.self_use = operator.self_use;
+        self
     }
 
     /// How `model` is charged for a caller whose own group is also the group it calls through
@@ -137,7 +203,7 @@ impl PriceTable {
                 group_ratio,
             });
         }
-        let &model_ratio = lookup(&self.model_ratio, name)?;
+        let model_ratio = self.model_ratio_of(name)?;
         Some(Price::PerToken {
             model_ratio,
             completion_ratio: self.completion_ratio.get(name).copied().unwrap_or(1.0),
@@ -145,6 +211,48 @@ impl PriceTable {
             cache_ratio: self.cache_ratio.get(model).copied().unwrap_or(1.0),
             group_ratio,
         })
+    }
+
+    /// The model ratio of a normalised name: configured, else the self-use fallback.
+    fn model_ratio_of(&self, name: &str) -> Option<f64> {
+        match lookup(&self.model_ratio, name) {
+            Some(&ratio) => Some(ratio),
+            None => self.self_use.then_some(SELF_USE_MODEL_RATIO),
+        }
+    }
+
+    /// `model`'s rates as new-api's pricing page lists them: its price per request when it has
+    /// one, else its ratios (new-api's 37.5 when unpriced, with `priced` false).
+    pub fn rates(&self, model: &str) -> Rates {
+        let name = matching_name(model);
+        let cache_ratio = self.cache_ratio.get(model).copied();
+        let create_cache_ratio = self.create_cache_ratio.get(model).copied();
+        if let Some(&model_price) = lookup(&self.model_price, name) {
+            return Rates {
+                quota_type: 1,
+                model_ratio: 0.0,
+                model_price,
+                completion_ratio: 0.0,
+                cache_ratio,
+                create_cache_ratio,
+                priced: true,
+            };
+        }
+        let model_ratio = self.model_ratio_of(name);
+        Rates {
+            quota_type: 0,
+            model_ratio: model_ratio.unwrap_or(SELF_USE_MODEL_RATIO),
+            model_price: 0.0,
+            completion_ratio: self.completion_ratio.get(name).copied().unwrap_or(1.0),
+            cache_ratio,
+            create_cache_ratio,
+            priced: model_ratio.is_some(),
+        }
+    }
+
+    /// Every group of `GroupRatio` with its ratio.
+    pub fn group_ratios(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.group_ratio.iter().map(|(g, r)| (g.as_str(), *r))
     }
 
     /// The ratio of `group` (`GroupRatio`), 1 for groups not listed.
@@ -164,7 +272,7 @@ impl PriceTable {
     /// Whether `model` has any price configured (per request or by tokens).
     pub fn is_priced(&self, model: &str) -> bool {
         let name = matching_name(model);
-        lookup(&self.model_price, name).is_some() || lookup(&self.model_ratio, name).is_some()
+        lookup(&self.model_price, name).is_some() || self.model_ratio_of(name).is_some()
     }
 }
 

@@ -16,6 +16,7 @@ mod passkey;
 mod payment;
 mod payment_orders;
 mod plan;
+mod pricing;
 mod redemption;
 mod setup;
 mod shop;

@@ -15,7 +15,7 @@
 
 use super::{
     account, channel, commission, content, group, health, log, metrics, oidc, option, order,
-    passkey, payment, payment_orders, plan, redemption, setup, shop, status, token, topup,
+    passkey, payment, payment_orders, plan, pricing, redemption, setup, shop, status, token, topup,
     two_factor, user, user_admin,
 };
 use crate::app::AppState;
@@ -41,6 +41,7 @@ pub fn routes() -> Vec<Route> {
         get("/api/notice", Public, content::notice),
         get("/api/about", Public, content::about),
         get("/api/home_page_content", Public, content::home_page_content),
+        get("/api/pricing", Public, pricing::pricing),
         // Signing up and in (no session yet).
         post("/api/user/register", Public, account::register::register),
         get("/api/verification", Public, account::send_verification::send_verification),

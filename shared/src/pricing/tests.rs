@@ -135,14 +135,81 @@ fn requests_without_tokens_cost_nothing() {
 #[test]
 fn unpriced_models_have_no_price() {
     let table = standard();
-    assert_eq!(table.price("gpt-5", "default"), None);
-    assert!(!table.is_priced("gpt-5"));
+    assert_eq!(table.price("gpt-unknown-9", "default"), None);
+    assert!(!table.is_priced("gpt-unknown-9"));
     assert!(table.is_priced("gpt-4o"));
     assert!(table.is_priced("dall-e-3"));
-    // No built-in lists: an empty table prices nothing.
+    // An empty table (before the first load) prices nothing.
     assert_eq!(PriceTable::default().price("gpt-4o", "default"), None);
     // Exact match only: no date-suffix fallback, as new-api.
-    assert_eq!(table.price("gpt-4o-2024-08-06", "default"), None);
+    assert_eq!(table.price("gpt-4o-2099-01-01", "default"), None);
+}
+
+#[test]
+fn defaults_price_common_models_and_the_operator_overrides_them() {
+    let (table, problems) = PriceTable::from_options([]);
+    assert!(problems.is_empty());
+    // gpt-4o-mini: $0.15 in, $0.60 out, cached reads at half price.
+    assert_eq!(
+        table.price("gpt-4o-mini", "default"),
+        Some(Price::PerToken {
+            model_ratio: 0.075,
+            completion_ratio: 4.0,
+            cache_ratio: 0.5,
+            group_ratio: 1.0
+        })
+    );
+    // (1000 + 100 * 4) * 0.075 = 105
+    let bill = |t: &PriceTable| {
+        t.price("gpt-4o-mini", "default")
+            .unwrap()
+            .quota(&usage(1000, 100, 0))
+    };
+    assert_eq!(bill(&table), 105);
+    for model in [
+        "claude-sonnet-4-20250514",
+        "gemini-2.5-pro",
+        "deepseek-chat",
+        "qwen-plus",
+    ] {
+        assert!(table.is_priced(model), "{model}");
+    }
+    assert_eq!(
+        table.rates("claude-sonnet-4-20250514").create_cache_ratio,
+        Some(1.25)
+    );
+    assert_eq!(table.rates("dall-e-3").quota_type, 1);
+
+    // The operator's ratio replaces the default for that model only; other options' defaults
+    // for it stay.
+    let (table, _) = PriceTable::from_options([("ModelRatio", r#"{"gpt-4o-mini": 1.5}"#)]);
+    assert_eq!(bill(&table), 2100);
+    assert!(table.is_priced("gpt-4o"));
+    // A ratio set by the operator wins over a default per-request price.
+    let (table, _) = PriceTable::from_options([("ModelRatio", r#"{"dall-e-3": 2}"#)]);
+    assert!(matches!(
+        table.price("dall-e-3", "default"),
+        Some(Price::PerToken { .. })
+    ));
+}
+
+#[test]
+fn self_use_mode_prices_unknown_models_at_new_apis_fallback() {
+    let (table, _) = PriceTable::from_options([("SelfUseModeEnabled", "false")]);
+    assert_eq!(table.price("my-local-model", "default"), None);
+    assert!(!table.rates("my-local-model").priced);
+    let (table, _) = PriceTable::from_options([("SelfUseModeEnabled", "true")]);
+    assert!(table.is_priced("my-local-model"));
+    // (10 + 10) * 37.5 = 750
+    assert_eq!(
+        table
+            .price("my-local-model", "default")
+            .unwrap()
+            .quota(&usage(10, 10, 0)),
+        750
+    );
+    // Priced models keep their price.
+    assert_eq!(table.rates("gpt-4o-mini").model_ratio, 0.075);
 }
 
 #[test]
@@ -266,7 +333,10 @@ fn new_api_name_fallbacks() {
             "ModelRatio",
             r#"{"gemini-2.5-flash-thinking-*": 0.15, "gpt-4-gizmo-*": 15, "*-openai-compact": 2, "gemini-2.5-flash": 0.3}"#,
         ),
-        ("CompletionRatio", r#"{"gemini-2.5-flash-thinking-*": 2}"#),
+        (
+            "CompletionRatio",
+            r#"{"gemini-2.5-flash-thinking-*": 2, "gemini-2.5-flash": 1}"#,
+        ),
     ]);
     // A thinking-budget variant shares the wildcard's ratio and completion ratio:
     // (10 + 10 * 2) * 0.15 = 4.5 -> 5

@@ -32,7 +32,7 @@ const DEFAULT_AUTO_GROUPS: [&str; 1] = ["default"];
 const OWN_GROUP_DESC: &str = "用户分组";
 
 /// The group options, read once per request.
-pub(super) struct GroupOptions {
+pub(crate) struct GroupOptions {
     options: HashMap<String, String>,
     prices: PriceTable,
     /// The groups named in `GroupRatio`: the ones a key may name.
@@ -41,7 +41,7 @@ pub(super) struct GroupOptions {
 
 impl GroupOptions {
     /// Reads every option once.
-    pub(super) async fn load(app: &App) -> Result<Self, ApiError> {
+    pub(crate) async fn load(app: &App) -> Result<Self, ApiError> {
         let snapshot = app.settings.now();
         let options = snapshot.stored();
         let (prices, _problems) =
@@ -65,7 +65,7 @@ impl GroupOptions {
     }
 
     /// The groups a user of `user_group` may use (`None`: before login), with descriptions.
-    fn usable(&self, user_group: Option<&str>) -> BTreeMap<String, String> {
+    pub(crate) fn usable(&self, user_group: Option<&str>) -> BTreeMap<String, String> {
         let mut groups: BTreeMap<String, String> = match self.object(OPTION_USABLE_GROUPS) {
             Some(map) => map.into_iter().map(|(k, v)| (k, text(&v))).collect(),
             None => DEFAULT_USABLE_GROUPS
@@ -113,7 +113,7 @@ impl GroupOptions {
     }
 
     /// The groups `auto` routes through for a user of `user_group`, in order.
-    pub(super) fn auto_groups(&self, user_group: Option<&str>) -> Vec<String> {
+    pub(crate) fn auto_groups(&self, user_group: Option<&str>) -> Vec<String> {
         let configured: Vec<String> = self
             .options
             .get(OPTION_AUTO_GROUPS)

@@ -7,7 +7,7 @@ pub(super) mod checkin;
 pub(super) mod checkin_config;
 pub(super) mod checkin_records;
 pub(super) mod checkin_status;
-pub(super) mod groups;
+pub(crate) mod groups;
 pub(super) mod login;
 pub(super) mod logout;
 pub(super) mod models;
