@@ -24,3 +24,17 @@ CREATE UNIQUE INDEX uq_usage_hourly_key
 CREATE INDEX idx_usage_hourly_user_hour ON usage_hourly (user_id, hour);
 CREATE INDEX idx_usage_hourly_model_hour ON usage_hourly (model_name, hour);
 CREATE INDEX idx_usage_hourly_channel_hour ON usage_hourly (channel_id, hour);
+
+-- The logs written before this migration, aggregated once, so that statistics over earlier
+-- hours stay what they were.
+INSERT INTO usage_hourly (hour, user_id, token_id, model_name, channel_id, `group`, requests,
+    errors, prompt_tokens, completion_tokens, cached_tokens, quota)
+SELECT created_at - created_at % 3600, user_id, token_id, model_name, channel_id, `group`,
+    SUM(CASE WHEN type = 2 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN type = 5 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN type = 2 THEN prompt_tokens ELSE 0 END),
+    SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END),
+    SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END),
+    SUM(CASE WHEN type = 2 THEN quota ELSE 0 END)
+FROM logs WHERE type IN (2, 5)
+GROUP BY created_at - created_at % 3600, user_id, token_id, model_name, channel_id, `group`;
