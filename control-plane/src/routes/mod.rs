@@ -5,6 +5,7 @@ mod account;
 mod channel;
 mod commission;
 mod content;
+mod data;
 mod group;
 mod health;
 mod log;

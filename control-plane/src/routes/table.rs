@@ -14,7 +14,7 @@
 //! HTTP on both backends.
 
 use super::{
-    account, channel, commission, content, group, health, log, metrics, oidc, option, order,
+    account, channel, commission, content, data, group, health, log, metrics, oidc, option, order,
     passkey, payment, payment_orders, plan, pricing, redemption, setup, shop, status, token, topup,
     two_factor, user, user_admin,
 };
@@ -125,6 +125,9 @@ pub fn routes() -> Vec<Route> {
         get("/api/log/self/stat", User, log::stat::own),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
+        // Dashboard data (new-api's `/api/data/`), from the per-hour usage aggregates.
+        get("/api/data/", Admin, data::quota::all),
+        get("/api/data/self", User, data::quota::own),
         // Channels.
         get("/api/channel/", Admin, channel::list::list),
         post("/api/channel/", Admin, channel::create::create),

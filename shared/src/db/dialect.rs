@@ -60,4 +60,21 @@ impl Dialect {
             Dialect::MySql => format!("ON DUPLICATE KEY UPDATE {column} = VALUES({column})"),
         }
     }
+
+    /// The tail of an upsert on `conflict_key` that adds the new row's `columns` to the stored
+    /// ones (counters).
+    pub(crate) fn upsert_add_tail(self, conflict_key: &str, columns: &[&str]) -> String {
+        let (head, new) = match self {
+            Dialect::Sqlite => (
+                format!("ON CONFLICT({conflict_key}) DO UPDATE SET"),
+                "excluded.{}",
+            ),
+            Dialect::MySql => ("ON DUPLICATE KEY UPDATE".to_string(), "VALUES({})"),
+        };
+        let sets: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = {c} + {}", new.replace("{}", c)))
+            .collect();
+        format!("{head} {}", sets.join(", "))
+    }
 }

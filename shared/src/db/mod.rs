@@ -31,6 +31,7 @@ mod setup;
 mod tokens;
 mod top_ups;
 mod two_factor;
+mod usage_stats;
 mod user_admin;
 mod users;
 
@@ -74,6 +75,7 @@ pub use top_ups::{
     TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter, TopUpRow,
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
+pub use usage_stats::QuotaDatum;
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use users::{NewUser, UserRow};
 

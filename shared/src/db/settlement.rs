@@ -104,9 +104,9 @@ impl Db {
         Ok(query.fetch_all(self.pool()).await?)
     }
 
-    /// Writes a batch of records in one transaction: the log rows (several per statement) and
-    /// the balance moves they imply, summed per user, key and channel (one statement each,
-    /// in id order so that nodes writing at once never deadlock). Records whose `request_id`
+    /// Writes a batch of records in one transaction: the log rows (several per statement), their
+    /// per-hour usage aggregates and the balance moves they imply, summed per user, key and
+    /// channel (one statement each, in id order so that nodes writing at once never deadlock). Records whose `request_id`
     /// is already logged are skipped entirely, so a batch may be retried safely after an
     /// uncertain failure. Returns how many records were newly applied.
     pub async fn apply_relay_records(&self, records: &[RelayRecord]) -> Result<usize, DbError> {
@@ -120,6 +120,8 @@ impl Db {
         for rows in fresh.chunks(ROWS_PER_INSERT) {
             insert_logs(&mut tx, rows).await?;
         }
+        // Only fresh records: one already logged was counted when it was.
+        super::usage_stats::add_usage(&mut tx, self.dialect, &fresh).await?;
         let moves = BalanceMoves::of(&fresh);
         for (user_id, (quota, requests)) in &moves.users {
             sqlx::query(

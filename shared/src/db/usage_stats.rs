@@ -1,0 +1,403 @@
+//! Per-hour usage aggregates (`usage_hourly`): one row per hour × user × key × model × channel ×
+//! group. The settlement batch adds its fresh records here in the transaction that writes their
+//! log rows, so the aggregates always equal the sums of the logs; statistics read them instead
+//! of scanning the logs, and fall back to the logs only for what an hourly row cannot answer
+//! (a key name, a log type other than consume, the part of a time range that is not whole hours).
+
+use super::settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord};
+use super::{Db, DbError, Dialect, LogFilter, LogStat};
+use sqlx::AssertSqlSafe;
+use std::collections::BTreeMap;
+
+const HOUR: i64 = 3600;
+
+/// The key of one aggregate row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct UsageKey {
+    hour: i64,
+    user_id: i64,
+    token_id: i64,
+    model_name: String,
+    channel_id: i64,
+    group: String,
+}
+
+/// What a batch adds to one aggregate row.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct UsageSums {
+    requests: i64,
+    errors: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cached_tokens: i64,
+    quota: i64,
+}
+
+/// The aggregate additions of a batch's records, in key order (so that nodes writing at once
+/// lock rows in the same order). Consume records count as requests with their tokens and quota;
+/// error records count as errors only; other types are not relayed requests.
+fn sums_of(records: &[&RelayRecord]) -> BTreeMap<UsageKey, UsageSums> {
+    let mut sums: BTreeMap<UsageKey, UsageSums> = BTreeMap::new();
+    for r in records {
+        if r.log_type != LOG_TYPE_CONSUME && r.log_type != LOG_TYPE_ERROR {
+            continue;
+        }
+        let key = UsageKey {
+            hour: r.created_at - r.created_at.rem_euclid(HOUR),
+            user_id: r.user_id,
+            token_id: r.token_id,
+            model_name: r.model_name.clone(),
+            channel_id: r.channel_id,
+            group: r.group.clone(),
+        };
+        let row = sums.entry(key).or_default();
+        if r.log_type == LOG_TYPE_ERROR {
+            row.errors += 1;
+            continue;
+        }
+        row.requests += 1;
+        row.prompt_tokens = row.prompt_tokens.saturating_add(r.prompt_tokens);
+        row.completion_tokens = row.completion_tokens.saturating_add(r.completion_tokens);
+        row.cached_tokens = row.cached_tokens.saturating_add(r.cached_tokens);
+        row.quota = row.quota.saturating_add(r.quota);
+    }
+    sums
+}
+
+/// Aggregate rows per upsert statement (12 parameters each).
+const ROWS_PER_UPSERT: usize = 100;
+const KEY_COLUMNS: &str = "hour, user_id, token_id, model_name, channel_id, `group`";
+const SUM_COLUMNS: [&str; 6] = [
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "quota",
+];
+
+/// Adds the fresh records of a settlement batch to the aggregates, inside its transaction.
+pub(super) async fn add_usage(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dialect: Dialect,
+    records: &[&RelayRecord],
+) -> Result<(), DbError> {
+    let sums: Vec<(UsageKey, UsageSums)> = sums_of(records).into_iter().collect();
+    let tail = dialect.upsert_add_tail(KEY_COLUMNS, &SUM_COLUMNS);
+    for rows in sums.chunks(ROWS_PER_UPSERT) {
+        let sql = format!(
+            "INSERT INTO usage_hourly ({KEY_COLUMNS}, {}) VALUES {} {tail}",
+            SUM_COLUMNS.join(", "),
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (k, s) in rows {
+            query = query
+                .bind(k.hour)
+                .bind(k.user_id)
+                .bind(k.token_id)
+                .bind(&k.model_name)
+                .bind(k.channel_id)
+                .bind(&k.group)
+                .bind(s.requests)
+                .bind(s.errors)
+                .bind(s.prompt_tokens)
+                .bind(s.completion_tokens)
+                .bind(s.cached_tokens)
+                .bind(s.quota);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A time range `[start, end]` (inclusive, 0 = open) split into the whole hours the aggregates
+/// answer (`hour >= from AND hour < until`) and the partial hours at either end the logs answer.
+#[derive(Debug, PartialEq, Eq)]
+struct SplitRange {
+    /// Whole hours, when there is at least one.
+    hours: Option<(i64, i64)>,
+    /// Inclusive `[start, end]` ranges of seconds left to the logs.
+    edges: Vec<(i64, i64)>,
+}
+
+fn split_range(start: i64, end: i64) -> SplitRange {
+    let start = start.max(0);
+    let from = if start > 0 {
+        start.div_euclid(HOUR) * HOUR + if start % HOUR == 0 { 0 } else { HOUR }
+    } else {
+        0
+    };
+    let until = if end > 0 {
+        (end.saturating_add(1)).div_euclid(HOUR) * HOUR
+    } else {
+        i64::MAX
+    };
+    if end > 0 && from >= until {
+        return SplitRange {
+            hours: None,
+            edges: vec![(start, end)],
+        };
+    }
+    let mut edges = Vec::new();
+    if start > 0 && start < from {
+        edges.push((start, from - 1));
+    }
+    if end > 0 && until <= end {
+        edges.push((until, end));
+    }
+    SplitRange {
+        hours: Some((from, until)),
+        edges,
+    }
+}
+
+/// One bar of new-api's dashboard (`/api/data/`): a model's use in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct QuotaDatum {
+    pub model_name: String,
+    /// The hour's first second.
+    pub created_at: i64,
+    pub count: i64,
+    pub quota: i64,
+    pub token_used: i64,
+}
+
+impl Db {
+    /// Consume sums over what `filter` selects (its `log_type` must be 0 or consume): whole
+    /// hours from the aggregates, partial hours and key-name filters from the logs.
+    pub async fn usage_stat(&self, filter: &LogFilter) -> Result<LogStat, DbError> {
+        let mut filter = filter.clone();
+        filter.log_type = LOG_TYPE_CONSUME;
+        if filter.user_id.is_none() && !filter.username.is_empty() {
+            match self.user_id_by_name(&filter.username).await? {
+                Some(id) => {
+                    filter.user_id = Some(id);
+                    filter.username.clear();
+                }
+                // A name no account has now: only the logs know who had it.
+                None => return self.logs_stat(&filter).await,
+            }
+        }
+        if !filter.token_name.is_empty() {
+            return self.logs_stat(&filter).await;
+        }
+        let range = split_range(filter.start_timestamp, filter.end_timestamp);
+        let mut total = match range.hours {
+            Some((from, until)) => self.aggregate_stat(&filter, from, until).await?,
+            None => LogStat::default(),
+        };
+        for (start, end) in range.edges {
+            let edge = LogFilter {
+                start_timestamp: start,
+                end_timestamp: end,
+                ..filter.clone()
+            };
+            let part = self.logs_stat(&edge).await?;
+            total.quota += part.quota;
+            total.requests += part.requests;
+            total.prompt_tokens += part.prompt_tokens;
+            total.completion_tokens += part.completion_tokens;
+        }
+        Ok(total)
+    }
+
+    /// Sums of the aggregate rows of hours `[from, until)` matching the filter's user, model,
+    /// channel and group.
+    async fn aggregate_stat(
+        &self,
+        filter: &LogFilter,
+        from: i64,
+        until: i64,
+    ) -> Result<LogStat, DbError> {
+        let mut sql = String::from(
+            "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(requests), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(prompt_tokens), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) \
+             FROM usage_hourly WHERE hour >= ? AND hour < ?",
+        );
+        let mut ints = Vec::new();
+        if let Some(user_id) = filter.user_id {
+            sql.push_str(" AND user_id = ?");
+            ints.push(user_id);
+        }
+        if filter.channel_id != 0 {
+            sql.push_str(" AND channel_id = ?");
+            ints.push(filter.channel_id);
+        }
+        let mut texts = Vec::new();
+        for (value, column) in [
+            (&filter.model_name, "model_name"),
+            (&filter.group, "`group`"),
+        ] {
+            if !value.is_empty() {
+                sql.push_str(&format!(" AND {column} = ?"));
+                texts.push(value.as_str());
+            }
+        }
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql))
+            .bind(from)
+            .bind(until);
+        for v in ints {
+            query = query.bind(v);
+        }
+        for v in texts {
+            query = query.bind(v);
+        }
+        let (quota, requests, prompt_tokens, completion_tokens) =
+            query.fetch_one(self.pool()).await?;
+        Ok(LogStat {
+            quota,
+            requests,
+            prompt_tokens,
+            completion_tokens,
+        })
+    }
+
+    /// Requests and tokens of the last minute (new-api's `rpm` and `tpm`) for what `filter`
+    /// selects apart from its time range: a one-minute range of the time-indexed logs.
+    pub async fn last_minute_stat(&self, filter: &LogFilter) -> Result<(i64, i64), DbError> {
+        let recent = LogFilter {
+            log_type: LOG_TYPE_CONSUME,
+            start_timestamp: super::now_secs() - 60,
+            end_timestamp: 0,
+            ..filter.clone()
+        };
+        let stat = self.logs_stat(&recent).await?;
+        Ok((stat.requests, stat.prompt_tokens + stat.completion_tokens))
+    }
+
+    /// new-api's dashboard data: requests, quota and tokens per model and hour for hours
+    /// starting in `[start, end]`, of one user or of everyone.
+    pub async fn quota_by_model_hour(
+        &self,
+        user_id: Option<i64>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<QuotaDatum>, DbError> {
+        let user_clause = if user_id.is_some() {
+            " AND user_id = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT model_name, hour AS created_at, CAST(SUM(requests) AS SIGNED) AS count, \
+             CAST(SUM(quota) AS SIGNED) AS quota, \
+             CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS token_used \
+             FROM usage_hourly WHERE hour >= ? AND hour <= ?{user_clause} \
+             GROUP BY model_name, hour HAVING SUM(requests) > 0 ORDER BY hour, model_name"
+        );
+        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end);
+        if let Some(id) = user_id {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// The id of the account named `username` (deleted accounts included: their logs stay).
+    pub async fn user_id_by_name(&self, username: &str) -> Result<Option<i64>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_split_into_whole_hours_and_edges() {
+        // Open on both sides: every hour, no edges.
+        assert_eq!(
+            split_range(0, 0),
+            SplitRange {
+                hours: Some((0, i64::MAX)),
+                edges: vec![]
+            }
+        );
+        // Aligned: whole hours only (end is inclusive).
+        assert_eq!(
+            split_range(7200, 10799),
+            SplitRange {
+                hours: Some((7200, 10800)),
+                edges: vec![]
+            }
+        );
+        // Ragged on both sides.
+        assert_eq!(
+            split_range(7300, 14500),
+            SplitRange {
+                hours: Some((10800, 14400)),
+                edges: vec![(7300, 10799), (14400, 14500)]
+            }
+        );
+        // Inside one hour: the logs only.
+        assert_eq!(
+            split_range(7300, 7400),
+            SplitRange {
+                hours: None,
+                edges: vec![(7300, 7400)]
+            }
+        );
+        // Open end.
+        assert_eq!(
+            split_range(7300, 0),
+            SplitRange {
+                hours: Some((10800, i64::MAX)),
+                edges: vec![(7300, 10799)]
+            }
+        );
+    }
+
+    #[test]
+    fn consume_records_sum_per_key_and_errors_count_apart() {
+        let record = |id: &str, at: i64, log_type: i64, quota: i64| RelayRecord {
+            request_id: id.into(),
+            created_at: at,
+            log_type,
+            user_id: 1,
+            token_id: 2,
+            model_name: "m".into(),
+            channel_id: 3,
+            group: "default".into(),
+            quota,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cached_tokens: 1,
+            ..RelayRecord::default()
+        };
+        let records = [
+            record("a", 3600, LOG_TYPE_CONSUME, 7),
+            record("b", 7199, LOG_TYPE_CONSUME, 8),
+            record("c", 7200, LOG_TYPE_CONSUME, 9),
+            record("d", 3700, LOG_TYPE_ERROR, 0),
+        ];
+        let refs: Vec<&RelayRecord> = records.iter().collect();
+        let sums: Vec<(i64, UsageSums)> = sums_of(&refs)
+            .into_iter()
+            .map(|(k, s)| (k.hour, s))
+            .collect();
+        let first = UsageSums {
+            requests: 2,
+            errors: 1,
+            prompt_tokens: 20,
+            completion_tokens: 10,
+            cached_tokens: 2,
+            quota: 15,
+        };
+        let second = UsageSums {
+            requests: 1,
+            errors: 0,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cached_tokens: 1,
+            quota: 9,
+        };
+        assert_eq!(sums, vec![(3600, first), (7200, second)]);
+    }
+}
