@@ -85,16 +85,29 @@ impl Timeouts {
     pub(super) async fn next_chunk(
         &self,
         upstream: &mut HttpSession,
-    ) -> Result<Option<Bytes>, String> {
+    ) -> Result<Option<Bytes>, Cut> {
         match self
             .within(self.idle, "body chunk", upstream.read_response_body())
             .await
         {
             Ok(Ok(chunk)) => Ok(chunk),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(expired) => Err(expired),
+            Ok(Err(error)) => Err(Cut {
+                message: error.to_string(),
+                expired: false,
+            }),
+            Err(message) => Err(Cut {
+                message,
+                expired: true,
+            }),
         }
     }
+}
+
+/// Why an upstream's body stopped before its end.
+pub(super) struct Cut {
+    pub message: String,
+    /// A deadline fired (the upstream did not fail: the relay stopped waiting).
+    pub expired: bool,
 }
 
 /// Everything one attempt needs.
@@ -356,6 +369,7 @@ async fn relay_answer(
     let mut kept: Vec<Bytes> = Vec::new();
     let mut kept_len = 0usize;
     let mut pending = first_chunk;
+    let mut expired = false;
     loop {
         let next = match pending.take() {
             Some(chunk) => Ok(chunk),
@@ -367,9 +381,10 @@ async fn relay_answer(
                 delivery.complete = true;
                 break;
             }
-            Err(error) => {
-                tracing::warn!(%error, channel = attempt.channel.id, "upstream ended mid-answer");
-                delivery.upstream_error = Some(error);
+            Err(cut) => {
+                tracing::warn!(error = %cut.message, channel = attempt.channel.id, "upstream ended mid-answer");
+                expired = cut.expired;
+                delivery.upstream_error = Some(cut.message);
                 break;
             }
         };
@@ -402,8 +417,10 @@ async fn relay_answer(
     }
     if let Some(scanner) = scanner.as_mut() {
         let mut rest = scanner.finish();
-        if !delivery.complete && !scanner.saw_terminal_event() {
-            // Cut (a deadline or the upstream): the stream still ends in the client's format.
+        if expired && !scanner.saw_terminal_event() {
+            // A deadline stopped the stream: it still ends in the client's format (a stream
+            // the upstream itself broke is left without its end marker, so the client can
+            // tell it was cut).
             rest = [rest, closing(attempt.request.endpoint.stream_format())]
                 .concat()
                 .into();

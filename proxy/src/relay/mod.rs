@@ -452,7 +452,7 @@ impl Relay {
             self.metrics.first_byte(&request.model, first);
         }
         let content = if let Some(error) = &delivery.upstream_error {
-            format!("upstream failed mid-answer ({error}); billed for what was delivered")
+            format!("upstream ended the answer early ({error}); billed for what was delivered")
         } else if delivery.client_gone {
             "client disconnected; billed for what was delivered".to_string()
         } else if !delivery.complete {

@@ -146,9 +146,9 @@ async fn stream(
                 clean_end = true;
                 break;
             }
-            Err(error) => {
-                tracing::warn!(%error, "upstream ended mid-stream");
-                delivery.upstream_error = Some(error);
+            Err(cut) => {
+                tracing::warn!(error = %cut.message, "upstream ended mid-stream");
+                delivery.upstream_error = Some(cut.message);
                 break;
             }
         };
@@ -205,10 +205,10 @@ async fn converted(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(error) => {
+            Err(cut) => {
                 // Nothing reached the client yet: another channel may take the request.
-                tracing::warn!(%error, "upstream ended mid-answer");
-                delivery.retry = Some(error);
+                tracing::warn!(error = %cut.message, "upstream ended mid-answer");
+                delivery.retry = Some(cut.message);
                 return delivery;
             }
         }
@@ -271,10 +271,10 @@ async fn passed_on(
                 delivery.complete = true;
                 break;
             }
-            Err(error) => {
+            Err(cut) => {
                 // Sent with the upstream's length, the answer cannot be completed.
-                tracing::warn!(%error, "upstream ended mid-answer");
-                delivery.upstream_error = Some(error);
+                tracing::warn!(error = %cut.message, "upstream ended mid-answer");
+                delivery.upstream_error = Some(cut.message);
                 delivery.cut = true;
                 break;
             }
