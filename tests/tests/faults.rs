@@ -314,3 +314,80 @@ async fn cut_answers_close_the_connection(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(cut_answers_close_the_connection);
+
+async fn converted_answers_fail_over_and_end_cleanly(backend: Backend) {
+    let mock = MockUpstream::start(MockConfig::default())
+        .await
+        .expect("mock");
+    let (pylon, console) = pylon_with_deadlines(backend, 60).await;
+    // Anthropic channels answering an OpenAI client: answers go through the formats layer.
+    let anthropic = |name: &str, model: &str, priority: i64, knobs: Value| {
+        let mut channel = channel(name, &mock.base_url(), priority, knobs);
+        channel["type"] = json!(14);
+        channel["models"] = json!(model);
+        channel
+    };
+    create_channel(
+        &console,
+        anthropic(
+            "cut",
+            MODEL,
+            10,
+            json!({"x-mock-cut-body-bytes": "20", "x-mock-stall-body-ms": "120000"}),
+        ),
+    )
+    .await;
+    let good = create_channel(&console, anthropic("good", MODEL, 0, Value::Null)).await;
+    create_channel(
+        &console,
+        anthropic(
+            "stalling",
+            STALL_MODEL,
+            0,
+            json!({"x-mock-chunks": "3", "x-mock-chunk-interval-ms": "120000"}),
+        ),
+    )
+    .await;
+    let (token_id, key) = create_key(&console, "converted", BALANCE, false).await;
+    wait_until_routable(&pylon, &key, STALL_MODEL).await;
+    let db = database(&pylon).await;
+
+    // A converted answer is read whole before anything is sent: its stall (idle deadline)
+    // fails over to the good channel.
+    let started = Instant::now();
+    let answer = chat(&pylon, &key, json!({"model": MODEL, "messages": []})).await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.expect("json answer");
+    assert_eq!(body["object"], "chat.completion", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "failed over late: {:?}",
+        started.elapsed()
+    );
+
+    // A transcoded stream that stalls after its first event ends with [DONE].
+    let started = Instant::now();
+    let answer = chat(
+        &pylon,
+        &key,
+        json!({"model": STALL_MODEL, "stream": true, "messages": []}),
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("a cleanly ended stream");
+    assert!(text.contains("chat.completion.chunk"), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "stream not ended by its deadline: {:?}",
+        started.elapsed()
+    );
+    let rows = settled_exactly(&db, token_id, 2).await;
+    assert_eq!(rows[0].1, good, "{rows:?}");
+    assert!(
+        rows[1].2.contains("upstream ended the answer early"),
+        "{rows:?}"
+    );
+    db.close().await;
+}
+on_every_backend!(converted_answers_fail_over_and_end_cleanly);
