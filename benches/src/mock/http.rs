@@ -245,6 +245,29 @@ pub(crate) async fn write_response(
     conn.get_mut().write_all(&out).await
 }
 
+/// Writes `resp`'s head with its full length but only the first `sent` bytes of its body (a
+/// cut answer; the caller then closes the connection).
+pub(crate) async fn write_cut_response(
+    conn: &mut Conn,
+    resp: &Response,
+    sent: usize,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(160 + resp.body.len());
+    head(
+        &mut out,
+        resp.status,
+        resp.content_type,
+        &resp.headers,
+        false,
+    );
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(resp.body.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(&resp.body[..sent.min(resp.body.len().saturating_sub(1))]);
+    conn.get_mut().write_all(&out).await?;
+    conn.get_mut().flush().await
+}
+
 /// Writes the head of a chunked (streamed) 200 response.
 pub(crate) async fn write_stream_head(
     conn: &mut Conn,

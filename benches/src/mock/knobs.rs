@@ -35,6 +35,11 @@ pub(crate) struct Knobs {
     pub jitter_ms: u64,
     pub usage: Usage,
     pub abort_after: Option<u32>,
+    /// A complete (non-streamed) answer is cut after this many body bytes: its head announces
+    /// the full length, then the connection closes (after `stall_body`).
+    pub cut_body: Option<usize>,
+    /// How long a cut answer stays silent before its connection closes.
+    pub stall_body: Duration,
     pub no_usage: bool,
     /// The request's completion limit cut the answer short (finish reason "length").
     pub truncated: bool,
@@ -61,6 +66,8 @@ impl Knobs {
                 cached: signed(config.cached_tokens),
             },
             abort_after: config.abort_after_chunks,
+            cut_body: None,
+            stall_body: Duration::ZERO,
             no_usage: config.no_usage,
             truncated: false,
         };
@@ -81,6 +88,8 @@ impl Knobs {
                 "error-rate" => knobs.error_rate = number(name, value)?,
                 "jitter-ms" => knobs.jitter_ms = number(name, value)?,
                 "abort-after-chunks" => knobs.abort_after = Some(number(name, value)?),
+                "cut-body-bytes" => knobs.cut_body = Some(number(name, value)?),
+                "stall-body-ms" => knobs.stall_body = millis(name, value)?,
                 "no-usage" => knobs.no_usage = flag(name, value)?,
                 "usage" => {
                     let mut parts = value.split(',').map(str::trim);

@@ -188,6 +188,11 @@ async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<
             if let Some(status) = knobs.status.filter(|s| *s < 400) {
                 resp.status = status;
             }
+            if let Some(sent) = knobs.cut_body {
+                http::write_cut_response(conn, &resp, sent).await?;
+                tokio::time::sleep(knobs.stall_body).await;
+                return Ok(Ending::Aborted);
+            }
             full(conn, &req, resp).await
         }
         Err(resp) => full(conn, &req, resp).await,

@@ -14,7 +14,7 @@ use pingora::prelude::HttpPeer;
 use pingora::protocols::http::client::HttpSession;
 use pingora::proxy::Session;
 use pylon_shared::pricing::Usage;
-use pylon_shared::usage::{StreamScanner, usage_from_json};
+use pylon_shared::usage::{StreamFormat, StreamScanner, usage_from_json};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -42,13 +42,72 @@ const HOP_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
-/// Timeouts of one attempt.
+/// Deadlines of one attempt. Each phase is enforced here with a timer around the whole phase
+/// (Pingora's connector does not apply a peer's read timeout to the session it hands out), and
+/// every phase is also cut at the whole request's deadline.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     pub connect: Duration,
     pub response_header: Duration,
     pub first_token: Option<Duration>,
     pub idle: Duration,
+    /// When the whole request (every attempt included) must be over.
+    pub request_deadline: Instant,
+}
+
+impl Timeouts {
+    /// `phase`, shortened to what is left of the whole request.
+    fn bound(&self, phase: Duration) -> Duration {
+        phase.min(
+            self.request_deadline
+                .saturating_duration_since(Instant::now()),
+        )
+    }
+
+    /// Runs one phase within `phase` (and the request's deadline); `Err` names what expired.
+    pub(super) async fn within<T>(
+        &self,
+        phase: Duration,
+        what: &str,
+        work: impl Future<Output = T>,
+    ) -> Result<T, String> {
+        let limit = self.bound(phase);
+        tokio::time::timeout(limit, work).await.map_err(|_| {
+            if limit < phase {
+                format!("the request's deadline passed while waiting for {what}")
+            } else {
+                format!("no {what} within {}s", phase.as_secs_f32())
+            }
+        })
+    }
+
+    /// The next body chunk, within the idle timeout.
+    pub(super) async fn next_chunk(
+        &self,
+        upstream: &mut HttpSession,
+    ) -> Result<Option<Bytes>, Cut> {
+        match self
+            .within(self.idle, "body chunk", upstream.read_response_body())
+            .await
+        {
+            Ok(Ok(chunk)) => Ok(chunk),
+            Ok(Err(error)) => Err(Cut {
+                message: error.to_string(),
+                expired: false,
+            }),
+            Err(message) => Err(Cut {
+                message,
+                expired: true,
+            }),
+        }
+    }
+}
+
+/// Why an upstream's body stopped before its end.
+pub(super) struct Cut {
+    pub message: String,
+    /// A deadline fired (the upstream did not fail: the relay stopped waiting).
+    pub expired: bool,
 }
 
 /// Everything one attempt needs.
@@ -89,6 +148,14 @@ pub struct Delivery {
     /// and ends the response, after the relay has settled the charge, so that a client that
     /// saw its answer end never finds the reservation still held.
     pub tail: Option<Bytes>,
+    /// The answer was sent with a length it can no longer reach (a non-streamed answer cut by
+    /// the upstream): [`end`] closes the client's connection instead of ending the body.
+    pub cut: bool,
+    /// Why the upstream's answer ended early (a deadline or the upstream's failure).
+    pub upstream_error: Option<String>,
+    /// The upstream failed before anything reached the client (set by the formats layer,
+    /// which reads a converted answer whole first): the attempt is a failure, not a delivery.
+    pub retry: Option<String>,
 }
 
 /// The result of one attempt.
@@ -112,14 +179,30 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
     let started = Instant::now();
     let upstream = &attempt.target.upstream;
     let mut peer = HttpPeer::new(attempt.addr, upstream.tls, upstream.host.clone());
-    peer.options.connection_timeout = Some(attempt.timeouts.connect);
-    peer.options.total_connection_timeout = Some(attempt.timeouts.connect);
-    peer.options.read_timeout = Some(attempt.timeouts.response_header);
+    let timeouts = attempt.timeouts;
+    peer.options.connection_timeout = Some(timeouts.connect);
+    peer.options.total_connection_timeout = Some(timeouts.connect);
     peer.options.idle_timeout = Some(POOL_IDLE);
 
-    let mut upstream_session = match connector.get_http_session(&peer).await {
-        Ok((session, _reused)) => session,
-        Err(error) => {
+    let connected = timeouts
+        .within(
+            timeouts.connect,
+            "connection",
+            connector.get_http_session(&peer),
+        )
+        .await;
+    let mut upstream_session = match connected {
+        Ok(Ok((session, _reused))) => session,
+        Err(expired) => {
+            return failed(
+                None,
+                format!(
+                    "connect to channel #{} failed: {expired}",
+                    attempt.channel.id
+                ),
+            );
+        }
+        Ok(Err(error)) => {
             return failed(
                 None,
                 format!("connect to channel #{} failed: {error}", attempt.channel.id),
@@ -145,7 +228,14 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
         upstream_session.finish_request_body().await?;
         upstream_session.read_response_header().await
     };
-    if let Err(error) = sent.await {
+    let sent = match timeouts
+        .within(timeouts.response_header, "response header", sent)
+        .await
+    {
+        Ok(sent) => sent.map_err(|error| error.to_string()),
+        Err(expired) => Err(expired),
+    };
+    if let Err(error) = sent {
         upstream_session.shutdown().await;
         return failed(
             None,
@@ -164,7 +254,7 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = read_limited(&mut upstream_session, ERROR_BODY_LIMIT).await;
+        let body = read_limited(&mut upstream_session, ERROR_BODY_LIMIT, &timeouts).await;
         upstream_session.shutdown().await;
         return Outcome::Failed(Failure {
             status: Some(status),
@@ -177,10 +267,15 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
     let streaming = attempt.target.stream && (200..300).contains(&status);
     let mut first_chunk = None;
     if streaming {
-        if let Some(limit) = attempt.timeouts.first_token {
-            upstream_session.set_read_timeout(Some(limit));
-        }
-        match upstream_session.read_response_body().await {
+        let limit = timeouts.first_token.unwrap_or(timeouts.idle);
+        let first = match timeouts
+            .within(limit, "first token", upstream_session.read_response_body())
+            .await
+        {
+            Ok(read) => read.map_err(|error| error.to_string()),
+            Err(expired) => Err(expired),
+        };
+        match first {
             Ok(chunk) => first_chunk = Some(chunk),
             Err(error) => {
                 upstream_session.shutdown().await;
@@ -194,7 +289,6 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
             }
         }
     }
-    upstream_session.set_read_timeout(Some(attempt.timeouts.idle));
     relay_answer(
         connector,
         &peer,
@@ -225,7 +319,7 @@ async fn relay_answer(
     let status = response.status.as_u16();
     let streaming = attempt.target.stream && (200..300).contains(&status);
     if let Some(shape) = &attempt.target.shape {
-        let delivery = super::translated::relay(
+        let mut delivery = super::translated::relay(
             &mut upstream,
             &response,
             first_chunk,
@@ -233,8 +327,19 @@ async fn relay_answer(
             streaming,
             client,
             started,
+            &attempt.timeouts,
         )
         .await;
+        if let Some(message) = delivery.retry.take() {
+            upstream.shutdown().await;
+            return failed(
+                Some(status),
+                format!(
+                    "channel #{} failed mid-answer: {message}",
+                    attempt.channel.id
+                ),
+            );
+        }
         return end_answer(connector, peer, upstream, delivery).await;
     }
     let mut delivery = Delivery {
@@ -264,10 +369,11 @@ async fn relay_answer(
     let mut kept: Vec<Bytes> = Vec::new();
     let mut kept_len = 0usize;
     let mut pending = first_chunk;
+    let mut expired = false;
     loop {
         let next = match pending.take() {
             Some(chunk) => Ok(chunk),
-            None => upstream.read_response_body().await,
+            None => attempt.timeouts.next_chunk(&mut upstream).await,
         };
         let chunk = match next {
             Ok(Some(chunk)) => chunk,
@@ -275,8 +381,10 @@ async fn relay_answer(
                 delivery.complete = true;
                 break;
             }
-            Err(error) => {
-                tracing::debug!(%error, channel = attempt.channel.id, "upstream ended mid-answer");
+            Err(cut) => {
+                tracing::warn!(error = %cut.message, channel = attempt.channel.id, "upstream ended mid-answer");
+                expired = cut.expired;
+                delivery.upstream_error = Some(cut.message);
                 break;
             }
         };
@@ -308,7 +416,15 @@ async fn relay_answer(
         }
     }
     if let Some(scanner) = scanner.as_mut() {
-        let rest = scanner.finish();
+        let mut rest = scanner.finish();
+        if expired && !scanner.saw_terminal_event() {
+            // A deadline stopped the stream: it still ends in the client's format (a stream
+            // the upstream itself broke is left without its end marker, so the client can
+            // tell it was cut).
+            rest = [rest, closing(attempt.request.endpoint.stream_format())]
+                .concat()
+                .into();
+        }
         if !delivery.client_gone
             && !rest.is_empty()
             && client.write_response_body(Some(rest), false).await.is_err()
@@ -320,6 +436,9 @@ async fn relay_answer(
     } else if delivery.complete && kept_len < USAGE_BODY_LIMIT {
         let body: Vec<u8> = kept.concat();
         delivery.usage = usage_from_json(attempt.request.endpoint.body_format(), &body);
+    } else if !delivery.complete {
+        // A non-streamed answer sent with the upstream's length cannot be completed.
+        delivery.cut = true;
     }
     if delivery.client_gone {
         delivery.tail = None;
@@ -334,7 +453,22 @@ async fn relay_answer(
     Outcome::Delivered(delivery)
 }
 
-/// Sends what the attempt held back and ends the client's response.
+/// The events that end a stream of `format` cleanly when its upstream stopped early.
+fn closing(format: StreamFormat) -> Bytes {
+    match format {
+        StreamFormat::OpenAiChat | StreamFormat::OpenAiCompletions => {
+            Bytes::from_static(b"data: [DONE]\n\n")
+        }
+        StreamFormat::Anthropic => {
+            Bytes::from_static(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+        }
+        StreamFormat::OpenAiResponses | StreamFormat::Gemini => Bytes::new(),
+    }
+}
+
+/// Sends what the attempt held back and ends the client's response. A cut answer (sent with a
+/// length it never reached) closes the client's connection instead: the client sees it end
+/// early rather than waiting for bytes that will never come.
 pub async fn end(client: &mut Session, delivery: &mut Delivery) {
     if delivery.client_gone {
         return;
@@ -343,6 +477,11 @@ pub async fn end(client: &mut Session, delivery: &mut Delivery) {
         && client.write_response_body(Some(tail), false).await.is_err()
     {
         delivery.client_gone = true;
+        return;
+    }
+    if delivery.cut {
+        client.set_keepalive(None);
+        client.shutdown().await;
         return;
     }
     if client.write_response_body(None, true).await.is_err() {
@@ -426,9 +565,13 @@ pub(super) fn client_header(
     Ok(header)
 }
 
-pub(super) async fn read_limited(session: &mut HttpSession, limit: usize) -> Vec<u8> {
+pub(super) async fn read_limited(
+    session: &mut HttpSession,
+    limit: usize,
+    timeouts: &Timeouts,
+) -> Vec<u8> {
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = session.read_response_body().await {
+    while let Ok(Some(chunk)) = timeouts.next_chunk(session).await {
         let room = limit.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= limit {

@@ -294,7 +294,7 @@ impl Relay {
                 addr,
                 request: &request,
                 target,
-                timeouts: self.timeouts(),
+                timeouts: self.timeouts(started),
             };
             let _stream = request.stream.then(|| self.metrics.stream_started());
             let outcome = exchange::run(&self.connector, attempt, session).await;
@@ -397,8 +397,9 @@ impl Relay {
         });
     }
 
-    fn timeouts(&self) -> Timeouts {
+    fn timeouts(&self, started: Instant) -> Timeouts {
         Timeouts {
+            request_deadline: started + Duration::from_secs(self.config.request_timeout_secs),
             connect: Duration::from_secs(self.config.connect_timeout_secs),
             response_header: Duration::from_secs(self.config.response_header_timeout_secs),
             first_token: (self.config.first_token_timeout_secs > 0)
@@ -450,7 +451,9 @@ impl Relay {
         if let Some(first) = delivery.first_byte {
             self.metrics.first_byte(&request.model, first);
         }
-        let content = if delivery.client_gone {
+        let content = if let Some(error) = &delivery.upstream_error {
+            format!("upstream ended the answer early ({error}); billed for what was delivered")
+        } else if delivery.client_gone {
             "client disconnected; billed for what was delivered".to_string()
         } else if !delivery.complete {
             "upstream ended the answer early; billed for what was delivered".to_string()

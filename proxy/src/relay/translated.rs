@@ -4,7 +4,7 @@
 //! whole ([`Plan::answer`]) or passed on while their usage is read; upstream errors rendered in
 //! the client's family. The end of the body is written by the caller.
 
-use super::exchange::{Delivery, USAGE_BODY_LIMIT, client_header, read_limited};
+use super::exchange::{Delivery, Timeouts, USAGE_BODY_LIMIT, client_header, read_limited};
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::client::HttpSession;
@@ -27,7 +27,12 @@ pub struct Shape {
     pub bedrock: bool,
 }
 
-/// Relays the answer after `response`; `first_chunk` was already read (streams).
+/// Relays the answer after `response`; `first_chunk` was already read (streams). Every read
+/// is bounded by `timeouts` (idle and the request's deadline).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
 pub async fn relay(
     upstream: &mut HttpSession,
     response: &ResponseHeader,
@@ -36,6 +41,7 @@ pub async fn relay(
     streaming: bool,
     client: &mut Session,
     started: Instant,
+    timeouts: &Timeouts,
 ) -> Delivery {
     let status = response.status.as_u16();
     let mut delivery = Delivery {
@@ -43,7 +49,7 @@ pub async fn relay(
         ..Delivery::default()
     };
     if !(200..300).contains(&status) {
-        let body = read_limited(upstream, ERROR_BODY_LIMIT).await;
+        let body = read_limited(upstream, ERROR_BODY_LIMIT, timeouts).await;
         delivery.complete = true;
         let same_family = shape.ingress.format.family() == shape.plan.upstream_format.family();
         let body = if same_family && !shape.bedrock {
@@ -63,14 +69,22 @@ pub async fn relay(
             first_chunk,
             shape,
             client,
-            started,
+            (started, timeouts),
             delivery,
         )
         .await
     } else if shape.plan.converted {
-        converted(upstream, shape, client, started, delivery).await
+        converted(upstream, shape, client, (started, timeouts), delivery).await
     } else {
-        passed_on(upstream, response, shape, client, started, delivery).await
+        passed_on(
+            upstream,
+            response,
+            shape,
+            client,
+            (started, timeouts),
+            delivery,
+        )
+        .await
     }
 }
 
@@ -81,7 +95,7 @@ async fn stream(
     first_chunk: Option<Option<Bytes>>,
     shape: &Shape,
     client: &mut Session,
-    started: Instant,
+    (started, timeouts): (Instant, &Timeouts),
     mut delivery: Delivery,
 ) -> Delivery {
     let client_stream = shape
@@ -124,7 +138,7 @@ async fn stream(
     loop {
         let next = match pending.take() {
             Some(chunk) => Ok(chunk),
-            None => upstream.read_response_body().await,
+            None => timeouts.next_chunk(upstream).await,
         };
         let chunk = match next {
             Ok(Some(chunk)) => chunk,
@@ -132,8 +146,9 @@ async fn stream(
                 clean_end = true;
                 break;
             }
-            Err(error) => {
-                tracing::debug!(%error, "upstream ended mid-stream");
+            Err(cut) => {
+                tracing::warn!(error = %cut.message, "upstream ended mid-stream");
+                delivery.upstream_error = Some(cut.message);
                 break;
             }
         };
@@ -174,13 +189,13 @@ async fn converted(
     upstream: &mut HttpSession,
     shape: &Shape,
     client: &mut Session,
-    started: Instant,
+    (started, timeouts): (Instant, &Timeouts),
     mut delivery: Delivery,
 ) -> Delivery {
     let mut body = Vec::new();
     let mut whole = true;
     loop {
-        match upstream.read_response_body().await {
+        match timeouts.next_chunk(upstream).await {
             Ok(Some(chunk)) => {
                 delivery.first_byte.get_or_insert_with(|| started.elapsed());
                 if body.len() + chunk.len() > USAGE_BODY_LIMIT {
@@ -190,10 +205,11 @@ async fn converted(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(error) => {
-                tracing::debug!(%error, "upstream ended mid-answer");
-                whole = false;
-                break;
+            Err(cut) => {
+                // Nothing reached the client yet: another channel may take the request.
+                tracing::warn!(error = %cut.message, "upstream ended mid-answer");
+                delivery.retry = Some(cut.message);
+                return delivery;
             }
         }
     }
@@ -232,7 +248,7 @@ async fn passed_on(
     response: &ResponseHeader,
     shape: &Shape,
     client: &mut Session,
-    started: Instant,
+    (started, timeouts): (Instant, &Timeouts),
     mut delivery: Delivery,
 ) -> Delivery {
     let Ok(header) = client_header(response, false) else {
@@ -249,14 +265,17 @@ async fn passed_on(
     }
     let mut kept = Vec::new();
     loop {
-        let chunk = match upstream.read_response_body().await {
+        let chunk = match timeouts.next_chunk(upstream).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => {
                 delivery.complete = true;
                 break;
             }
-            Err(error) => {
-                tracing::debug!(%error, "upstream ended mid-answer");
+            Err(cut) => {
+                // Sent with the upstream's length, the answer cannot be completed.
+                tracing::warn!(error = %cut.message, "upstream ended mid-answer");
+                delivery.upstream_error = Some(cut.message);
+                delivery.cut = true;
                 break;
             }
         };

@@ -87,8 +87,12 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`relay.max_retries` must be at most 20",
     );
     need(
-        config.relay.connect_timeout_secs >= 1 && config.relay.response_header_timeout_secs >= 1,
-        "`relay.connect_timeout_secs` and `relay.response_header_timeout_secs` must be at least 1",
+        config.relay.connect_timeout_secs >= 1
+            && config.relay.response_header_timeout_secs >= 1
+            && config.relay.idle_timeout_secs >= 1
+            && config.relay.request_timeout_secs >= 1,
+        "`relay.connect_timeout_secs`, `relay.response_header_timeout_secs`, \
+         `relay.idle_timeout_secs` and `relay.request_timeout_secs` must be at least 1",
     );
     need(
         config.relay.default_max_tokens >= 1,

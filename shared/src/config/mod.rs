@@ -114,6 +114,7 @@ pub struct RelayConfig {
     pub response_header_timeout_secs: u64,
     pub first_token_timeout_secs: u64,
     pub idle_timeout_secs: u64,
+    pub request_timeout_secs: u64,
     pub default_max_tokens: i64,
     pub min_completion_tokens: i64,
     pub max_usage_tokens: i64,
