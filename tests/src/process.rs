@@ -371,12 +371,43 @@ impl Drop for Pylon {
     }
 }
 
-/// A port nobody listens on right now.
+/// Ports handed to Pylons under test: below Linux's ephemeral range, so no `bind(0)` (mocks,
+/// clients) can take one between this choice and the Pylon's own bind.
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port nobody listens on right now, never handed out twice while its Pylon may live: the
+/// test processes nextest runs in parallel share a counter in a locked file. (A port from
+/// `bind(0)`, released at once, could be handed to two tests, and a test would then talk to
+/// another test's Pylon.)
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::io::{Read, Seek, Write};
+    let path = std::env::temp_dir().join("pylon-test-ports");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .expect("test port counter");
+    file.lock().expect("lock the test port counter");
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    let mut next: u16 = text.trim().parse().unwrap_or(TEST_PORTS.start);
+    for _ in 0..TEST_PORTS.len() {
+        let port = if TEST_PORTS.contains(&next) {
+            next
+        } else {
+            TEST_PORTS.start
+        };
+        next = port + 1;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            let _ = file.set_len(0);
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = file.write_all(next.to_string().as_bytes());
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?}");
 }
 
 /// The path of a workspace binary: `PYLON_BIN_DIR`, or the target directory of this test.

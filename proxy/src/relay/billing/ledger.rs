@@ -100,7 +100,7 @@ return 1
 "#;
 
 /// How long the end of an answer waits for its settlement to reach Redis.
-const SETTLE_WAIT: Duration = Duration::from_millis(500);
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
 /// Attempts at a Redis update that must not be lost.
 const ATTEMPTS: u32 = 5;
 /// Accounts not used for this long are no longer re-synced by this node.
