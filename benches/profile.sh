@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Profiles Pylon's request path: starts the mock upstream (core 1) and Pylon on a fresh SQLite
-# file (core 0, one proxy thread), sets it up through its API, drives it with pylon-load in a
-# closed loop, and records the proxy with `perf record -g` while the load runs. Prints the top
-# of the report and leaves perf.data in the run directory for `perf report -i` or a flame graph.
+# Profiles Pylon's request path: starts the mock upstream and Pylon on a fresh SQLite file
+# (both on core 0, one proxy thread; the load client alone on core 1), sets it up through its
+# API, drives it with pylon-load in a closed loop, and records the proxy with `perf record -g`
+# while the load runs. Prints the top of the report and leaves perf.data in the run directory
+# for `perf report -i` or a flame graph.
 #
 #   cargo build --release --bins && bash benches/profile.sh [--stream] [--connections N] [--seconds S]
 #
@@ -40,7 +41,7 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mock_port=$(port); proxy_port=$(port); metrics_port=$(port); control_port=$(port)
 
-taskset -c 1 "$bin/mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 \
+taskset -c 0 "$bin/mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 \
     --ttft-ms 0 --chunks 20 >"$run/mock.log" 2>&1 &
 pids+=($!)
 (

@@ -1,4 +1,4 @@
-//! Issue 5's goals, judged from a comparison: each one met, not met or not measured, with the
+//! Issue 5's and issue 14's goals, judged from a comparison: each one met, not met or not measured, with the
 //! numbers behind the verdict (the reason, when it is missed) and the nginx figures measured
 //! on the same setup for context.
 
@@ -22,7 +22,7 @@ pub struct Goal {
     pub detail: String,
 }
 
-/// Issue 5's goals for one Pylon column.
+/// Issue 5's and issue 14's goals for one Pylon column.
 pub fn goals(c: &Comparison, s: &SystemResult) -> Vec<Goal> {
     let direct = c.system(SystemKind::Direct);
     let nginx = c.system(SystemKind::Nginx);
@@ -44,7 +44,7 @@ pub fn goals(c: &Comparison, s: &SystemResult) -> Vec<Goal> {
                 let _ = write!(
                     detail,
                     "; but nginx kept its core only {:.0}% busy at its maximum: the floor is \
-                     bound by the load client and mock sharing core 1, not by nginx",
+                     bound by the load client on core 1, not by nginx",
                     busy * 100.0
                 );
                 if let (Some(pc), Some(nc)) = (cpu_per_request(s), cpu_per_request(nginx)) {
@@ -67,6 +67,26 @@ pub fn goals(c: &Comparison, s: &SystemResult) -> Vec<Goal> {
             "a maximum is missing",
         ),
     });
+
+    let name = "CPU per request ≤ 2× nginx's proxy role (issue 14; first step ≤ 4×)";
+    goals.push(
+        match (cpu_per_request(s), nginx.and_then(cpu_per_request)) {
+            (Some(pc), Some(nc)) => Goal {
+                name,
+                met: Some(pc <= 2.0 * nc),
+                detail: format!(
+                    "{pc:.0} µs vs nginx's {nc:.0} µs = {:.1}×{}",
+                    pc / nc,
+                    if pc <= 4.0 * nc {
+                        " (first step met)"
+                    } else {
+                        ""
+                    }
+                ),
+            },
+            _ => not_measured(name, "a CPU figure is missing"),
+        },
+    );
 
     let name = "added latency p50 ≤ 100 µs and p99 ≤ 500 µs at half of nginx's max";
     goals.push(match (&s.fixed, &s.fixed_baseline) {

@@ -1,6 +1,6 @@
 //! The comparison run behind `pylon-compare`: Pylon against the nginx floor and LiteLLM on the
-//! same mock upstreams, in one run, under the same CPU pinning (system under test on core 0,
-//! load client and mocks on core 1), with one table of results. This module owns the order of
+//! same mock upstreams, in one run, under the same CPU pinning (system under test and mocks on
+//! core 0, the load client alone on core 1), with one table of results. This module owns the order of
 //! the run; the scenarios, the systems and the report live in the submodules.
 
 pub mod goals;

@@ -236,8 +236,8 @@ impl Plan {
             ),
             (
                 "pinning".into(),
-                "system under test on core 0 (taskset -c 0, one worker/thread where \
-                 configurable); load client and mocks on core 1"
+                "system under test and mock upstreams on core 0 (taskset -c 0, one \
+                 worker/thread where configurable); the load client alone on core 1"
                     .into(),
             ),
         ]

@@ -11,7 +11,11 @@ use tokio::process::{Child, Command};
 
 /// The core the system under test runs on.
 pub const SUT_CORE: usize = 0;
-/// The core the load client and the mock upstreams run on.
+/// The core the mock upstreams run on: the system under test's, so that every system pays for
+/// the same upstream on the core it measures, and the load client has a core to itself (a
+/// client sharing its core with the mock limited the nginx floor, not nginx).
+pub const UPSTREAM_CORE: usize = SUT_CORE;
+/// The core the load client runs on, alone.
 pub const CLIENT_CORE: usize = 1;
 
 /// How long a stopped process group gets to exit before it is killed.

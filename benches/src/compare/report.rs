@@ -63,7 +63,7 @@ pub fn markdown(c: &Comparison) -> String {
     }
     let _ = writeln!(out, "\n## Results\n");
     out.push_str(&table(c));
-    let _ = writeln!(out, "\n## Goals (issue 5)\n");
+    let _ = writeln!(out, "\n## Goals (issues 5 and 14)\n");
     for kind in [SystemKind::PylonSqlite, SystemKind::PylonMysql] {
         let Some(system) = c.system(kind) else {
             continue;

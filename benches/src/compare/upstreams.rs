@@ -3,7 +3,7 @@
 //! one thread, so that a request's shape never depends on headers a proxy might drop.
 
 use super::options::{CHUNK_INTERVAL_MS, Plan, TTFT_MS};
-use super::procs::{CLIENT_CORE, Launch, Spawned, free_port, wait_listening};
+use super::procs::{Launch, Spawned, UPSTREAM_CORE, free_port, wait_listening};
 use std::path::Path;
 use std::time::Duration;
 
@@ -80,7 +80,12 @@ impl Mocks {
             args.extend(shape);
             let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let name = format!("mock-{}", upstream.model());
-            let launch = Launch::new(&name, bin_dir.join("mock-upstream"), &arg_refs, CLIENT_CORE);
+            let launch = Launch::new(
+                &name,
+                bin_dir.join("mock-upstream"),
+                &arg_refs,
+                UPSTREAM_CORE,
+            );
             let mut process = Spawned::start(&launch, run_dir)?;
             wait_listening(&mut process, &addr, Duration::from_secs(10)).await?;
             mocks.push(Mock {
