@@ -11,6 +11,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Rust's allocations go to mimalloc (see the workspace Cargo.toml); C libraries (SQLite) keep
+/// glibc's, which `pylon_shared::memory` tunes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     pylon_shared::memory::return_large_allocations();
     let config = match Config::from_process() {
@@ -46,6 +51,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         },
+        work_stealing: config.server.work_stealing,
         // SIGTERM: `shutdown::Signals` exits once the streams have finished and the charges
         // are written; Pingora's own grace period only bounds it.
         grace_period_seconds: Some(

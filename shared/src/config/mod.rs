@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub listen: String,
     pub metrics_listen: String,
     pub threads: usize,
+    /// Pingora's work-stealing runtime (else one single-threaded runtime per thread).
+    pub work_stealing: bool,
     pub read_buffer_bytes: usize,
     pub public_url: String,
     /// Open client connections at most (0: no cap).

@@ -25,9 +25,9 @@ use crate::metrics::ProxyMetrics;
 use pylon_shared::db::{Db, LOG_TYPE_CONSUME, RelayRecord};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// One finished request: its log row, and the charge to move into the database.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -52,19 +52,44 @@ pub struct SettlerSettings {
 /// Handle to the journaling and writing tasks.
 #[derive(Clone)]
 pub struct Settler {
-    sender: mpsc::UnboundedSender<Command>,
+    mailbox: Arc<Mailbox>,
+    drains: mpsc::UnboundedSender<oneshot::Sender<()>>,
     queued: Arc<AtomicUsize>,
     capacity: usize,
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "Drain is sent once per process; boxing Settle would allocate once per request"
-)]
-enum Command {
-    Settle(Settlement),
-    /// Write everything received so far, then answer and stop.
-    Drain(oneshot::Sender<()>),
+/// Finished requests on their way to the journaling task. Submitting only pushes onto a vector
+/// under a lock the journaling task takes once per flush interval: no task is woken and no
+/// thread is signalled per request (a channel would wake the journaling task's runtime thread
+/// for every record), except when a batch is full.
+struct Mailbox {
+    inbox: Mutex<Vec<Settlement>>,
+    /// Rung when the inbox holds a full batch.
+    full: Notify,
+    batch: usize,
+}
+
+impl Mailbox {
+    fn post(&self, settlement: Settlement) {
+        let waiting = {
+            let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+            inbox.push(settlement);
+            inbox.len()
+        };
+        if waiting == self.batch {
+            self.full.notify_one();
+        }
+    }
+
+    /// Moves everything posted so far onto the end of `into`.
+    fn collect(&self, into: &mut Vec<Settlement>) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        if into.is_empty() {
+            std::mem::swap(into, &mut inbox);
+        } else {
+            into.append(&mut inbox);
+        }
+    }
 }
 
 /// What the journaling task hands to the writer.
@@ -84,6 +109,7 @@ struct Progress {
 
 /// The journaling task: appends and fsyncs, then hands over.
 struct Journaler {
+    mailbox: Arc<Mailbox>,
     journal: Arc<Mutex<Journal>>,
     to_writer: mpsc::UnboundedSender<Journaled>,
     progress: Arc<Progress>,
@@ -127,14 +153,20 @@ impl Settler {
         replay: Vec<Settlement>,
         settings: SettlerSettings,
     ) -> Self {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (drains, drain_requests) = mpsc::unbounded_channel();
         let (to_writer, from_journaler) = mpsc::unbounded_channel();
+        let mailbox = Arc::new(Mailbox {
+            inbox: Mutex::new(Vec::new()),
+            full: Notify::new(),
+            batch: settings.batch.max(1),
+        });
         let queued = Arc::new(AtomicUsize::new(replay.len()));
         let progress = Arc::new(Progress::default());
         progress.handed.store(replay.len() as u64, Ordering::SeqCst);
         metrics.settlement("replayed", replay.len());
         let capacity = settings.capacity;
         let journaler = Journaler {
+            mailbox: Arc::clone(&mailbox),
             journal: Arc::new(Mutex::new(journal)),
             to_writer,
             progress: Arc::clone(&progress),
@@ -160,10 +192,11 @@ impl Settler {
                 })
                 .collect(),
         };
-        tokio::spawn(journaler.run(receiver));
+        tokio::spawn(journaler.run(drain_requests));
         tokio::spawn(writer.run(from_journaler));
         Self {
-            sender,
+            mailbox,
+            drains,
             queued,
             capacity,
         }
@@ -172,11 +205,7 @@ impl Settler {
     /// Queues a finished request. Never blocks (it may be called from `Drop`).
     pub fn submit(&self, settlement: Settlement) {
         self.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = self.sender.send(Command::Settle(settlement))
-            && let Command::Settle(lost) = error.0
-        {
-            tracing::error!(request_id = %lost.record.request_id, "settlement writer is gone; charge lost");
-        }
+        self.mailbox.post(settlement);
     }
 
     /// Whether so many records wait for the database that admission should refuse.
@@ -193,7 +222,7 @@ impl Settler {
     /// returns when done or after `limit` (what is not written stays in the journal).
     pub async fn drain(&self, limit: Duration) {
         let (done, finished) = oneshot::channel();
-        if self.sender.send(Command::Drain(done)).is_err() {
+        if self.drains.send(done).is_err() {
             return;
         }
         if tokio::time::timeout(limit, finished).await.is_err() {
@@ -206,34 +235,26 @@ impl Settler {
 }
 
 impl Journaler {
-    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, mut drain_requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>) {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                command = receiver.recv() => match command {
-                    Some(Command::Settle(settlement)) => {
-                        self.buffer.push(settlement);
-                        if self.buffer.len() < self.batch {
-                            continue;
-                        }
-                    }
-                    Some(Command::Drain(done)) => {
-                        while let Ok(Command::Settle(settlement)) = receiver.try_recv() {
-                            self.buffer.push(settlement);
-                        }
-                        self.hand_over().await;
-                        let _ = self.to_writer.send(Journaled::Drain(done));
-                        return;
-                    }
-                    None => {
-                        self.hand_over().await;
-                        return;
-                    }
-                },
-                _ = ticker.tick() => {}
-            }
+            let drain = tokio::select! {
+                request = drain_requests.recv() => Some(request),
+                () = self.mailbox.full.notified() => None,
+                _ = ticker.tick() => None,
+            };
+            self.mailbox.collect(&mut self.buffer);
             self.hand_over().await;
+            match drain {
+                None => {}
+                Some(Some(done)) => {
+                    let _ = self.to_writer.send(Journaled::Drain(done));
+                    return;
+                }
+                // Every handle is gone: nothing more can arrive.
+                Some(None) => return,
+            }
         }
     }
 
