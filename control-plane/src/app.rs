@@ -74,6 +74,7 @@ impl App {
             metrics: crate::metrics::Metrics::new()?,
         });
         tokio::spawn(housekeeping(Arc::clone(&app)));
+        tokio::spawn(crate::log_retention::run(Arc::clone(&app)));
         Ok(app)
     }
 }

@@ -14,3 +14,10 @@ pub fn ok<T: Serialize>(data: T) -> Response {
 pub fn ok_message(message: &str) -> Response {
     Json(json!({ "success": true, "message": message })).into_response()
 }
+
+/// A unix time as answers in seed 001's dialect spell it (RFC 3339, UTC); empty if out of range.
+pub fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}

@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 mod extract;
 mod ledger;
+mod log_retention;
 mod mail;
 mod metrics;
 mod pagination;

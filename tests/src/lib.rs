@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod client;
 pub mod fixtures;
+pub mod in_process;
 pub mod oidc_provider;
 pub mod outage;
 pub mod passkey_fixtures;

@@ -8,14 +8,11 @@
 //! of each backend, served on a free port): no proxy and no child process, as every handler
 //! test could. The other checks go through the proxy, as a client does.
 
-use pylon_shared::config::Config;
-use pylon_tests::backend::{self, unique_name};
 use pylon_tests::fixtures::root_console;
+use pylon_tests::in_process::InProcess;
 use pylon_tests::user_admin_fixtures::{PASSWORD, create_user, logged_in};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::{Method, StatusCode};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
 /// The route table, `METHOD path access` one a line (kept equal to the table by
 /// `routes::table::tests::the_route_table_is_the_snapshot`).
@@ -44,61 +41,6 @@ fn entries() -> Vec<(Method, String, u8)> {
             (method, fields[1].replace("{id}", "1"), rank(fields[2]))
         })
         .collect()
-}
-
-/// The control plane of this process on a fresh database, removed when dropped.
-struct InProcess {
-    base_url: String,
-    dir: PathBuf,
-    mysql_database: Option<String>,
-}
-
-impl InProcess {
-    async fn start(backend: Backend) -> Self {
-        let name = unique_name();
-        let dir = std::env::temp_dir().join(&name);
-        let mut env = vec![("PYLON__DATA__DIR".to_string(), dir.display().to_string())];
-        let mut mysql_database = None;
-        match backend {
-            Backend::Sqlite => env.push((
-                "PYLON__DATABASE__URL".into(),
-                format!("sqlite://{}/pylon.db", dir.display()),
-            )),
-            Backend::MySqlRedis => {
-                backend::require_redis().await;
-                let url = backend::create_mysql_database(&name).await;
-                env.push(("PYLON__DATABASE__URL".into(), url));
-                env.push(("PYLON__CACHE__REDIS_URL".into(), backend::redis_url()));
-                env.push(("PYLON__CACHE__KEY_PREFIX".into(), format!("{name}:")));
-                mysql_database = Some(name);
-            }
-        }
-        let config = Config::load(None, env).expect("configuration");
-        let state = pylon_control_plane::App::start(config)
-            .await
-            .expect("control plane starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let address = listener.local_addr().expect("bound address");
-        let service =
-            pylon_control_plane::app(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, service).await });
-        Self {
-            base_url: format!("http://{address}"),
-            dir,
-            mysql_database,
-        }
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        if let Some(name) = &self.mysql_database {
-            backend::drop_mysql_database(name);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 async fn guarded_routes_refuse_lower_callers(backend: Backend) {

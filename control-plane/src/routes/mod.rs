@@ -2,6 +2,7 @@
 //! resource, one file per action.
 
 mod account;
+mod announcement;
 mod channel;
 mod commission;
 mod content;
@@ -18,6 +19,7 @@ mod payment;
 mod payment_orders;
 mod plan;
 mod pricing;
+mod public;
 mod redemption;
 mod setup;
 mod shop;

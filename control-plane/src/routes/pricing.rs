@@ -32,19 +32,10 @@ pub async fn pricing(State(app): State<AppState>, MaybeUser(caller): MaybeUser) 
 
     let mut endpoints_used = BTreeSet::new();
     let data: Vec<Value> = catalogue
-        .models
-        .iter()
-        .filter_map(|(model, served)| {
-            let groups: Vec<&String> = served
-                .groups
-                .iter()
-                .filter(|g| g.as_str() == "all" || usable.contains_key(*g))
-                .collect();
-            if groups.is_empty() {
-                return None;
-            }
-            endpoints_used.extend(served.endpoints.iter().copied());
-            Some(entry(model, &prices, groups, &served.endpoints))
+        .offered(&usable)
+        .map(|(model, groups, endpoints)| {
+            endpoints_used.extend(endpoints.iter().copied());
+            entry(model, &prices, groups, endpoints)
         })
         .collect();
 
@@ -77,7 +68,7 @@ pub async fn pricing(State(app): State<AppState>, MaybeUser(caller): MaybeUser) 
 }
 
 /// The price table the proxy charges by: the stored options over the defaults.
-fn prices(app: &App) -> PriceTable {
+pub(crate) fn prices(app: &App) -> PriceTable {
     let snapshot = app.settings.now();
     let (table, _problems) = PriceTable::from_options(
         snapshot
@@ -127,7 +118,7 @@ fn endpoint_info(kind: &str) -> Value {
 
 /// What the enabled channels serve: per model, its groups and endpoint types.
 #[derive(Default)]
-struct Catalogue {
+pub(crate) struct Catalogue {
     models: BTreeMap<String, Served>,
 }
 
@@ -138,7 +129,7 @@ struct Served {
 }
 
 impl Catalogue {
-    fn of(channels: &[ChannelRow]) -> Self {
+    pub(crate) fn of(channels: &[ChannelRow]) -> Self {
         let mut catalogue = Catalogue::default();
         for channel in channels.iter().filter(|c| c.status == CHANNEL_ENABLED) {
             for model in names(&channel.models) {
@@ -150,6 +141,22 @@ impl Catalogue {
             }
         }
         catalogue
+    }
+
+    /// The models served to a caller of the `usable` groups: each with those of its groups
+    /// the caller may use (`all` included) and its endpoint types.
+    pub(crate) fn offered<'a>(
+        &'a self,
+        usable: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (&'a String, Vec<&'a String>, &'a BTreeSet<&'static str>)> {
+        self.models.iter().filter_map(move |(model, served)| {
+            let groups: Vec<&String> = served
+                .groups
+                .iter()
+                .filter(|g| g.as_str() == "all" || usable.contains_key(*g))
+                .collect();
+            (!groups.is_empty()).then_some((model, groups, &served.endpoints))
+        })
     }
 }
 

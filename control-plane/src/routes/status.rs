@@ -24,6 +24,7 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         kind => kind.to_string(),
     };
     let setup = app.db.is_setup_done().await?;
+    let announcements = app.db.has_announcements().await?;
     Ok(envelope::ok(json!({
         "version": pylon_shared::VERSION,
         "start_time": app.started_at,
@@ -79,7 +80,7 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "default_use_auto_group": flag("DefaultUseAutoGroup"),
         "api_info_enabled": false,
         "uptime_kuma_enabled": false,
-        "announcements_enabled": false,
+        "announcements_enabled": announcements,
         "faq_enabled": false,
         "HeaderNavModules": text("HeaderNavModules"),
         "SidebarModulesAdmin": text("SidebarModulesAdmin"),

@@ -14,9 +14,9 @@
 //! HTTP on both backends.
 
 use super::{
-    account, channel, commission, content, data, group, health, log, metrics, oidc, option, order,
-    passkey, payment, payment_orders, plan, pricing, redemption, setup, shop, status, token, topup,
-    two_factor, user, user_admin,
+    account, announcement, channel, commission, content, data, group, health, log, metrics, oidc,
+    option, order, passkey, payment, payment_orders, plan, pricing, public, redemption, setup,
+    shop, status, token, topup, two_factor, user, user_admin,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -42,6 +42,10 @@ pub fn routes() -> Vec<Route> {
         get("/api/about", Public, content::about),
         get("/api/home_page_content", Public, content::home_page_content),
         get("/api/pricing", Public, pricing::pricing),
+        // Seed 001's public console data.
+        get("/api/public/settings", Public, public::settings::settings),
+        get("/api/public/models", Public, public::models::models),
+        get("/api/public/announcements", Public, announcement::list::public),
         // Signing up and in (no session yet).
         post("/api/user/register", Public, account::register::register),
         get("/api/verification", Public, account::send_verification::send_verification),
@@ -144,6 +148,11 @@ pub fn routes() -> Vec<Route> {
         post("/api/channel/batch", Admin, channel::delete_batch::delete_batch),
         get("/api/channel/{id}", Admin, channel::get::get),
         delete("/api/channel/{id}", Admin, channel::delete::delete),
+        // Announcements (seed 001).
+        get("/api/announcements", Admin, announcement::list::all),
+        post("/api/announcements", Admin, announcement::manage::create),
+        put("/api/announcements/{id}", Admin, announcement::manage::update),
+        delete("/api/announcements/{id}", Admin, announcement::manage::delete),
         // Groups and settings.
         get("/api/group/", Admin, group::list),
         get("/api/option/", Root, option::list::list),

@@ -35,6 +35,8 @@ pub const OPTIONS: &[Known] = &[
     option("general_setting.custom_currency_exchange_rate", "1"),
     option("DemoSiteEnabled", "false"),
     option("SelfUseModeEnabled", "false"),
+    // Days request logs are kept (unset: `control_plane.log_retention_days`; 0: for ever).
+    option("LogRetentionDays", ""),
     // Sign-up and sign-in.
     option("RegisterEnabled", "true"),
     option("PasswordLoginEnabled", "true"),
@@ -151,6 +153,9 @@ pub const OPTIONS: &[Known] = &[
     option("DataExportDefaultTime", "hour"),
 ];
 
+/// Options without a default value that hold a number while set.
+const NUMBER_OPTIONS: &[&str] = &["LogRetentionDays"];
+
 /// Options whose value is JSON text (their shape is checked where it is used: pricing tables
 /// and groups by `PUT /api/option/`, the others by their readers).
 const JSON_OPTIONS: &[&str] = &[
@@ -190,6 +195,8 @@ impl Known {
     pub fn kind(&self) -> Kind {
         if JSON_OPTIONS.contains(&self.key) {
             Kind::Json
+        } else if NUMBER_OPTIONS.contains(&self.key) {
+            Kind::Number
         } else if matches!(self.default, "true" | "false") {
             Kind::Switch
         } else if self.default.parse::<f64>().is_ok() {

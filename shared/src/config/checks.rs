@@ -30,6 +30,14 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`control_plane.max_body_bytes` must be at least 1024",
     );
     need(
+        (1..=10_000).contains(&config.control_plane.log_retention_batch),
+        "`control_plane.log_retention_batch` must be 1 to 10000",
+    );
+    need(
+        config.control_plane.log_retention_interval_secs >= 1,
+        "`control_plane.log_retention_interval_secs` must be at least 1",
+    );
+    need(
         config.database.url.starts_with("sqlite:") || config.database.url.starts_with("mysql:"),
         "`database.url` must start with sqlite: or mysql:",
     );

@@ -56,6 +56,14 @@ pub struct ControlPlaneConfig {
     pub listen: String,
     pub spawn: bool,
     pub max_body_bytes: usize,
+    /// Request log rows older than this many days are deleted (0: kept for ever).
+    pub log_retention_days: u64,
+    /// Rows deleted per statement by the retention task.
+    pub log_retention_batch: u32,
+    /// Pause between two retention statements, so writers are never starved.
+    pub log_retention_pause_ms: u64,
+    /// How often the retention task looks for old rows.
+    pub log_retention_interval_secs: u64,
 }
 
 /// Where the durable state lives.

@@ -4,6 +4,7 @@
 //! [`Dialect`]. Integer columns are BIGINT everywhere so that every value decodes as `i64`.
 
 mod abilities;
+mod announcements;
 mod changes;
 mod channel_status;
 mod channels;
@@ -14,6 +15,7 @@ mod dialect;
 mod invites;
 mod key_lookup;
 mod ledger;
+mod log_retention;
 mod logs;
 mod migrate;
 mod oidc;
@@ -36,6 +38,7 @@ mod user_admin;
 mod users;
 
 pub use abilities::split_list;
+pub use announcements::{AnnouncementFields, AnnouncementRow};
 pub use changes::ChangeEvent;
 pub use channels::{
     CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,

@@ -10,6 +10,7 @@ mod orders;
 mod yipay;
 
 use crate::app::AppState;
+use crate::envelope::rfc3339;
 use axum::Router;
 use axum::routing::get;
 use pylon_shared::db::{TOPUP_SUCCESS, TopUpRow};
@@ -52,10 +53,4 @@ fn order_view(order: &TopUpRow) -> Value {
         view["paid_at"] = rfc3339(order.complete_time).into();
     }
     view
-}
-
-fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
 }
