@@ -217,10 +217,10 @@ fn json_of(text: &str) -> Value {
 /// The usage object of the last OpenAI chunk that has one.
 fn streamed_openai_usage(text: &str) -> Value {
     text.lines()
+        .rev()
         .filter_map(|line| line.strip_prefix("data: "))
         .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .filter_map(|chunk| chunk.get("usage").filter(|u| !u.is_null()).cloned())
-        .last()
+        .find_map(|chunk| chunk.get("usage").filter(|u| !u.is_null()).cloned())
         .unwrap_or_else(|| panic!("no usage in the stream: {text}"))
 }
 
