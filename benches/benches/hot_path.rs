@@ -236,6 +236,7 @@ fn pricing(c: &mut Criterion) {
         prompt_tokens: 1234,
         completion_tokens: 567,
         cached_tokens: 1000,
+        cache_creation_tokens: 0,
     };
     let price = table.price(MODEL, "vip").expect("priced model");
     let mut group = c.benchmark_group("price");

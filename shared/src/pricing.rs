@@ -40,8 +40,11 @@ pub const OPTION_GROUP_GROUP_RATIO: &str = "GroupGroupRatio";
 /// absent).
 pub const OPTION_CACHE_RATIO: &str = "CacheRatio";
 /// Option key: `{model: ratio}` for prompt tokens written to the provider's cache, relative to
-/// ordinary ones (shown on the pricing page; not yet billed apart).
+/// ordinary ones ([`DEFAULT_CREATE_CACHE_RATIO`] when absent).
 pub const OPTION_CREATE_CACHE_RATIO: &str = "CreateCacheRatio";
+/// The cache write ratio of a model `CreateCacheRatio` does not list (new-api's
+/// `GetCreateCacheRatio` fallback: Anthropic's 5-minute cache write price).
+pub const DEFAULT_CREATE_CACHE_RATIO: f64 = 1.25;
 /// Option key: `"true"` prices every model the table lacks at [`SELF_USE_MODEL_RATIO`].
 pub const OPTION_SELF_USE_MODE: &str = "SelfUseModeEnabled";
 /// The model ratio of an unpriced model in self-use mode (new-api's `GetModelRatio` fallback).
@@ -53,8 +56,8 @@ const COMPACT_WILDCARD: &str = "*-openai-compact";
 
 /// Token counts of one request, as the upstream reported them (or as estimated).
 ///
-/// `prompt_tokens` includes `cached_tokens` (OpenAI's convention); Anthropic's separate counts
-/// are folded in by the usage scanners.
+/// `prompt_tokens` includes `cached_tokens` and `cache_creation_tokens` (OpenAI's convention);
+/// Anthropic's separate counts are folded in by the usage readers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// All input tokens, cached ones included.
@@ -63,6 +66,9 @@ pub struct Usage {
     pub completion_tokens: i64,
     /// The part of `prompt_tokens` served from the provider's prompt cache.
     pub cached_tokens: i64,
+    /// The part of `prompt_tokens` written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`).
+    pub cache_creation_tokens: i64,
 }
 
 /// The prices configured in the options, parsed once per options change.
@@ -118,6 +124,8 @@ pub enum Price {
         completion_ratio: f64,
         /// Cached prompt token price relative to an ordinary prompt token.
         cache_ratio: f64,
+        /// Price of a prompt token written to the cache relative to an ordinary one.
+        create_cache_ratio: f64,
         /// Multiplier of the caller's group.
         group_ratio: f64,
     },
@@ -209,6 +217,11 @@ impl PriceTable {
             completion_ratio: self.completion_ratio.get(name).copied().unwrap_or(1.0),
             // new-api looks the cache ratio up by the model name as requested, unnormalised.
             cache_ratio: self.cache_ratio.get(model).copied().unwrap_or(1.0),
+            create_cache_ratio: self
+                .create_cache_ratio
+                .get(model)
+                .copied()
+                .unwrap_or(DEFAULT_CREATE_CACHE_RATIO),
             group_ratio,
         })
     }
@@ -282,8 +295,9 @@ impl Price {
     /// - negative counts are treated as 0; a request with no prompt and no completion tokens
     ///   costs nothing (new-api charges only "billable usage", even for per-request prices);
     /// - per request: the fixed quota;
-    /// - by tokens: `((prompt - cached) + cached * cache_ratio + completion * completion_ratio)
-    ///   * model_ratio * group_ratio`, the uncached part never below 0, computed in exact
+    /// - by tokens: `((prompt - cached - created) + cached * cache_ratio + created *
+    ///   create_cache_ratio + completion * completion_ratio) * model_ratio * group_ratio`
+    ///   (`created` = cache writes), the uncached part never below 0, computed in exact
     ///   decimal arithmetic on the ratios' shortest decimal forms (as new-api's
     ///   `decimal.NewFromFloat`) and rounded half away from zero;
     /// - at least 1 when `model_ratio * group_ratio` is not 0;
@@ -292,6 +306,7 @@ impl Price {
         let prompt = usage.prompt_tokens.max(0);
         let completion = usage.completion_tokens.max(0);
         let cached = usage.cached_tokens.max(0);
+        let created = usage.cache_creation_tokens.max(0);
         if prompt == 0 && completion == 0 {
             return 0;
         }
@@ -301,11 +316,19 @@ impl Price {
                 model_ratio,
                 completion_ratio,
                 cache_ratio,
+                create_cache_ratio,
                 group_ratio,
             } => {
+                let uncached = prompt.saturating_sub(cached).saturating_sub(created);
                 let quota = token_quota(
-                    [prompt.saturating_sub(cached).max(0), cached, completion],
-                    [cache_ratio, completion_ratio, model_ratio, group_ratio],
+                    [uncached.max(0), cached, created, completion],
+                    [
+                        cache_ratio,
+                        create_cache_ratio,
+                        completion_ratio,
+                        model_ratio,
+                        group_ratio,
+                    ],
                 );
                 // A ratio of 0 is a free model; anything else costs at least one quota.
                 if quota <= 0 && model_ratio * group_ratio != 0.0 {
@@ -319,15 +342,16 @@ impl Price {
 
     /// The quota to reserve at admission for a request of about `prompt_tokens` that may
     /// generate up to `max_completion_tokens` (the request's `max_tokens`, or the caller's own
-    /// cap when it sets none): [`Price::quota`] on that estimate (no cached
-    /// tokens, so it is an upper bound of the real charge for the same counts). new-api's own
+    /// cap when it sets none): [`Price::quota`] on that estimate (no cache reads or writes, so
+    /// it bounds the real charge for the same counts unless cache writes cost more than
+    /// ordinary prompt tokens; a charge above it is recorded as an overrun). new-api's own
     /// pre-consumption leaves out the completion ratio; Pylon keeps it so the reservation covers
     /// the real charge.
     pub fn estimate(&self, prompt_tokens: i64, max_completion_tokens: i64) -> i64 {
         self.quota(&Usage {
             prompt_tokens,
             completion_tokens: max_completion_tokens,
-            cached_tokens: 0,
+            ..Usage::default()
         })
     }
 
@@ -407,14 +431,23 @@ fn per_request_exact(model_price: f64, group_ratio: f64) -> Option<Dec> {
         .mul(Dec::from_f64(group_ratio)?)
 }
 
-/// `(uncached + cached * cache_ratio + completion * completion_ratio) * (model_ratio *
-/// group_ratio)`, rounded half away from zero; floating point only when the exact form would
-/// not fit in 128 bits (absurd ratios), saturating either way.
-fn token_quota(counts: [i64; 3], ratios: [f64; 4]) -> i64 {
-    let [uncached, cached, completion] = counts;
-    let [cache_ratio, completion_ratio, model_ratio, group_ratio] = ratios;
+/// `(uncached + cached * cache_ratio + created * create_cache_ratio + completion *
+/// completion_ratio) * (model_ratio * group_ratio)`, rounded half away from zero; floating
+/// point only when the exact form would not fit in 128 bits (absurd ratios), saturating either
+/// way.
+fn token_quota(counts: [i64; 4], ratios: [f64; 5]) -> i64 {
+    let [uncached, cached, created, completion] = counts;
+    let [
+        cache_ratio,
+        create_cache_ratio,
+        completion_ratio,
+        model_ratio,
+        group_ratio,
+    ] = ratios;
     let exact = || {
-        let prompt = Dec::int(uncached).add(Dec::int(cached).mul(Dec::from_f64(cache_ratio)?)?)?;
+        let prompt = Dec::int(uncached)
+            .add(Dec::int(cached).mul(Dec::from_f64(cache_ratio)?)?)?
+            .add(Dec::int(created).mul(Dec::from_f64(create_cache_ratio)?)?)?;
         let output = Dec::int(completion).mul(Dec::from_f64(completion_ratio)?)?;
         let ratio = Dec::from_f64(model_ratio)?.mul(Dec::from_f64(group_ratio)?)?;
         prompt.add(output)?.mul(ratio)
@@ -422,7 +455,10 @@ fn token_quota(counts: [i64; 3], ratios: [f64; 4]) -> i64 {
     match exact() {
         Some(value) => value.round(),
         None => saturate(
-            (uncached as f64 + cached as f64 * cache_ratio + completion as f64 * completion_ratio)
+            (uncached as f64
+                + cached as f64 * cache_ratio
+                + created as f64 * create_cache_ratio
+                + completion as f64 * completion_ratio)
                 * (model_ratio * group_ratio),
         ),
     }

@@ -7,6 +7,7 @@
 //! test fails: it never skips.
 
 pub mod backend;
+pub mod canned_upstream;
 pub mod client;
 pub mod fixtures;
 pub mod in_process;

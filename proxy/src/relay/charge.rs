@@ -1,6 +1,8 @@
 //! What a delivered answer costs: the upstream's usage when it is believable (else the relay's
 //! estimate, marked as such), priced exactly; a charge above the reservation is still charged
-//! (the database is the truth) but recorded as an overrun on the log row and in a metric.
+//! (the database is the truth) but recorded as an overrun on the log row and in a metric. The
+//! log row's `other` shows cache reads and writes with their ratios, as new-api's does
+//! (`cache_tokens`, `cache_ratio`, `cache_creation_tokens`, `cache_creation_ratio`).
 
 use super::admission::Admission;
 use super::exchange::Delivery;
@@ -29,7 +31,7 @@ pub fn bill(
     let estimate = || Usage {
         prompt_tokens: admission.prompt_estimate,
         completion_tokens: i64::try_from(delivery.content_events).unwrap_or(i64::MAX),
-        cached_tokens: 0,
+        ..Usage::default()
     };
     let mut other = serde_json::Map::new();
     let (usage, estimated) = match check_usage(delivery.usage, max_usage_tokens) {
@@ -47,7 +49,8 @@ pub fn bill(
                 serde_json::json!([
                     reported.prompt_tokens,
                     reported.completion_tokens,
-                    reported.cached_tokens
+                    reported.cached_tokens,
+                    reported.cache_creation_tokens
                 ]),
             );
             (estimate(), true)
@@ -58,6 +61,7 @@ pub fn bill(
     } else {
         0
     };
+    cache_info(price, &usage, &mut other);
     let overrun = quota.saturating_sub(admission.reservation.amount);
     if overrun > 0 {
         tracing::warn!(
@@ -74,5 +78,33 @@ pub fn bill(
         estimated,
         quota,
         other: serde_json::Value::Object(other).to_string(),
+    }
+}
+
+/// new-api's cache fields of the log row's `other`: reads and writes, each with its ratio, when
+/// the answer had any and was priced by tokens.
+fn cache_info(
+    price: &Price,
+    usage: &Usage,
+    other: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let Price::PerToken {
+        cache_ratio,
+        create_cache_ratio,
+        ..
+    } = *price
+    else {
+        return;
+    };
+    if usage.cached_tokens > 0 {
+        other.insert("cache_tokens".into(), usage.cached_tokens.into());
+        other.insert("cache_ratio".into(), cache_ratio.into());
+    }
+    if usage.cache_creation_tokens > 0 {
+        other.insert(
+            "cache_creation_tokens".into(),
+            usage.cache_creation_tokens.into(),
+        );
+        other.insert("cache_creation_ratio".into(), create_cache_ratio.into());
     }
 }

@@ -1,6 +1,8 @@
 //! Token usage wide enough for every provider: cache reads and cache writes (Anthropic's
 //! `cache_creation_input_tokens`) and reasoning tokens, read from and written in each format.
-//! [`Usage::billing`] narrows it to the [`crate::pricing::Usage`] that billing uses today.
+//! [`Usage::billing`] narrows it to the [`crate::pricing::Usage`] that billing prices. OpenAI
+//! shapes carry cache writes as `cached_creation_tokens` in the prompt details, as new-api
+//! writes them.
 
 use serde_json::{Value, json};
 
@@ -21,13 +23,23 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// The narrower usage billing takes (cache writes counted as ordinary prompt tokens).
+    /// The narrower usage billing takes (reasoning is ordinary output there).
     pub fn billing(&self) -> crate::pricing::Usage {
         crate::pricing::Usage {
             prompt_tokens: self.input_tokens,
             completion_tokens: self.output_tokens,
             cached_tokens: self.cache_read_tokens,
+            cache_creation_tokens: self.cache_creation_tokens,
         }
+    }
+
+    /// OpenAI's prompt details: cache reads, and cache writes when there are any.
+    fn prompt_details(&self) -> Value {
+        let mut details = json!({"cached_tokens": self.cache_read_tokens});
+        if self.cache_creation_tokens > 0 {
+            details["cached_creation_tokens"] = json!(self.cache_creation_tokens);
+        }
+        details
     }
 
     /// Prompt tokens neither read from nor written to the cache.
@@ -49,7 +61,7 @@ impl Usage {
             "prompt_tokens": self.input_tokens,
             "completion_tokens": self.output_tokens,
             "total_tokens": self.total_tokens(),
-            "prompt_tokens_details": {"cached_tokens": self.cache_read_tokens},
+            "prompt_tokens_details": self.prompt_details(),
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         })
     }
@@ -58,7 +70,7 @@ impl Usage {
     pub fn to_responses(&self) -> Value {
         json!({
             "input_tokens": self.input_tokens,
-            "input_tokens_details": {"cached_tokens": self.cache_read_tokens},
+            "input_tokens_details": self.prompt_details(),
             "output_tokens": self.output_tokens,
             "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": self.total_tokens(),
@@ -106,7 +118,7 @@ impl Usage {
             } else {
                 count(&usage["prompt_cache_hit_tokens"])
             },
-            cache_creation_tokens: 0,
+            cache_creation_tokens: count(&usage["prompt_tokens_details"]["cached_creation_tokens"]),
             output_tokens: count(&usage["completion_tokens"]),
             reasoning_tokens: count(&usage["completion_tokens_details"]["reasoning_tokens"]),
         }
@@ -117,7 +129,7 @@ impl Usage {
         Usage {
             input_tokens: count(&usage["input_tokens"]),
             cache_read_tokens: count(&usage["input_tokens_details"]["cached_tokens"]),
-            cache_creation_tokens: 0,
+            cache_creation_tokens: count(&usage["input_tokens_details"]["cached_creation_tokens"]),
             output_tokens: count(&usage["output_tokens"]),
             reasoning_tokens: count(&usage["output_tokens_details"]["reasoning_tokens"]),
         }
@@ -222,6 +234,15 @@ mod tests {
             ),
             (135, 15, 100)
         );
+        assert_eq!(billing.cache_creation_tokens, 10);
+        // The OpenAI shapes carry the cache writes across, as new-api writes them.
+        assert_eq!(
+            usage.to_openai()["prompt_tokens_details"]["cached_creation_tokens"],
+            10
+        );
+        assert_eq!(Usage::from_openai(&usage.to_openai()), usage);
+        assert_eq!(Usage::from_responses(&usage.to_responses()), usage);
+        assert_eq!(Usage::from_anthropic(&usage.to_anthropic()), usage);
     }
 
     #[test]

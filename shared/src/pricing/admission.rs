@@ -172,6 +172,7 @@ mod tests {
             model_ratio,
             completion_ratio,
             cache_ratio: 1.0,
+            create_cache_ratio: 1.0,
             group_ratio: 1.0,
         }
     }

@@ -13,6 +13,7 @@ fn usage(prompt: i64, completion: i64, cached: i64) -> Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
         cached_tokens: cached,
+        cache_creation_tokens: 0,
     }
 }
 
@@ -42,6 +43,7 @@ fn prompt_and_completion_tokens_with_completion_ratio() {
             model_ratio: 1.25,
             completion_ratio: 4.0,
             cache_ratio: 0.5,
+            create_cache_ratio: 1.25,
             group_ratio: 1.0
         }
     );
@@ -156,6 +158,7 @@ fn defaults_price_common_models_and_the_operator_overrides_them() {
             model_ratio: 0.075,
             completion_ratio: 4.0,
             cache_ratio: 0.5,
+            create_cache_ratio: 1.25,
             group_ratio: 1.0
         })
     );
@@ -349,4 +352,33 @@ fn new_api_name_fallbacks() {
     // Compact variants fall back to the compact wildcard: 10 * 2 = 20
     let compact = table.price("gpt-5-openai-compact", "d").unwrap();
     assert_eq!(compact.quota(&usage(10, 0, 0)), 20);
+}
+
+#[test]
+fn cache_writes_use_the_create_cache_ratio_and_default_to_one_and_a_quarter() {
+    let (table, problems) = PriceTable::from_options([
+        ("ModelRatio", r#"{"claude-x": 1.5, "claude-y": 1.5}"#),
+        ("CompletionRatio", r#"{"claude-x": 5, "claude-y": 5}"#),
+        ("CacheRatio", r#"{"claude-x": 0.1, "claude-y": 0.1}"#),
+        ("CreateCacheRatio", r#"{"claude-x": 2}"#),
+    ]);
+    assert!(problems.is_empty(), "{problems:?}");
+    // Anthropic's counts: 20 fresh, 400 read, 300 written (Pylon's prompt counts all 720).
+    let written = Usage {
+        cache_creation_tokens: 300,
+        ..usage(720, 10, 400)
+    };
+    // (20 + 400 * 0.1 + 300 * 2 + 10 * 5) * 1.5 = 710 * 1.5 = 1065
+    let x = table.price("claude-x", "default").unwrap();
+    assert_eq!(x.quota(&written), 1065);
+    // Unset: new-api's 1.25. (20 + 40 + 375 + 50) * 1.5 = 727.5 -> 728
+    let y = table.price("claude-y", "default").unwrap();
+    assert_eq!(y.quota(&written), 728);
+    // More cache than prompt: the fresh part stays at 0.
+    let odd = Usage {
+        cache_creation_tokens: 300,
+        ..usage(100, 0, 400)
+    };
+    // (0 + 40 + 375) * 1.5 = 622.5 -> 623
+    assert_eq!(y.quota(&odd), 623);
 }

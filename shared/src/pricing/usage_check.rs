@@ -25,6 +25,7 @@ pub fn check_usage(reported: Option<Usage>, max_tokens: i64) -> UsageCheck {
     if in_range(usage.prompt_tokens)
         && in_range(usage.completion_tokens)
         && in_range(usage.cached_tokens)
+        && in_range(usage.cache_creation_tokens)
     {
         UsageCheck::Reported(usage)
     } else {
@@ -41,6 +42,7 @@ mod tests {
             prompt_tokens: prompt,
             completion_tokens: completion,
             cached_tokens: cached,
+            cache_creation_tokens: 0,
         })
     }
 

@@ -57,7 +57,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 135,
                 completion_tokens: 15,
-                cached_tokens: 100
+                cached_tokens: 100,
+                cache_creation_tokens: 10
             })
         );
         assert_eq!(scanner.content_events(), 2);
@@ -80,7 +81,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 140,
                 completion_tokens: 9,
-                cached_tokens: 100
+                cached_tokens: 100,
+                cache_creation_tokens: 10
             })
         );
     }

@@ -133,7 +133,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 15,
                 completion_tokens: 27,
-                cached_tokens: 8
+                cached_tokens: 8,
+                cache_creation_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);
@@ -151,7 +152,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 6,
                 completion_tokens: 4,
-                cached_tokens: 0
+                cached_tokens: 0,
+                cache_creation_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);

@@ -53,6 +53,8 @@ pub(super) struct OpenAiUsage {
 #[serde(default)]
 struct CachedDetails {
     cached_tokens: Count,
+    /// Cache writes, as new-api writes Anthropic's in OpenAI shapes.
+    cached_creation_tokens: Count,
 }
 
 impl OpenAiUsage {
@@ -69,6 +71,10 @@ impl OpenAiUsage {
             } else {
                 self.prompt_cache_hit_tokens.0
             },
+            cache_creation_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .map_or(0, |d| d.cached_creation_tokens.0),
         }
     }
 
@@ -83,6 +89,7 @@ impl OpenAiUsage {
             prompt_tokens: prompt,
             completion_tokens: self.total_tokens.0.saturating_sub(prompt).max(0),
             cached_tokens: 0,
+            cache_creation_tokens: 0,
         }
     }
 }
@@ -114,6 +121,10 @@ impl ResponsesUsage {
                 .input_tokens_details
                 .as_ref()
                 .map_or(0, |d| d.cached_tokens.0),
+            cache_creation_tokens: self
+                .input_tokens_details
+                .as_ref()
+                .map_or(0, |d| d.cached_creation_tokens.0),
         }
     }
 }
@@ -139,16 +150,18 @@ pub(super) struct AnthropicUsage {
 
 impl AnthropicUsage {
     /// Anthropic counts cache reads and writes apart from `input_tokens`; Pylon's prompt count
-    /// includes both, and cache reads are the cached part.
+    /// includes both, each also counted on its own.
     pub(super) fn usage(&self) -> Usage {
         let get = |c: Option<Count>| c.map_or(0, |c| c.0);
         let cached = get(self.cache_read_input_tokens);
+        let created = get(self.cache_creation_input_tokens);
         Usage {
             prompt_tokens: get(self.input_tokens)
                 .saturating_add(cached)
-                .saturating_add(get(self.cache_creation_input_tokens)),
+                .saturating_add(created),
             completion_tokens: get(self.output_tokens),
             cached_tokens: cached,
+            cache_creation_tokens: created,
         }
     }
 
@@ -210,6 +223,7 @@ impl GeminiUsage {
                 .0
                 .saturating_add(self.thoughts_token_count.0),
             cached_tokens: self.cached_content_token_count.0,
+            cache_creation_tokens: 0,
         }
     }
 }
@@ -322,6 +336,7 @@ mod tests {
             prompt_tokens: prompt,
             completion_tokens: completion,
             cached_tokens: cached,
+            cache_creation_tokens: 0,
         })
     }
 
@@ -362,9 +377,18 @@ mod tests {
         );
         let anthropic = br#"{"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":5,
             "cache_creation_input_tokens":100,"cache_read_input_tokens":200,"output_tokens":11}}"#;
+        let mut written = u(305, 11, 200).unwrap();
+        written.cache_creation_tokens = 100;
         assert_eq!(
             usage_from_json(BodyFormat::Anthropic, anthropic),
-            u(305, 11, 200)
+            Some(written)
+        );
+        // new-api's OpenAI shape of Anthropic's cache writes.
+        let relayed = br#"{"usage":{"prompt_tokens":305,"completion_tokens":11,
+            "prompt_tokens_details":{"cached_tokens":200,"cached_creation_tokens":100}}}"#;
+        assert_eq!(
+            usage_from_json(BodyFormat::OpenAiChat, relayed),
+            Some(written)
         );
         let gemini = br#"{"candidates":[],"usageMetadata":{"promptTokenCount":40,
             "candidatesTokenCount":10,"thoughtsTokenCount":5,"cachedContentTokenCount":32,

@@ -85,7 +85,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 9,
                 completion_tokens: 2,
-                cached_tokens: 3
+                cached_tokens: 3,
+                cache_creation_tokens: 0
             })
         );
         // role chunk, content chunk, finish chunk
@@ -108,7 +109,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 4,
                 completion_tokens: 2,
-                cached_tokens: 0
+                cached_tokens: 0,
+                cache_creation_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);
@@ -138,7 +140,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 20,
                 completion_tokens: 5,
-                cached_tokens: 8
+                cached_tokens: 8,
+                cache_creation_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);
