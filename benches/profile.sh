@@ -8,6 +8,9 @@
 #   cargo build --release --bins && bash benches/profile.sh [--stream] [--connections N] [--seconds S]
 #
 # With --strace it counts the proxy's system calls instead (strace -c), to divide by requests.
+# With --cpu it records nothing and prints the proxy's CPU µs per request (utime + stime from
+# /proc over the measured window, divided by the requests answered in it): a quick A/B of one
+# setting, e.g. PYLON__SERVER__WORK_STEALING=true bash benches/profile.sh --cpu.
 #
 # Everything runs on loopback and stops when the script ends.
 set -euo pipefail
@@ -16,13 +19,15 @@ connections=8
 seconds=10
 stream=""
 strace=""
+cpu=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --stream) stream="--stream"; shift ;;
         --strace) strace=1; shift ;;
+        --cpu) cpu=1; shift ;;
         --connections) connections="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
-        *) echo "usage: $0 [--stream] [--strace] [--connections N] [--seconds S]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--connections N] [--seconds S]" >&2; exit 2 ;;
     esac
 done
 
@@ -93,6 +98,18 @@ if [[ -n "$strace" ]]; then
     wait "$load_pid" || true
     cat "$run/load.txt"
     head -25 "$run/strace.txt"
+    exit 0
+fi
+if [[ -n "$cpu" ]]; then
+    ticks() { awk '{print $14 + $15}' "/proc/$proxy_pid/stat"; }
+    before=$(ticks)
+    sleep "$seconds"
+    after=$(ticks)
+    wait "$load_pid" || true
+    cat "$run/load.txt"
+    rps=$(grep -o '[0-9.]* ok/s' "$run/load.txt" | head -1 | cut -d' ' -f1)
+    hz=$(getconf CLK_TCK)
+    python3 -c "t=($after-$before)/$hz; r=$rps*$seconds; print(f'proxy CPU: {t:.2f} s over {$seconds} s at {$rps} req/s = {t*1e6/r:.1f} µs per request')"
     exit 0
 fi
 perf record -F 1999 -g --call-graph dwarf,16384 -p "$proxy_pid" -o "$run/perf.data" -- sleep "$seconds" \
