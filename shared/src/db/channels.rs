@@ -306,11 +306,8 @@ impl Conditions {
 impl Db {
     /// Every channel (the proxy's routing snapshot).
     pub async fn all_channels(&self) -> Result<Vec<ChannelRow>, DbError> {
-        Ok(
-            sqlx::query_as(concat!("SELECT ", channel_columns!(), " FROM channels"))
-                .fetch_all(self.pool())
-                .await?,
-        )
+        let query = sqlx::query(concat!("SELECT ", channel_columns!(), " FROM channels"));
+        self.fetch_decoded("channels", query).await
     }
 
     /// One channel by id.

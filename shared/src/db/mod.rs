@@ -14,6 +14,7 @@ mod dialect;
 mod invites;
 mod key_lookup;
 mod ledger;
+mod lenient;
 mod logs;
 mod migrate;
 mod oidc;
@@ -51,6 +52,7 @@ pub use ledger::{
     MAX_IDEMPOTENCY_KEY_LEN, Movement, MovementKind, MovementLog, MovementOutcome, Refusal, Signup,
     quota_text,
 };
+pub use lenient::{export_skipped_rows, report_bad_row, skipped_rows, skipped_rows_counter};
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};

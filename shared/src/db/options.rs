@@ -7,9 +7,8 @@ use super::{Db, DbError};
 impl Db {
     /// Every option.
     pub async fn all_options(&self) -> Result<Vec<(String, String)>, DbError> {
-        Ok(sqlx::query_as("SELECT `key`, value FROM options")
-            .fetch_all(self.pool())
-            .await?)
+        let query = sqlx::query("SELECT `key` AS id, value FROM options");
+        self.fetch_decoded("options", query).await
     }
 
     /// One option, if set.

@@ -55,23 +55,19 @@ macro_rules! token_columns {
 impl Db {
     /// Every token (the proxy's key snapshot).
     pub async fn all_tokens(&self) -> Result<Vec<TokenRow>, DbError> {
-        Ok(
-            sqlx::query_as(concat!("SELECT ", token_columns!(), " FROM tokens"))
-                .fetch_all(self.pool())
-                .await?,
-        )
+        let query = sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens"));
+        self.fetch_decoded("tokens", query).await
     }
 
-    /// One token by id.
+    /// One token by id (`None` too when its row does not decode: reported).
     pub async fn token_by_id(&self, id: i64) -> Result<Option<TokenRow>, DbError> {
-        Ok(sqlx::query_as(concat!(
+        let query = sqlx::query(concat!(
             "SELECT ",
             token_columns!(),
             " FROM tokens WHERE id = ?"
         ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?)
+        .bind(id);
+        self.fetch_optional_decoded("tokens", query).await
     }
 }
 
