@@ -23,6 +23,7 @@ impl Db {
 
     /// Sets an option, creating it when missing.
     pub async fn set_option(&self, key: &str, value: &str) -> Result<(), DbError> {
+        super::check_lengths("options", &[("key", key), ("value", value)])?;
         let sql = format!(
             "INSERT INTO options (`key`, value) VALUES (?, ?) {}",
             self.dialect().upsert_tail("`key`", "value")
@@ -44,6 +45,7 @@ impl Db {
         old: &str,
         new: &str,
     ) -> Result<bool, DbError> {
+        super::check_lengths("options", &[("key", key), ("value", new)])?;
         let done = sqlx::query("UPDATE options SET value = ? WHERE `key` = ? AND value = ?")
             .bind(new)
             .bind(key)
