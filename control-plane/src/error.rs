@@ -72,7 +72,12 @@ impl IntoResponse for ApiError {
 
 impl From<pylon_shared::db::DbError> for ApiError {
     fn from(error: pylon_shared::db::DbError) -> Self {
-        ApiError::Internal(error.into())
+        match error {
+            too_long @ pylon_shared::db::DbError::TooLong { .. } => {
+                ApiError::Invalid(too_long.to_string())
+            }
+            error => ApiError::Internal(error.into()),
+        }
     }
 }
 

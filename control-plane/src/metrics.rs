@@ -15,6 +15,8 @@ pub struct Metrics {
     /// Post-commit cache work of the ledger that failed, by step (`balance_mirror`,
     /// `change_feed`): the movement stood, the caches catch up from the database.
     pub ledger_post_commit_failures: IntCounterVec,
+    /// Stored rows skipped at a load (see `pylon_shared::db::report_bad_row`).
+    skipped_rows: IntCounterVec,
 }
 
 impl Metrics {
@@ -45,16 +47,20 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(ledger_post_commit_failures.clone()))?;
+        let skipped_rows = pylon_shared::db::skipped_rows_counter()?;
+        registry.register(Box::new(skipped_rows.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             ledger_post_commit_failures,
+            skipped_rows,
         })
     }
 
     /// The text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
+        pylon_shared::db::export_skipped_rows(&self.skipped_rows);
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::warn!(%error, "encoding metrics failed");

@@ -31,6 +31,7 @@ pub struct ProxyMetrics {
     key_lookups: IntCounterVec,
     settlement_events: IntCounterVec,
     settlement_queue: IntGauge,
+    skipped_rows: IntCounterVec,
 }
 
 /// Kinds of `pylon_proxy_billing_anomalies_total`.
@@ -168,6 +169,8 @@ impl ProxyMetrics {
             "Finished requests waiting for the database",
         )?;
         registry.register(Box::new(settlement_queue.clone()))?;
+        let skipped_rows = pylon_shared::db::skipped_rows_counter()?;
+        registry.register(Box::new(skipped_rows.clone()))?;
         registry.register(Box::new(shed.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
@@ -196,6 +199,7 @@ impl ProxyMetrics {
             key_lookups,
             settlement_events,
             settlement_queue,
+            skipped_rows,
         })
     }
 
@@ -298,6 +302,7 @@ impl ProxyMetrics {
     }
 
     fn render(&self) -> Vec<u8> {
+        pylon_shared::db::export_skipped_rows(&self.skipped_rows);
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::warn!(%error, "encoding metrics failed");

@@ -119,6 +119,38 @@ impl From<&ChannelRow> for ChannelFields {
 }
 
 impl ChannelFields {
+    /// Refuses a value longer than its column, here or in the abilities it derives (each group
+    /// and model of its lists is a row there).
+    fn check_lengths(&self) -> Result<(), DbError> {
+        super::check_lengths(
+            "channels",
+            &[
+                ("name", &self.name),
+                ("keys", &self.keys),
+                ("key_mode", &self.key_mode),
+                ("status_reason", &self.status_reason),
+                ("base_url", &self.base_url),
+                ("models", &self.models),
+                ("group", &self.group),
+                ("model_mapping", &self.model_mapping),
+                ("header_override", &self.header_override),
+                ("test_model", &self.test_model),
+                ("openai_organization", &self.openai_organization),
+                ("tag", &self.tag),
+                ("other", &self.other),
+                ("setting", &self.setting),
+                ("remark", &self.remark),
+            ],
+        )?;
+        for group in abilities::split_list(&self.group) {
+            super::check_lengths("abilities", &[("group", group)])?;
+        }
+        for model in abilities::split_list(&self.models) {
+            super::check_lengths("abilities", &[("model", model)])?;
+        }
+        Ok(())
+    }
+
     fn ability_source(&self, channel_id: i64) -> AbilitySource<'_> {
         AbilitySource {
             channel_id,
@@ -306,11 +338,8 @@ impl Conditions {
 impl Db {
     /// Every channel (the proxy's routing snapshot).
     pub async fn all_channels(&self) -> Result<Vec<ChannelRow>, DbError> {
-        Ok(
-            sqlx::query_as(concat!("SELECT ", channel_columns!(), " FROM channels"))
-                .fetch_all(self.pool())
-                .await?,
-        )
+        let query = sqlx::query(concat!("SELECT ", channel_columns!(), " FROM channels"));
+        self.fetch_decoded("channels", query).await
     }
 
     /// One channel by id.
@@ -432,6 +461,9 @@ impl Db {
 
     /// Creates channels and their abilities, all or none, and returns their ids in order.
     pub async fn insert_channels(&self, channels: &[ChannelFields]) -> Result<Vec<i64>, DbError> {
+        for channel in channels {
+            channel.check_lengths()?;
+        }
         let mut tx = self.pool().begin().await?;
         let mut ids = Vec::with_capacity(channels.len());
         for channel in channels {
@@ -477,6 +509,7 @@ impl Db {
     /// Overwrites the admin-set columns of a channel and rebuilds its abilities, in one
     /// transaction. `false` when there is no such channel (nothing is changed).
     pub async fn update_channel(&self, id: i64, channel: &ChannelFields) -> Result<bool, DbError> {
+        channel.check_lengths()?;
         let mut tx = self.pool().begin().await?;
         // The write comes first so that SQLite takes the write lock at once.
         sqlx::query(

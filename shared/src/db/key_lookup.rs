@@ -65,10 +65,8 @@ impl From<KeyWithOwnerRow> for KeyWithOwner {
 impl Db {
     /// The key whose `key_hash` is `hash`, and its owner, in one indexed query.
     pub async fn key_with_owner(&self, hash: &str) -> Result<Option<KeyWithOwner>, DbError> {
-        let row: Option<KeyWithOwnerRow> = sqlx::query_as(KEY_WITH_OWNER)
-            .bind(hash)
-            .fetch_optional(self.pool())
-            .await?;
+        let query = sqlx::query(KEY_WITH_OWNER).bind(hash);
+        let row: Option<KeyWithOwnerRow> = self.fetch_optional_decoded("tokens", query).await?;
         Ok(row.map(KeyWithOwner::from))
     }
 
@@ -80,11 +78,11 @@ impl Db {
                 "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id IN ({})",
                 placeholders(chunk.len())
             );
-            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {
                 query = query.bind(*id);
             }
-            rows.extend(query.fetch_all(self.pool()).await?);
+            rows.extend(self.fetch_decoded("tokens", query).await?);
         }
         Ok(rows)
     }
@@ -98,11 +96,11 @@ impl Db {
                  WHERE deleted_at IS NULL AND id IN ({})",
                 placeholders(chunk.len())
             );
-            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {
                 query = query.bind(*id);
             }
-            rows.extend(query.fetch_all(self.pool()).await?);
+            rows.extend(self.fetch_decoded("users", query).await?);
         }
         Ok(rows)
     }

@@ -7,6 +7,11 @@ use sqlx::migrate::Migrator;
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL: Migrator = sqlx::migrate!("./migrations/mysql");
 
+/// The text of every MySQL migration (the schema [`super::limits`] reads column sizes from).
+pub(crate) fn mysql_migrations() -> impl Iterator<Item = &'static str> {
+    MYSQL.iter().map(|m| m.sql.as_str())
+}
+
 impl Db {
     fn migrator(&self) -> &'static Migrator {
         match self.dialect {

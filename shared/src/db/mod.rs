@@ -15,6 +15,8 @@ mod dialect;
 mod invites;
 mod key_lookup;
 mod ledger;
+mod lenient;
+mod limits;
 mod log_retention;
 mod logs;
 mod migrate;
@@ -54,6 +56,8 @@ pub use ledger::{
     MAX_IDEMPOTENCY_KEY_LEN, Movement, MovementKind, MovementLog, MovementOutcome, Refusal, Signup,
     quota_text,
 };
+pub use lenient::{export_skipped_rows, report_bad_row, skipped_rows, skipped_rows_counter};
+pub use limits::{Limit, check_lengths, limit_of};
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
 pub use oidc::{OidcOwner, OidcSignup};
 pub use passkeys::{NewPasskey, PasskeyRow};
@@ -104,6 +108,9 @@ pub enum DbError {
     SchemaNotReady(String),
     #[error("a ledger movement the operation needs was not applied: {0}")]
     MovementNotApplied(String),
+    /// A value longer than its column holds (see [`check_lengths`]); nothing was written.
+    #[error("{field} is too long ({limit})")]
+    TooLong { field: String, limit: String },
 }
 
 impl DbError {

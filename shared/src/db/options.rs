@@ -7,9 +7,8 @@ use super::{Db, DbError};
 impl Db {
     /// Every option.
     pub async fn all_options(&self) -> Result<Vec<(String, String)>, DbError> {
-        Ok(sqlx::query_as("SELECT `key`, value FROM options")
-            .fetch_all(self.pool())
-            .await?)
+        let query = sqlx::query("SELECT `key` AS id, value FROM options");
+        self.fetch_decoded("options", query).await
     }
 
     /// One option, if set.
@@ -24,6 +23,7 @@ impl Db {
 
     /// Sets an option, creating it when missing.
     pub async fn set_option(&self, key: &str, value: &str) -> Result<(), DbError> {
+        super::check_lengths("options", &[("key", key), ("value", value)])?;
         let sql = format!(
             "INSERT INTO options (`key`, value) VALUES (?, ?) {}",
             self.dialect().upsert_tail("`key`", "value")
@@ -45,6 +45,7 @@ impl Db {
         old: &str,
         new: &str,
     ) -> Result<bool, DbError> {
+        super::check_lengths("options", &[("key", key), ("value", new)])?;
         let done = sqlx::query("UPDATE options SET value = ? WHERE `key` = ? AND value = ?")
             .bind(new)
             .bind(key)

@@ -45,6 +45,20 @@ pub struct PlanFields<'a> {
     pub original_price_cents: i64,
 }
 
+impl PlanFields<'_> {
+    fn check_lengths(&self) -> Result<(), DbError> {
+        super::check_lengths(
+            "plans",
+            &[
+                ("code", self.code),
+                ("name", self.name),
+                ("description", self.description),
+                ("currency", self.currency),
+            ],
+        )
+    }
+}
+
 impl Db {
     /// Every plan (or only those on sale), in display order.
     pub async fn plans(&self, enabled_only: bool) -> Result<Vec<PlanRow>, DbError> {
@@ -70,6 +84,7 @@ impl Db {
 
     /// Creates a plan; answers its id. A taken code is a unique violation.
     pub async fn create_plan(&self, plan: &PlanFields<'_>) -> Result<i64, DbError> {
+        plan.check_lengths()?;
         let now = now_secs();
         let mut conn = self.pool().acquire().await?;
         let result = sqlx::query(
@@ -95,6 +110,7 @@ impl Db {
 
     /// Replaces plan `id`'s fields; answers whether it exists.
     pub async fn update_plan(&self, id: i64, plan: &PlanFields<'_>) -> Result<bool, DbError> {
+        plan.check_lengths()?;
         let updated = sqlx::query(
             "UPDATE plans SET code = ?, name = ?, description = ?, quota = ?, price_cents = ?, \
              currency = ?, enabled = ?, sort_order = ?, updated_time = ?, \

@@ -64,6 +64,9 @@ pub struct RedemptionSearch<'a> {
 impl Db {
     /// Inserts `codes` in one transaction: all of them or none.
     pub async fn create_redemptions(&self, codes: &[NewRedemption<'_>]) -> Result<(), DbError> {
+        for code in codes {
+            super::check_lengths("redemptions", &[("key", code.key), ("name", code.name)])?;
+        }
         let mut tx = self.pool().begin().await?;
         let now = now_secs();
         for code in codes {
@@ -136,6 +139,7 @@ impl Db {
         quota: i64,
         expired_time: i64,
     ) -> Result<bool, DbError> {
+        super::check_lengths("redemptions", &[("name", name)])?;
         let result = sqlx::query(
             "UPDATE redemptions SET name = ?, quota = ?, expired_time = ? WHERE id = ?",
         )

@@ -75,6 +75,15 @@ impl Db {
         aff_code: &str,
         rewards: impl FnOnce(i64) -> Vec<Movement>,
     ) -> Result<Registration, DbError> {
+        super::check_lengths(
+            "users",
+            &[
+                ("username", user.username),
+                ("display_name", user.display_name),
+                ("group", user.group),
+                ("email", user.email),
+            ],
+        )?;
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \

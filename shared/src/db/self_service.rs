@@ -30,6 +30,13 @@ impl Db {
         username: Option<&str>,
         display_name: Option<&str>,
     ) -> Result<ProfileOutcome, DbError> {
+        super::check_lengths(
+            "users",
+            &[
+                ("username", username.unwrap_or_default()),
+                ("display_name", display_name.unwrap_or_default()),
+            ],
+        )?;
         let result = sqlx::query(
             "UPDATE users SET username = COALESCE(?, username), \
              display_name = COALESCE(?, display_name) WHERE id = ? AND deleted_at IS NULL",
@@ -68,6 +75,7 @@ impl Db {
 
     /// Replaces a user's personal settings (the JSON text of `users.setting`).
     pub async fn set_user_setting(&self, user_id: i64, setting: &str) -> Result<(), DbError> {
+        super::check_lengths("users", &[("setting", setting)])?;
         sqlx::query("UPDATE users SET setting = ? WHERE id = ? AND deleted_at IS NULL")
             .bind(setting)
             .bind(user_id)

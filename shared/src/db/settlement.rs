@@ -61,17 +61,13 @@ const USER_BRIEF: &str =
 impl Db {
     /// Every live user, briefly (the proxy's user snapshot).
     pub async fn all_user_briefs(&self) -> Result<Vec<UserBrief>, DbError> {
-        Ok(sqlx::query_as(USER_BRIEF).fetch_all(self.pool()).await?)
+        self.fetch_decoded("users", sqlx::query(USER_BRIEF)).await
     }
 
     /// One live user, briefly.
     pub async fn user_brief(&self, id: i64) -> Result<Option<UserBrief>, DbError> {
-        Ok(
-            sqlx::query_as(AssertSqlSafe(format!("{USER_BRIEF} AND id = ?")))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        let query = sqlx::query(AssertSqlSafe(format!("{USER_BRIEF} AND id = ?"))).bind(id);
+        self.fetch_optional_decoded("users", query).await
     }
 
     /// The database balances of `users` (quota) and `tokens` (remain_quota), by id; deleted

@@ -55,23 +55,19 @@ macro_rules! token_columns {
 impl Db {
     /// Every token (the proxy's key snapshot).
     pub async fn all_tokens(&self) -> Result<Vec<TokenRow>, DbError> {
-        Ok(
-            sqlx::query_as(concat!("SELECT ", token_columns!(), " FROM tokens"))
-                .fetch_all(self.pool())
-                .await?,
-        )
+        let query = sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens"));
+        self.fetch_decoded("tokens", query).await
     }
 
-    /// One token by id.
+    /// One token by id (`None` too when its row does not decode: reported).
     pub async fn token_by_id(&self, id: i64) -> Result<Option<TokenRow>, DbError> {
-        Ok(sqlx::query_as(concat!(
+        let query = sqlx::query(concat!(
             "SELECT ",
             token_columns!(),
             " FROM tokens WHERE id = ?"
         ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?)
+        .bind(id);
+        self.fetch_optional_decoded("tokens", query).await
     }
 }
 
@@ -243,6 +239,15 @@ impl Db {
         token: &NewToken<'_>,
         max_tokens: i64,
     ) -> Result<TokenCreation, DbError> {
+        super::check_lengths(
+            "tokens",
+            &[
+                ("name", token.name),
+                ("model_limits", token.model_limits),
+                ("allow_ips", token.allow_ips),
+                ("group", token.group),
+            ],
+        )?;
         let now = super::now_secs();
         let mut tx = self.pool().begin().await?;
         // A write first: on SQLite it takes the write lock, on MySQL the owner's row lock.
@@ -369,6 +374,16 @@ impl Db {
         user_id: i64,
         changes: &TokenChanges,
     ) -> Result<TokenUpdate, DbError> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        super::check_lengths(
+            "tokens",
+            &[
+                ("name", &text(&changes.name)),
+                ("model_limits", &text(&changes.model_limits)),
+                ("allow_ips", &text(&changes.allow_ips)),
+                ("group", &text(&changes.group)),
+            ],
+        )?;
         let (sets, mut values) = changes.assignments();
         let sets = if sets.is_empty() {
             // Still a write first, which locks the row (and, on SQLite, the database).

@@ -218,6 +218,16 @@ impl Db {
         id: i64,
         profile: &UserProfile<'_>,
     ) -> Result<bool, DbError> {
+        super::check_lengths(
+            "users",
+            &[
+                ("username", profile.username),
+                ("display_name", profile.display_name),
+                ("email", profile.email),
+                ("group", profile.group),
+                ("remark", profile.remark),
+            ],
+        )?;
         let query = match profile.password_hash {
             Some(hash) => sqlx::query(
                 "UPDATE users SET username = ?, display_name = ?, email = ?, `group` = ?, \

@@ -62,6 +62,15 @@ impl Db {
     /// Creates a user with its starting quota (`user.quota`, granted through the ledger in the
     /// same transaction).
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<Signup, DbError> {
+        super::check_lengths(
+            "users",
+            &[
+                ("username", user.username),
+                ("display_name", user.display_name),
+                ("group", user.group),
+                ("email", user.email),
+            ],
+        )?;
         let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \

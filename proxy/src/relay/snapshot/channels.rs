@@ -1,7 +1,7 @@
 //! Channels and the routing table: for each group and model, the channels that serve it,
 //! grouped in priority tiers (highest first).
 
-use pylon_shared::db::ChannelRow;
+use pylon_shared::db::{ChannelRow, report_bad_row};
 use pylon_shared::llm::ChannelType;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,8 +94,9 @@ pub struct ChannelEntry {
 }
 
 impl ChannelEntry {
-    fn from_row(row: &ChannelRow) -> Option<Self> {
-        let upstream = Upstream::parse(&row.base_url)?;
+    /// Parses a stored row; `Err` says what in it cannot be used.
+    fn from_row(row: &ChannelRow) -> Result<Self, &'static str> {
+        let upstream = Upstream::parse(&row.base_url).ok_or("bad base_url")?;
         let kind = ChannelType::from_number(row.r#type).unwrap_or(ChannelType::OpenAi);
         let keys: Vec<String> = if kind == ChannelType::VertexAi
             && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.keys).is_ok()
@@ -110,16 +111,20 @@ impl ChannelEntry {
                 .map(str::to_string)
                 .collect()
         };
-        let model_mapping = serde_json::from_str::<HashMap<String, String>>(&row.model_mapping)
-            .unwrap_or_default()
+        let model_mapping = json_object::<String>(&row.model_mapping)
+            .ok_or("model_mapping is not a JSON object of model names")?
             .into_iter()
             .filter(|(from, to)| !from.is_empty() && !to.is_empty())
             .collect();
-        let header_override = serde_json::from_str::<HashMap<String, String>>(&row.header_override)
-            .unwrap_or_default()
+        let header_override = json_object::<serde_json::Value>(&row.header_override)
+            .ok_or("header_override is not a JSON object")?
             .into_iter()
+            .filter_map(|(name, value)| match value {
+                serde_json::Value::String(value) => Some((name, value)),
+                _ => None,
+            })
             .collect();
-        Some(Self {
+        Ok(Self {
             id: row.id,
             name: row.name.clone(),
             kind,
@@ -177,9 +182,12 @@ impl RoutingTable {
     pub fn build(rows: &[ChannelRow]) -> Self {
         let mut routes: HashMap<String, HashMap<String, Vec<Tier>>> = HashMap::new();
         for row in rows.iter().filter(|r| r.status == CHANNEL_ENABLED) {
-            let Some(entry) = ChannelEntry::from_row(row) else {
-                tracing::warn!(channel = row.id, base_url = %row.base_url, "channel skipped: bad base URL");
-                continue;
+            let entry = match ChannelEntry::from_row(row) {
+                Ok(entry) => entry,
+                Err(problem) => {
+                    report_bad_row("channels", &row.id.to_string(), &problem);
+                    continue;
+                }
             };
             let entry = Arc::new(entry);
             for group in split_list(&row.group) {
@@ -225,6 +233,16 @@ impl RoutingTable {
         models.sort_unstable();
         models
     }
+}
+
+/// A stored JSON object (empty text and `null` are an empty one); `None` when it is not one.
+fn json_object<V: serde::de::DeserializeOwned>(text: &str) -> Option<HashMap<String, V>> {
+    if text.trim().is_empty() {
+        return Some(HashMap::new());
+    }
+    serde_json::from_str::<Option<HashMap<String, V>>>(text)
+        .ok()
+        .map(Option::unwrap_or_default)
 }
 
 fn split_list(list: &str) -> impl Iterator<Item = &str> {

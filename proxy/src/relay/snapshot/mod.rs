@@ -76,7 +76,7 @@ impl Snapshot {
         let (table, problems) =
             PriceTable::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         for problem in problems {
-            tracing::warn!(%problem, "pricing option ignored");
+            pylon_shared::db::report_bad_row("options", "pricing", &problem);
         }
         self.prices.store(Arc::new(table));
         Ok(())
