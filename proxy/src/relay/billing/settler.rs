@@ -115,7 +115,6 @@ struct Journaler {
     progress: Arc<Progress>,
     metrics: Arc<ProxyMetrics>,
     interval: Duration,
-    batch: usize,
     buffer: Vec<Settlement>,
 }
 
@@ -172,7 +171,6 @@ impl Settler {
             progress: Arc::clone(&progress),
             metrics: Arc::clone(&metrics),
             interval: settings.interval,
-            batch: settings.batch,
             buffer: Vec::new(),
         };
         let writer = Writer {
