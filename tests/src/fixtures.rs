@@ -170,7 +170,13 @@ pub async fn eventually_equals(pool: &sqlx::AnyPool, sql: &'static str, expected
 /// The value of the proxy's metric line starting with `line_start` (name and labels), 0 when
 /// it is not exported yet.
 pub async fn metric(pylon: &crate::Pylon, line_start: &str) -> i64 {
-    let text = reqwest::get(&pylon.metrics_url)
+    metric_at(&pylon.metrics_url, line_start).await
+}
+
+/// The value of the metric line starting with `line_start` at `url` (any process's
+/// `/metrics`), 0 when it is not exported yet.
+pub async fn metric_at(url: &str, line_start: &str) -> i64 {
+    let text = reqwest::get(url)
         .await
         .expect("metrics")
         .text()

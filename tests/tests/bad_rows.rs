@@ -27,20 +27,6 @@ async fn execute(db: &sqlx::AnyPool, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// The value of the metric line starting with `line_start` at `url`, 0 when absent.
-async fn metric_at(url: &str, line_start: &str) -> i64 {
-    let text = reqwest::get(url)
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_start))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Waits (up to 5 s) until the logs hold a report of the row `id` of `table`.
 async fn reported(pylon: &Pylon, table: &str, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
