@@ -20,7 +20,8 @@ use pylon_proxy::relay::health::ChannelHealth;
 use pylon_proxy::relay::request::{Endpoint, RelayRequest};
 use pylon_proxy::relay::select::choose;
 use pylon_proxy::relay::snapshot::{
-    KeyCacheSettings, RoutingTable, Snapshot, TOKEN_ENABLED, TokenEntry, UserEntry,
+    BillingPreference, KeyCacheSettings, RoutingTable, Snapshot, TOKEN_ENABLED, TokenEntry,
+    UserEntry,
 };
 use pylon_shared::db::ChannelRow;
 use pylon_shared::keys::lookup_hash;
@@ -58,6 +59,8 @@ fn snapshot() -> Snapshot {
                 username: format!("user{id}"),
                 status: STATUS_ENABLED,
                 group: GROUP.to_string(),
+                billing: BillingPreference::SubscriptionFirst,
+                subscriptions: Vec::new(),
             })
         })
         .collect();

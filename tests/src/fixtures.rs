@@ -72,6 +72,13 @@ pub async fn create_channel(console: &Console, channel: Value) -> i64 {
         .unwrap_or_else(|| panic!("channel {name} not listed: {list:?}"))
 }
 
+/// An OpenAI-compatible channel (type 1) named `name` at `base_url` serving `models` to the
+/// default group.
+pub fn openai_channel(name: &str, base_url: &str, models: &str) -> Value {
+    json!({"type": 1, "name": name, "key": "upstream-key", "base_url": base_url,
+        "models": models, "group": "default", "priority": 0, "weight": 0})
+}
+
 /// Creates a key through the user API and returns (id, full key).
 pub async fn create_key(
     console: &Console,
@@ -186,4 +193,22 @@ pub async fn metric_at(url: &str, line_start: &str) -> i64 {
         .find_map(|l| l.strip_prefix(line_start))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// One Redis value of `pylon`'s deployment (its key prefix applied).
+pub async fn redis_value(pylon: &Pylon, key: &str) -> Option<i64> {
+    use fred::prelude::*;
+    let prefix = pylon
+        .env()
+        .iter()
+        .find(|(k, _)| k == "PYLON__CACHE__KEY_PREFIX")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let config =
+        fred::types::config::Config::from_url(&crate::backend::redis_url()).expect("Redis URL");
+    let client = Builder::from_config(config).build().expect("client");
+    client.init().await.expect("Redis");
+    let value: Option<i64> = client.get(format!("{prefix}{key}")).await.expect("GET");
+    let _ = client.quit().await;
+    value
 }

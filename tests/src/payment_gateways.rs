@@ -97,6 +97,27 @@ impl EpayGateway {
     }
 
     /// The orders accepted so far.
+    /// A gateway for merchant `merchant_id` and `key`, and `pylon` pointed at it (through
+    /// `root`'s console): pay address, merchant, key, Pylon's own address, CNY price 7.3.
+    pub async fn configured(
+        pylon: &crate::Pylon,
+        root: &crate::Console,
+        merchant_id: &str,
+        key: &str,
+    ) -> Self {
+        let gateway = Self::start(merchant_id, key).await;
+        for (option, value) in [
+            ("PayAddress", gateway.base_url.as_str()),
+            ("EpayId", merchant_id),
+            ("EpayKey", key),
+            ("ServerAddress", pylon.base_url.as_str()),
+            ("Price", "7.3"),
+        ] {
+            crate::fixtures::set_option(root, option, value).await;
+        }
+        gateway
+    }
+
     pub fn orders(&self) -> Vec<EpayOrder> {
         self.state.orders.lock().expect("lock").clone()
     }

@@ -185,7 +185,7 @@ async fn small_balances_are_served_never_overdrawn(backend: Backend) {
 
     if backend == Backend::MySqlRedis {
         // The shared counters did the admission: the key's mirror equals the database.
-        let stored = redis_get(&pylon, &format!("bal:t:{key_id}:stored")).await;
+        let stored = redis_value(&pylon, &format!("bal:t:{key_id}:stored")).await;
         assert_eq!(stored, Some(left), "Redis mirror of the key");
     }
     db.close().await;
@@ -408,21 +408,3 @@ async fn overruns_and_absurd_usage_are_recorded(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(overruns_and_absurd_usage_are_recorded);
-
-/// One Redis value of this Pylon's deployment (its key prefix applied).
-async fn redis_get(pylon: &Pylon, key: &str) -> Option<i64> {
-    use fred::prelude::*;
-    let prefix = pylon
-        .env()
-        .iter()
-        .find(|(k, _)| k == "PYLON__CACHE__KEY_PREFIX")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let config = fred::types::config::Config::from_url(&pylon_tests::backend::redis_url())
-        .expect("Redis URL");
-    let client = Builder::from_config(config).build().expect("client");
-    client.init().await.expect("Redis");
-    let value: Option<i64> = client.get(format!("{prefix}{key}")).await.expect("GET");
-    let _ = client.quit().await;
-    value
-}

@@ -328,13 +328,7 @@ const EPAY_KEY: &str = "epay-merchant-key";
 
 /// Points Pylon at a mock EPay gateway.
 async fn configure_epay(pylon: &Pylon, root: &Console) -> EpayGateway {
-    let gateway = EpayGateway::start(EPAY_MERCHANT, EPAY_KEY).await;
-    set_option(root, "PayAddress", &gateway.base_url).await;
-    set_option(root, "EpayId", EPAY_MERCHANT).await;
-    set_option(root, "EpayKey", EPAY_KEY).await;
-    set_option(root, "ServerAddress", &pylon.base_url).await;
-    set_option(root, "Price", "7.3").await;
-    gateway
+    EpayGateway::configured(pylon, root, EPAY_MERCHANT, EPAY_KEY).await
 }
 
 /// Orders `amount` units through EPay and posts the answered form to the gateway, as a

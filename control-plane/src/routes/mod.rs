@@ -24,6 +24,7 @@ mod redemption;
 mod setup;
 mod shop;
 mod status;
+mod subscription;
 pub mod table;
 mod token;
 mod topup;
@@ -32,6 +33,11 @@ mod user;
 mod user_admin;
 
 use crate::app::AppState;
+
+/// The subscriptions' clock (quota resets and expiries), run by the control plane.
+pub async fn subscription_clock(app: AppState) {
+    subscription::reset::run(app).await;
+}
 use crate::error::ApiError;
 use axum::Router;
 use axum::body::Bytes;

@@ -16,7 +16,7 @@
 use super::{
     account, announcement, channel, commission, content, data, group, health, log, metrics, oidc,
     option, order, passkey, payment, payment_orders, plan, pricing, public, redemption, setup,
-    shop, status, token, topup, two_factor, user, user_admin,
+    shop, status, subscription, token, topup, two_factor, user, user_admin,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -207,6 +207,25 @@ pub fn routes() -> Vec<Route> {
         module(POST, "/api/admin/products", Admin, shop::router),
         module(PUT, "/api/admin/products", Admin, shop::router),
         module(DELETE, "/api/admin/products/{id}", Admin, shop::router),
+        // Subscriptions (new-api's): plans, buying, the caller's own, administrators' hold.
+        get("/api/subscription/plans", User, subscription::plans::on_sale),
+        get("/api/subscription/self", User, subscription::own::get),
+        put("/api/subscription/self/preference", User, subscription::own::set_preference),
+        post("/api/subscription/balance/pay", User, subscription::buy::with_balance),
+        post("/api/subscription/epay/pay", User, subscription::buy::with_epay),
+        get("/api/subscription/epay/notify", Public, payment::epay_notify::notify),
+        post("/api/subscription/epay/notify", Public, payment::epay_notify::notify),
+        get("/api/subscription/epay/return", Public, payment_orders::yipay::back),
+        post("/api/subscription/epay/return", Public, payment_orders::yipay::back),
+        get("/api/subscription/admin/plans", Admin, subscription::plans::all),
+        post("/api/subscription/admin/plans", Admin, subscription::plans::create),
+        put("/api/subscription/admin/plans/{id}", Admin, subscription::plans::update),
+        patch("/api/subscription/admin/plans/{id}", Admin, subscription::plans::set_status),
+        post("/api/subscription/admin/bind", Admin, subscription::admin::bind),
+        get("/api/subscription/admin/users/{id}/subscriptions", Admin, subscription::admin::list_of_user),
+        post("/api/subscription/admin/users/{id}/subscriptions", Admin, subscription::admin::grant_to_user),
+        post("/api/subscription/admin/user_subscriptions/{id}/invalidate", Admin, subscription::admin::invalidate),
+        delete("/api/subscription/admin/user_subscriptions/{id}", Admin, subscription::admin::delete),
         // Redemption codes.
         module(GET, "/api/redemption/", Admin, redemption::router),
         module(POST, "/api/redemption/", Admin, redemption::router),
@@ -224,9 +243,10 @@ pub enum Verb {
     Get,
     Post,
     Put,
+    Patch,
     Delete,
 }
-use Verb::{Delete as DELETE, Get as GET, Post as POST, Put as PUT};
+use Verb::{Delete as DELETE, Get as GET, Patch as PATCH, Post as POST, Put as PUT};
 
 impl Verb {
     /// The method's name.
@@ -235,6 +255,7 @@ impl Verb {
             Verb::Get => "GET",
             Verb::Post => "POST",
             Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
         }
     }
@@ -244,6 +265,7 @@ impl Verb {
             Verb::Get => MethodFilter::GET,
             Verb::Post => MethodFilter::POST,
             Verb::Put => MethodFilter::PUT,
+            Verb::Patch => MethodFilter::PATCH,
             Verb::Delete => MethodFilter::DELETE,
         }
     }
@@ -288,6 +310,10 @@ fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access,
 
 fn put<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
     route(PUT, path, access, h)
+}
+
+fn patch<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
+    route(PATCH, path, access, h)
 }
 
 fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {

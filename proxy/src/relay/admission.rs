@@ -5,11 +5,13 @@
 //! stays within it.
 
 use super::auth::Caller;
-use super::billing::{Ledger, Refusal, Reservation};
+use super::billing::{Ledger, Payer, Refusal, Reservation};
 use super::errors::RelayError;
 use super::request::{Endpoint, RelayRequest};
+use super::snapshot::{BillingPreference, UserEntry};
 use pylon_shared::config::RelayConfig;
-use pylon_shared::pricing::{MediaBounds, Price, RequestUnits, estimate_prompt};
+use pylon_shared::db::now_secs;
+use pylon_shared::pricing::{Bounds, MediaBounds, Price, RequestUnits, estimate_prompt};
 
 /// What admission decided for one request.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +52,7 @@ pub async fn admit(
         units,
     );
     let charged_token = (!caller.token.unlimited).then_some(caller.token.id);
-    let reservation = ledger
-        .reserve(caller.user.id, charged_token, bounds)
-        .await
-        .map_err(refusal_error)?;
+    let reservation = reserve(ledger, caller, charged_token, bounds).await?;
     let upstream_limit = match price {
         Price::PerToken { .. } if reservation.amount < bounds.ceiling => Some(
             price
@@ -70,9 +69,78 @@ pub async fn admit(
     })
 }
 
+/// What may pay for the caller's request, in the order of their billing preference: their
+/// subscriptions in force (the soonest to end first) and their wallet.
+fn payers(user: &UserEntry, now: i64) -> Vec<Payer> {
+    let subscriptions = user
+        .subscriptions
+        .iter()
+        .filter(|s| s.end_time > now)
+        .map(|s| Payer::Subscription {
+            id: s.id,
+            limited: s.limited,
+        });
+    let mut payers = Vec::with_capacity(user.subscriptions.len() + 1);
+    match user.billing {
+        BillingPreference::SubscriptionFirst => {
+            payers.extend(subscriptions);
+            payers.push(Payer::Wallet);
+        }
+        BillingPreference::WalletFirst => {
+            payers.push(Payer::Wallet);
+            payers.extend(subscriptions);
+        }
+        BillingPreference::SubscriptionOnly => payers.extend(subscriptions),
+        BillingPreference::WalletOnly => payers.push(Payer::Wallet),
+    }
+    payers
+}
+
+/// Holds for the request from the first payer (in preference order) that covers all it could
+/// cost; failing that, from the first that covers the floor (the upstream's completion limit is
+/// then lowered). With one payer (most users), one attempt.
+async fn reserve(
+    ledger: &Ledger,
+    caller: &Caller,
+    charged_token: Option<i64>,
+    bounds: Bounds,
+) -> Result<Reservation, RelayError> {
+    let payers = payers(&caller.user, now_secs());
+    let user = caller.user.id;
+    let whole = Bounds {
+        floor: bounds.ceiling,
+        ..bounds
+    };
+    let mut last = None;
+    let passes: &[Bounds] = if payers.len() > 1 {
+        &[whole, bounds]
+    } else {
+        &[bounds]
+    };
+    for pass in passes {
+        for payer in &payers {
+            match ledger.reserve(user, *payer, charged_token, *pass).await {
+                Ok(reservation) => return Ok(reservation),
+                Err(Refusal::Unavailable) => return Err(refusal_error(Refusal::Unavailable)),
+                Err(refusal) => last = Some(refusal),
+            }
+        }
+    }
+    Err(match last {
+        Some(refusal) => refusal_error(refusal),
+        None => RelayError::insufficient_quota(
+            "No subscription in force pays for this request, and your billing preference \
+             excludes the wallet",
+        ),
+    })
+}
+
 fn refusal_error(refusal: Refusal) -> RelayError {
     match refusal {
         Refusal::User => RelayError::insufficient_quota("Your balance is too low for this request"),
+        Refusal::Subscription => RelayError::insufficient_quota(
+            "Your subscription's quota left is too low for this request",
+        ),
         Refusal::Token => {
             RelayError::insufficient_quota("This API key's quota is too low for this request")
         }

@@ -62,6 +62,10 @@ pub fn bill(
         0
     };
     cache_info(price, &usage, &mut other);
+    if let Some(id) = admission.reservation.subscription_id() {
+        other.insert("billing_source".into(), "subscription".into());
+        other.insert("subscription_id".into(), id.into());
+    }
     let overrun = quota.saturating_sub(admission.reservation.amount);
     if overrun > 0 {
         tracing::warn!(

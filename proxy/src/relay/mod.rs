@@ -20,7 +20,7 @@ mod upstream;
 pub mod vertex_tokens;
 
 use auth::Caller;
-use billing::{Ledger, Reservation, Settlement, Settler};
+use billing::{Ledger, Payer, Reservation, Settlement, Settler};
 use errors::RelayError;
 use exchange::{Attempt, Delivery, Outcome, Timeouts};
 use pingora::connectors::http::Connector;
@@ -225,7 +225,7 @@ impl Relay {
         }
         let admission =
             admission::admit(&self.ledger, &self.config, caller, &request, &price).await?;
-        let charged_token = admission.reservation.token_id;
+        let reservation = admission.reservation;
         let mut guard = ReservationGuard::new(&self.ledger, admission.reservation);
 
         let path_and_query = upstream_path(session.req_header());
@@ -318,7 +318,7 @@ impl Relay {
                         tried.len() - 1,
                         &admission,
                     );
-                    self.finish(&mut guard, record, charged_token).await;
+                    self.finish(&mut guard, record, reservation).await;
                     exchange::end(session, &mut delivery).await;
                     return Ok(());
                 }
@@ -367,7 +367,7 @@ impl Relay {
             other: "{}".into(),
             ..RelayRecord::default()
         };
-        self.finish(&mut guard, record, charged_token).await;
+        self.finish(&mut guard, record, reservation).await;
         Err(match status {
             Some(status) if status < 500 && status != 429 => RelayError::upstream(502, message),
             Some(429) => RelayError::upstream(429, message),
@@ -473,6 +473,7 @@ impl Relay {
             token_id: caller.token.id,
             token_name: caller.token.name.clone(),
             charge_token: !caller.token.unlimited,
+            subscription_id: admission.reservation.subscription_id().unwrap_or(0),
             channel_id: channel.id,
             group: group.to_string(),
             model_name: request.model.clone(),
@@ -498,7 +499,7 @@ impl Relay {
         &self,
         guard: &mut ReservationGuard<'_>,
         record: RelayRecord,
-        charged_token: Option<i64>,
+        reservation: Reservation,
     ) {
         let charge = if record.log_type == LOG_TYPE_CONSUME {
             record.quota
@@ -508,7 +509,11 @@ impl Relay {
         guard.settle(charge).await;
         self.settler.submit(Settlement {
             record,
-            charged_token,
+            charged_token: reservation.token_id,
+            subscription_limited: matches!(
+                reservation.payer,
+                Payer::Subscription { limited: true, .. }
+            ),
         });
     }
 }

@@ -1,5 +1,5 @@
-//! Shared balance counters in Redis, for admission across proxy nodes. Per account (a user or
-//! a key):
+//! Shared balance counters in Redis, for admission across proxy nodes. Per account (a user, a
+//! key or a subscription):
 //!
 //! - `stored`: the database balance, as last read (lowered by each charge written since);
 //! - `held`: a hash, one field per proxy node: what that node has reserved or charged and not
@@ -36,10 +36,12 @@ use fred::prelude::*;
 pub const NODES_KEY: &str = "bal:nodes";
 
 /// Whose balance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
     User(i64),
     Token(i64),
+    /// A subscription with a quota per period (its balance: what is left of it).
+    Subscription(i64),
 }
 
 impl Account {
@@ -47,6 +49,7 @@ impl Account {
         match self {
             Account::User(id) => format!("bal:u:{id}"),
             Account::Token(id) => format!("bal:t:{id}"),
+            Account::Subscription(id) => format!("bal:s:{id}"),
         }
     }
 

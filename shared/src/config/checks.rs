@@ -38,6 +38,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`control_plane.log_retention_interval_secs` must be at least 1",
     );
     need(
+        config.control_plane.subscription_tick_secs >= 1,
+        "`control_plane.subscription_tick_secs` must be at least 1",
+    );
+    need(
         config.database.url.starts_with("sqlite:") || config.database.url.starts_with("mysql:"),
         "`database.url` must start with sqlite: or mysql:",
     );

@@ -64,6 +64,8 @@ pub struct ControlPlaneConfig {
     pub log_retention_pause_ms: u64,
     /// How often the retention task looks for old rows.
     pub log_retention_interval_secs: u64,
+    /// How often subscriptions due for a quota reset are reset and ended ones expired.
+    pub subscription_tick_secs: u64,
 }
 
 /// Where the durable state lives.

@@ -17,7 +17,7 @@ const KEY_WITH_OWNER: &str = "SELECT t.id AS id, t.user_id AS user_id, t.name AS
      t.allow_ips AS allow_ips, t.used_quota AS used_quota, t.`group` AS `group`, \
      t.cross_group_retry AS cross_group_retry, u.id AS owner_id, u.username AS owner_username, \
      u.role AS owner_role, u.status AS owner_status, u.`group` AS owner_group, \
-     u.quota AS owner_quota \
+     u.quota AS owner_quota, u.setting AS owner_setting \
      FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
      WHERE t.key_hash = ?";
 
@@ -43,6 +43,7 @@ struct KeyWithOwnerRow {
     owner_status: Option<i64>,
     owner_group: Option<String>,
     owner_quota: Option<i64>,
+    owner_setting: Option<String>,
 }
 
 impl From<KeyWithOwnerRow> for KeyWithOwner {
@@ -54,6 +55,8 @@ impl From<KeyWithOwnerRow> for KeyWithOwner {
             status: row.owner_status.unwrap_or_default(),
             group: row.owner_group.unwrap_or_default(),
             quota: row.owner_quota.unwrap_or_default(),
+            setting: row.owner_setting.unwrap_or_default(),
+            subscriptions: Vec::new(),
         });
         Self {
             token: row.token,
@@ -67,7 +70,12 @@ impl Db {
     pub async fn key_with_owner(&self, hash: &str) -> Result<Option<KeyWithOwner>, DbError> {
         let query = sqlx::query(KEY_WITH_OWNER).bind(hash);
         let row: Option<KeyWithOwnerRow> = self.fetch_optional_decoded("tokens", query).await?;
-        Ok(row.map(KeyWithOwner::from))
+        let mut found = row.map(KeyWithOwner::from);
+        if let Some(owner) = found.as_mut().and_then(|f| f.owner.as_mut()) {
+            self.attach_subscriptions(std::slice::from_mut(owner))
+                .await?;
+        }
+        Ok(found)
     }
 
     /// The tokens among `ids` that still exist.
@@ -92,7 +100,7 @@ impl Db {
         let mut rows = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let sql = format!(
-                "SELECT id, username, role, status, `group`, quota FROM users \
+                "SELECT id, username, role, status, `group`, quota, setting FROM users \
                  WHERE deleted_at IS NULL AND id IN ({})",
                 placeholders(chunk.len())
             );
@@ -102,6 +110,7 @@ impl Db {
             }
             rows.extend(self.fetch_decoded("users", query).await?);
         }
+        self.attach_subscriptions(&mut rows).await?;
         Ok(rows)
     }
 }

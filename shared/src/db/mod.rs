@@ -32,6 +32,7 @@ mod self_service;
 mod sessions;
 mod settlement;
 mod setup;
+mod subscriptions;
 mod tokens;
 mod top_ups;
 mod two_factor;
@@ -72,7 +73,13 @@ pub use redemptions::{
 pub use registration::Registration;
 pub use self_service::{ProfileOutcome, SelfDeleteOutcome};
 pub use sessions::SessionRow;
-pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, UserBrief};
+pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, SubscriptionBrief, UserBrief};
+pub use subscriptions::{
+    BILLING_PREFERENCES, BalancePurchase, DURATION_UNITS, GrantOutcome, RESET_PERIODS,
+    SUBSCRIPTION_ACTIVE, SUBSCRIPTION_CANCELLED, SUBSCRIPTION_EXPIRED, SubscriptionPlanFields,
+    SubscriptionPlanRow, SubscriptionReset, UserSubscriptionRow, billing_preference_of,
+    normalize_billing_preference, period_end,
+};
 pub use tokens::{
     NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED,
     TOKEN_STATUS_EXPIRED, TokenChanges, TokenCreation, TokenFilter, TokenRow, TokenUpdate,

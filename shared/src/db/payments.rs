@@ -8,6 +8,7 @@
 //! inviter, if any, earns their commission in the same transaction (keyed by the order).
 
 use super::ledger::{Movement, MovementKind, MovementOutcome, Refusal, quota_text};
+use super::subscriptions::{GrantOutcome, SubscriptionPlanRow};
 use super::top_ups::COLUMNS;
 use super::{
     ChangeEvent, Db, DbError, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, PAYMENT_METHOD_REDEMPTION,
@@ -261,6 +262,9 @@ impl Db {
                 return Ok(refusal.unwrap_or(CompleteOutcome::NotFound));
             }
         };
+        if order.subscription_plan_id > 0 {
+            return self.activate_paid_subscription(tx, order).await;
+        }
         let movement = Movement::new(
             format!("topup:{}", order.trade_no),
             MovementKind::TopUp,
@@ -293,6 +297,54 @@ impl Db {
             movements,
             changes,
         })
+    }
+
+    /// The rest of a paid subscription order's transaction: the subscription it buys, keyed by
+    /// the order (a repeated activation changes nothing), then the commit.
+    async fn activate_paid_subscription(
+        &self,
+        mut tx: Transaction<'_, Any>,
+        order: TopUpRow,
+    ) -> Result<CompleteOutcome, DbError> {
+        let plan = sqlx::query_as::<_, SubscriptionPlanRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM subscription_plans WHERE id = ?",
+            super::subscriptions::PLAN_COLUMNS
+        )))
+        .bind(order.subscription_plan_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(plan) = plan else {
+            tx.rollback().await?;
+            return Err(DbError::MovementNotApplied(format!(
+                "order {}: subscription plan {} is gone",
+                order.trade_no, order.subscription_plan_id
+            )));
+        };
+        let grant_key = format!("order:{}", order.trade_no);
+        match self
+            .grant_subscription_in(&mut tx, order.user_id, &plan, &grant_key, "order")
+            .await?
+        {
+            GrantOutcome::Granted { change, .. } => {
+                tx.commit().await?;
+                Ok(CompleteOutcome::Credited {
+                    order: Box::new(order),
+                    movements: Vec::new(),
+                    changes: vec![change],
+                })
+            }
+            GrantOutcome::Duplicate => {
+                tx.rollback().await?;
+                Ok(CompleteOutcome::AlreadyDone)
+            }
+            GrantOutcome::InvalidPlan => {
+                tx.rollback().await?;
+                Err(DbError::MovementNotApplied(format!(
+                    "order {}: subscription plan {} has no valid duration",
+                    order.trade_no, plan.id
+                )))
+            }
+        }
     }
 
     /// The inviter's commission on `order`, inside the crediting transaction: a ledger

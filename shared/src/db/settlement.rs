@@ -25,6 +25,9 @@ pub struct RelayRecord {
     pub token_name: String,
     /// False when the key's quota is unlimited (its remain_quota is not charged).
     pub charge_token: bool,
+    /// The subscription that paid (its `amount_used` grows instead of the user's quota
+    /// falling); 0: the wallet paid.
+    pub subscription_id: i64,
     pub channel_id: i64,
     pub group: String,
     pub model_name: String,
@@ -53,21 +56,60 @@ pub struct UserBrief {
     pub status: i64,
     pub group: String,
     pub quota: i64,
+    /// The user's settings (JSON); the relay reads the billing preference from them.
+    pub setting: String,
+    /// The subscriptions in force, the soonest to end first (see [`Db::attach_subscriptions`]).
+    #[sqlx(skip)]
+    pub subscriptions: Vec<SubscriptionBrief>,
 }
 
-const USER_BRIEF: &str =
-    "SELECT id, username, role, status, `group`, quota FROM users WHERE deleted_at IS NULL";
+/// A subscription in force, as admission needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubscriptionBrief {
+    pub id: i64,
+    pub user_id: i64,
+    /// Quota per period (0: unlimited).
+    pub amount_total: i64,
+    pub amount_used: i64,
+    pub end_time: i64,
+}
+
+const USER_BRIEF: &str = "SELECT id, username, role, status, `group`, quota, setting FROM users \
+     WHERE deleted_at IS NULL";
 
 impl Db {
-    /// Every live user, briefly (the proxy's user snapshot).
-    pub async fn all_user_briefs(&self) -> Result<Vec<UserBrief>, DbError> {
-        self.fetch_decoded("users", sqlx::query(USER_BRIEF)).await
-    }
-
-    /// One live user, briefly.
+    /// One live user, briefly, with its subscriptions.
     pub async fn user_brief(&self, id: i64) -> Result<Option<UserBrief>, DbError> {
         let query = sqlx::query(AssertSqlSafe(format!("{USER_BRIEF} AND id = ?"))).bind(id);
-        self.fetch_optional_decoded("users", query).await
+        let mut user: Option<UserBrief> = self.fetch_optional_decoded("users", query).await?;
+        self.attach_subscriptions(user.as_mut_slice()).await?;
+        Ok(user)
+    }
+
+    /// Fills each user's subscriptions in force (one query per 500 users).
+    pub async fn attach_subscriptions(&self, users: &mut [UserBrief]) -> Result<(), DbError> {
+        let now = super::now_secs();
+        for chunk in users.chunks_mut(IDS_PER_LOOKUP) {
+            let sql = format!(
+                "SELECT id, user_id, amount_total, amount_used, end_time FROM user_subscriptions \
+                 WHERE status = 'active' AND end_time > ? AND user_id IN ({}) \
+                 ORDER BY end_time, id",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query_as::<_, SubscriptionBrief>(AssertSqlSafe(sql)).bind(now);
+            for user in chunk.iter() {
+                query = query.bind(user.id);
+            }
+            let rows = query.fetch_all(self.pool()).await?;
+            for user in chunk.iter_mut() {
+                user.subscriptions = rows
+                    .iter()
+                    .filter(|s| s.user_id == user.id)
+                    .copied()
+                    .collect();
+            }
+        }
+        Ok(())
     }
 
     /// The database balances of `users` (quota) and `tokens` (remain_quota), by id; deleted
@@ -119,13 +161,13 @@ impl Db {
         // Only fresh records: one already logged was counted when it was.
         super::usage_stats::add_usage(&mut tx, self.dialect, &fresh).await?;
         let moves = BalanceMoves::of(&fresh);
-        for (user_id, (quota, requests)) in &moves.users {
+        for (user_id, (from_wallet, used, requests)) in &moves.users {
             sqlx::query(
                 "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, \
                  request_count = request_count + ? WHERE id = ?",
             )
-            .bind(quota)
-            .bind(quota)
+            .bind(from_wallet)
+            .bind(used)
             .bind(requests)
             .bind(user_id)
             .execute(&mut *tx)
@@ -144,6 +186,13 @@ impl Db {
             .bind(token_id)
             .execute(&mut *tx)
             .await?;
+        }
+        for (subscription_id, quota) in &moves.subscriptions {
+            sqlx::query("UPDATE user_subscriptions SET amount_used = amount_used + ? WHERE id = ?")
+                .bind(quota)
+                .bind(subscription_id)
+                .execute(&mut *tx)
+                .await?;
         }
         for (channel_id, quota) in &moves.channels {
             sqlx::query("UPDATE channels SET used_quota = used_quota + ? WHERE id = ?")
@@ -244,8 +293,10 @@ struct TokenMove {
 /// The balance moves of a batch's charged records, summed per account, in id order.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct BalanceMoves {
-    /// user id -> (quota charged, requests)
-    users: BTreeMap<i64, (i64, i64)>,
+    /// user id -> (quota taken from the wallet, quota used in all, requests)
+    users: BTreeMap<i64, (i64, i64, i64)>,
+    /// subscription id -> quota it paid
+    subscriptions: BTreeMap<i64, i64>,
     tokens: BTreeMap<i64, TokenMove>,
     channels: BTreeMap<i64, i64>,
 }
@@ -256,8 +307,14 @@ impl BalanceMoves {
         for r in records.iter().filter(|r| r.log_type == LOG_TYPE_CONSUME) {
             // Saturating: no batch can wrap a balance, whatever a record says.
             let user = moves.users.entry(r.user_id).or_default();
-            user.0 = user.0.saturating_add(r.quota);
-            user.1 += 1;
+            if r.subscription_id > 0 {
+                let paid = moves.subscriptions.entry(r.subscription_id).or_default();
+                *paid = paid.saturating_add(r.quota);
+            } else {
+                user.0 = user.0.saturating_add(r.quota);
+            }
+            user.1 = user.1.saturating_add(r.quota);
+            user.2 += 1;
             if r.token_id > 0 {
                 let token = moves.tokens.entry(r.token_id).or_default();
                 if r.charge_token {
@@ -294,6 +351,22 @@ mod tests {
     }
 
     #[test]
+    fn a_subscription_pays_instead_of_the_wallet() {
+        let records = [
+            record("a", 1, 2, 7, 10, 100),
+            RelayRecord {
+                subscription_id: 9,
+                ..record("b", 1, 2, 7, 30, 110)
+            },
+        ];
+        let refs: Vec<&RelayRecord> = records.iter().collect();
+        let moves = BalanceMoves::of(&refs);
+        assert_eq!(moves.users, BTreeMap::from([(1, (10, 40, 2))]));
+        assert_eq!(moves.subscriptions, BTreeMap::from([(9, 30)]));
+        assert_eq!(moves.tokens[&2].remain, 40, "the key is charged either way");
+    }
+
+    #[test]
     fn moves_are_summed_per_account_and_errors_move_nothing() {
         let records = [
             record("a", 1, 2, 7, 10, 100),
@@ -306,7 +379,10 @@ mod tests {
         ];
         let refs: Vec<&RelayRecord> = records.iter().collect();
         let moves = BalanceMoves::of(&refs);
-        assert_eq!(moves.users, BTreeMap::from([(1, (15, 2)), (4, (1, 1))]));
+        assert_eq!(
+            moves.users,
+            BTreeMap::from([(1, (15, 15, 2)), (4, (1, 1, 1))])
+        );
         assert_eq!(
             moves.tokens,
             BTreeMap::from([

@@ -22,7 +22,7 @@ pub const PAYMENT_METHOD_REDEMPTION: &str = "redemption";
 
 pub(super) const COLUMNS: &str = "id, user_id, amount, quota, money_cents, currency, trade_no, \
     gateway_trade_no, payment_method, payment_provider, status, create_time, complete_time, \
-    plan_id";
+    plan_id, subscription_plan_id";
 
 /// One order.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -46,6 +46,8 @@ pub struct TopUpRow {
     pub complete_time: i64,
     /// The plan the order buys (0: a top-up by amount or product).
     pub plan_id: i64,
+    /// The subscription plan the order buys (0: the order credits quota).
+    pub subscription_plan_id: i64,
 }
 
 /// An order to create.
@@ -61,6 +63,8 @@ pub struct NewTopUp<'a> {
     pub payment_provider: &'a str,
     /// The plan the order buys (0: none).
     pub plan_id: i64,
+    /// The subscription plan the order buys (0: none).
+    pub subscription_plan_id: i64,
 }
 
 /// Which orders a list shows.
@@ -92,8 +96,8 @@ impl Db {
         let mut conn = self.pool().acquire().await?;
         let result = sqlx::query(
             "INSERT INTO top_ups (user_id, amount, quota, money_cents, currency, trade_no, \
-             payment_method, payment_provider, status, create_time, plan_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             payment_method, payment_provider, status, create_time, plan_id, \
+             subscription_plan_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(order.user_id)
         .bind(order.amount)
@@ -106,6 +110,7 @@ impl Db {
         .bind(TOPUP_PENDING)
         .bind(now_secs())
         .bind(order.plan_id)
+        .bind(order.subscription_plan_id)
         .execute(&mut *conn)
         .await?;
         super::inserted_id(&mut conn, self.dialect(), &result).await

@@ -70,6 +70,7 @@ pub async fn create(
             payment_method: "wxpay",
             payment_provider: "wechat",
             plan_id: plan.id,
+            subscription_plan_id: 0,
         })
         .await?;
     tracing::info!(user = user.id, %trade_no, plan = %plan.code, "plan order created");

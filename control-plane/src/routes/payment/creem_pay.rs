@@ -63,6 +63,7 @@ pub async fn pay(
             payment_method: "creem",
             payment_provider: "creem",
             plan_id: 0,
+            subscription_plan_id: 0,
         })
         .await?;
     let checkout = json!({

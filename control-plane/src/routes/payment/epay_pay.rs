@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::{NewTopUp, PlanRow, UserRow, now_secs};
+use pylon_shared::db::{NewTopUp, PlanRow, SubscriptionPlanRow, UserRow, now_secs};
 use pylon_shared::payment::epay;
 use pylon_shared::payment::money::Cents;
 use serde::Deserialize;
@@ -62,7 +62,12 @@ const MAX_QUANTITY: i64 = 100;
 #[derive(Debug, Clone, Copy)]
 pub enum Item<'a> {
     Units(i64),
-    Plan { plan: &'a PlanRow, quantity: i64 },
+    Plan {
+        plan: &'a PlanRow,
+        quantity: i64,
+    },
+    /// One subscription of a plan (new-api's `/api/subscription/epay/pay`).
+    Subscription(&'a SubscriptionPlanRow),
 }
 
 /// An order's content once priced.
@@ -71,6 +76,7 @@ struct Priced {
     quota: i64,
     money: Cents,
     plan_id: i64,
+    subscription_plan_id: i64,
     name: String,
 }
 
@@ -169,6 +175,7 @@ pub async fn create_order(
             payment_method,
             payment_provider: dialect.provider,
             plan_id: priced.plan_id,
+            subscription_plan_id: priced.subscription_plan_id,
         })
         .await?;
     tracing::info!(user = user.id, %trade_no, amount = priced.amount, plan = priced.plan_id, money = %money_text, provider = dialect.provider, "epay order created");
@@ -195,6 +202,7 @@ fn price(settings: &PaymentSettings, user: &UserRow, item: Item<'_>) -> Result<P
                 quota,
                 money,
                 plan_id: 0,
+                subscription_plan_id: 0,
                 name: format!("TUC{amount}"),
             })
         }
@@ -224,7 +232,25 @@ fn price(settings: &PaymentSettings, user: &UserRow, item: Item<'_>) -> Result<P
                 quota,
                 money: Cents(money),
                 plan_id: plan.id,
+                subscription_plan_id: 0,
                 name: plan.name.clone(),
+            })
+        }
+        Item::Subscription(plan) => {
+            // new-api charges the plan's price as it is, whatever its currency.
+            if plan.enabled != 1 {
+                return Err("The subscription plan does not exist".into());
+            }
+            if plan.price_cents <= 0 {
+                return Err("The subscription plan has no price".into());
+            }
+            Ok(Priced {
+                amount: 0,
+                quota: 0,
+                money: Cents(plan.price_cents),
+                plan_id: 0,
+                subscription_plan_id: plan.id,
+                name: format!("SUB:{}", plan.title),
             })
         }
     }

@@ -90,6 +90,7 @@ pub async fn pay(
             payment_method: "stripe",
             payment_provider: "stripe",
             plan_id: 0,
+            subscription_plan_id: 0,
         })
         .await?;
     let form = checkout_session_form(&CheckoutSession {

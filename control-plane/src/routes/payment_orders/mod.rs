@@ -7,7 +7,7 @@
 
 mod config;
 mod orders;
-mod yipay;
+pub(crate) mod yipay;
 
 use crate::app::AppState;
 use crate::envelope::rfc3339;

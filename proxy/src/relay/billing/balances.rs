@@ -7,6 +7,7 @@
 //! sees a flushed charge that `held` still counts.
 
 use dashmap::DashMap;
+use pylon_shared::cache::balances::Account;
 use pylon_shared::pricing::Bounds;
 use std::sync::Mutex;
 
@@ -27,26 +28,67 @@ impl Balance {
 pub enum Refusal {
     /// The user's balance does not cover the smallest reservation.
     User,
+    /// The subscription's quota left does not cover the smallest reservation.
+    Subscription,
     /// The key's balance does not cover the smallest reservation.
     Token,
     /// The shared ledger cannot be reached.
     Unavailable,
 }
 
+/// What pays for a request: the user's wallet or one of their subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Payer {
+    Wallet,
+    Subscription {
+        id: i64,
+        /// Whether its quota is limited (it has a balance; an unlimited one holds nothing).
+        limited: bool,
+    },
+}
+
 /// An amount held for one request, to be settled exactly once.
 #[derive(Debug, Clone, Copy)]
 pub struct Reservation {
     pub user_id: i64,
+    pub payer: Payer,
     /// The key charged, unless its quota is unlimited.
     pub token_id: Option<i64>,
     pub amount: i64,
 }
 
+impl Reservation {
+    /// The balances the reservation holds from: the payer's (unless an unlimited
+    /// subscription), then the key's.
+    pub fn accounts(&self) -> Vec<Account> {
+        accounts(self.user_id, self.payer, self.token_id)
+    }
+
+    /// The subscription that pays, if any.
+    pub fn subscription_id(&self) -> Option<i64> {
+        match self.payer {
+            Payer::Wallet => None,
+            Payer::Subscription { id, .. } => Some(id),
+        }
+    }
+}
+
+/// The balances a request paid by `payer` holds from, the payer's first.
+pub fn accounts(user_id: i64, payer: Payer, token_id: Option<i64>) -> Vec<Account> {
+    let mut accounts = Vec::with_capacity(2);
+    match payer {
+        Payer::Wallet => accounts.push(Account::User(user_id)),
+        Payer::Subscription { id, limited: true } => accounts.push(Account::Subscription(id)),
+        Payer::Subscription { limited: false, .. } => {}
+    }
+    accounts.extend(token_id.map(Account::Token));
+    accounts
+}
+
 /// Every balance this process knows.
 #[derive(Default)]
 pub struct Balances {
-    users: DashMap<i64, Mutex<Balance>>,
-    tokens: DashMap<i64, Mutex<Balance>>,
+    accounts: DashMap<Account, Mutex<Balance>>,
     /// Serializes database reads of balances with flushes of charges.
     pub flush_lock: tokio::sync::Mutex<()>,
 }
@@ -57,66 +99,82 @@ fn lock(entry: &Mutex<Balance>) -> std::sync::MutexGuard<'_, Balance> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn with<T>(map: &DashMap<i64, Mutex<Balance>>, id: i64, f: impl FnOnce(&mut Balance) -> T) -> T {
-    let entry = map.entry(id).or_default();
-    let mut guard = lock(&entry);
-    f(&mut guard)
-}
-
 impl Balances {
+    fn with<T>(&self, account: Account, f: impl FnOnce(&mut Balance) -> T) -> T {
+        let entry = self.accounts.entry(account).or_default();
+        let mut guard = lock(&entry);
+        f(&mut guard)
+    }
+
     /// Records the user's balance as stored in the database.
     pub fn set_user_stored(&self, user_id: i64, stored: i64) {
-        with(&self.users, user_id, |b| b.stored = stored);
+        self.with(Account::User(user_id), |b| b.stored = stored);
     }
 
     /// Records the key's balance as stored in the database.
     pub fn set_token_stored(&self, token_id: i64, stored: i64) {
-        with(&self.tokens, token_id, |b| b.stored = stored);
+        self.with(Account::Token(token_id), |b| b.stored = stored);
     }
 
-    /// What the user can still spend.
+    /// Records what is left of a subscription's quota as stored in the database.
+    pub fn set_subscription_stored(&self, subscription_id: i64, stored: i64) {
+        self.with(Account::Subscription(subscription_id), |b| {
+            b.stored = stored
+        });
+    }
+
+    /// What the account can still spend.
     #[cfg(test)]
-    pub fn user_available(&self, user_id: i64) -> i64 {
-        with(&self.users, user_id, |b| b.available())
+    pub fn available(&self, account: Account) -> i64 {
+        self.with(account, |b| b.available())
     }
 
-    /// What the key can still spend.
-    #[cfg(test)]
-    pub fn token_available(&self, token_id: i64) -> i64 {
-        with(&self.tokens, token_id, |b| b.available())
-    }
-
-    /// Holds from the user and (unless unlimited) the key, or from neither, as much as both
-    /// have available up to `bounds.ceiling`; refuses when either has nothing or less than
-    /// `bounds.floor`. Both accounts are locked together (user first, always), so the check and
-    /// the hold are one step.
+    /// Holds from the payer (unless an unlimited subscription) and (unless unlimited) the
+    /// key, as much as both have available up to `bounds.ceiling`; refuses when either has
+    /// nothing or less than `bounds.floor`. Both accounts are locked together (the payer's
+    /// first, always), so the check and the hold are one step.
     pub fn reserve(
         &self,
         user_id: i64,
+        payer: Payer,
         token_id: Option<i64>,
         bounds: Bounds,
     ) -> Result<Reservation, Refusal> {
-        let user_entry = self.users.entry(user_id).or_default();
-        let mut user = lock(&user_entry);
-        let token_entry = token_id.map(|id| self.tokens.entry(id).or_default());
+        let payer_account = match payer {
+            Payer::Wallet => Some(Account::User(user_id)),
+            Payer::Subscription { id, limited: true } => Some(Account::Subscription(id)),
+            Payer::Subscription { limited: false, .. } => None,
+        };
+        let payer_entry = payer_account.map(|a| self.accounts.entry(a).or_default());
+        let mut paying = payer_entry.as_ref().map(|entry| lock(entry));
+        let token_entry = token_id.map(|id| self.accounts.entry(Account::Token(id)).or_default());
         let mut token = token_entry.as_ref().map(|entry| lock(entry));
         let covers = |b: &Balance| b.available() > 0 && b.available() >= bounds.floor;
-        if !covers(&user) {
-            return Err(Refusal::User);
+        if paying.as_deref().is_some_and(|p| !covers(p)) {
+            return Err(match payer {
+                Payer::Wallet => Refusal::User,
+                Payer::Subscription { .. } => Refusal::Subscription,
+            });
         }
         if token.as_deref().is_some_and(|t| !covers(t)) {
             return Err(Refusal::Token);
         }
-        let available = token
-            .as_deref()
-            .map_or(user.available(), |t| t.available().min(user.available()));
+        let available = [paying.as_deref(), token.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(Balance::available)
+            .min()
+            .unwrap_or(bounds.ceiling);
         let amount = bounds.ceiling.min(available).max(0);
-        user.held = user.held.saturating_add(amount);
-        if let Some(token) = token.as_deref_mut() {
-            token.held = token.held.saturating_add(amount);
+        for balance in [paying.as_deref_mut(), token.as_deref_mut()]
+            .into_iter()
+            .flatten()
+        {
+            balance.held = balance.held.saturating_add(amount);
         }
         Ok(Reservation {
             user_id,
+            payer,
             token_id,
             amount,
         })
@@ -125,34 +183,25 @@ impl Balances {
     /// Replaces a reservation by the real charge (which stays held until flushed).
     pub fn settle(&self, reservation: &Reservation, charge: i64) {
         let delta = charge.saturating_sub(reservation.amount);
-        with(&self.users, reservation.user_id, |b| {
-            b.held = b.held.saturating_add(delta);
-        });
-        if let Some(token_id) = reservation.token_id {
-            with(&self.tokens, token_id, |b| {
-                b.held = b.held.saturating_add(delta)
-            });
+        for account in reservation.accounts() {
+            self.with(account, |b| b.held = b.held.saturating_add(delta));
         }
     }
 
     /// A charge this process did not hold (replayed from the journal) is now in the database.
-    pub fn written_elsewhere(&self, user_id: i64, token_id: Option<i64>, charge: i64) {
-        let apply = |b: &mut Balance| b.stored = b.stored.saturating_sub(charge);
-        with(&self.users, user_id, apply);
-        if let Some(token_id) = token_id {
-            with(&self.tokens, token_id, apply);
+    pub fn written_elsewhere(&self, accounts: &[Account], charge: i64) {
+        for account in accounts {
+            self.with(*account, |b| b.stored = b.stored.saturating_sub(charge));
         }
     }
 
     /// A charge is now in the database: move it from `held` into `stored`.
-    pub fn flushed(&self, user_id: i64, token_id: Option<i64>, charge: i64) {
-        let apply = |b: &mut Balance| {
-            b.stored = b.stored.saturating_sub(charge);
-            b.held = b.held.saturating_sub(charge);
-        };
-        with(&self.users, user_id, apply);
-        if let Some(token_id) = token_id {
-            with(&self.tokens, token_id, apply);
+    pub fn flushed(&self, accounts: &[Account], charge: i64) {
+        for account in accounts {
+            self.with(*account, |b| {
+                b.stored = b.stored.saturating_sub(charge);
+                b.held = b.held.saturating_sub(charge);
+            });
         }
     }
 }
@@ -173,30 +222,45 @@ mod tests {
         let balances = Balances::default();
         balances.set_user_stored(1, 100);
         balances.set_token_stored(7, 50);
-        let a = balances.reserve(1, Some(7), exactly(30)).unwrap();
+        let a = balances
+            .reserve(1, Payer::Wallet, Some(7), exactly(30))
+            .unwrap();
         assert_eq!(
-            balances.reserve(1, Some(7), exactly(30)).unwrap_err(),
+            balances
+                .reserve(1, Payer::Wallet, Some(7), exactly(30))
+                .unwrap_err(),
             Refusal::Token
         );
         assert_eq!(
-            balances.user_available(1),
+            balances.available(Account::User(1)),
             70,
             "a refused key holds nothing from the user"
         );
         balances.settle(&a, 10);
-        assert_eq!(balances.token_available(7), 40);
-        balances.flushed(1, Some(7), 10);
+        assert_eq!(balances.available(Account::Token(7)), 40);
+        balances.flushed(&[Account::User(1), Account::Token(7)], 10);
         assert_eq!(
-            (balances.user_available(1), balances.token_available(7)),
+            (
+                balances.available(Account::User(1)),
+                balances.available(Account::Token(7))
+            ),
             (90, 40)
         );
         assert_eq!(
-            balances.reserve(1, None, exactly(91)).unwrap_err(),
+            balances
+                .reserve(1, Payer::Wallet, None, exactly(91))
+                .unwrap_err(),
             Refusal::User
         );
-        assert!(balances.reserve(1, None, exactly(90)).is_ok());
+        assert!(
+            balances
+                .reserve(1, Payer::Wallet, None, exactly(90))
+                .is_ok()
+        );
         assert_eq!(
-            balances.reserve(1, None, exactly(0)).unwrap_err(),
+            balances
+                .reserve(1, Payer::Wallet, None, exactly(0))
+                .unwrap_err(),
             Refusal::User,
             "nothing left"
         );
@@ -211,34 +275,80 @@ mod tests {
             floor: 63,
             ceiling: 12_303,
         };
-        let held = balances.reserve(1, Some(7), bounds).unwrap();
+        let held = balances.reserve(1, Payer::Wallet, Some(7), bounds).unwrap();
         assert_eq!(held.amount, 78, "the key's whole balance, not the ceiling");
         assert_eq!(
-            balances.reserve(1, Some(7), bounds).unwrap_err(),
+            balances
+                .reserve(1, Payer::Wallet, Some(7), bounds)
+                .unwrap_err(),
             Refusal::Token
         );
         balances.settle(&held, 0);
         balances.set_token_stored(7, 62);
         assert_eq!(
-            balances.reserve(1, Some(7), bounds).unwrap_err(),
+            balances
+                .reserve(1, Payer::Wallet, Some(7), bounds)
+                .unwrap_err(),
             Refusal::Token,
             "below the floor"
         );
     }
 
     #[test]
+    fn a_subscription_holds_from_its_own_balance() {
+        let balances = Balances::default();
+        balances.set_user_stored(1, 1_000);
+        balances.set_subscription_stored(4, 50);
+        let limited = Payer::Subscription {
+            id: 4,
+            limited: true,
+        };
+        let held = balances.reserve(1, limited, None, exactly(40)).unwrap();
+        assert_eq!(held.accounts(), [Account::Subscription(4)]);
+        assert_eq!(
+            balances.available(Account::User(1)),
+            1_000,
+            "the wallet is untouched"
+        );
+        assert_eq!(
+            balances.reserve(1, limited, None, exactly(40)).unwrap_err(),
+            Refusal::Subscription
+        );
+        let unlimited = Payer::Subscription {
+            id: 5,
+            limited: false,
+        };
+        let free = balances.reserve(1, unlimited, Some(7), exactly(40));
+        assert_eq!(free.unwrap_err(), Refusal::Token, "the key still limits");
+        balances.set_token_stored(7, 100);
+        let held = balances
+            .reserve(1, unlimited, Some(7), exactly(40))
+            .unwrap();
+        assert_eq!(held.accounts(), [Account::Token(7)]);
+        assert_eq!(held.subscription_id(), Some(5));
+    }
+
+    #[test]
     fn an_overrun_blocks_the_account_until_covered() {
         let balances = Balances::default();
         balances.set_user_stored(1, 100);
-        let held = balances.reserve(1, None, exactly(100)).unwrap();
+        let held = balances
+            .reserve(1, Payer::Wallet, None, exactly(100))
+            .unwrap();
         balances.settle(&held, 150);
-        assert_eq!(balances.user_available(1), -50);
+        assert_eq!(balances.available(Account::User(1)), -50);
         assert_eq!(
-            balances.reserve(1, None, exactly(0)).unwrap_err(),
+            balances
+                .reserve(1, Payer::Wallet, None, exactly(0))
+                .unwrap_err(),
             Refusal::User
         );
         balances.set_user_stored(1, 200);
-        assert!(balances.reserve(1, None, exactly(10)).is_ok());
+        assert!(
+            balances
+                .reserve(1, Payer::Wallet, None, exactly(10))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -255,7 +365,7 @@ mod tests {
                         ceiling: 7,
                     };
                     (0..100)
-                        .filter_map(|_| b.reserve(1, Some(2), bounds).ok())
+                        .filter_map(|_| b.reserve(1, Payer::Wallet, Some(2), bounds).ok())
                         .map(|r| r.amount)
                         .sum::<i64>()
                 })
@@ -263,6 +373,6 @@ mod tests {
             .collect();
         let held: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert!(held <= 700 && held > 700 - 5, "{held}");
-        assert!(balances.token_available(2) >= 0);
+        assert!(balances.available(Account::Token(2)) >= 0);
     }
 }

@@ -113,6 +113,7 @@ mod tests {
                 ..RelayRecord::default()
             },
             charged_token: Some(7),
+            subscription_limited: false,
         }
     }
 

@@ -10,7 +10,8 @@
 //! the accounts this node used lately; the settlement writer re-syncs the accounts of every
 //! batch it wrote.
 
-use super::{Balances, Refusal, Reservation};
+use super::balances::accounts;
+use super::{Balances, Payer, Refusal, Reservation};
 use crate::metrics::ProxyMetrics;
 use dashmap::DashMap;
 use fred::prelude::*;
@@ -118,10 +119,11 @@ pub struct Shared {
     metrics: Arc<ProxyMetrics>,
 }
 
-/// A charge the database now holds, summed per (user, key) over a written batch.
+/// A charge the database now holds, summed per (payer, key) over a written batch.
 #[derive(Debug, Clone, Copy)]
 pub struct WrittenCharge {
     pub user_id: i64,
+    pub payer: Payer,
     /// The key charged (None for unlimited keys).
     pub token_id: Option<i64>,
     pub charge: i64,
@@ -170,12 +172,13 @@ impl Ledger {
         matches!(self, Ledger::Memory(_))
     }
 
-    /// Holds from the user and (unless unlimited) the key, or from neither, as much as both
-    /// have available up to `bounds.ceiling`; refuses when either has less than `bounds.floor`
-    /// (or nothing at all).
+    /// Holds from the payer (the user's wallet or a limited subscription) and (unless
+    /// unlimited) the key, as much as all have available up to `bounds.ceiling`; refuses when
+    /// one has less than `bounds.floor` (or nothing at all).
     pub async fn reserve(
         &self,
         user_id: i64,
+        payer: Payer,
         token_id: Option<i64>,
         bounds: Bounds,
     ) -> Result<Reservation, Refusal> {
@@ -184,10 +187,22 @@ impl Ledger {
             ceiling: bounds.ceiling.max(bounds.floor).max(0),
         };
         let shared = match self {
-            Ledger::Memory(balances) => return balances.reserve(user_id, token_id, bounds),
+            Ledger::Memory(balances) => {
+                return balances.reserve(user_id, payer, token_id, bounds);
+            }
             Ledger::Redis(shared) => shared,
         };
-        let accounts = accounts(user_id, token_id);
+        let reservation = |amount| Reservation {
+            user_id,
+            payer,
+            token_id,
+            amount,
+        };
+        let accounts = accounts(user_id, payer, token_id);
+        if accounts.is_empty() {
+            // An unlimited subscription and an unlimited key: nothing to hold from.
+            return Ok(reservation(bounds.ceiling));
+        }
         let now = Instant::now();
         for account in &accounts {
             shared.touched.insert(*account, now);
@@ -206,15 +221,14 @@ impl Ledger {
         // At most one start per account, then the answer is final.
         for _ in 0..=accounts.len() {
             match shared.eval(RESERVE, keys.clone(), args.clone()).await {
-                Ok(amount) if amount >= 0 => {
-                    return Ok(Reservation {
-                        user_id,
-                        token_id,
-                        amount,
+                Ok(amount) if amount >= 0 => return Ok(reservation(amount)),
+                Ok(short @ (-1 | -2)) => {
+                    return Err(match accounts[usize::from(short == -2)] {
+                        Account::User(_) => Refusal::User,
+                        Account::Subscription(_) => Refusal::Subscription,
+                        Account::Token(_) => Refusal::Token,
                     });
                 }
-                Ok(-1) => return Err(Refusal::User),
-                Ok(-2) => return Err(Refusal::Token),
                 Ok(missing @ (-3 | -4)) => {
                     let account = accounts[usize::from(missing == -4)];
                     if let Err(error) = shared.start_counter(account).await {
@@ -271,7 +285,8 @@ impl Ledger {
         if delta == 0 {
             return None;
         }
-        let keys: Vec<String> = accounts(reservation.user_id, reservation.token_id)
+        let keys: Vec<String> = reservation
+            .accounts()
             .into_iter()
             .map(|a| shared.key(&a.held_key()))
             .collect();
@@ -290,7 +305,7 @@ impl Ledger {
         let mut touched = Vec::new();
         for written in charges {
             let (charge, held) = (written.charge, written.held);
-            let accounts = accounts(written.user_id, written.token_id);
+            let accounts = accounts(written.user_id, written.payer, written.token_id);
             let keys: Vec<String> = accounts
                 .iter()
                 .flat_map(|a| {
@@ -310,10 +325,7 @@ impl Ledger {
             eval_with_retries(&shared.cache, WRITTEN, keys, args).await;
             touched.extend(accounts);
         }
-        touched.sort_by_key(|a| match a {
-            Account::User(id) => (0, *id),
-            Account::Token(id) => (1, *id),
-        });
+        touched.sort();
         touched.dedup();
         shared.resync(&touched).await;
     }
@@ -385,25 +397,26 @@ impl Shared {
         }
         let seq_keys: Vec<String> = accounts.iter().map(|a| self.key(&a.seq_key())).collect();
         let before: Vec<Option<String>> = redis.pool().mget(seq_keys).await?;
-        let users: Vec<i64> = accounts
-            .iter()
-            .filter_map(|a| match a {
-                Account::User(id) => Some(*id),
-                Account::Token(_) => None,
-            })
-            .collect();
-        let tokens: Vec<i64> = accounts
-            .iter()
-            .filter_map(|a| match a {
-                Account::Token(id) => Some(*id),
-                Account::User(_) => None,
-            })
-            .collect();
+        let ids = |kind: fn(&Account) -> Option<i64>| accounts.iter().filter_map(kind).collect();
+        let users: Vec<i64> = ids(|a| match a {
+            Account::User(id) => Some(*id),
+            _ => None,
+        });
+        let tokens: Vec<i64> = ids(|a| match a {
+            Account::Token(id) => Some(*id),
+            _ => None,
+        });
+        let subscriptions: Vec<i64> = ids(|a| match a {
+            Account::Subscription(id) => Some(*id),
+            _ => None,
+        });
         let (user_balances, token_balances) = self.db.balances_of(&users, &tokens).await?;
+        let subscription_balances = self.db.subscription_balances(&subscriptions).await?;
         for (account, seq) in accounts.iter().zip(before) {
             let value = match account {
                 Account::User(id) => user_balances.get(id),
                 Account::Token(id) => token_balances.get(id),
+                Account::Subscription(id) => subscription_balances.get(id),
             };
             // A deleted account: its counters are forgotten by the control plane.
             let Some(value) = value else { continue };
@@ -428,6 +441,13 @@ impl Shared {
         let balance = match account {
             Account::User(id) => self.db.user_brief(id).await?.map_or(0, |u| u.quota),
             Account::Token(id) => self.db.token_by_id(id).await?.map_or(0, |t| t.remain_quota),
+            Account::Subscription(id) => self
+                .db
+                .subscription_balances(&[id])
+                .await?
+                .get(&id)
+                .copied()
+                .unwrap_or(0),
         };
         if let Some(redis) = self.cache.redis() {
             let _: Option<String> = redis
@@ -443,12 +463,6 @@ impl Shared {
         }
         Ok(())
     }
-}
-
-fn accounts(user_id: i64, token_id: Option<i64>) -> Vec<Account> {
-    let mut accounts = vec![Account::User(user_id)];
-    accounts.extend(token_id.map(Account::Token));
-    accounts
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -7,7 +7,7 @@ mod journal;
 mod ledger;
 mod settler;
 
-pub use balances::{Balances, Refusal, Reservation};
+pub use balances::{Balances, Payer, Refusal, Reservation};
 pub use journal::Journal;
 pub use ledger::Ledger;
 pub use settler::{Settlement, Settler, SettlerSettings};

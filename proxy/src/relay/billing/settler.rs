@@ -18,9 +18,10 @@
 //!   `billing.queue_capacity` records wait.
 //! - **A stop drains.** [`Settler::drain`] journals and writes everything received before it.
 
+use super::balances::accounts;
 use super::journal::Journal;
 use super::ledger::WrittenCharge;
-use super::{Balances, Ledger, Reservation};
+use super::{Balances, Ledger, Payer, Reservation};
 use crate::metrics::ProxyMetrics;
 use pylon_shared::db::{Db, LOG_TYPE_CONSUME, RelayRecord};
 use std::collections::BTreeMap;
@@ -35,6 +36,23 @@ pub struct Settlement {
     pub record: RelayRecord,
     /// The key whose balance was charged (None for unlimited keys).
     pub charged_token: Option<i64>,
+    /// Whether the subscription that paid (`record.subscription_id`) has a limited quota, so
+    /// a balance held from.
+    #[serde(default)]
+    pub subscription_limited: bool,
+}
+
+impl Settlement {
+    /// What paid.
+    pub fn payer(&self) -> Payer {
+        match self.record.subscription_id {
+            0 => Payer::Wallet,
+            id => Payer::Subscription {
+                id,
+                limited: self.subscription_limited,
+            },
+        }
+    }
 }
 
 /// How the writer works.
@@ -418,6 +436,7 @@ impl Writer {
                         self.ledger.settle_later(
                             &Reservation {
                                 user_id: record.user_id,
+                                payer: pending.settlement.payer(),
                                 token_id: pending.settlement.charged_token,
                                 amount: record.quota,
                             },
@@ -450,33 +469,37 @@ impl Writer {
         // Records skipped as already applied were applied by an earlier attempt (or before a
         // crash), whose move below did not happen: move every record now. Charges are summed
         // per account first, so the shared ledger gets one update per account and batch.
-        let mut written: BTreeMap<(i64, Option<i64>, bool), i64> = BTreeMap::new();
+        let mut written: BTreeMap<(i64, Payer, Option<i64>, bool), i64> = BTreeMap::new();
         for pending in batch {
-            let r = &pending.settlement.record;
+            let settlement = &pending.settlement;
+            let r = &settlement.record;
             if r.log_type == LOG_TYPE_CONSUME {
                 *written
                     .entry((
                         r.user_id,
-                        pending.settlement.charged_token,
+                        settlement.payer(),
+                        settlement.charged_token,
                         !pending.replayed,
                     ))
                     .or_default() += r.quota;
             }
         }
         if self.ledger.in_memory() {
-            for ((user_id, token_id, held), charge) in written {
+            for ((user_id, payer, token_id, held), charge) in written {
+                let accounts = accounts(user_id, payer, token_id);
                 if held {
-                    self.balances.flushed(user_id, token_id, charge);
+                    self.balances.flushed(&accounts, charge);
                 } else {
-                    self.balances.written_elsewhere(user_id, token_id, charge);
+                    self.balances.written_elsewhere(&accounts, charge);
                 }
             }
         } else {
             // Off the shared counters, then `stored` re-read from the database for each account.
             let charges: Vec<WrittenCharge> = written
                 .into_iter()
-                .map(|((user_id, token_id, held), charge)| WrittenCharge {
+                .map(|((user_id, payer, token_id, held), charge)| WrittenCharge {
                     user_id,
+                    payer,
                     token_id,
                     charge,
                     held,

@@ -323,6 +323,12 @@ impl KeyCache {
         match row {
             Some(row) => {
                 source.balances.set_user_stored(row.id, row.quota);
+                for subscription in row.subscriptions.iter().filter(|s| s.amount_total > 0) {
+                    source.balances.set_subscription_stored(
+                        subscription.id,
+                        subscription.amount_total - subscription.amount_used,
+                    );
+                }
                 UserState::Live(Arc::new(UserEntry::from(row)))
             }
             None => {

@@ -16,7 +16,7 @@ pub mod routes {
     pub use super::channels::Tier;
 }
 pub use keys::{TOKEN_ENABLED, TokenEntry};
-pub use users::UserEntry;
+pub use users::{BillingPreference, SubscriptionEntry, UserEntry};
 
 use arc_swap::ArcSwap;
 use pylon_shared::db::{ChangeEvent, Db, DbError};

@@ -1,0 +1,146 @@
+//! Buying a subscription: `POST /api/subscription/balance/pay` with `{"plan_id"}` pays with the
+//! wallet (one ledger transaction: the debit, the paid order and the subscription);
+//! `POST /api/subscription/epay/pay` with `{"plan_id", "payment_method"}` records a pending
+//! EPay order for the plan and answers the gateway's signed form (`data`) and address (`url`),
+//! as new-api does; the gateway's notification (`/api/subscription/epay/notify`, the same
+//! verification as a top-up's) activates it. A plan's `max_purchase_per_user` is checked
+//! before an order is made.
+
+use crate::app::{App, AppState};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::ledger::after_commit;
+use crate::routes::payment::epay_pay::{EpayDialect, Item, create_order};
+use crate::routes::payment::settings::PaymentSettings;
+use crate::routes::payment::{pay_error, pay_ok};
+use axum::Json;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use pylon_shared::crypto::random_alphanumeric;
+use pylon_shared::db::{BalancePurchase, SubscriptionPlanRow, UserRow, now_secs};
+use serde::Deserialize;
+use serde_json::json;
+
+/// new-api's EPay for subscriptions: the same gateway and settings, its own notify path.
+pub const SUBSCRIPTION_EPAY: EpayDialect = EpayDialect {
+    provider: "epay",
+    notify_path: "/api/subscription/epay/notify",
+};
+
+#[derive(Deserialize)]
+pub struct PayInput {
+    #[serde(default)]
+    plan_id: i64,
+    #[serde(default)]
+    payment_method: String,
+}
+
+/// The plan on sale that `user` may still buy, or the reason to show.
+async fn purchasable(
+    app: &App,
+    user: &UserRow,
+    plan_id: i64,
+) -> Result<Result<SubscriptionPlanRow, &'static str>, ApiError> {
+    if plan_id <= 0 {
+        return Ok(Err(
+            "Invalid parameters: plan_id must be a positive integer",
+        ));
+    }
+    let Some(plan) = app.db.subscription_plan(plan_id).await? else {
+        return Ok(Err("The subscription plan does not exist"));
+    };
+    if plan.enabled != 1 {
+        return Ok(Err("The subscription plan is not on sale"));
+    }
+    if plan.max_purchase_per_user > 0
+        && app.db.purchases_of_plan(user.id, plan.id).await? >= plan.max_purchase_per_user
+    {
+        return Ok(Err("You have bought this plan as often as it allows"));
+    }
+    Ok(Ok(plan))
+}
+
+pub async fn with_epay(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(input): ApiJson<PayInput>,
+) -> ApiResult {
+    let plan = match purchasable(&app, &user, input.plan_id).await? {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    let order = match create_order(
+        &app,
+        &user,
+        Item::Subscription(&plan),
+        &input.payment_method,
+        SUBSCRIPTION_EPAY,
+    )
+    .await?
+    {
+        Ok(order) => order,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    Ok(Json(json!({
+        "success": true,
+        "message": "success",
+        "data": order.params,
+        "url": order.url,
+        "order_id": order.trade_no,
+    }))
+    .into_response())
+}
+
+pub async fn with_balance(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(input): ApiJson<PayInput>,
+) -> ApiResult {
+    let plan = match purchasable(&app, &user, input.plan_id).await? {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    let settings = PaymentSettings::load(&app).await?;
+    let Some(price_quota) = price_in_quota(&plan, settings.quota_per_unit) else {
+        return Ok(pay_error(
+            "Only plans priced in USD can be bought with the balance",
+        ));
+    };
+    let trade_no = format!("SUBBAL{}{}", now_secs(), random_alphanumeric(8));
+    match app
+        .db
+        .buy_subscription_with_balance(user.id, &plan, price_quota, &trade_no)
+        .await?
+    {
+        BalancePurchase::Bought {
+            subscription,
+            movement,
+            changes,
+        } => {
+            after_commit(&app, std::slice::from_ref(&movement), &changes).await;
+            tracing::info!(user = user.id, plan = plan.id, subscription = subscription.id, %trade_no, price_quota, "subscription bought with the balance");
+            Ok(pay_ok(json!({
+                "trade_no": trade_no,
+                "subscription": super::subscription_view(&subscription)["subscription"],
+            })))
+        }
+        BalancePurchase::InsufficientBalance => {
+            Ok(pay_error("Your balance does not cover the plan's price"))
+        }
+        BalancePurchase::LimitReached => {
+            Ok(pay_error("You have bought this plan as often as it allows"))
+        }
+        BalancePurchase::Refused => Ok(pay_error("The purchase was refused")),
+    }
+}
+
+/// A USD plan's price in quota (`QuotaPerUnit` per dollar), rounded up so that a purchase
+/// never costs less than its price; None for a price in another currency.
+fn price_in_quota(plan: &SubscriptionPlanRow, quota_per_unit: i64) -> Option<i64> {
+    if !plan.currency.eq_ignore_ascii_case("USD") {
+        return None;
+    }
+    let quota = (i128::from(plan.price_cents) * i128::from(quota_per_unit) + 99) / 100;
+    i64::try_from(quota).ok()
+}
