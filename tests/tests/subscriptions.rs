@@ -8,7 +8,7 @@
 use futures::future::join_all;
 use pylon_tests::canned_upstream::{Canned, CannedUpstream};
 use pylon_tests::fixtures::*;
-use pylon_tests::payment_gateways::EpayGateway;
+use pylon_tests::payment_gateways::{CreemApi, EpayGateway, StripeApi};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -586,6 +586,106 @@ async fn a_subscription_is_never_overdrawn_and_resets(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(a_subscription_is_never_overdrawn_and_resets);
+
+async fn stripe_and_creem_checkouts_activate_once(backend: Backend) {
+    let (pylon, root, db, _upstream) = scene(backend).await;
+    let stripe = StripeApi::start("sk_test_sub", "price_sub_monthly").await;
+    let creem = CreemApi::start("creem_sub_key", &[("prod_sub", 1500, "USD")]).await;
+    for (option, value) in [
+        ("StripeApiSecret", "sk_test_sub"),
+        ("StripeWebhookSecret", "whsec_sub"),
+        ("StripeApiBaseUrl", stripe.base_url.as_str()),
+        ("CreemApiKey", "creem_sub_key"),
+        ("CreemWebhookSecret", "whsec_creem_sub"),
+        ("CreemApiBaseUrl", creem.base_url.as_str()),
+        ("ServerAddress", pylon.base_url.as_str()),
+    ] {
+        set_option(&root, option, value).await;
+    }
+    let by_stripe = create_plan(
+        &root,
+        json!({"title": "By Stripe", "price_amount": "12.50", "currency": "USD",
+            "stripe_price_id": "price_sub_monthly", "total_amount": PER_REQUEST}),
+    )
+    .await;
+    let by_creem = create_plan(
+        &root,
+        json!({"title": "By Creem", "price_amount": 15, "currency": "USD",
+            "creem_product_id": "prod_sub", "total_amount": PER_REQUEST}),
+    )
+    .await;
+    let neither = create_plan(&root, json!({"title": "Neither", "price_amount": 1})).await;
+    let (alice, alice_id) = user_with_quota(&pylon, &db, "alice", 0).await;
+    let grants = "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ?";
+    for path in [
+        "/api/subscription/stripe/pay",
+        "/api/subscription/creem/pay",
+    ] {
+        let refused = alice.post(path, json!({"plan_id": neither})).await;
+        assert!(
+            refused.data().as_str().unwrap().contains("not sold"),
+            "{refused:?}"
+        );
+    }
+
+    // Stripe: one unit of the plan's price; the signed webhook activates once, and only for
+    // the plan's amount.
+    let paying = alice
+        .post(
+            "/api/subscription/stripe/pay",
+            json!({"plan_id": by_stripe}),
+        )
+        .await;
+    assert_eq!(paying.body["message"], "success", "{paying:?}");
+    let session = stripe.sessions().pop().expect("session");
+    assert_eq!(session.quantity(), 1);
+    assert_eq!(session.form["line_items[0][price]"], "price_sub_monthly");
+    let webhook = format!("{}/api/stripe/webhook", pylon.base_url);
+    let now = pylon_shared::db::now_secs();
+    let cheaper = serde_json::to_vec(&stripe.completed_event(&session, 1, "usd")).unwrap();
+    assert_eq!(
+        stripe.deliver(&webhook, &cheaper, "whsec_sub", now).await,
+        200
+    );
+    assert_eq!(
+        int(&db, grants, alice_id).await,
+        0,
+        "a wrong amount activates nothing"
+    );
+    let genuine = serde_json::to_vec(&stripe.completed_event(&session, 1250, "usd")).unwrap();
+    let answers =
+        join_all((0..20).map(|_| stripe.deliver(&webhook, &genuine, "whsec_sub", now))).await;
+    assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
+    assert_eq!(int(&db, grants, alice_id).await, 1);
+
+    // Creem: the plan's product; the signed webhook activates once.
+    let paying = alice
+        .post("/api/subscription/creem/pay", json!({"plan_id": by_creem}))
+        .await;
+    assert_eq!(paying.body["message"], "success", "{paying:?}");
+    let checkout = creem.checkouts().pop().expect("checkout");
+    assert_eq!(checkout.product_id(), "prod_sub");
+    let webhook = format!("{}/api/creem/webhook", pylon.base_url);
+    let genuine = serde_json::to_vec(&creem.completed_event(&checkout)).unwrap();
+    let answers =
+        join_all((0..20).map(|_| creem.deliver(&webhook, &genuine, "whsec_creem_sub"))).await;
+    assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
+    assert_eq!(int(&db, grants, alice_id).await, 2);
+    let own = alice.get("/api/subscription/self").await;
+    let sources: Vec<&str> = own.data()["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subscription"]["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["order", "order"]);
+    assert_eq!(
+        int(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
+        0
+    );
+    db.close().await;
+}
+on_every_backend!(stripe_and_creem_checkouts_activate_once);
 
 /// Waits until the Redis value `key` of this Pylon's deployment is `expected`.
 async fn eventually_redis(pylon: &Pylon, key: &str, expected: i64) {

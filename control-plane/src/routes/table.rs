@@ -213,6 +213,8 @@ pub fn routes() -> Vec<Route> {
         put("/api/subscription/self/preference", User, subscription::own::set_preference),
         post("/api/subscription/balance/pay", User, subscription::buy::with_balance),
         post("/api/subscription/epay/pay", User, subscription::buy::with_epay),
+        post("/api/subscription/stripe/pay", User, subscription::buy::with_stripe),
+        post("/api/subscription/creem/pay", User, subscription::buy::with_creem),
         get("/api/subscription/epay/notify", Public, payment::epay_notify::notify),
         post("/api/subscription/epay/notify", Public, payment::epay_notify::notify),
         get("/api/subscription/epay/return", Public, payment_orders::yipay::back),

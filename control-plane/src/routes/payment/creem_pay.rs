@@ -6,13 +6,13 @@
 
 use super::settings::PaymentSettings;
 use super::{pay_error, pay_ok};
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use axum::extract::State;
 use bytes::Bytes;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::NewTopUp;
+use pylon_shared::db::{NewTopUp, UserRow};
 use pylon_shared::payment::creem::{CHECKOUTS_PATH, Product};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,35 +51,57 @@ pub async fn pay(
         return Ok(pay_error("The product does not exist"));
     };
     let trade_no = format!("ref_{}", random_alphanumeric(32));
-    app.db
-        .create_top_up(&NewTopUp {
-            user_id: user.id,
-            // new-api records the product's quota as the order's amount.
-            amount: product.quota,
-            quota: product.quota,
-            money_cents: product.price.0,
-            currency: &product.currency,
-            trade_no: &trade_no,
-            payment_method: "creem",
-            payment_provider: "creem",
-            plan_id: 0,
-            subscription_plan_id: 0,
-        })
-        .await?;
+    let order = NewTopUp {
+        user_id: user.id,
+        // new-api records the product's quota as the order's amount.
+        amount: product.quota,
+        quota: product.quota,
+        money_cents: product.price.0,
+        currency: &product.currency,
+        trade_no: &trade_no,
+        payment_method: "creem",
+        payment_provider: "creem",
+        plan_id: 0,
+        subscription_plan_id: 0,
+    };
+    let metadata = json!({
+        "username": user.username,
+        "reference_id": trade_no,
+        "product_name": product.name,
+        "quota": product.quota.to_string(),
+    });
+    checkout(
+        &app,
+        &settings,
+        &user,
+        &order,
+        &product.product_id,
+        metadata,
+    )
+    .await
+}
+
+/// Records the pending `order` and creates a Creem checkout of `product_id` for it (the order
+/// number as the checkout's `request_id`); answers new-api's `checkout_url` and `order_id`.
+pub async fn checkout(
+    app: &App,
+    settings: &PaymentSettings,
+    user: &UserRow,
+    order: &NewTopUp<'_>,
+    product_id: &str,
+    metadata: Value,
+) -> ApiResult {
+    app.db.create_top_up(order).await?;
+    let trade_no = order.trade_no;
     let checkout = json!({
-        "product_id": product.product_id,
+        "product_id": product_id,
         "request_id": trade_no,
         "customer": { "email": user.email },
-        "metadata": {
-            "username": user.username,
-            "reference_id": trade_no,
-            "product_name": product.name,
-            "quota": product.quota.to_string(),
-        },
+        "metadata": metadata,
     });
-    match create_checkout(&settings, &checkout).await {
+    match create_checkout(settings, &checkout).await {
         Ok(url) => {
-            tracing::info!(user = user.id, %trade_no, product = %product.product_id, "creem checkout created");
+            tracing::info!(user = user.id, %trade_no, product = %product_id, "creem checkout created");
             Ok(pay_ok(json!({ "checkout_url": url, "order_id": trade_no })))
         }
         Err(reason) => {

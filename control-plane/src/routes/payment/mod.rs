@@ -10,13 +10,13 @@
 //! These routes answer in new-api's payment shape: `{"message": "success", "data": ...}`, or
 //! `{"message": "error", "data": "<reason>"}` (with `success` added for clients that read it).
 
-mod creem_pay;
+pub(crate) mod creem_pay;
 mod creem_webhook;
 pub(crate) mod epay_notify;
 pub(crate) mod epay_pay;
 mod http;
 pub mod settings;
-mod stripe_pay;
+pub(crate) mod stripe_pay;
 mod stripe_webhook;
 mod wechat_notify;
 mod wechat_qrcode;

@@ -214,9 +214,13 @@ impl PaymentSettings {
 
     /// Whether Stripe top-up is configured.
     pub fn stripe_enabled(&self) -> bool {
-        !self.stripe_api_secret.is_empty()
-            && !self.stripe_webhook_secret.is_empty()
-            && !self.stripe_price_id.is_empty()
+        self.stripe_configured() && !self.stripe_price_id.is_empty()
+    }
+
+    /// Whether Stripe's API and webhook can be used at all (subscription plans carry their own
+    /// price ids).
+    pub fn stripe_configured(&self) -> bool {
+        !self.stripe_api_secret.is_empty() && !self.stripe_webhook_secret.is_empty()
     }
 
     /// The rules a completion follows: a gateway pays only orders still in their time; an
@@ -230,9 +234,13 @@ impl PaymentSettings {
 
     /// Whether Creem top-up is configured.
     pub fn creem_enabled(&self) -> bool {
-        !self.creem_api_key.is_empty()
-            && !self.creem_webhook_secret.is_empty()
-            && !self.creem_products.is_empty()
+        self.creem_configured() && !self.creem_products.is_empty()
+    }
+
+    /// Whether Creem's API and webhook can be used at all (subscription plans carry their own
+    /// product ids).
+    pub fn creem_configured(&self) -> bool {
+        !self.creem_api_key.is_empty() && !self.creem_webhook_secret.is_empty()
     }
 
     /// The top-up price ratio of `group` (1 when not configured or zero).

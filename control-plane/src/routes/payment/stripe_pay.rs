@@ -7,7 +7,7 @@
 
 use super::settings::PaymentSettings;
 use super::{pay_error, pay_ok};
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::routes::topup::amount::priced_amount;
@@ -15,7 +15,7 @@ use crate::routes::topup::pricing::quote;
 use axum::extract::State;
 use bytes::Bytes;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::{NewTopUp, now_secs};
+use pylon_shared::db::{NewTopUp, UserRow, now_secs};
 use pylon_shared::payment::stripe::{CheckoutSession, checkout_session_form};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -68,6 +68,51 @@ pub async fn pay(
         Ok(quote) => quote,
         Err(reason) => return Ok(pay_error(reason)),
     };
+    let trade_no = format!("ref_{}{}", random_alphanumeric(16), now_secs());
+    let order = NewTopUp {
+        user_id: user.id,
+        amount: request.amount,
+        quota: quote.quota,
+        money_cents: quote.money.0,
+        currency: &settings.stripe_currency,
+        trade_no: &trade_no,
+        payment_method: "stripe",
+        payment_provider: "stripe",
+        plan_id: 0,
+        subscription_plan_id: 0,
+    };
+    let redirects = Redirects {
+        success_url: &request.success_url,
+        cancel_url: &request.cancel_url,
+    };
+    checkout(
+        &app,
+        &settings,
+        &user,
+        &order,
+        &settings.stripe_price_id,
+        redirects,
+    )
+    .await
+}
+
+/// Where Stripe sends the browser back (kept only when on this site).
+pub struct Redirects<'a> {
+    pub success_url: &'a str,
+    pub cancel_url: &'a str,
+}
+
+/// Records the pending `order` and creates a Checkout Session for `order.amount` of
+/// `price_id` (one for a subscription), with the order number as the session's reference;
+/// answers the payment link in new-api's shape.
+pub async fn checkout(
+    app: &App,
+    settings: &PaymentSettings,
+    user: &UserRow,
+    order: &NewTopUp<'_>,
+    price_id: &str,
+    redirects: Redirects<'_>,
+) -> ApiResult {
     let on_site = |url: &str, fallback: &str| {
         let site = &settings.server_address;
         if !site.is_empty() && (url == site || url.starts_with(&format!("{site}/"))) {
@@ -76,36 +121,23 @@ pub async fn pay(
             format!("{site}{fallback}")
         }
     };
-    let success_url = on_site(&request.success_url, "/console/log");
-    let cancel_url = on_site(&request.cancel_url, "/console/topup");
-    let trade_no = format!("ref_{}{}", random_alphanumeric(16), now_secs());
-    app.db
-        .create_top_up(&NewTopUp {
-            user_id: user.id,
-            amount: request.amount,
-            quota: quote.quota,
-            money_cents: quote.money.0,
-            currency: &settings.stripe_currency,
-            trade_no: &trade_no,
-            payment_method: "stripe",
-            payment_provider: "stripe",
-            plan_id: 0,
-            subscription_plan_id: 0,
-        })
-        .await?;
+    let success_url = on_site(redirects.success_url, "/console/log");
+    let cancel_url = on_site(redirects.cancel_url, "/console/topup");
+    app.db.create_top_up(order).await?;
+    let trade_no = order.trade_no;
     let form = checkout_session_form(&CheckoutSession {
-        reference_id: &trade_no,
-        price_id: &settings.stripe_price_id,
-        quantity: request.amount,
+        reference_id: trade_no,
+        price_id,
+        quantity: order.amount.max(1),
         success_url: &success_url,
         cancel_url: &cancel_url,
         customer: Some(user.stripe_customer.as_str()),
         customer_email: Some(user.email.as_str()),
         allow_promotion_codes: settings.stripe_promotion_codes,
     });
-    match create_session(&settings, &form).await {
+    match create_session(settings, &form).await {
         Ok(link) => {
-            tracing::info!(user = user.id, %trade_no, amount = request.amount, "stripe checkout created");
+            tracing::info!(user = user.id, %trade_no, amount = order.amount, subscription_plan = order.subscription_plan_id, "stripe checkout created");
             Ok(pay_ok(json!({ "pay_link": link })))
         }
         Err(reason) => {

@@ -3,22 +3,27 @@
 //! `POST /api/subscription/epay/pay` with `{"plan_id", "payment_method"}` records a pending
 //! EPay order for the plan and answers the gateway's signed form (`data`) and address (`url`),
 //! as new-api does; the gateway's notification (`/api/subscription/epay/notify`, the same
-//! verification as a top-up's) activates it. A plan's `max_purchase_per_user` is checked
-//! before an order is made.
+//! verification as a top-up's) activates it. `POST /api/subscription/stripe/pay` (the plan's
+//! `stripe_price_id`) and `POST /api/subscription/creem/pay` (its `creem_product_id`) start a
+//! checkout whose webhook (the top-ups' `/api/stripe/webhook`, `/api/creem/webhook`)
+//! activates it when the amount and currency paid are the plan's. A plan's
+//! `max_purchase_per_user` is checked before an order is made.
 
 use crate::app::{App, AppState};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::ledger::after_commit;
+use crate::routes::payment::creem_pay;
 use crate::routes::payment::epay_pay::{EpayDialect, Item, create_order};
 use crate::routes::payment::settings::PaymentSettings;
+use crate::routes::payment::stripe_pay::{self, Redirects};
 use crate::routes::payment::{pay_error, pay_ok};
 use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use pylon_shared::crypto::random_alphanumeric;
-use pylon_shared::db::{BalancePurchase, SubscriptionPlanRow, UserRow, now_secs};
+use pylon_shared::db::{BalancePurchase, NewTopUp, SubscriptionPlanRow, UserRow, now_secs};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,6 +39,99 @@ pub struct PayInput {
     plan_id: i64,
     #[serde(default)]
     payment_method: String,
+    #[serde(default)]
+    success_url: String,
+    #[serde(default)]
+    cancel_url: String,
+}
+
+/// The pending order of one subscription of `plan` through `provider`.
+fn order<'a>(
+    user: &UserRow,
+    plan: &'a SubscriptionPlanRow,
+    trade_no: &'a str,
+    provider: &'a str,
+) -> NewTopUp<'a> {
+    NewTopUp {
+        user_id: user.id,
+        amount: 1,
+        quota: 0,
+        money_cents: plan.price_cents,
+        currency: &plan.currency,
+        trade_no,
+        payment_method: provider,
+        payment_provider: provider,
+        plan_id: 0,
+        subscription_plan_id: plan.id,
+    }
+}
+
+pub async fn with_stripe(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(input): ApiJson<PayInput>,
+) -> ApiResult {
+    let plan = match purchasable(&app, &user, input.plan_id).await? {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    let settings = PaymentSettings::load(&app).await?;
+    if !settings.stripe_configured() {
+        return Ok(pay_error("The administrator has not configured Stripe"));
+    }
+    if plan.stripe_price_id.is_empty() || plan.price_cents <= 0 {
+        return Ok(pay_error("This plan is not sold through Stripe"));
+    }
+    let trade_no = format!("sub_ref_{}{}", random_alphanumeric(16), now_secs());
+    let redirects = Redirects {
+        success_url: &input.success_url,
+        cancel_url: &input.cancel_url,
+    };
+    let order = order(&user, &plan, &trade_no, "stripe");
+    stripe_pay::checkout(
+        &app,
+        &settings,
+        &user,
+        &order,
+        &plan.stripe_price_id,
+        redirects,
+    )
+    .await
+}
+
+pub async fn with_creem(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(input): ApiJson<PayInput>,
+) -> ApiResult {
+    let plan = match purchasable(&app, &user, input.plan_id).await? {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    let settings = PaymentSettings::load(&app).await?;
+    if !settings.creem_configured() {
+        return Ok(pay_error("The administrator has not configured Creem"));
+    }
+    if plan.creem_product_id.is_empty() || plan.price_cents <= 0 {
+        return Ok(pay_error("This plan is not sold through Creem"));
+    }
+    let trade_no = format!("sub_ref_{}", random_alphanumeric(32));
+    let metadata = json!({
+        "username": user.username,
+        "reference_id": trade_no,
+        "product_name": plan.title,
+        "subscription_plan_id": plan.id,
+    });
+    let order = order(&user, &plan, &trade_no, "creem");
+    creem_pay::checkout(
+        &app,
+        &settings,
+        &user,
+        &order,
+        &plan.creem_product_id,
+        metadata,
+    )
+    .await
 }
 
 /// The plan on sale that `user` may still buy, or the reason to show.

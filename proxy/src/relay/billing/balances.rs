@@ -9,7 +9,7 @@
 use dashmap::DashMap;
 use pylon_shared::cache::balances::Account;
 use pylon_shared::pricing::Bounds;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Balance {
@@ -88,7 +88,9 @@ pub fn accounts(user_id: i64, payer: Payer, token_id: Option<i64>) -> Vec<Accoun
 /// Every balance this process knows.
 #[derive(Default)]
 pub struct Balances {
-    accounts: DashMap<Account, Mutex<Balance>>,
+    /// Each balance behind its own lock: a reservation takes two (payer, then key) without
+    /// holding the map's shard lock, which two accounts may share.
+    accounts: DashMap<Account, Arc<Mutex<Balance>>>,
     /// Serializes database reads of balances with flushes of charges.
     pub flush_lock: tokio::sync::Mutex<()>,
 }
@@ -100,9 +102,14 @@ fn lock(entry: &Mutex<Balance>) -> std::sync::MutexGuard<'_, Balance> {
 }
 
 impl Balances {
+    /// The balance of `account` (created empty), out of the map.
+    fn cell(&self, account: Account) -> Arc<Mutex<Balance>> {
+        Arc::clone(&self.accounts.entry(account).or_default())
+    }
+
     fn with<T>(&self, account: Account, f: impl FnOnce(&mut Balance) -> T) -> T {
-        let entry = self.accounts.entry(account).or_default();
-        let mut guard = lock(&entry);
+        let cell = self.cell(account);
+        let mut guard = lock(&cell);
         f(&mut guard)
     }
 
@@ -145,10 +152,10 @@ impl Balances {
             Payer::Subscription { id, limited: true } => Some(Account::Subscription(id)),
             Payer::Subscription { limited: false, .. } => None,
         };
-        let payer_entry = payer_account.map(|a| self.accounts.entry(a).or_default());
-        let mut paying = payer_entry.as_ref().map(|entry| lock(entry));
-        let token_entry = token_id.map(|id| self.accounts.entry(Account::Token(id)).or_default());
-        let mut token = token_entry.as_ref().map(|entry| lock(entry));
+        let payer_cell = payer_account.map(|a| self.cell(a));
+        let token_cell = token_id.map(|id| self.cell(Account::Token(id)));
+        let mut paying = payer_cell.as_deref().map(lock);
+        let mut token = token_cell.as_deref().map(lock);
         let covers = |b: &Balance| b.available() > 0 && b.available() >= bounds.floor;
         if paying.as_deref().is_some_and(|p| !covers(p)) {
             return Err(match payer {
@@ -326,6 +333,22 @@ mod tests {
             .unwrap();
         assert_eq!(held.accounts(), [Account::Token(7)]);
         assert_eq!(held.subscription_id(), Some(5));
+    }
+
+    #[test]
+    fn accounts_in_one_shard_of_the_map_do_not_block_each_other() {
+        // A user and a key whose balances share a shard of the map are taken together.
+        let balances = Balances::default();
+        balances.set_user_stored(1, 1_000_000);
+        for token in 1..=512 {
+            balances.set_token_stored(token, 10);
+            assert!(
+                balances
+                    .reserve(1, Payer::Wallet, Some(token), exactly(10))
+                    .is_ok()
+            );
+        }
+        assert_eq!(balances.available(Account::User(1)), 1_000_000 - 5_120);
     }
 
     #[test]
