@@ -2,6 +2,8 @@
 //! `POST /api/use_carmi`, products (plans) through `GET /api/product`, and a product order paid
 //! through the EPay-compatible YiPay channel (`POST /api/pay/precreate`), answered as
 //! `{"code", "data", "message"}` and credited by the same transaction as every other order.
+//! Membership products (days of access) are subscription plans, activated by the same
+//! notification.
 
 use futures::future::join_all;
 use pylon_tests::fixtures::{console_with_role, database, root_console, scalar, set_option};
@@ -235,7 +237,7 @@ async fn administrators_manage_products(backend: Backend) {
         (json!({"title": ""}), "no title"),
         (json!({"price": 0}), "no price"),
         (json!({"integral": 0}), "no quota"),
-        (json!({"day": 7}), "membership days"),
+        (json!({"day": -1}), "negative membership days"),
         (json!({"status": 3}), "status"),
         (json!({"original_price": -1}), "negative original price"),
     ] {
@@ -463,3 +465,119 @@ async fn administrators_configure_the_payment_channel(backend: Backend) {
     assert_eq!(again.body["data"], 0);
 }
 on_every_backend!(administrators_configure_the_payment_channel);
+
+async fn membership_products_are_subscriptions(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+    let alice_id = alice.user_id.unwrap();
+    let product = json!({"title": "3元3天", "badge": "会员", "status": 1, "price": 300,
+        "original_price": 500, "integral": 0, "day": 3});
+    for (change, what) in [
+        (json!({"day": 4000}), "too many days"),
+        (json!({"price": 0}), "no price"),
+        (json!({"integral": -5}), "negative quota"),
+    ] {
+        let mut body = product.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let answer = root.post("/api/admin/products", body).await;
+        assert_eq!(answer.body["code"], 1, "{what}: {answer:?}");
+    }
+    let created = root.post("/api/admin/products", product.clone()).await;
+    assert_eq!(created.body["code"], 0, "{created:?}");
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("member_"), "{id}");
+    assert_eq!(created.body["data"]["day"], 3);
+    let plan_id: i64 = id.trim_start_matches("member_").parse().unwrap();
+    let plans = root.get("/api/subscription/admin/plans").await;
+    assert_eq!(plans.data()[0]["plan"]["duration_unit"], "day");
+    assert_eq!(plans.data()[0]["plan"]["currency"], "CNY");
+
+    let shown = alice.get("/api/product").await;
+    let membership = &shown.body["data"]["products"][0];
+    assert_eq!(membership["id"], id.as_str());
+    assert_eq!(membership["type"], "day");
+    assert_eq!(membership["value"], 3);
+    assert_eq!(membership["price"], 300);
+    let listed = root.get("/api/admin/products?page=1&page_size=10").await;
+    assert_eq!(listed.body["data"]["count"], 1);
+    assert_eq!(listed.body["data"]["rows"][0]["day"], 3);
+
+    let gateway = EpayGateway::configured(&pylon, &root, MERCHANT, KEY).await;
+    let twice = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "alipay", "product_id": id, "quantity": 2}),
+        )
+        .await;
+    assert_eq!(twice.body["code"], 1, "{twice:?}");
+    let order = alice
+        .post(
+            "/api/pay/precreate",
+            json!({"pay_type": "alipay", "product_id": id}),
+        )
+        .await;
+    assert_eq!(order.body["code"], 0, "{order:?}");
+    let opened = reqwest::get(order.body["data"]["pay_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200, "{:?}", gateway.refusals());
+    let sent = gateway.orders().pop().unwrap();
+    assert_eq!(sent.params["money"], "3.00");
+    let notify_url = format!("{}/api/payment/yipay/notify", pylon.base_url);
+    let genuine = gateway.paid_notification(&sent);
+    let answers =
+        join_all((0..10).map(|i| gateway.notify(&notify_url, &genuine, i % 2 == 0))).await;
+    assert!(answers.iter().all(|a| a == "success"), "{answers:?}");
+    let own = alice.get("/api/subscription/self").await;
+    let subscriptions = own.data()["subscriptions"].as_array().unwrap();
+    assert_eq!(subscriptions.len(), 1, "{own:?}");
+    let subscription = &subscriptions[0]["subscription"];
+    assert_eq!(subscription["plan_id"], plan_id);
+    let length =
+        subscription["end_time"].as_i64().unwrap() - subscription["start_time"].as_i64().unwrap();
+    assert_eq!(length, 3 * 86_400);
+    assert_eq!(subscription["amount_total"], 0, "unlimited within its days");
+    assert_eq!(
+        scalar(&pool, "SELECT COUNT(*) FROM user_subscriptions").await,
+        1
+    );
+    let quota: i64 = sqlx::query_scalar("SELECT quota FROM users WHERE id = ?")
+        .bind(alice_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(quota, 0, "a membership credits no quota");
+
+    // Changed, then withdrawn: memberships sold run on.
+    let mut changed = product.clone();
+    changed["id"] = json!(id);
+    changed["day"] = json!(7);
+    let updated = root
+        .send(
+            Method::PUT,
+            "/api/admin/products",
+            Some(changed.to_string()),
+        )
+        .await;
+    assert_eq!(updated.body["data"]["day"], 7, "{updated:?}");
+    let deleted = root
+        .send(Method::DELETE, &format!("/api/admin/products/{id}"), None)
+        .await;
+    assert_eq!(deleted.body["data"], 1, "{deleted:?}");
+    assert_eq!(
+        alice.get("/api/product").await.body["data"]["products"],
+        json!([])
+    );
+    assert_eq!(
+        alice.get("/api/subscription/self").await.data()["subscriptions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+on_every_backend!(membership_products_are_subscriptions);

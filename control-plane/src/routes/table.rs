@@ -206,7 +206,7 @@ pub fn routes() -> Vec<Route> {
         module(GET, "/api/admin/products", Admin, shop::router),
         module(POST, "/api/admin/products", Admin, shop::router),
         module(PUT, "/api/admin/products", Admin, shop::router),
-        module(DELETE, "/api/admin/products/{id}", Admin, shop::router),
+        module(DELETE, "/api/admin/products/{product}", Admin, shop::router),
         // Subscriptions (new-api's): plans, buying, the caller's own, administrators' hold.
         get("/api/subscription/plans", User, subscription::plans::on_sale),
         get("/api/subscription/self", User, subscription::own::get),

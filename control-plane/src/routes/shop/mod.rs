@@ -6,12 +6,14 @@
 //! `{"code": 0, "data": ..., "message": ...}`, a refusal with `code` 1 and the reason.
 //! Administrators manage the products (`/api/admin/products`, see `admin_products`) and the
 //! payment channel (`/api/admin/payment`, see `admin_payment`), and see every order
-//! (`GET /api/admin/orders`).
+//! (`GET /api/admin/orders`). Membership products (days of access) are subscription plans
+//! (see `membership`).
 
 mod admin_orders;
 mod admin_payment;
 mod admin_products;
 mod carmi;
+mod membership;
 mod precreate;
 mod product;
 
@@ -42,7 +44,10 @@ pub fn router() -> Router<AppState> {
                 .post(admin_products::create)
                 .put(admin_products::update),
         )
-        .route("/api/admin/products/{id}", delete(admin_products::delete))
+        .route(
+            "/api/admin/products/{product}",
+            delete(admin_products::delete),
+        )
 }
 
 /// The seed's success answer.

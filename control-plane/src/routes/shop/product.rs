@@ -1,5 +1,6 @@
 //! `GET /api/product` (`page_size` optional): the plans on sale as the seed's products (price
-//! in cents, `value` the quota it credits, type `integral`) and the payment types offered.
+//! in cents, `value` the quota it credits, type `integral`), then the membership plans on sale
+//! (`value` the days, type `day`), and the payment types offered.
 
 use super::shop_ok;
 use crate::app::AppState;
@@ -23,10 +24,12 @@ pub async fn list(
 ) -> ApiResult {
     let settings = PaymentSettings::load(&app).await?;
     let plans = app.db.plans(true).await?;
+    let memberships = super::membership::plans(&app, true).await?;
     let products: Vec<Value> = plans
         .iter()
-        .take(query.page_size.filter(|n| *n > 0).unwrap_or(usize::MAX))
         .map(product_view)
+        .chain(memberships.iter().map(super::membership::product_view))
+        .take(query.page_size.filter(|n| *n > 0).unwrap_or(usize::MAX))
         .collect();
     let pay_types: Vec<&String> = settings
         .pay_methods
