@@ -10,7 +10,7 @@ use pylon_tests::fixtures::{console_with_role, database, root_console, scalar, s
 use pylon_tests::payment_gateways::EpayGateway;
 use pylon_tests::{Backend, Pylon, on_every_backend};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 const MERCHANT: &str = "1001";
@@ -581,3 +581,73 @@ async fn membership_products_are_subscriptions(backend: Backend) {
     );
 }
 on_every_backend!(membership_products_are_subscriptions);
+
+async fn administrators_manage_card_keys(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let root = root_console(&pylon).await;
+    let pool = database(&pylon).await;
+    let alice = console_with_role(&pylon, &pool, "alice", 1).await;
+    let keys = json!({"type": "integral", "end_time": "2099-12-31", "quantity": 3, "reward": 1000});
+
+    let mine = alice.post("/api/admin/carmi", keys.clone()).await;
+    assert_eq!(mine.body["success"], false, "{mine:?}");
+    for (change, what) in [
+        (json!({"type": "day"}), "days"),
+        (json!({"quantity": 0}), "no keys"),
+        (json!({"quantity": 101}), "too many"),
+        (json!({"reward": 0}), "no reward"),
+        (json!({"end_time": "31/12/2099"}), "not a date"),
+        (json!({"end_time": "2000-01-01"}), "past"),
+    ] {
+        let mut body = keys.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let answer = root.post("/api/admin/carmi", body).await;
+        assert_eq!(answer.body["code"], 1, "{what}: {answer:?}");
+    }
+    assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM redemptions").await, 0);
+
+    let created = root.post("/api/admin/carmi", keys).await;
+    assert_eq!(created.body["code"], 0, "{created:?}");
+    let made = created.body["data"].as_array().unwrap();
+    assert_eq!(made.len(), 3);
+    assert_eq!(made[0]["value"], 1000);
+    assert_eq!(made[0]["end_time"], "2099-12-31");
+    assert_eq!(made[0]["key"].as_str().unwrap().len(), 32);
+
+    // One is redeemed (a card key is a redemption code), one expires, one is deleted.
+    let key = made[0]["key"].as_str().unwrap();
+    let used = alice.post("/api/use_carmi", json!({"carmi": key})).await;
+    assert_eq!(used.body["code"], 0, "{used:?}");
+    let expiring: i64 = made[1]["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("UPDATE redemptions SET expired_time = 1 WHERE id = ?")
+        .bind(expiring)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let listed = root.get("/api/admin/carmi?page=1&page_size=10").await;
+    assert_eq!(listed.body["data"]["count"], 3, "{listed:?}");
+    let rows = listed.body["data"]["rows"].as_array().unwrap();
+    let status_of = |id: &Value| rows.iter().find(|r| r["id"] == *id).unwrap()["status"].clone();
+    assert_eq!(status_of(&made[0]["id"]), 1, "used");
+    assert_eq!(status_of(&made[1]["id"]), 2, "expired");
+    assert_eq!(status_of(&made[2]["id"]), 0, "unused");
+    let used_row = rows.iter().find(|r| r["id"] == made[0]["id"]).unwrap();
+    assert_eq!(used_row["user_id"], alice.user_id.unwrap());
+    assert_eq!(used_row["value"], "1000");
+    let checked = root.get("/api/admin/carmi/check").await;
+    assert_eq!(checked.body["data"]["expired"], 1, "{checked:?}");
+
+    let id = made[2]["id"].as_str().unwrap();
+    let deleted = root
+        .send(Method::DELETE, &format!("/api/admin/carmi/{id}"), None)
+        .await;
+    assert_eq!(deleted.body["data"], 1, "{deleted:?}");
+    let again = root
+        .send(Method::DELETE, &format!("/api/admin/carmi/{id}"), None)
+        .await;
+    assert_eq!(again.body["data"], 0, "{again:?}");
+    assert_eq!(scalar(&pool, "SELECT COUNT(*) FROM redemptions").await, 2);
+}
+on_every_backend!(administrators_manage_card_keys);

@@ -207,6 +207,10 @@ pub fn routes() -> Vec<Route> {
         module(POST, "/api/admin/products", Admin, shop::router),
         module(PUT, "/api/admin/products", Admin, shop::router),
         module(DELETE, "/api/admin/products/{product}", Admin, shop::router),
+        module(GET, "/api/admin/carmi", Admin, shop::router),
+        module(POST, "/api/admin/carmi", Admin, shop::router),
+        module(GET, "/api/admin/carmi/check", Admin, shop::router),
+        module(DELETE, "/api/admin/carmi/{id}", Admin, shop::router),
         // Subscriptions (new-api's): plans, buying, the caller's own, administrators' hold.
         get("/api/subscription/plans", User, subscription::plans::on_sale),
         get("/api/subscription/self", User, subscription::own::get),

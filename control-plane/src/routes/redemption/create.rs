@@ -89,7 +89,7 @@ pub async fn create(
 
 /// `count` fresh keys (the prefix and 32 random hex digits), each with a quota drawn from
 /// `quota_range`. The thread's generator is not held across an await.
-fn generate(prefix: &str, count: i64, quota_range: (i64, i64)) -> Vec<(String, i64)> {
+pub(crate) fn generate(prefix: &str, count: i64, quota_range: (i64, i64)) -> Vec<(String, i64)> {
     let mut rng = rand::rng();
     (0..count)
         .map(|_| {

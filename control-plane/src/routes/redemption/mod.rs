@@ -2,7 +2,7 @@
 //! create in batches, list, search, get, update, delete one, delete every invalid one. Users
 //! redeem a code with `POST /api/user/topup` (see `routes::topup`).
 
-mod create;
+pub(crate) mod create;
 mod delete;
 mod list;
 mod update;

@@ -6,9 +6,10 @@
 //! `{"code": 0, "data": ..., "message": ...}`, a refusal with `code` 1 and the reason.
 //! Administrators manage the products (`/api/admin/products`, see `admin_products`) and the
 //! payment channel (`/api/admin/payment`, see `admin_payment`), and see every order
-//! (`GET /api/admin/orders`). Membership products (days of access) are subscription plans
+//! (`GET /api/admin/orders`) and the card keys (`/api/admin/carmi`, see `admin_carmi`). Membership products (days of access) are subscription plans
 //! (see `membership`).
 
+mod admin_carmi;
 mod admin_orders;
 mod admin_payment;
 mod admin_products;
@@ -48,6 +49,12 @@ pub fn router() -> Router<AppState> {
             "/api/admin/products/{product}",
             delete(admin_products::delete),
         )
+        .route(
+            "/api/admin/carmi",
+            get(admin_carmi::list).post(admin_carmi::create),
+        )
+        .route("/api/admin/carmi/check", get(admin_carmi::check))
+        .route("/api/admin/carmi/{id}", delete(admin_carmi::delete))
 }
 
 /// The seed's success answer.
