@@ -80,6 +80,7 @@ fn snapshot() -> Snapshot {
                 model_limits: None,
                 allow_ips: Vec::new(),
                 group: String::new(),
+                rpm_limit: 0,
             }),
             user,
         );

@@ -26,6 +26,7 @@ pub struct ProxyMetrics {
     streams: IntGauge,
     connections: IntGauge,
     shed: IntCounterVec,
+    rate_limited: IntCounterVec,
     billing_anomalies: IntCounterVec,
     balance_resyncs: IntCounterVec,
     key_lookups: IntCounterVec,
@@ -126,6 +127,14 @@ impl ProxyMetrics {
             ),
             &["reason"],
         )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "relay_rate_limited_total",
+                "Requests refused (429) by a rate limit: key (its rpm_limit), user (new-api's \
+                 request count) or user_success (its successful request count)",
+            ),
+            &["scope"],
+        )?;
         let billing_anomalies = IntCounterVec::new(
             Opts::new(
                 "billing_anomalies_total",
@@ -172,6 +181,7 @@ impl ProxyMetrics {
         let skipped_rows = pylon_shared::db::skipped_rows_counter()?;
         registry.register(Box::new(skipped_rows.clone()))?;
         registry.register(Box::new(shed.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
         let connections = IntGauge::new("client_connections", "Open client connections")?;
@@ -194,6 +204,7 @@ impl ProxyMetrics {
             streams,
             connections,
             shed,
+            rate_limited,
             billing_anomalies,
             balance_resyncs,
             key_lookups,
@@ -257,6 +268,11 @@ impl ProxyMetrics {
     /// Counts a request dropped before any work (`overload` or `client_gone`).
     pub fn shed(&self, reason: &'static str) {
         self.shed.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a request refused by a rate limit of `scope`.
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited.with_label_values(&[scope]).inc();
     }
 
     /// Counts a request billed unusually.

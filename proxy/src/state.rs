@@ -4,6 +4,7 @@
 
 use crate::relay::Relay;
 use crate::relay::billing::{Balances, Journal, Ledger, Settler, SettlerSettings};
+use crate::relay::rate_limit::RateLimiter;
 use crate::relay::snapshot::{KeyCacheSettings, KeySource, Snapshot};
 use anyhow::Context;
 use pylon_shared::cache;
@@ -89,7 +90,7 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
     let balances = Arc::new(Balances::default());
     let ledger = Arc::new(Ledger::new(
         Arc::clone(&balances),
-        cache,
+        cache.clone(),
         db.clone(),
         Duration::from_millis(config.billing.lease_ms),
         Arc::clone(&metrics),
@@ -154,7 +155,9 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         Arc::clone(&metrics),
         db,
         changes,
-    );
+    )
+    .with_rate_limiter(RateLimiter::new(cache));
+    tokio::spawn(Arc::clone(&relay.rate_limiter).sweep_every(Duration::from_secs(300)));
     let edge = crate::edge::Edge::new(
         crate::edge::EdgeLimits {
             max_connections: config.server.max_connections,

@@ -16,6 +16,8 @@ pub struct RelayError {
     pub code: Option<&'static str>,
     /// Seconds for a `Retry-After` header.
     pub retry_after: Option<u32>,
+    /// A request limit reached: its size and when it frees (the `x-ratelimit-*` headers).
+    pub rate_limit: Option<(u32, std::time::Duration)>,
 }
 
 impl RelayError {
@@ -31,6 +33,26 @@ impl RelayError {
             kind,
             code,
             retry_after: None,
+            rate_limit: None,
+        }
+    }
+
+    /// A request rate limit reached (429), with when to retry.
+    pub fn rate_limited(
+        message: impl Into<String>,
+        limit: u32,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let seconds = u32::try_from(retry_after.as_secs()).unwrap_or(u32::MAX);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            rate_limit: Some((limit, retry_after)),
+            ..Self::new(
+                429,
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+                message,
+            )
         }
     }
 
@@ -200,7 +222,47 @@ impl RelayError {
         if let Some(seconds) = self.retry_after {
             header.insert_header("Retry-After", seconds.to_string())?;
         }
+        if let Some((limit, reset)) = self.rate_limit {
+            for (name, value) in rate_limit_headers(family, limit, reset) {
+                header.insert_header(name, value)?;
+            }
+        }
         write_response(session, header, body).await
+    }
+}
+
+/// The headers that describe a reached request limit, as the client's provider names them:
+/// OpenAI's `x-ratelimit-*-requests` (reset as a duration), Anthropic's
+/// `anthropic-ratelimit-requests-*` (reset as an RFC 3339 time); Gemini sends none.
+fn rate_limit_headers(
+    family: Family,
+    limit: u32,
+    reset: std::time::Duration,
+) -> Vec<(&'static str, String)> {
+    match family {
+        Family::Anthropic => {
+            let at = std::time::SystemTime::now() + reset;
+            let secs = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let reset = chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(0), 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            vec![
+                ("anthropic-ratelimit-requests-limit", limit.to_string()),
+                ("anthropic-ratelimit-requests-remaining", "0".to_string()),
+                ("anthropic-ratelimit-requests-reset", reset),
+            ]
+        }
+        Family::Gemini => Vec::new(),
+        Family::OpenAi => vec![
+            ("x-ratelimit-limit-requests", limit.to_string()),
+            ("x-ratelimit-remaining-requests", "0".to_string()),
+            (
+                "x-ratelimit-reset-requests",
+                format!("{}s", reset.as_secs().max(1)),
+            ),
+        ],
     }
 }
 

@@ -12,6 +12,7 @@ mod exchange;
 pub mod health;
 mod models;
 pub mod overload;
+pub mod rate_limit;
 pub mod request;
 pub mod select;
 pub mod snapshot;
@@ -56,6 +57,8 @@ pub struct Relay {
     in_flight: InFlight,
     /// Vertex AI access tokens, cached until shortly before they expire.
     tokens: vertex_tokens::TokenCache,
+    /// Keys' and users' request rate limits.
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -100,7 +103,14 @@ impl Relay {
             db,
             changes,
             in_flight: InFlight::default(),
+            rate_limiter: Arc::new(rate_limit::RateLimiter::in_memory()),
         }
+    }
+
+    /// Holds the rate limits in `limiter` (the shared cache's, across nodes).
+    pub fn with_rate_limiter(mut self, limiter: rate_limit::RateLimiter) -> Self {
+        self.rate_limiter = Arc::new(limiter);
+        self
     }
 
     /// Waits until no request is being relayed, or `limit` passed; says whether it got there.
@@ -219,6 +229,10 @@ impl Relay {
                 ))
             })?;
 
+        let user_limits = self.snapshot.user_limits.load_full();
+        self.rate_limiter
+            .admit(caller, &group, &user_limits, &self.metrics)
+            .await?;
         if self.settler.saturated() {
             self.metrics.settlement("backpressure", 1);
             return Err(RelayError::billing_behind());
@@ -507,6 +521,11 @@ impl Relay {
             0
         };
         guard.settle(charge).await;
+        if record.log_type == LOG_TYPE_CONSUME {
+            // Counted before the answer ends, so the client's next request sees it.
+            let limits = self.snapshot.user_limits.load();
+            self.rate_limiter.succeeded(record.user_id, &limits).await;
+        }
         self.settler.submit(Settlement {
             record,
             charged_token: reservation.token_id,

@@ -41,6 +41,8 @@ pub struct TokenRow {
     pub group: String,
     /// 0 or 1.
     pub cross_group_retry: i64,
+    /// Requests per minute the key may make (0: no limit of its own).
+    pub rpm_limit: i64,
 }
 
 /// The columns of [`TokenRow`], as a literal so that queries stay `&'static str`.
@@ -48,7 +50,7 @@ macro_rules! token_columns {
     () => {
         "id, user_id, name, key_hash, status, created_time, accessed_time, expired_time, \
          remain_quota, unlimited_quota, model_limits_enabled, model_limits, allow_ips, used_quota, \
-         `group`, cross_group_retry"
+         `group`, cross_group_retry, rpm_limit"
     };
 }
 
@@ -95,6 +97,7 @@ pub struct NewToken<'a> {
     pub allow_ips: &'a str,
     pub group: &'a str,
     pub cross_group_retry: bool,
+    pub rpm_limit: i64,
 }
 
 /// The owner-editable columns to change; `None` leaves a column as it is. A new `remain_quota`
@@ -112,6 +115,7 @@ pub struct TokenChanges {
     pub allow_ips: Option<String>,
     pub group: Option<String>,
     pub cross_group_retry: Option<bool>,
+    pub rpm_limit: Option<i64>,
 }
 
 impl TokenChanges {
@@ -155,6 +159,10 @@ impl TokenChanges {
         if let Some(v) = self.cross_group_retry {
             sets.push("cross_group_retry = ?");
             values.push(flag(v));
+        }
+        if let Some(v) = self.rpm_limit {
+            sets.push("rpm_limit = ?");
+            values.push(Bound::Int(v));
         }
         (sets, values)
     }
@@ -271,8 +279,8 @@ impl Db {
         let result = sqlx::query(
             "INSERT INTO tokens (user_id, name, key_hash, key_ciphertext, status, created_time, \
              accessed_time, expired_time, remain_quota, unlimited_quota, model_limits_enabled, \
-             model_limits, allow_ips, used_quota, `group`, cross_group_retry) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+             model_limits, allow_ips, used_quota, `group`, cross_group_retry, rpm_limit) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
         )
         .bind(token.user_id)
         .bind(token.name)
@@ -289,6 +297,7 @@ impl Db {
         .bind(token.allow_ips)
         .bind(token.group)
         .bind(i64::from(token.cross_group_retry))
+        .bind(token.rpm_limit)
         .execute(&mut *tx)
         .await?;
         let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;

@@ -36,6 +36,8 @@ pub struct CreateRequest {
     group: Option<String>,
     #[serde(default)]
     cross_group_retry: bool,
+    #[serde(default)]
+    rpm_limit: i64,
 }
 
 fn never() -> i64 {
@@ -56,6 +58,7 @@ pub async fn create(
     fields::check_expiry(request.expired_time, now_secs())?;
     fields::check_allow_ips(&allow_ips)?;
     fields::check_group(&app, &user, &group).await?;
+    fields::check_rpm_limit(request.rpm_limit)?;
 
     let key = keys::generate();
     let sealed = crypto::seal(&app.secrets.key_encryption, &key.full);
@@ -76,6 +79,7 @@ pub async fn create(
                 allow_ips: &allow_ips,
                 group: &group,
                 cross_group_retry: fields::cross_group_retry(&group, request.cross_group_retry),
+                rpm_limit: request.rpm_limit,
             },
             max,
         )

@@ -81,6 +81,20 @@ pub(super) async fn check_group(app: &App, user: &UserRow, group: &str) -> Resul
 }
 
 /// Cross-group retry is kept only for the `auto` group, as new-api does.
+/// The most requests per minute a key's own limit may be (0: no limit).
+const MAX_RPM_LIMIT: i64 = 1_000_000;
+
+/// A key's requests-per-minute limit: 0 (none) to [`MAX_RPM_LIMIT`].
+pub(super) fn check_rpm_limit(limit: i64) -> Result<(), ApiError> {
+    if (0..=MAX_RPM_LIMIT).contains(&limit) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "rpm_limit must be 0 (no limit) to {MAX_RPM_LIMIT}"
+        )))
+    }
+}
+
 pub(super) fn cross_group_retry(group: &str, requested: bool) -> bool {
     requested && group == AUTO_GROUP
 }

@@ -68,6 +68,7 @@ fn view(app: &App, token: &StoredToken) -> Value {
         "used_quota": t.used_quota,
         "group": t.group,
         "cross_group_retry": t.cross_group_retry != 0,
+        "rpm_limit": t.rpm_limit,
     })
 }
 

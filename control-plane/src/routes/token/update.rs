@@ -37,6 +37,7 @@ pub struct UpdateRequest {
     allow_ips: Option<String>,
     group: Option<String>,
     cross_group_retry: Option<bool>,
+    rpm_limit: Option<i64>,
 }
 
 pub async fn update(
@@ -141,6 +142,9 @@ async fn settings_change(
     if let Some(allow_ips) = &request.allow_ips {
         fields::check_allow_ips(allow_ips)?;
     }
+    if let Some(limit) = request.rpm_limit {
+        fields::check_rpm_limit(limit)?;
+    }
     if let Some(group) = request.group.as_deref().filter(|g| *g != stored.group) {
         fields::check_group(app, user, group).await?;
     }
@@ -164,6 +168,7 @@ async fn settings_change(
         allow_ips: request.allow_ips,
         group: request.group,
         cross_group_retry,
+        rpm_limit: request.rpm_limit,
     })
 }
 
@@ -189,6 +194,7 @@ mod tests {
             used_quota: 0,
             group: String::new(),
             cross_group_retry: 0,
+            rpm_limit: 0,
         }
     }
 

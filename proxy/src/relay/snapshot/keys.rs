@@ -23,6 +23,8 @@ pub struct TokenEntry {
     pub allow_ips: Vec<IpNet>,
     /// Group override; empty uses the owner's.
     pub group: String,
+    /// Requests per minute the key may make (0: no limit of its own).
+    pub rpm_limit: u32,
 }
 
 impl TokenEntry {
@@ -52,6 +54,7 @@ impl TokenEntry {
             model_limits,
             allow_ips,
             group: row.group.clone(),
+            rpm_limit: u32::try_from(row.rpm_limit.max(0)).unwrap_or(u32::MAX),
         }
     }
 

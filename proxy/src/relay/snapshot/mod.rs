@@ -18,6 +18,7 @@ pub mod routes {
 pub use keys::{TOKEN_ENABLED, TokenEntry};
 pub use users::{BillingPreference, SubscriptionEntry, UserEntry};
 
+use super::rate_limit::UserLimits;
 use arc_swap::ArcSwap;
 use pylon_shared::db::{ChangeEvent, Db, DbError};
 use pylon_shared::pricing::PriceTable;
@@ -31,6 +32,8 @@ pub struct Snapshot {
     pub routes: ArcSwap<RoutingTable>,
     /// Prices from the options.
     pub prices: ArcSwap<PriceTable>,
+    /// new-api's per-user rate limits from the options.
+    pub user_limits: ArcSwap<UserLimits>,
 }
 
 impl Snapshot {
@@ -41,6 +44,7 @@ impl Snapshot {
             keys: KeyCache::new(settings, source),
             routes: ArcSwap::from_pointee(RoutingTable::default()),
             prices: ArcSwap::from_pointee(PriceTable::default()),
+            user_limits: ArcSwap::from_pointee(UserLimits::default()),
         }
     }
 
@@ -79,6 +83,9 @@ impl Snapshot {
             pylon_shared::db::report_bad_row("options", "pricing", &problem);
         }
         self.prices.store(Arc::new(table));
+        let limits =
+            UserLimits::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.user_limits.store(Arc::new(limits));
         Ok(())
     }
 }
