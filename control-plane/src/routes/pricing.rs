@@ -162,7 +162,7 @@ impl Catalogue {
 
 /// The endpoint types a channel type answers (new-api's `GetEndpointTypesByChannelType`):
 /// its native format, and OpenAI's through the formats layer.
-fn endpoint_types(channel_type: i64) -> &'static [&'static str] {
+pub(crate) fn endpoint_types(channel_type: i64) -> &'static [&'static str] {
     match channel_type {
         14 => &["anthropic", "openai"],
         24 => &["gemini", "openai"],

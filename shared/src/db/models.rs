@@ -1,0 +1,245 @@
+//! The `models` table (new-api's model meta): one record per model name, or per name rule
+//! (prefix, contains, suffix) covering many, with what the consoles show of it: vendor,
+//! description, icon, tags, endpoints, status. Names are unique. Prices are not here: they
+//! are the price options, which the relay charges by.
+
+use super::channels::like_escape;
+use super::{Db, DbError, now_secs};
+use sqlx::AssertSqlSafe;
+use std::collections::BTreeMap;
+
+const COLUMNS: &str = "id, model_name, description, icon, tags, vendor_id, endpoints, status, \
+                       sync_official, name_rule, created_time, updated_time";
+
+/// new-api's name rules: how a record's `model_name` matches model names.
+pub const NAME_RULE_EXACT: i64 = 0;
+pub const NAME_RULE_PREFIX: i64 = 1;
+pub const NAME_RULE_CONTAINS: i64 = 2;
+pub const NAME_RULE_SUFFIX: i64 = 3;
+
+/// One model record.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ModelRow {
+    pub id: i64,
+    pub model_name: String,
+    pub description: String,
+    pub icon: String,
+    /// Comma-separated.
+    pub tags: String,
+    /// 0: no vendor.
+    pub vendor_id: i64,
+    /// JSON text of the endpoints the model is called at (empty: derived from its channels).
+    pub endpoints: String,
+    /// 1 enabled, 0 disabled.
+    pub status: i64,
+    /// 1 when new-api's official metadata sync may overwrite it.
+    pub sync_official: i64,
+    /// One of the `NAME_RULE_*`.
+    pub name_rule: i64,
+    pub created_time: i64,
+    pub updated_time: i64,
+}
+
+/// What an administrator sets on a model record.
+#[derive(Debug, Clone)]
+pub struct ModelFields<'a> {
+    pub model_name: &'a str,
+    pub description: &'a str,
+    pub icon: &'a str,
+    pub tags: &'a str,
+    pub vendor_id: i64,
+    pub endpoints: &'a str,
+    pub status: i64,
+    pub sync_official: i64,
+    pub name_rule: i64,
+}
+
+/// Which model records a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSearch<'a> {
+    /// Contained in the name, description or tags (any when empty).
+    pub keyword: &'a str,
+    /// Only this vendor's.
+    pub vendor_id: Option<i64>,
+    /// Only those of vendors whose name contains this.
+    pub vendor_name: Option<&'a str>,
+    /// Only this status.
+    pub status: Option<i64>,
+}
+
+impl Db {
+    /// One page of the records `search` selects, newest first, and how many match in all.
+    pub async fn model_records(
+        &self,
+        search: &ModelSearch<'_>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ModelRow>, i64), DbError> {
+        let pattern = format!(
+            "%{}%",
+            like_escape(search.keyword.trim()).to_ascii_lowercase()
+        );
+        let mut condition = "(LOWER(model_name) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? \
+                             ESCAPE '!' OR LOWER(tags) LIKE ? ESCAPE '!')"
+            .to_string();
+        let mut texts = vec![pattern.clone(), pattern.clone(), pattern];
+        let mut numbers = Vec::new();
+        if let Some(vendor_name) = search.vendor_name {
+            condition.push_str(
+                " AND vendor_id IN (SELECT id FROM vendors WHERE LOWER(name) LIKE ? ESCAPE '!')",
+            );
+            texts.push(format!(
+                "%{}%",
+                like_escape(vendor_name.trim()).to_ascii_lowercase()
+            ));
+        }
+        if let Some(vendor_id) = search.vendor_id {
+            condition.push_str(" AND vendor_id = ?");
+            numbers.push(vendor_id);
+        }
+        if let Some(status) = search.status {
+            condition.push_str(" AND status = ?");
+            numbers.push(status);
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM models WHERE {condition}");
+        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
+        for text in &texts {
+            count = count.bind(text);
+        }
+        for number in &numbers {
+            count = count.bind(number);
+        }
+        let total: i64 = count.fetch_one(self.pool()).await?;
+        let page_sql = format!(
+            "SELECT {COLUMNS} FROM models WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?"
+        );
+        let mut page = sqlx::query_as(AssertSqlSafe(page_sql));
+        for text in &texts {
+            page = page.bind(text);
+        }
+        for number in &numbers {
+            page = page.bind(number);
+        }
+        let rows = page.bind(limit).bind(offset).fetch_all(self.pool()).await?;
+        Ok((rows, total))
+    }
+
+    /// One model record.
+    pub async fn model_record(&self, id: i64) -> Result<Option<ModelRow>, DbError> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM models WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The record named `model_name`.
+    pub async fn model_record_named(&self, model_name: &str) -> Result<Option<ModelRow>, DbError> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM models WHERE model_name = ?"
+        )))
+        .bind(model_name)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Creates a model record; answers its id.
+    pub async fn create_model_record(&self, fields: &ModelFields<'_>) -> Result<i64, DbError> {
+        check_model_lengths(fields)?;
+        let now = now_secs();
+        let mut conn = self.pool().acquire().await?;
+        let result = sqlx::query(
+            "INSERT INTO models (model_name, description, icon, tags, vendor_id, endpoints, \
+             status, sync_official, name_rule, created_time, updated_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(fields.model_name)
+        .bind(fields.description)
+        .bind(fields.icon)
+        .bind(fields.tags)
+        .bind(fields.vendor_id)
+        .bind(fields.endpoints)
+        .bind(fields.status)
+        .bind(fields.sync_official)
+        .bind(fields.name_rule)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        super::inserted_id(&mut conn, self.dialect(), &result).await
+    }
+
+    /// Replaces record `id`'s fields; answers whether it exists.
+    pub async fn update_model_record(
+        &self,
+        id: i64,
+        fields: &ModelFields<'_>,
+    ) -> Result<bool, DbError> {
+        check_model_lengths(fields)?;
+        let updated = sqlx::query(
+            "UPDATE models SET model_name = ?, description = ?, icon = ?, tags = ?, \
+             vendor_id = ?, endpoints = ?, status = ?, sync_official = ?, name_rule = ?, \
+             updated_time = ? WHERE id = ?",
+        )
+        .bind(fields.model_name)
+        .bind(fields.description)
+        .bind(fields.icon)
+        .bind(fields.tags)
+        .bind(fields.vendor_id)
+        .bind(fields.endpoints)
+        .bind(fields.status)
+        .bind(fields.sync_official)
+        .bind(fields.name_rule)
+        .bind(now_secs())
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        // MySQL counts only changed rows: an update to the same values still found it.
+        Ok(updated == 1 || self.model_record(id).await?.is_some())
+    }
+
+    /// Deletes record `id`; answers whether it existed.
+    pub async fn delete_model_record(&self, id: i64) -> Result<bool, DbError> {
+        Ok(sqlx::query("DELETE FROM models WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// How many records each vendor has (vendor id 0: none).
+    pub async fn vendor_model_counts(&self) -> Result<BTreeMap<i64, i64>, DbError> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT vendor_id, COUNT(*) FROM models GROUP BY vendor_id")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The model names some channel serves that no record names exactly (new-api's
+    /// `GetMissingModels`), sorted.
+    pub async fn models_without_record(&self) -> Result<Vec<String>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT model FROM abilities WHERE model NOT IN \
+             (SELECT model_name FROM models) ORDER BY model",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+fn check_model_lengths(fields: &ModelFields<'_>) -> Result<(), DbError> {
+    super::check_lengths(
+        "models",
+        &[
+            ("model_name", fields.model_name),
+            ("description", fields.description),
+            ("icon", fields.icon),
+            ("tags", fields.tags),
+            ("endpoints", fields.endpoints),
+        ],
+    )
+}
