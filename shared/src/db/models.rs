@@ -4,8 +4,9 @@
 //! are the price options, which the relay charges by.
 
 use super::channels::like_escape;
+use super::lenient::RawQuery;
 use super::{Db, DbError, now_secs};
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "id, model_name, description, icon, tags, vendor_id, endpoints, status, \
@@ -101,26 +102,22 @@ impl Db {
             condition.push_str(" AND status = ?");
             numbers.push(status);
         }
-        let count_sql = format!("SELECT COUNT(*) FROM models WHERE {condition}");
-        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
-        for text in &texts {
-            count = count.bind(text);
-        }
-        for number in &numbers {
-            count = count.bind(number);
-        }
-        let total: i64 = count.fetch_one(self.pool()).await?;
-        let page_sql = format!(
+        let bound = |query: RawQuery<'static>| {
+            let query = texts.iter().fold(query, |q, text| q.bind(text.clone()));
+            numbers.iter().fold(query, |q, number| q.bind(*number))
+        };
+        let total: i64 = bound(sqlx::query(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM models WHERE {condition}"
+        ))))
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
+        let page = bound(sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM models WHERE {condition} ORDER BY id DESC LIMIT ? OFFSET ?"
-        );
-        let mut page = sqlx::query_as(AssertSqlSafe(page_sql));
-        for text in &texts {
-            page = page.bind(text);
-        }
-        for number in &numbers {
-            page = page.bind(number);
-        }
-        let rows = page.bind(limit).bind(offset).fetch_all(self.pool()).await?;
+        ))))
+        .bind(limit)
+        .bind(offset);
+        let rows = self.fetch_decoded("models", page).await?;
         Ok((rows, total))
     }
 
@@ -149,24 +146,16 @@ impl Db {
         check_model_lengths(fields)?;
         let now = now_secs();
         let mut conn = self.pool().acquire().await?;
-        let result = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO models (model_name, description, icon, tags, vendor_id, endpoints, \
              status, sync_official, name_rule, created_time, updated_time) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(fields.model_name)
-        .bind(fields.description)
-        .bind(fields.icon)
-        .bind(fields.tags)
-        .bind(fields.vendor_id)
-        .bind(fields.endpoints)
-        .bind(fields.status)
-        .bind(fields.sync_official)
-        .bind(fields.name_rule)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        );
+        let result = bind_fields(insert, fields)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
         super::inserted_id(&mut conn, self.dialect(), &result).await
     }
 
@@ -177,25 +166,17 @@ impl Db {
         fields: &ModelFields<'_>,
     ) -> Result<bool, DbError> {
         check_model_lengths(fields)?;
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE models SET model_name = ?, description = ?, icon = ?, tags = ?, \
              vendor_id = ?, endpoints = ?, status = ?, sync_official = ?, name_rule = ?, \
              updated_time = ? WHERE id = ?",
-        )
-        .bind(fields.model_name)
-        .bind(fields.description)
-        .bind(fields.icon)
-        .bind(fields.tags)
-        .bind(fields.vendor_id)
-        .bind(fields.endpoints)
-        .bind(fields.status)
-        .bind(fields.sync_official)
-        .bind(fields.name_rule)
-        .bind(now_secs())
-        .bind(id)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
+        );
+        let updated = bind_fields(update, fields)
+            .bind(now_secs())
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
         // MySQL counts only changed rows: an update to the same values still found it.
         Ok(updated == 1 || self.model_record(id).await?.is_some())
     }
@@ -229,6 +210,20 @@ impl Db {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// Binds the fields in the order the INSERT and UPDATE name them.
+fn bind_fields<'q>(query: RawQuery<'q>, fields: &ModelFields<'q>) -> RawQuery<'q> {
+    query
+        .bind(fields.model_name)
+        .bind(fields.description)
+        .bind(fields.icon)
+        .bind(fields.tags)
+        .bind(fields.vendor_id)
+        .bind(fields.endpoints)
+        .bind(fields.status)
+        .bind(fields.sync_official)
+        .bind(fields.name_rule)
 }
 
 fn check_model_lengths(fields: &ModelFields<'_>) -> Result<(), DbError> {
