@@ -2,7 +2,7 @@
 //! `/api/models`) on SQLite and on MySQL + Redis, through the control plane served in this
 //! process: records are created, listed by page and searched, changed field by field (or only
 //! their status), and deleted; each answer carries the model's channels, groups and the price
-//! the price options give it; `missing` names the models channels serve without a record; bad
+//! the price options give it (and a request's `pricing` writes there); `missing` names the models channels serve without a record; bad
 //! input is refused and changes nothing.
 
 use pylon_tests::client::Answer;
@@ -323,6 +323,78 @@ async fn vendors_and_models_are_managed(backend: Backend) {
         ok(root.get("/api/models/missing").await),
         json!(["gpt-4o-mini", "gpt-custom"])
     );
+
+    // Seed 001 prices a model with its record: into the price options, the one source.
+    let priced = ok(root
+        .post(
+            "/api/models/",
+            json!({"model_name": "gpt-priced", "pricing": {"model_ratio": 1.25,
+                "completion_ratio": 8, "cache_ratio": null}}),
+        )
+        .await);
+    let priced_id = priced["id"].as_i64().expect("id");
+    assert_eq!(priced["pricing"]["model_ratio"], json!(1.25));
+    assert_eq!(priced["pricing"]["completion_ratio"], json!(8.0));
+    assert_eq!(priced["pricing"]["priced"], json!(true));
+    let ratios = option(&root, "ModelRatio").await;
+    assert_eq!(ratios["gpt-priced"], json!(1.25));
+    // The answer sent back unchanged writes no price.
+    let completion_before = option(&root, "CompletionRatio").await;
+    let mut sent_back = priced.clone();
+    sent_back["description"] = json!("priced by its record");
+    assert!(put(&root, "/api/models/", sent_back).await.success());
+    assert_eq!(option(&root, "ModelRatio").await, ratios);
+    assert_eq!(option(&root, "CompletionRatio").await, completion_before);
+    for (pricing, expected) in [
+        (json!({"model_ratio": -1}), "non-negative"),
+        (json!({"model_ratio": "1"}), "non-negative"),
+        (json!({"input_price": 1}), "unknown field"),
+        (json!([1]), "Invalid parameters"),
+    ] {
+        refused(
+            &put(
+                &root,
+                &format!("/api/models/{priced_id}"),
+                json!({"pricing": pricing}),
+            )
+            .await,
+            expected,
+        );
+    }
+    refused(
+        &root
+            .post(
+                "/api/models/",
+                json!({"model_name": "claude-", "name_rule": 1, "pricing": {"model_ratio": 1}}),
+            )
+            .await,
+        "name rule",
+    );
+    assert_eq!(option(&root, "ModelRatio").await, ratios);
+    // null removes the operator's price: the model is unpriced again.
+    let unpriced = ok(put(
+        &root,
+        &format!("/api/models/{priced_id}"),
+        json!({"pricing": {"model_ratio": null}}),
+    )
+    .await);
+    assert_eq!(unpriced["pricing"]["priced"], json!(false));
+    assert!(
+        option(&root, "ModelRatio")
+            .await
+            .get("gpt-priced")
+            .is_none()
+    );
+}
+
+/// The value of option `key` as `GET /api/option/` shows it, parsed.
+async fn option(root: &Console, key: &str) -> Value {
+    ok(root.get("/api/option/").await)
+        .as_array()
+        .and_then(|all| all.iter().find(|o| o["key"] == json!(key)))
+        .and_then(|o| o["value"].as_str())
+        .map(|text| serde_json::from_str(text).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null)
 }
 
 on_every_backend!(vendors_and_models_are_managed);

@@ -5,15 +5,18 @@
 //! changes nothing.
 
 use super::answer;
+use super::pricing_input::price_entries;
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathId};
+use crate::routes::price_sync::write::write_prices;
+use crate::routes::pricing::prices;
 use axum::extract::{Query, State};
 use pylon_shared::db::{ModelFields, ModelRow, NAME_RULE_EXACT, NAME_RULE_SUFFIX};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The fields a request sets; absent ones keep their value (or their default when creating).
 /// Fields the answers add (channels, groups, price) are ignored when sent back.
@@ -30,6 +33,8 @@ pub struct ModelInput {
     status: Option<i64>,
     sync_official: Option<i64>,
     name_rule: Option<i64>,
+    /// Prices to write into the price options (see [`super::pricing_input`]).
+    pricing: Option<Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +50,7 @@ pub async fn create(
 ) -> ApiResult {
     let endpoints = endpoints_text(input.endpoints.as_ref())?;
     let fields = checked(&app, 0, &input, endpoints.as_deref(), None).await?;
+    write_pricing(&app, &fields, input.pricing.as_ref()).await?;
     let id = app.db.create_model_record(&fields).await?;
     answer(&app, id).await
 }
@@ -95,6 +101,7 @@ async fn change(app: &AppState, id: i64, query: &UpdateQuery, input: ModelInput)
     };
     let endpoints = endpoints_text(input.endpoints.as_ref())?;
     let fields = checked(app, id, &input, endpoints.as_deref(), Some(&stored)).await?;
+    write_pricing(app, &fields, input.pricing.as_ref()).await?;
     if !app.db.update_model_record(id, &fields).await? {
         return Err(ApiError::invalid("Model not found"));
     }
@@ -106,6 +113,30 @@ pub async fn delete(State(app): State<AppState>, _: AdminUser, PathId(id): PathI
         return Err(ApiError::invalid("Model not found"));
     }
     Ok(envelope::ok_message(""))
+}
+
+/// Writes the prices a request's `pricing` asks for the record's model (before the record,
+/// which a price write that fails then leaves unchanged).
+async fn write_pricing(
+    app: &AppState,
+    fields: &ModelFields<'_>,
+    pricing: Option<&Map<String, Value>>,
+) -> Result<(), ApiError> {
+    let Some(pricing) = pricing else {
+        return Ok(());
+    };
+    if fields.name_rule != NAME_RULE_EXACT {
+        return Err(ApiError::invalid(
+            "pricing: prices are per model name; a name rule record has none",
+        ));
+    }
+    let entries = price_entries(fields.model_name, pricing, &prices(app))?;
+    if !entries.is_empty() && !write_prices(app, &app.settings.now(), &entries).await? {
+        return Err(ApiError::invalid(
+            "The price options changed meanwhile; try again",
+        ));
+    }
+    Ok(())
 }
 
 /// The endpoints as stored: JSON text (checked), from a string or from the JSON itself.

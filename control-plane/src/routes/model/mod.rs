@@ -5,12 +5,14 @@
 //! serve that no record names; `POST /api/models/` creates; `PUT /api/models/` (id in the
 //! body; `?status_only=true` changes only the status) and seed 001's `PUT /api/models/{id}`
 //! change one; `DELETE /api/models/{id}` deletes one. Each answer carries the model's
-//! channels, groups and price ([`enrich`]).
+//! channels, groups and price ([`enrich`]); a
+//! request's `pricing` sets the price in the price options ([`pricing_input`]).
 
 mod enrich;
 pub(super) mod list;
 pub(super) mod manage;
 pub(super) mod missing;
+mod pricing_input;
 
 use crate::app::AppState;
 use crate::envelope;

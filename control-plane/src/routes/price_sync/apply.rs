@@ -2,6 +2,7 @@
 //! all options at once and only if none changed since they were read (else the operator is
 //! asked to try again); every proxy then charges them.
 
+use super::write::{PriceEntry, write_prices};
 use super::{PriceSyncRequest, changes};
 use crate::app::AppState;
 use crate::auth::AdminUser;
@@ -9,9 +10,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use axum::extract::State;
-use pylon_shared::db::OptionSwap;
-use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use serde_json::json;
 
 pub async fn apply(
     State(app): State<AppState>,
@@ -20,32 +19,15 @@ pub async fn apply(
 ) -> ApiResult {
     let options = app.settings.now();
     let changes = changes(&request, &options).await?;
-    let mut tables: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
-    for change in &changes {
-        let table = match tables.entry(change.option) {
-            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(entry) => entry.insert(
-                options
-                    .get(change.option)
-                    .and_then(|text| serde_json::from_str(text).ok())
-                    .unwrap_or_default(),
-            ),
-        };
-        table.insert(change.model.clone(), Value::Number(change.source.clone()));
-    }
-    let texts: Vec<(&str, String)> = tables
-        .into_iter()
-        .map(|(option, table)| (option, Value::Object(table).to_string()))
-        .collect();
-    let swaps: Vec<OptionSwap<'_>> = texts
+    let entries: Vec<PriceEntry> = changes
         .iter()
-        .map(|(option, text)| OptionSwap {
-            key: option,
-            old: options.get(option),
-            new: text,
+        .map(|change| PriceEntry {
+            option: change.option,
+            model: change.model.clone(),
+            value: Some(change.source.clone()),
         })
         .collect();
-    if !app.settings.swap(&app.db, &app.changes, &swaps).await? {
+    if !write_prices(&app, &options, &entries).await? {
         return Err(ApiError::invalid(
             "The price options changed while syncing; preview again",
         ));

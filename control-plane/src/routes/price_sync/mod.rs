@@ -9,6 +9,7 @@
 
 pub(super) mod apply;
 pub(super) mod preview;
+pub(crate) mod write;
 
 use super::channel::upstream::{client, read_bounded};
 use crate::error::ApiError;
