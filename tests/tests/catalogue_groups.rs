@@ -309,8 +309,27 @@ async fn groups_are_the_group_options(backend: Backend) {
     );
     eventually_charged(&pylon, &pool, &key, buyer, (BASE_QUOTA * 0.5) as i64).await;
 
-    // A group with members is not deleted; an empty one is, from both options.
+    // A group with members or keys is not deleted; an empty one is, from both options.
     refused(&delete(&root, "/api/groups/vip").await, "move them");
+    ok(root
+        .post(
+            "/api/groups",
+            json!({"name": "keyed", "user_selectable": true}),
+        )
+        .await);
+    let keyed = root
+        .post(
+            "/api/token/",
+            json!({"name": "keyed-key", "expired_time": -1, "remain_quota": 0,
+                "unlimited_quota": true, "group": "keyed"}),
+        )
+        .await;
+    assert!(keyed.success(), "{keyed:?}");
+    refused(
+        &delete(&root, "/api/groups/keyed").await,
+        "keys use group keyed",
+    );
+    assert!(group(&root, "keyed").await.is_some());
     assert!(delete(&root, "/api/groups/internal").await.success());
     assert!(group(&root, "internal").await.is_none());
     assert!(!option(&root, "GroupRatio").await.contains("internal"));

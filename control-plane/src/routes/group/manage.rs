@@ -1,8 +1,9 @@
 //! Seed 001's groups for administrators: `GET /api/groups` lists them, `POST /api/groups`
 //! creates one, `PUT /api/groups/{name}` changes its ratio, description or whether users may
 //! select it, `DELETE /api/groups/{name}` removes it. A group's name is its id (accounts, keys
-//! and channels name their groups); it cannot be renamed. Bad input is refused with its reason
-//! and changes nothing. Storage: see [`super::records`].
+//! and channels name their groups); it cannot be renamed, nor deleted while accounts or keys
+//! are in it. Bad input is refused with its reason and changes nothing. Storage: see
+//! [`super::records`].
 
 use super::records::{self, AUTO_GROUP, DEFAULT_GROUP, GroupOptions, GroupRecord};
 use crate::app::AppState;
@@ -86,10 +87,17 @@ pub async fn delete(
             "The default group cannot be deleted: every new account starts in it",
         ));
     }
+    // Accounts and keys in a deleted group would be priced at ratio 1 and routed nowhere.
     let members = app.db.users_in_group(&name).await?;
     if members > 0 {
         return Err(ApiError::invalid(format!(
             "{members} users are in group {name}: move them to another group first"
+        )));
+    }
+    let keys = app.db.tokens_in_group(&name).await?;
+    if keys > 0 {
+        return Err(ApiError::invalid(format!(
+            "{keys} keys use group {name}: change their group first"
         )));
     }
     records::change(&app, |options| {
