@@ -60,10 +60,15 @@ async fn channels_follow_their_upstreams(backend: Backend) {
         json!({"type": 1, "name": name, "key": "k", "base_url": base_url, "models": models,
             "group": "default", "priority": 0, "weight": 0})
     };
-    let synced = create_channel(&root, channel("synced", &upstream.base_url, "m-a,m-old")).await;
+    let mut aliased = channel("synced", &upstream.base_url, "m-a,m-old,alias");
+    aliased["model_mapping"] = json!(r#"{"alias": "m-a"}"#);
+    let synced = create_channel(&root, aliased).await;
     // Nothing listens on port 9: its list cannot be read.
     let offline = create_channel(&root, channel("offline", "http://127.0.0.1:9", "x-1")).await;
-    assert_eq!(models(&root, synced).await, json!(["m-a", "m-old"]));
+    assert_eq!(
+        models(&root, synced).await,
+        json!(["m-a", "m-old", "alias"])
+    );
 
     // The preview changes nothing.
     let preview = ok(root.post("/api/models/sync/preview", json!({})).await);
@@ -71,7 +76,11 @@ async fn channels_follow_their_upstreams(backend: Backend) {
     assert_eq!(one["channel_name"], json!("synced"));
     assert_eq!(one["added"], json!(["m-b", "m-c"]));
     assert_eq!(one["removed"], json!(["m-old"]));
-    assert_eq!(one["unchanged"], json!(1));
+    assert_eq!(
+        one["unchanged"],
+        json!(2),
+        "m-a, and alias: the channel's own name for m-a"
+    );
     assert!(one.get("error").is_none(), "{one}");
     let failed = entry(&preview, offline);
     assert!(
@@ -79,7 +88,10 @@ async fn channels_follow_their_upstreams(backend: Backend) {
         "{failed}"
     );
     assert_eq!(failed["added"], json!([]));
-    assert_eq!(models(&root, synced).await, json!(["m-a", "m-old"]));
+    assert_eq!(
+        models(&root, synced).await,
+        json!(["m-a", "m-old", "alias"])
+    );
     assert!(
         upstream
             .received()
@@ -153,20 +165,29 @@ async fn channels_follow_their_upstreams(backend: Backend) {
     ] {
         refused(&answer, expected);
     }
-    assert_eq!(models(&root, synced).await, json!(["m-a", "m-old"]));
+    assert_eq!(
+        models(&root, synced).await,
+        json!(["m-a", "m-old", "alias"])
+    );
     assert_eq!(models(&root, offline).await, json!(["x-1"]));
 
     // Apply writes the lists, the routing abilities and the missing records.
     let applied = ok(root.post("/api/models/sync/apply", json!({})).await);
     assert_eq!(entry(&applied, synced)["applied"], json!(true));
     assert!(entry(&applied, offline)["error"].is_string());
-    assert_eq!(models(&root, synced).await, json!(["m-a", "m-b", "m-c"]));
+    assert_eq!(
+        models(&root, synced).await,
+        json!(["m-a", "alias", "m-b", "m-c"])
+    );
     assert_eq!(
         models(&root, offline).await,
         json!(["x-1"]),
         "unreadable: kept"
     );
-    assert_eq!(applied["created_models"], json!(["m-a", "m-b", "m-c"]));
+    assert_eq!(
+        applied["created_models"],
+        json!(["alias", "m-a", "m-b", "m-c"])
+    );
     let served: Vec<Value> = ok(root.get("/api/channel/models").await)
         .as_array()
         .expect("list")
@@ -175,7 +196,13 @@ async fn channels_follow_their_upstreams(backend: Backend) {
         .collect();
     assert_eq!(
         served,
-        [json!("m-a"), json!("m-b"), json!("m-c"), json!("x-1")]
+        [
+            json!("alias"),
+            json!("m-a"),
+            json!("m-b"),
+            json!("m-c"),
+            json!("x-1")
+        ]
     );
     assert_eq!(ok(root.get("/api/models/missing").await), json!(["x-1"]));
 
@@ -186,7 +213,10 @@ async fn channels_follow_their_upstreams(backend: Backend) {
             json!({"models": ["m-d", "m-a"]}),
         )
         .await);
-    assert_eq!(extended["models"], json!(["m-a", "m-b", "m-c", "m-d"]));
+    assert_eq!(
+        extended["models"],
+        json!(["m-a", "alias", "m-b", "m-c", "m-d"])
+    );
     *listed.lock().expect("lock") = vec!["m-a".to_string()];
     let again = ok(root
         .post("/api/channels/sync", json!({"channel_ids": [synced]}))
@@ -194,7 +224,7 @@ async fn channels_follow_their_upstreams(backend: Backend) {
     let one = entry(&again, synced);
     assert_eq!(one["removed"], json!(["m-b", "m-c", "m-d"]));
     assert_eq!(again["channels"].as_array().map(Vec::len), Some(1));
-    assert_eq!(models(&root, synced).await, json!(["m-a"]));
+    assert_eq!(models(&root, synced).await, json!(["m-a", "alias"]));
     assert_eq!(again["created_models"], json!([]));
 }
 

@@ -100,7 +100,8 @@ pub(super) async fn plan(
 }
 
 /// A channel's list against its upstream's: the served models stay in their order, those the
-/// upstream no longer lists go, the new ones follow in the upstream's order.
+/// upstream no longer lists go (but for the channel's own aliases, the names its
+/// `model_mapping` renames), the new ones follow in the upstream's order.
 fn compare(channel: &ChannelRow, listed: Result<Vec<String>, String>) -> ChannelSync {
     let served = split_list(&channel.models);
     let mut sync = ChannelSync {
@@ -126,9 +127,13 @@ fn compare(channel: &ChannelRow, listed: Result<Vec<String>, String>) -> Channel
         .map(|m| m.trim())
         .filter(|m| !m.is_empty())
         .collect();
+    let aliases: BTreeSet<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&channel.model_mapping)
+            .map(|mapping| mapping.into_iter().map(|(alias, _)| alias).collect())
+            .unwrap_or_default();
     let mut kept: Vec<&str> = Vec::new();
     for model in &served {
-        if upstream.contains(model) {
+        if upstream.contains(model) || aliases.contains(*model) {
             kept.push(*model);
         } else {
             sync.removed.push(model.to_string());
