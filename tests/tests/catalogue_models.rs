@@ -300,6 +300,30 @@ async fn vendors_and_models_are_managed(backend: Backend) {
         vendors_before
     );
 
+    // Concurrent creations of one name: exactly one wins, the others are told why.
+    let racing: Vec<Answer> = futures::future::join_all((0..6).map(|i| {
+        let path = if i % 2 == 0 {
+            "/api/vendors/"
+        } else {
+            "/api/models/"
+        };
+        let body = json!({"name": "Racer", "model_name": "racer"});
+        let root = &root;
+        async move { root.post(path, body).await }
+    }))
+    .await;
+    for path_parity in [0, 1] {
+        let answers: Vec<&Answer> = racing.iter().skip(path_parity).step_by(2).collect();
+        assert_eq!(
+            answers.iter().filter(|a| a.success()).count(),
+            1,
+            "{answers:?}"
+        );
+        for answer in answers.iter().filter(|a| !a.success()) {
+            refused(answer, "already exists");
+        }
+    }
+
     // A deleted vendor leaves its models without one; deleted records are gone.
     assert!(
         delete(&root, &format!("/api/vendors/{vendor}"))

@@ -14,7 +14,9 @@ use crate::extract::{ApiJson, PathId};
 use crate::routes::price_sync::write::write_prices;
 use crate::routes::pricing::prices;
 use axum::extract::{Query, State};
-use pylon_shared::db::{ModelFields, ModelRow, NAME_RULE_EXACT, NAME_RULE_SUFFIX};
+use pylon_shared::db::{
+    DbError, ModelFields, ModelRow, NAME_RULE_EXACT, NAME_RULE_SUFFIX, is_unique_violation,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -51,7 +53,11 @@ pub async fn create(
     let endpoints = endpoints_text(input.endpoints.as_ref())?;
     let fields = checked(&app, 0, &input, endpoints.as_deref(), None).await?;
     write_pricing(&app, &fields, input.pricing.as_ref()).await?;
-    let id = app.db.create_model_record(&fields).await?;
+    let id = app
+        .db
+        .create_model_record(&fields)
+        .await
+        .map_err(|e| taken(e, fields.model_name))?;
     answer(&app, id).await
 }
 
@@ -102,7 +108,12 @@ async fn change(app: &AppState, id: i64, query: &UpdateQuery, input: ModelInput)
     let endpoints = endpoints_text(input.endpoints.as_ref())?;
     let fields = checked(app, id, &input, endpoints.as_deref(), Some(&stored)).await?;
     write_pricing(app, &fields, input.pricing.as_ref()).await?;
-    if !app.db.update_model_record(id, &fields).await? {
+    if !app
+        .db
+        .update_model_record(id, &fields)
+        .await
+        .map_err(|e| taken(e, fields.model_name))?
+    {
         return Err(ApiError::invalid("Model not found"));
     }
     answer(app, id).await
@@ -137,6 +148,14 @@ async fn write_pricing(
         ));
     }
     Ok(())
+}
+
+/// A write's error; a unique-key violation is the name taken by a concurrent writer.
+fn taken(error: DbError, name: &str) -> ApiError {
+    if is_unique_violation(&error) {
+        return ApiError::invalid(format!("A model named {name} already exists"));
+    }
+    error.into()
 }
 
 /// The endpoints as stored: JSON text (checked), from a string or from the JSON itself.

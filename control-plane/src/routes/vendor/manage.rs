@@ -9,7 +9,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathId};
 use axum::extract::State;
-use pylon_shared::db::{VendorFields, VendorRow};
+use pylon_shared::db::{DbError, VendorFields, VendorRow, is_unique_violation};
 use serde::Deserialize;
 
 /// The fields a request sets; absent ones keep their value (or their default when creating).
@@ -28,7 +28,11 @@ pub async fn create(
     ApiJson(input): ApiJson<VendorInput>,
 ) -> ApiResult {
     let fields = checked(&app, 0, &input, None).await?;
-    let id = app.db.create_vendor(&fields).await?;
+    let id = app
+        .db
+        .create_vendor(&fields)
+        .await
+        .map_err(|e| taken(e, fields.name))?;
     answer(&app, id).await
 }
 
@@ -47,7 +51,12 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::invalid("Vendor not found"))?;
     let fields = checked(&app, id, &input, Some(&stored)).await?;
-    if !app.db.update_vendor(id, &fields).await? {
+    if !app
+        .db
+        .update_vendor(id, &fields)
+        .await
+        .map_err(|e| taken(e, fields.name))?
+    {
         return Err(ApiError::invalid("Vendor not found"));
     }
     answer(&app, id).await
@@ -58,6 +67,14 @@ pub async fn delete(State(app): State<AppState>, _: AdminUser, PathId(id): PathI
         return Err(ApiError::invalid("Vendor not found"));
     }
     Ok(envelope::ok_message(""))
+}
+
+/// A write's error; a unique-key violation is the name taken by a concurrent writer.
+fn taken(error: DbError, name: &str) -> ApiError {
+    if is_unique_violation(&error) {
+        return ApiError::invalid(format!("A vendor named {name} already exists"));
+    }
+    error.into()
 }
 
 /// The fields `input` asks for over `stored`, checked: a name, unique among vendors other
