@@ -187,6 +187,29 @@ async fn groups_are_the_group_options(backend: Backend) {
         serde_json::from_str(&option(&root, "UserUsableGroups").await).expect("JSON");
     assert_eq!(usable, json!({"default": "Everyone", "vip": "VIP again"}));
 
+    // Concurrent writers never overwrite each other's groups.
+    let created = futures::future::join_all((1..=6).map(|i| {
+        let root = &root;
+        async move {
+            root.post(
+                "/api/groups",
+                json!({"name": format!("team{i}"), "ratio": i}),
+            )
+            .await
+        }
+    }))
+    .await;
+    assert!(created.iter().all(Answer::success), "{created:?}");
+    let ratios: Value = serde_json::from_str(&option(&root, "GroupRatio").await).expect("JSON");
+    for i in 1..=6 {
+        assert_eq!(ratios[format!("team{i}")], json!(i), "{ratios}");
+        assert!(
+            delete(&root, &format!("/api/groups/team{i}"))
+                .await
+                .success()
+        );
+    }
+
     // Bad input is refused and changes nothing.
     let before = (
         option(&root, "GroupRatio").await,

@@ -26,7 +26,7 @@ pub(crate) const AUTO_GROUP: &str = "auto";
 pub(crate) const DEFAULT_USABLE_GROUPS: [(&str, &str); 2] =
     [("default", "默认分组"), ("vip", "vip分组")];
 /// How often a write is retried when another writer changed the options first.
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: usize = 10;
 
 /// One group as the `/api/groups` routes show it. Its name is its id: accounts, keys and
 /// channels refer to groups by name.
