@@ -2,8 +2,9 @@
 //! `/api/models`) on SQLite and on MySQL + Redis, through the control plane served in this
 //! process: records are created, listed by page and searched, changed field by field (or only
 //! their status), and deleted; each answer carries the model's channels, groups and the price
-//! the price options give it (and a request's `pricing` writes there); `missing` names the models channels serve without a record; bad
-//! input is refused and changes nothing.
+//! the price options give it (and a request's `pricing` writes there), and `/api/pricing`
+//! shows what the records say; `missing` names the models channels serve without a record;
+//! bad input is refused and changes nothing.
 
 use pylon_tests::client::Answer;
 use pylon_tests::fixtures::{create_channel, set_option};
@@ -96,6 +97,37 @@ async fn vendors_and_models_are_managed(backend: Backend) {
     assert_eq!(
         ok(root.get("/api/models/missing").await),
         json!(["gpt-custom"])
+    );
+
+    // new-api's pricing page reads the records: description, icon, tags, vendor.
+    let pricing = Console::new(&plane.base_url).get("/api/pricing").await.body;
+    let listed = |model: &str| {
+        pricing["data"]
+            .as_array()
+            .and_then(|all| all.iter().find(|m| m["model_name"] == json!(model)))
+            .cloned()
+            .unwrap_or_else(|| panic!("{model} not in {pricing}"))
+    };
+    let entry = listed("gpt-4o-mini");
+    assert_eq!(
+        (
+            &entry["description"],
+            &entry["tags"],
+            &entry["icon"],
+            &entry["vendor_id"]
+        ),
+        (
+            &json!("Small"),
+            &json!("chat,cheap"),
+            &json!("OpenAI"),
+            &json!(vendor)
+        )
+    );
+    assert!(listed("gpt-custom").get("vendor_id").is_none());
+    assert_eq!(
+        pricing["vendors"],
+        json!([{"id": vendor, "name": "OpenAI", "description": "OpenAI's models",
+            "icon": "OpenAI"}])
     );
 
     // Prices have one source: a changed option shows at once.

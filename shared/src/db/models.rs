@@ -41,6 +41,20 @@ pub struct ModelRow {
     pub updated_time: i64,
 }
 
+impl ModelRow {
+    /// Whether the record describes model `name`: its own name, or one its rule matches.
+    pub fn covers(&self, name: &str) -> bool {
+        let own = self.model_name.as_str();
+        match self.name_rule {
+            NAME_RULE_EXACT => name == own,
+            NAME_RULE_PREFIX => name.starts_with(own),
+            NAME_RULE_CONTAINS => name.contains(own),
+            NAME_RULE_SUFFIX => name.ends_with(own),
+            _ => false,
+        }
+    }
+}
+
 /// What an administrator sets on a model record.
 #[derive(Debug, Clone)]
 pub struct ModelFields<'a> {
@@ -119,6 +133,15 @@ impl Db {
         .bind(offset);
         let rows = self.fetch_decoded("models", page).await?;
         Ok((rows, total))
+    }
+
+    /// Every model record, exact names first (a model's own record before the rules that
+    /// match it), then by id.
+    pub async fn all_model_records(&self) -> Result<Vec<ModelRow>, DbError> {
+        let query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM models ORDER BY name_rule, id"
+        )));
+        self.fetch_decoded("models", query).await
     }
 
     /// One model record.

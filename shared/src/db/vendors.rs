@@ -60,6 +60,14 @@ impl Db {
         Ok((rows, total))
     }
 
+    /// Every vendor, by id.
+    pub async fn all_vendors(&self) -> Result<Vec<VendorRow>, DbError> {
+        let query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM vendors ORDER BY id"
+        )));
+        self.fetch_decoded("vendors", query).await
+    }
+
     /// One vendor.
     pub async fn vendor(&self, id: i64) -> Result<Option<VendorRow>, DbError> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(

@@ -7,10 +7,7 @@
 use crate::app::App;
 use crate::error::ApiError;
 use crate::routes::pricing::{endpoint_types, prices};
-use pylon_shared::db::{
-    ChannelRow, ModelRow, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX, NAME_RULE_SUFFIX,
-    split_list,
-};
+use pylon_shared::db::{ChannelRow, ModelRow, NAME_RULE_EXACT, split_list};
 use pylon_shared::pricing::PriceTable;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,12 +51,7 @@ impl Enrichment {
         self.served
             .keys()
             .map(String::as_str)
-            .filter(|served| match row.name_rule {
-                NAME_RULE_PREFIX => served.starts_with(name),
-                NAME_RULE_CONTAINS => served.contains(name),
-                NAME_RULE_SUFFIX => served.ends_with(name),
-                _ => false,
-            })
+            .filter(|served| row.covers(served))
             .collect()
     }
 

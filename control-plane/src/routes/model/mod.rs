@@ -11,6 +11,7 @@
 mod enrich;
 pub(super) mod list;
 pub(super) mod manage;
+pub(crate) mod meta;
 pub(super) mod missing;
 mod pricing_input;
 

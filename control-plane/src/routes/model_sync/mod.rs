@@ -3,8 +3,9 @@
 //! `POST /api/models/sync/preview` answers, per channel, the models that would be added and
 //! removed, changing nothing; `POST /api/models/sync/apply` (also `POST /api/models/sync` and
 //! `POST /api/channels/sync`) writes them, and creates a model record for each model name the
-//! synced channels serve that has none. Both take `{"channel_ids": [...]}` (every channel when absent or empty).
-//! `GET|POST /api/channels/{id}/models` read and extend one channel's list ([`channel_models`]).
+//! synced channels serve that has none. Both take `{"channel_ids": [...]}` (every channel when
+//! absent or empty). `GET|POST /api/channels/{id}/models` read and extend one channel's list
+//! ([`channel_models`]).
 
 pub(super) mod apply;
 pub(super) mod channel_models;
