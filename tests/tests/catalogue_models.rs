@@ -158,6 +158,15 @@ async fn vendors_and_models_are_managed(backend: Backend) {
     .await);
     assert_eq!(disabled["status"], json!(0));
     assert_eq!(disabled["description"], json!("Small and fast"));
+    let hidden = Console::new(&plane.base_url).get("/api/pricing").await.body;
+    assert!(
+        !hidden["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .any(|m| m["model_name"] == json!("gpt-4o-mini")),
+        "a disabled record hides its model from the pricing page: {hidden}"
+    );
     let seed001 = ok(put(
         &root,
         &format!("/api/models/{mini_id}"),

@@ -37,11 +37,14 @@ pub async fn pricing(State(app): State<AppState>, MaybeUser(caller): MaybeUser) 
     let mut endpoints_used = BTreeSet::new();
     let data: Vec<Value> = catalogue
         .offered(&usable)
-        .map(|(model, groups, endpoints)| {
+        .filter_map(|(model, groups, endpoints)| {
+            if !meta.shown(model) {
+                return None;
+            }
             endpoints_used.extend(endpoints.iter().copied());
             let mut entry = entry(model, &prices, groups, endpoints);
             meta.describe(model, &mut entry);
-            entry
+            Some(entry)
         })
         .collect();
 

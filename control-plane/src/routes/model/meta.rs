@@ -1,7 +1,7 @@
 //! What the model records say of a model for `GET /api/pricing`, as new-api's pricing page
 //! reads it: each entry's `description`, `icon`, `tags` and `vendor_id` (from the model's own
 //! record, else the first name rule that matches it; omitted when empty), and the `vendors`
-//! of the listed models.
+//! of the listed models. A model whose record is disabled is not listed.
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -33,11 +33,21 @@ impl ModelMeta {
         })
     }
 
+    /// Whether `model` is shown: new-api hides a model whose record is disabled.
+    pub(crate) fn shown(&self, model: &str) -> bool {
+        self.record(model).is_none_or(|record| record.status == 1)
+    }
+
+    fn record(&self, model: &str) -> Option<&ModelRow> {
+        self.records.iter().find(|r| r.covers(model))
+    }
+
     /// Adds what the records say of `model` to its pricing `entry`.
     pub(crate) fn describe(&mut self, model: &str, entry: &mut Value) {
-        let Some(record) = self.records.iter().find(|r| r.covers(model)) else {
+        let Some(record) = self.record(model) else {
             return;
         };
+        let vendor_id = record.vendor_id;
         for (field, text) in [
             ("description", &record.description),
             ("icon", &record.icon),
@@ -47,9 +57,9 @@ impl ModelMeta {
                 entry[field] = json!(text);
             }
         }
-        if self.vendors.contains_key(&record.vendor_id) {
-            entry["vendor_id"] = json!(record.vendor_id);
-            self.used.insert(record.vendor_id);
+        if self.vendors.contains_key(&vendor_id) {
+            entry["vendor_id"] = json!(vendor_id);
+            self.used.insert(vendor_id);
         }
     }
 
