@@ -5,6 +5,7 @@
 //! changed ratio.
 
 use pylon_tests::canned_upstream::{Canned, CannedUpstream};
+use pylon_tests::catalogue_fixtures::{ok, option};
 use pylon_tests::client::Answer;
 use pylon_tests::fixtures::*;
 use pylon_tests::user_admin_fixtures::{PASSWORD, delete, put, put_raw, refused};
@@ -16,18 +17,6 @@ const MODEL: &str = "gpt-grouped";
 /// The upstream reports 100 prompt and 20 completion tokens: 120 quota at ratio 1.
 const BASE_QUOTA: f64 = 120.0;
 
-/// The value of option `key` as `GET /api/option/` shows it.
-async fn option(root: &Console, key: &str) -> String {
-    let all = root.get("/api/option/").await;
-    assert!(all.success(), "{all:?}");
-    all.data()
-        .as_array()
-        .and_then(|options| options.iter().find(|o| o["key"] == json!(key)))
-        .and_then(|o| o["value"].as_str())
-        .unwrap_or_else(|| panic!("{key} not listed"))
-        .to_string()
-}
-
 /// The group called `name` of `GET /api/groups`.
 async fn group(root: &Console, name: &str) -> Option<Value> {
     let all = root.get("/api/groups").await;
@@ -38,11 +27,6 @@ async fn group(root: &Console, name: &str) -> Option<Value> {
         .iter()
         .find(|g| g["name"] == json!(name))
         .cloned()
-}
-
-fn ok(answer: Answer) -> Value {
-    assert!(answer.success(), "{answer:?}");
-    answer.data().clone()
 }
 
 /// A chat completion answered with fixed usage.
@@ -142,10 +126,9 @@ async fn groups_are_the_group_options(backend: Backend) {
         json!({"id": "vip", "name": "vip", "description": "VIP customers", "ratio": 2.5,
             "user_selectable": true})
     );
-    let ratios: Value = serde_json::from_str(&option(&root, "GroupRatio").await).expect("JSON");
+    let ratios = option(&root, "GroupRatio").await;
     assert_eq!(ratios["vip"], json!(2.5));
-    let usable: Value =
-        serde_json::from_str(&option(&root, "UserUsableGroups").await).expect("JSON");
+    let usable = option(&root, "UserUsableGroups").await;
     assert_eq!(usable["vip"], json!("VIP customers"));
     assert_eq!(
         usable["default"],
@@ -183,8 +166,7 @@ async fn groups_are_the_group_options(backend: Backend) {
     .await);
     assert_eq!(vip["ratio"], json!(3));
     assert_eq!(vip["description"], json!("VIP again"));
-    let usable: Value =
-        serde_json::from_str(&option(&root, "UserUsableGroups").await).expect("JSON");
+    let usable = option(&root, "UserUsableGroups").await;
     assert_eq!(usable, json!({"default": "Everyone", "vip": "VIP again"}));
 
     // Concurrent writers never overwrite each other's groups.
@@ -200,7 +182,7 @@ async fn groups_are_the_group_options(backend: Backend) {
     }))
     .await;
     assert!(created.iter().all(Answer::success), "{created:?}");
-    let ratios: Value = serde_json::from_str(&option(&root, "GroupRatio").await).expect("JSON");
+    let ratios = option(&root, "GroupRatio").await;
     for i in 1..=6 {
         assert_eq!(ratios[format!("team{i}")], json!(i), "{ratios}");
         assert!(
@@ -355,7 +337,7 @@ async fn groups_are_the_group_options(backend: Backend) {
     assert!(group(&root, "keyed").await.is_some());
     assert!(delete(&root, "/api/groups/internal").await.success());
     assert!(group(&root, "internal").await.is_none());
-    assert!(!option(&root, "GroupRatio").await.contains("internal"));
+    assert!(option(&root, "GroupRatio").await.get("internal").is_none());
 }
 
 on_every_backend!(groups_are_the_group_options);

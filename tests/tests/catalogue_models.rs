@@ -6,25 +6,14 @@
 //! shows what the records say; `missing` names the models channels serve without a record;
 //! bad input is refused and changes nothing.
 
+use pylon_tests::catalogue_fixtures::{ok, option, root};
 use pylon_tests::client::Answer;
 use pylon_tests::fixtures::{create_channel, set_option};
 use pylon_tests::in_process::InProcess;
-use pylon_tests::user_admin_fixtures::{PASSWORD, delete, put, put_raw, refused};
+use pylon_tests::user_admin_fixtures::{delete, put, put_raw, refused};
 use pylon_tests::{Backend, Console, on_every_backend};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn ok(answer: Answer) -> Value {
-    assert!(answer.success(), "{answer:?}");
-    answer.data().clone()
-}
-
-async fn root(plane: &InProcess) -> Console {
-    let mut root = Console::new(&plane.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
-    root
-}
 
 async fn vendors_and_models_are_managed(backend: Backend) {
     let plane = InProcess::start(backend).await;
@@ -450,16 +439,6 @@ async fn vendors_and_models_are_managed(backend: Backend) {
             .get("gpt-priced")
             .is_none()
     );
-}
-
-/// The value of option `key` as `GET /api/option/` shows it, parsed.
-async fn option(root: &Console, key: &str) -> Value {
-    ok(root.get("/api/option/").await)
-        .as_array()
-        .and_then(|all| all.iter().find(|o| o["key"] == json!(key)))
-        .and_then(|o| o["value"].as_str())
-        .map(|text| serde_json::from_str(text).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null)
 }
 
 on_every_backend!(vendors_and_models_are_managed);

@@ -7,18 +7,13 @@
 //! price source (another new-api's `/api/ratio_config`).
 
 use pylon_tests::canned_upstream::{Canned, CannedUpstream};
-use pylon_tests::client::Answer;
+use pylon_tests::catalogue_fixtures::{ok, option, root};
 use pylon_tests::fixtures::create_channel;
 use pylon_tests::in_process::InProcess;
-use pylon_tests::user_admin_fixtures::{PASSWORD, refused};
+use pylon_tests::user_admin_fixtures::refused;
 use pylon_tests::{Backend, Console, on_every_backend};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-
-fn ok(answer: Answer) -> Value {
-    assert!(answer.success(), "{answer:?}");
-    answer.data().clone()
-}
 
 /// An OpenAI `/v1/models` answer listing `models`.
 fn model_list(models: &[String]) -> Canned {
@@ -53,9 +48,7 @@ async fn channels_follow_their_upstreams(backend: Backend) {
         CannedUpstream::start(move |_, _| model_list(&listed.lock().expect("lock"))).await
     };
     let plane = InProcess::start(backend).await;
-    let mut root = Console::new(&plane.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
+    let root = root(&plane).await;
     let channel = |name: &str, base_url: &str, models: &str| {
         json!({"type": 1, "name": name, "key": "k", "base_url": base_url, "models": models,
             "group": "default", "priority": 0, "weight": 0})
@@ -230,16 +223,6 @@ async fn channels_follow_their_upstreams(backend: Backend) {
 
 on_every_backend!(channels_follow_their_upstreams);
 
-/// The value of option `key` as `GET /api/option/` shows it, parsed.
-async fn option(root: &Console, key: &str) -> Value {
-    ok(root.get("/api/option/").await)
-        .as_array()
-        .and_then(|all| all.iter().find(|o| o["key"] == json!(key)))
-        .and_then(|o| o["value"].as_str())
-        .map(|text| serde_json::from_str(text).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null)
-}
-
 /// A price source: another new-api's `/api/ratio_config`, and some broken ones.
 fn price_source(path: &str) -> Canned {
     match path {
@@ -260,9 +243,7 @@ async fn prices_follow_a_price_source(backend: Backend) {
     let source = CannedUpstream::start(|path, _| price_source(path)).await;
     let url = format!("{}/api/ratio_config", source.base_url);
     let plane = InProcess::start(backend).await;
-    let mut root = Console::new(&plane.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
+    let root = root(&plane).await;
     pylon_tests::fixtures::set_option(&root, "ModelRatio", r#"{"m-a": 1, "m-z": 7}"#).await;
 
     let preview = ok(root
