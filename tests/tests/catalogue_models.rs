@@ -10,7 +10,7 @@ use pylon_tests::catalogue_fixtures::{ok, option, root};
 use pylon_tests::client::Answer;
 use pylon_tests::fixtures::{create_channel, set_option};
 use pylon_tests::in_process::InProcess;
-use pylon_tests::user_admin_fixtures::{delete, put, put_raw, refused};
+use pylon_tests::user_admin_fixtures::{PASSWORD, create_user, delete, put, put_raw, refused};
 use pylon_tests::{Backend, Console, on_every_backend};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -399,6 +399,20 @@ async fn vendors_and_models_are_managed(backend: Backend) {
     assert!(put(&root, "/api/models/", sent_back).await.success());
     assert_eq!(option(&root, "ModelRatio").await, ratios);
     assert_eq!(option(&root, "CompletionRatio").await, completion_before);
+    // Prices are root's: an administrator may send them back unchanged, not change them.
+    create_user(&root, "admin1", 10).await;
+    let mut admin = Console::new(&plane.base_url);
+    admin.login("admin1", PASSWORD).await;
+    assert!(put(&admin, "/api/models/", priced.clone()).await.success());
+    refused(
+        &put(
+            &admin,
+            &format!("/api/models/{priced_id}"),
+            json!({"pricing": {"model_ratio": 3}}),
+        )
+        .await,
+        "Only the root user",
+    );
     for (pricing, expected) in [
         (json!({"model_ratio": -1}), "non-negative"),
         (json!({"model_ratio": "1"}), "non-negative"),

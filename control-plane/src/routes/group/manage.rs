@@ -1,13 +1,14 @@
-//! Seed 001's groups for administrators: `GET /api/groups` lists them, `POST /api/groups`
+//! Seed 001's groups: `GET /api/groups` lists them (administrators), `POST /api/groups`
 //! creates one, `PUT /api/groups/{name}` changes its ratio, description or whether users may
 //! select it, `DELETE /api/groups/{name}` removes it. A group's name is its id (accounts, keys
 //! and channels name their groups); it cannot be renamed, nor deleted while accounts or keys
-//! are in it. Bad input is refused with its reason and changes nothing. Storage: see
+//! are in it. Writes change prices, so they are the root user's, as every option is in
+//! new-api. Bad input is refused with its reason and changes nothing. Storage: see
 //! [`super::records`].
 
 use super::records::{self, AUTO_GROUP, DEFAULT_GROUP, GroupOptions, GroupRecord};
 use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::auth::{AdminUser, RootUser};
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -37,7 +38,7 @@ pub async fn list(State(app): State<AppState>, _: AdminUser) -> ApiResult {
 
 pub async fn create(
     State(app): State<AppState>,
-    _: AdminUser,
+    _: RootUser,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> ApiResult {
     let name = input.name.clone().unwrap_or_default();
@@ -55,7 +56,7 @@ pub async fn create(
 
 pub async fn update(
     State(app): State<AppState>,
-    _: AdminUser,
+    _: RootUser,
     Path(name): Path<String>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> ApiResult {
@@ -79,7 +80,7 @@ pub async fn update(
 
 pub async fn delete(
     State(app): State<AppState>,
-    _: AdminUser,
+    _: RootUser,
     Path(name): Path<String>,
 ) -> ApiResult {
     if name == DEFAULT_GROUP {

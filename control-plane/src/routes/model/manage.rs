@@ -7,7 +7,7 @@
 use super::answer;
 use super::pricing_input::price_entries;
 use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathId};
@@ -17,6 +17,7 @@ use axum::extract::{Query, State};
 use pylon_shared::db::{
     DbError, ModelFields, ModelRow, NAME_RULE_EXACT, NAME_RULE_SUFFIX, is_unique_violation,
 };
+use pylon_shared::roles::ROLE_ROOT;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -47,12 +48,12 @@ pub struct UpdateQuery {
 
 pub async fn create(
     State(app): State<AppState>,
-    _: AdminUser,
+    AdminUser(caller): AdminUser,
     ApiJson(input): ApiJson<ModelInput>,
 ) -> ApiResult {
     let endpoints = endpoints_text(input.endpoints.as_ref())?;
     let fields = checked(&app, 0, &input, endpoints.as_deref(), None).await?;
-    write_pricing(&app, &fields, input.pricing.as_ref()).await?;
+    write_pricing(&app, &caller, &fields, input.pricing.as_ref()).await?;
     let id = app
         .db
         .create_model_record(&fields)
@@ -64,7 +65,7 @@ pub async fn create(
 /// `PUT /api/models/`: the id is in the body.
 pub async fn update(
     State(app): State<AppState>,
-    _: AdminUser,
+    AdminUser(caller): AdminUser,
     Query(query): Query<UpdateQuery>,
     ApiJson(input): ApiJson<ModelInput>,
 ) -> ApiResult {
@@ -72,13 +73,13 @@ pub async fn update(
         .id
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::invalid("The model id is missing"))?;
-    change(&app, id, &query, input).await
+    change(&app, &caller, id, &query, input).await
 }
 
 /// `PUT /api/models/{id}` (seed 001): the id is in the path.
 pub async fn update_at(
     State(app): State<AppState>,
-    _: AdminUser,
+    AdminUser(caller): AdminUser,
     PathId(id): PathId,
     Query(query): Query<UpdateQuery>,
     ApiJson(input): ApiJson<ModelInput>,
@@ -88,10 +89,16 @@ pub async fn update_at(
             "The id in the body is not the id in the path",
         ));
     }
-    change(&app, id, &query, input).await
+    change(&app, &caller, id, &query, input).await
 }
 
-async fn change(app: &AppState, id: i64, query: &UpdateQuery, input: ModelInput) -> ApiResult {
+async fn change(
+    app: &AppState,
+    caller: &AuthUser,
+    id: i64,
+    query: &UpdateQuery,
+    input: ModelInput,
+) -> ApiResult {
     let stored = app
         .db
         .model_record(id)
@@ -107,7 +114,7 @@ async fn change(app: &AppState, id: i64, query: &UpdateQuery, input: ModelInput)
     };
     let endpoints = endpoints_text(input.endpoints.as_ref())?;
     let fields = checked(app, id, &input, endpoints.as_deref(), Some(&stored)).await?;
-    write_pricing(app, &fields, input.pricing.as_ref()).await?;
+    write_pricing(app, caller, &fields, input.pricing.as_ref()).await?;
     if !app
         .db
         .update_model_record(id, &fields)
@@ -127,9 +134,11 @@ pub async fn delete(State(app): State<AppState>, _: AdminUser, PathId(id): PathI
 }
 
 /// Writes the prices a request's `pricing` asks for the record's model (before the record,
-/// which a price write that fails then leaves unchanged).
+/// which a price write that fails then leaves unchanged). Prices are the root user's, as every
+/// option is in new-api: an administrator's request may only send them back unchanged.
 async fn write_pricing(
     app: &AppState,
+    caller: &AuthUser,
     fields: &ModelFields<'_>,
     pricing: Option<&Map<String, Value>>,
 ) -> Result<(), ApiError> {
@@ -142,6 +151,11 @@ async fn write_pricing(
         ));
     }
     let entries = price_entries(fields.model_name, pricing, &prices(app))?;
+    if !entries.is_empty() && caller.user.role < ROLE_ROOT {
+        return Err(ApiError::Forbidden(
+            "Only the root user may change prices (the price options)",
+        ));
+    }
     if !entries.is_empty() && !write_prices(app, &app.settings.now(), &entries).await? {
         return Err(ApiError::invalid(
             "The price options changed meanwhile; try again",

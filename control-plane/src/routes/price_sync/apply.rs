@@ -5,7 +5,7 @@
 use super::write::{PriceEntry, write_prices};
 use super::{PriceSyncRequest, changes};
 use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::auth::RootUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -14,7 +14,7 @@ use serde_json::json;
 
 pub async fn apply(
     State(app): State<AppState>,
-    _: AdminUser,
+    _: RootUser,
     ApiJson(request): ApiJson<PriceSyncRequest>,
 ) -> ApiResult {
     let options = app.settings.now();

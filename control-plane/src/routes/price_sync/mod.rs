@@ -5,7 +5,7 @@
 //! `POST /api/models/prices/sync/preview` with `{"url": ...}` answers every price the source
 //! would change and changes nothing; `POST /api/models/prices/sync/apply` with the same body
 //! (and `"models": [...]` to take only some) writes them into the price options, the one source
-//! the relay charges by.
+//! the relay charges by. Both are the root user's, as new-api's `/api/ratio_sync`.
 
 pub(super) mod apply;
 pub(super) mod preview;

@@ -3,7 +3,7 @@
 
 use super::{PriceSyncRequest, changes};
 use crate::app::AppState;
-use crate::auth::AdminUser;
+use crate::auth::RootUser;
 use crate::envelope;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
@@ -12,7 +12,7 @@ use serde_json::json;
 
 pub async fn preview(
     State(app): State<AppState>,
-    _: AdminUser,
+    _: RootUser,
     ApiJson(request): ApiJson<PriceSyncRequest>,
 ) -> ApiResult {
     let changes = changes(&request, &app.settings.now()).await?;
