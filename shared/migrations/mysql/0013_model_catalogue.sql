@@ -1,4 +1,4 @@
--- identical to ../sqlite/0011_model_catalogue.sql but for the id column and the table options.
+-- identical to ../sqlite/0013_model_catalogue.sql but for the id column and the table options.
 
 -- new-api's model meta: vendors, and one record per model name (or name rule) with what the
 -- consoles show of it. Prices are not here: they stay in the price options (ModelRatio,
