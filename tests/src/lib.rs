@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod canned_upstream;
+pub mod catalogue_fixtures;
 pub mod client;
 pub mod fixtures;
 pub mod in_process;

@@ -11,6 +11,8 @@ mod group;
 mod health;
 mod log;
 mod metrics;
+mod model;
+mod model_sync;
 mod oidc;
 mod option;
 mod order;
@@ -18,6 +20,7 @@ mod passkey;
 mod payment;
 mod payment_orders;
 mod plan;
+mod price_sync;
 mod pricing;
 mod public;
 mod redemption;
@@ -31,6 +34,7 @@ mod topup;
 mod two_factor;
 mod user;
 mod user_admin;
+mod vendor;
 
 use crate::app::AppState;
 

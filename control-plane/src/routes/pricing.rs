@@ -2,13 +2,15 @@
 //! new-api's pricing page reads it (`controller/pricing.go`): `data` (one entry per model:
 //! `model_name`, `quota_type` 0 by tokens / 1 per request, `model_ratio`, `model_price`,
 //! `completion_ratio`, `cache_ratio` and `create_cache_ratio` when set, `enable_groups`,
-//! `supported_endpoint_types`), `vendors`, `group_ratio` (as the caller pays it),
+//! `supported_endpoint_types`, and what the model records say: `description`, `icon`, `tags`,
+//! `vendor_id`), `vendors`, `group_ratio` (as the caller pays it),
 //! `usable_group`, `supported_endpoint` and `auto_groups`. Prices are the operator's options
 //! laid over the shipped defaults, exactly as the proxy charges them.
 
 use crate::app::{App, AppState};
 use crate::auth::{AuthUser, MaybeUser};
 use crate::error::{ApiError, ApiResult};
+use crate::routes::model::meta::ModelMeta;
 use crate::routes::user::groups::GroupOptions;
 use axum::Json;
 use axum::extract::State;
@@ -30,12 +32,19 @@ pub async fn pricing(State(app): State<AppState>, MaybeUser(caller): MaybeUser) 
     let prices = prices(&app);
     let catalogue = Catalogue::of(&app.db.all_channels().await.map_err(ApiError::from)?);
 
+    let mut meta = ModelMeta::load(&app).await?;
+
     let mut endpoints_used = BTreeSet::new();
     let data: Vec<Value> = catalogue
         .offered(&usable)
-        .map(|(model, groups, endpoints)| {
+        .filter_map(|(model, groups, endpoints)| {
+            if !meta.shown(model) {
+                return None;
+            }
             endpoints_used.extend(endpoints.iter().copied());
-            entry(model, &prices, groups, endpoints)
+            let mut entry = entry(model, &prices, groups, endpoints);
+            meta.describe(model, &mut entry);
+            Some(entry)
         })
         .collect();
 
@@ -58,7 +67,7 @@ pub async fn pricing(State(app): State<AppState>, MaybeUser(caller): MaybeUser) 
         "success": true,
         "message": "",
         "data": data,
-        "vendors": [],
+        "vendors": meta.vendors(),
         "group_ratio": group_ratio,
         "usable_group": usable,
         "supported_endpoint": supported_endpoint,
@@ -162,7 +171,7 @@ impl Catalogue {
 
 /// The endpoint types a channel type answers (new-api's `GetEndpointTypesByChannelType`):
 /// its native format, and OpenAI's through the formats layer.
-fn endpoint_types(channel_type: i64) -> &'static [&'static str] {
+pub(crate) fn endpoint_types(channel_type: i64) -> &'static [&'static str] {
     match channel_type {
         14 => &["anthropic", "openai"],
         24 => &["gemini", "openai"],

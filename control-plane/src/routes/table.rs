@@ -14,9 +14,10 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, channel, commission, content, data, group, health, log, metrics, oidc,
-    option, order, passkey, payment, payment_orders, plan, pricing, public, redemption, setup,
-    shop, status, subscription, token, topup, two_factor, user, user_admin,
+    account, announcement, channel, commission, content, data, group, health, log, metrics, model,
+    model_sync, oidc, option, order, passkey, payment, payment_orders, plan, price_sync, pricing,
+    public, redemption, setup, shop, status, subscription, token, topup, two_factor, user,
+    user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -155,6 +156,38 @@ pub fn routes() -> Vec<Route> {
         delete("/api/announcements/{id}", Admin, announcement::manage::delete),
         // Groups and settings.
         get("/api/group/", Admin, group::list),
+        // Seed 001's group records (stored in GroupRatio and UserUsableGroups; a name is an id).
+        // Writing them writes prices, which are root's as every option is in new-api.
+        get("/api/groups", Admin, group::manage::list),
+        post("/api/groups", Root, group::manage::create),
+        put("/api/groups/{name}", Root, group::manage::update),
+        delete("/api/groups/{name}", Root, group::manage::delete),
+        // Model catalogue: new-api's model and vendor meta (also seed 001's /api/models).
+        get("/api/models/", Admin, model::list::all),
+        post("/api/models/", Admin, model::manage::create),
+        put("/api/models/", Admin, model::manage::update),
+        get("/api/models/search", Admin, model::list::search),
+        get("/api/models/missing", Admin, model::missing::missing),
+        get("/api/models/{id}", Admin, model::list::one),
+        put("/api/models/{id}", Admin, model::manage::update_at),
+        delete("/api/models/{id}", Admin, model::manage::delete),
+        get("/api/vendors/", Admin, vendor::list::all),
+        post("/api/vendors/", Admin, vendor::manage::create),
+        put("/api/vendors/", Admin, vendor::manage::update),
+        get("/api/vendors/search", Admin, vendor::list::search),
+        get("/api/vendors/{id}", Admin, vendor::list::one),
+        delete("/api/vendors/{id}", Admin, vendor::manage::delete),
+        // Model sync from each channel's upstream list (seed 001).
+        post("/api/models/sync", Admin, model_sync::apply::apply),
+        post("/api/models/sync/preview", Admin, model_sync::preview::preview),
+        post("/api/models/sync/apply", Admin, model_sync::apply::apply),
+        post("/api/channels/sync", Admin, model_sync::apply::apply),
+        get("/api/channels/{id}/models", Admin, model_sync::channel_models::list),
+        post("/api/channels/{id}/models", Admin, model_sync::channel_models::add),
+        // Price sync from a price source (another new-api's /api/ratio_config); root's, as
+        // new-api's /api/ratio_sync.
+        post("/api/models/prices/sync/preview", Root, price_sync::preview::preview),
+        post("/api/models/prices/sync/apply", Root, price_sync::apply::apply),
         get("/api/option/", Root, option::list::list),
         put("/api/option/", Root, option::update::update),
         // Top-ups and payments (served by their module's own router for now).

@@ -10,7 +10,7 @@ pub mod registry;
 
 use arc_swap::ArcSwap;
 use pylon_shared::changes::{ChangeFeed, Topic};
-use pylon_shared::db::{Db, DbError};
+use pylon_shared::db::{Db, DbError, OptionSwap};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -73,6 +73,23 @@ impl Settings {
         db.set_option(key, value).await?;
         changes.publish(Topic::Option, 0).await?;
         self.reload(db).await
+    }
+
+    /// Writes several options together, each only if it still holds the value it was read
+    /// with ([`Db::swap_options`]); announces and applies them when written. False when
+    /// another writer came first (nothing was written).
+    pub async fn swap(
+        &self,
+        db: &Db,
+        changes: &ChangeFeed,
+        swaps: &[OptionSwap<'_>],
+    ) -> Result<bool, DbError> {
+        if !db.swap_options(swaps).await? {
+            return Ok(false);
+        }
+        changes.publish(Topic::Option, 0).await?;
+        self.reload(db).await?;
+        Ok(true)
     }
 }
 

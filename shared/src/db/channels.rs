@@ -556,6 +556,46 @@ impl Db {
         Ok(true)
     }
 
+    /// Replaces a channel's model list with `models` if it still is `old` (a compare-and-set,
+    /// so that a sync never overwrites an administrator's concurrent edit), and rebuilds its
+    /// abilities from the row as it now is, in one transaction. False when the channel is gone
+    /// or its list changed meanwhile (nothing is written).
+    pub async fn replace_channel_models(
+        &self,
+        id: i64,
+        old: &str,
+        models: &str,
+    ) -> Result<bool, DbError> {
+        super::check_lengths("channels", &[("models", models)])?;
+        for model in abilities::split_list(models) {
+            super::check_lengths("abilities", &[("model", model)])?;
+        }
+        let mut tx = self.pool().begin().await?;
+        // The write comes first so that SQLite takes the write lock at once.
+        sqlx::query("UPDATE channels SET models = ? WHERE id = ? AND models = ?")
+            .bind(models)
+            .bind(id)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        let row: Option<ChannelRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM channels WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row.filter(|row| row.models == models) else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let fields = ChannelFields::from(&row);
+        abilities::replace_abilities(&mut tx, self.dialect(), &fields.ability_source(id)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Sets a channel's status and reason, and whether its abilities are enabled, in one
     /// transaction. `false` when there is no such channel.
     pub async fn set_channel_status(

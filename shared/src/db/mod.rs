@@ -20,6 +20,7 @@ mod limits;
 mod log_retention;
 mod logs;
 mod migrate;
+mod models;
 mod oidc;
 mod options;
 mod passkeys;
@@ -39,6 +40,7 @@ mod two_factor;
 mod usage_stats;
 mod user_admin;
 mod users;
+mod vendors;
 
 pub use abilities::split_list;
 pub use announcements::{AnnouncementFields, AnnouncementRow};
@@ -60,7 +62,12 @@ pub use ledger::{
 pub use lenient::{export_skipped_rows, report_bad_row, skipped_rows, skipped_rows_counter};
 pub use limits::{Limit, check_lengths, limit_of};
 pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
+pub use models::{
+    ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
+    NAME_RULE_SUFFIX,
+};
 pub use oidc::{OidcOwner, OidcSignup};
+pub use options::OptionSwap;
 pub use passkeys::{NewPasskey, PasskeyRow};
 pub use payments::{
     ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
@@ -92,6 +99,7 @@ pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::QuotaDatum;
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use users::{NewUser, UserRow};
+pub use vendors::{VendorFields, VendorRow};
 
 use crate::config::Config;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -55,3 +55,61 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 }
+
+/// One option of a [`Db::swap_options`] batch: its value becomes `new` only if it is still
+/// `old` (`None`: the option must not be stored yet).
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSwap<'a> {
+    pub key: &'a str,
+    pub old: Option<&'a str>,
+    pub new: &'a str,
+}
+
+impl Db {
+    /// Writes several options together, each only if it still holds the value it was read
+    /// with: the options derived from one another (`GroupRatio` and `UserUsableGroups`) change
+    /// at once or not at all, and a concurrent writer is never overwritten. False (nothing
+    /// written) when another writer came first: read again and retry.
+    pub async fn swap_options(&self, swaps: &[OptionSwap<'_>]) -> Result<bool, DbError> {
+        for swap in swaps {
+            super::check_lengths("options", &[("key", swap.key), ("value", swap.new)])?;
+        }
+        let mut tx = self.pool().begin().await?;
+        for swap in swaps {
+            let done = match swap.old {
+                Some(old) if old == swap.new => continue,
+                Some(old) => {
+                    sqlx::query("UPDATE options SET value = ? WHERE `key` = ? AND value = ?")
+                        .bind(swap.new)
+                        .bind(swap.key)
+                        .bind(old)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        == 1
+                }
+                None => {
+                    let exists: Option<String> =
+                        sqlx::query_scalar("SELECT value FROM options WHERE `key` = ?")
+                            .bind(swap.key)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    exists.is_none()
+                        && sqlx::query("INSERT INTO options (`key`, value) VALUES (?, ?)")
+                            .bind(swap.key)
+                            .bind(swap.new)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected()
+                            == 1
+                }
+            };
+            if !done {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -510,3 +510,15 @@ impl Db {
         .await?)
     }
 }
+
+impl Db {
+    /// How many keys name `group` as theirs.
+    pub async fn tokens_in_group(&self, group: &str) -> Result<i64, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE `group` = ?")
+                .bind(group)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+}

@@ -170,3 +170,15 @@ impl Db {
         )
     }
 }
+
+impl Db {
+    /// How many accounts (deleted ones aside) are in `group`.
+    pub async fn users_in_group(&self, group: &str) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE `group` = ? AND deleted_at IS NULL",
+        )
+        .bind(group)
+        .fetch_one(self.pool())
+        .await?)
+    }
+}

@@ -30,7 +30,7 @@ use pylon_shared::changes::Topic;
 use pylon_shared::db::ChannelRow;
 
 /// The channel with this id, or new-api's "does not exist" error.
-async fn find(app: &AppState, id: i64) -> Result<ChannelRow, ApiError> {
+pub(super) async fn find(app: &AppState, id: i64) -> Result<ChannelRow, ApiError> {
     app.db
         .channel_by_id(id)
         .await?
@@ -38,7 +38,7 @@ async fn find(app: &AppState, id: i64) -> Result<ChannelRow, ApiError> {
 }
 
 /// Tells every process that these channels changed.
-async fn announce(app: &AppState, ids: &[i64]) -> ApiResult<()> {
+pub(super) async fn announce(app: &AppState, ids: &[i64]) -> ApiResult<()> {
     for id in ids {
         app.changes.publish(Topic::Channel, *id).await?;
     }

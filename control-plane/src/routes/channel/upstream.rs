@@ -39,7 +39,7 @@ pub struct TestOutcome {
 }
 
 /// The HTTP client for upstream calls.
-fn client() -> Result<reqwest::Client, ApiError> {
+pub(crate) fn client() -> Result<reqwest::Client, ApiError> {
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .no_proxy()
@@ -297,7 +297,7 @@ fn quote(text: &str) -> String {
 }
 
 /// Reads at most [`MAX_ANSWER_BYTES`] of an answer.
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub(crate) async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()

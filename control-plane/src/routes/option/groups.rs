@@ -5,8 +5,7 @@
 use crate::error::ApiError;
 use serde_json::Value;
 
-/// Option key: `{group: description}` of the groups users may choose.
-const USER_USABLE_GROUPS: &str = "UserUsableGroups";
+use crate::routes::group::records::OPTION_USABLE_GROUPS as USER_USABLE_GROUPS;
 
 /// Checks `value` when `key` is a group option.
 pub fn check(key: &str, value: &str) -> Result<(), ApiError> {

@@ -12,21 +12,18 @@ use crate::app::{App, AppState};
 use crate::auth::{AuthUser, MaybeUser};
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
+pub(super) use crate::routes::group::records::AUTO_GROUP;
+use crate::routes::group::records::{DEFAULT_USABLE_GROUPS, OPTION_USABLE_GROUPS, text};
 use axum::extract::State;
 use pylon_shared::pricing::{OPTION_GROUP_RATIO, PriceTable};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Option key: `{group: description}` of the groups users may choose.
-const OPTION_USABLE_GROUPS: &str = "UserUsableGroups";
 /// Option key: per user group, groups added (`+:g` or `g`) to or removed (`-:g`) from the list.
 const OPTION_SPECIAL_USABLE: &str = "group_ratio_setting.group_special_usable_group";
 /// Option key: the groups `auto` tries, in order (a JSON array).
 const OPTION_AUTO_GROUPS: &str = "AutoGroups";
-/// The group that routes through the groups of `AutoGroups`.
-pub(super) const AUTO_GROUP: &str = "auto";
-/// new-api's defaults when the operator set nothing.
-const DEFAULT_USABLE_GROUPS: [(&str, &str); 2] = [("default", "默认分组"), ("vip", "vip分组")];
+/// new-api's `AutoGroups` when the operator set none.
 const DEFAULT_AUTO_GROUPS: [&str; 1] = ["default"];
 /// Description of the user's own group when the operator did not list it.
 const OWN_GROUP_DESC: &str = "用户分组";
@@ -143,15 +140,6 @@ impl GroupOptions {
             );
         }
         listing
-    }
-}
-
-/// A description as text, whatever JSON type the operator wrote.
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
     }
 }
 
