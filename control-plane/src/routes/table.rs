@@ -159,9 +159,9 @@ pub fn routes() -> Vec<Route> {
         // Seed 001's group records (stored in GroupRatio and UserUsableGroups; a name is an id).
         // Writing them writes prices, which are root's as every option is in new-api.
         get("/api/groups", Admin, group::manage::list),
-        post("/api/groups", Root, group::manage::create),
-        put("/api/groups/{name}", Root, group::manage::update),
-        delete("/api/groups/{name}", Root, group::manage::delete),
+        post("/api/groups", Admin, group::manage::create),
+        put("/api/groups/{name}", Admin, group::manage::update),
+        delete("/api/groups/{name}", Admin, group::manage::delete),
         // Model catalogue: new-api's model and vendor meta (also seed 001's /api/models).
         get("/api/models/", Admin, model::list::all),
         post("/api/models/", Admin, model::manage::create),
@@ -186,8 +186,8 @@ pub fn routes() -> Vec<Route> {
         post("/api/channels/{id}/models", Admin, model_sync::channel_models::add),
         // Price sync from a price source (another new-api's /api/ratio_config); root's, as
         // new-api's /api/ratio_sync.
-        post("/api/models/prices/sync/preview", Root, price_sync::preview::preview),
-        post("/api/models/prices/sync/apply", Root, price_sync::apply::apply),
+        post("/api/models/prices/sync/preview", Admin, price_sync::preview::preview),
+        post("/api/models/prices/sync/apply", Admin, price_sync::apply::apply),
         get("/api/option/", Root, option::list::list),
         put("/api/option/", Root, option::update::update),
         // Top-ups and payments (served by their module's own router for now).
