@@ -61,7 +61,10 @@ pub use ledger::{
 };
 pub use lenient::{export_skipped_rows, report_bad_row, skipped_rows, skipped_rows_counter};
 pub use limits::{Limit, check_lengths, limit_of};
-pub use logs::{LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogRow, LogStat};
+pub use logs::{
+    LOG_COUNT_CAP, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogPage, LogPaging,
+    LogRow, LogStat,
+};
 pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
     NAME_RULE_SUFFIX,

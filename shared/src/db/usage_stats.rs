@@ -179,7 +179,7 @@ impl Db {
                 None => return self.logs_stat(&filter).await,
             }
         }
-        if !filter.token_name.is_empty() {
+        if !filter.token_name.is_empty() || !filter.request_id.is_empty() {
             return self.logs_stat(&filter).await;
         }
         let range = split_range(filter.start_timestamp, filter.end_timestamp);
@@ -222,9 +222,14 @@ impl Db {
             sql.push_str(" AND user_id = ?");
             ints.push(user_id);
         }
-        if filter.channel_id != 0 {
-            sql.push_str(" AND channel_id = ?");
-            ints.push(filter.channel_id);
+        for (value, column) in [
+            (filter.channel_id, "channel_id"),
+            (filter.token_id, "token_id"),
+        ] {
+            if value != 0 {
+                sql.push_str(&format!(" AND {column} = ?"));
+                ints.push(value);
+            }
         }
         let mut texts = Vec::new();
         for (value, column) in [

@@ -1,4 +1,7 @@
-//! `GET /api/log/` (admin) and `GET /api/log/self`: one page of log rows, newest first.
+//! `GET /api/log/` (admin) and `GET /api/log/self`: one page of log rows, newest first, by
+//! new-api's page number or, at any depth as fast, after the cursor `before` (the previous
+//! page's `next_before`). `total` counts up to 10 000 rows (`total_capped` says when there are
+//! more), so the first pages answer at once however large the table.
 
 use super::LogQuery;
 use crate::app::AppState;
@@ -7,6 +10,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::Page;
 use axum::extract::{Query, State};
+use pylon_shared::db::LogPaging;
 
 pub async fn all(
     State(app): State<AppState>,
@@ -29,9 +33,20 @@ pub async fn own(
 }
 
 async fn one_page(app: &AppState, query: &LogQuery, page: Page, user_id: Option<i64>) -> ApiResult {
-    let (items, total) = app
-        .db
-        .logs_page(&query.filter(user_id), page.offset(), page.size)
-        .await?;
-    Ok(envelope::ok(page.body(items, total)))
+    let paging = match query.before {
+        Some(before) if before > 0 => LogPaging::Before {
+            before,
+            limit: page.size,
+        },
+        Some(_) => return Err(ApiError::invalid("before must be a positive log id")),
+        None => LogPaging::Offset {
+            offset: page.offset(),
+            limit: page.size,
+        },
+    };
+    let found = app.db.logs_page(&query.filter(user_id), paging).await?;
+    let mut body = page.body(found.rows, found.total);
+    body["total_capped"] = found.total_capped.into();
+    body["next_before"] = found.next_before.into();
+    Ok(envelope::ok(body))
 }

@@ -21,6 +21,12 @@ pub struct LogQuery {
     pub model_name: String,
     pub channel: i64,
     pub group: String,
+    /// Only this key's rows (an id).
+    pub token_id: i64,
+    /// Only the row of this request id (`X-Request-Id` of the answer).
+    pub request_id: String,
+    /// Keyset pagination: the rows older than this id (the previous page's `next_before`).
+    pub before: Option<i64>,
 }
 
 impl LogQuery {
@@ -41,6 +47,8 @@ impl LogQuery {
             model_name: self.model_name.clone(),
             channel_id: if own { 0 } else { self.channel },
             group: self.group.clone(),
+            token_id: self.token_id,
+            request_id: self.request_id.clone(),
         }
     }
 }
