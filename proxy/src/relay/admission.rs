@@ -105,8 +105,17 @@ async fn reserve(
     charged_token: Option<i64>,
     bounds: Bounds,
 ) -> Result<Reservation, RelayError> {
-    let payers = payers(&caller.user, now_secs());
     let user = caller.user.id;
+    if caller.user.subscriptions.is_empty()
+        && caller.user.billing != BillingPreference::SubscriptionOnly
+    {
+        // Most users: the wallet, without building a list.
+        return ledger
+            .reserve(user, Payer::Wallet, charged_token, bounds)
+            .await
+            .map_err(refusal_error);
+    }
+    let payers = payers(&caller.user, now_secs());
     let whole = Bounds {
         floor: bounds.ceiling,
         ..bounds

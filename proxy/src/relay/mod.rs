@@ -229,10 +229,12 @@ impl Relay {
                 ))
             })?;
 
-        let user_limits = self.snapshot.user_limits.load_full();
-        self.rate_limiter
-            .admit(caller, &group, &user_limits, &self.metrics)
-            .await?;
+        if caller.token.rpm_limit > 0 || self.snapshot.user_limits.load().enabled {
+            let user_limits = self.snapshot.user_limits.load_full();
+            self.rate_limiter
+                .admit(caller, &group, &user_limits, &self.metrics)
+                .await?;
+        }
         if self.settler.saturated() {
             self.metrics.settlement("backpressure", 1);
             return Err(RelayError::billing_behind());
@@ -523,8 +525,10 @@ impl Relay {
         guard.settle(charge).await;
         if record.log_type == LOG_TYPE_CONSUME {
             // Counted before the answer ends, so the client's next request sees it.
-            let limits = self.snapshot.user_limits.load();
-            self.rate_limiter.succeeded(record.user_id, &limits).await;
+            if self.snapshot.user_limits.load().enabled {
+                let limits = self.snapshot.user_limits.load_full();
+                self.rate_limiter.succeeded(record.user_id, &limits).await;
+            }
         }
         self.settler.submit(Settlement {
             record,
