@@ -76,6 +76,7 @@ impl App {
         tokio::spawn(housekeeping(Arc::clone(&app)));
         tokio::spawn(crate::log_retention::run(Arc::clone(&app)));
         tokio::spawn(crate::routes::subscription_clock(Arc::clone(&app)));
+        tokio::spawn(crate::routes::monitor_clock(Arc::clone(&app)));
         Ok(app)
     }
 }

@@ -27,6 +27,7 @@ mod redemption;
 mod setup;
 mod shop;
 mod status;
+mod status_monitor;
 mod subscription;
 pub mod table;
 mod token;
@@ -41,6 +42,11 @@ use crate::app::AppState;
 /// The subscriptions' clock (quota resets and expiries), run by the control plane.
 pub async fn subscription_clock(app: AppState) {
     subscription::reset::run(app).await;
+}
+
+/// The status monitors' clock, run by the control plane.
+pub async fn monitor_clock(app: AppState) {
+    status_monitor::clock::run(app).await;
 }
 use crate::error::ApiError;
 use axum::Router;

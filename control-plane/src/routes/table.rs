@@ -16,8 +16,8 @@
 use super::{
     account, announcement, channel, commission, content, data, group, health, log, metrics, model,
     model_sync, oidc, option, order, passkey, payment, payment_orders, plan, price_sync, pricing,
-    public, redemption, setup, shop, status, subscription, token, topup, two_factor, user,
-    user_admin, vendor,
+    public, redemption, setup, shop, status, status_monitor, subscription, token, topup,
+    two_factor, user, user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -47,6 +47,7 @@ pub fn routes() -> Vec<Route> {
         get("/api/public/settings", Public, public::settings::settings),
         get("/api/public/models", Public, public::models::models),
         get("/api/public/announcements", Public, announcement::list::public),
+        get("/api/public/status", Public, status_monitor::public::status),
         // Signing up and in (no session yet).
         post("/api/user/register", Public, account::register::register),
         get("/api/verification", Public, account::send_verification::send_verification),
@@ -154,6 +155,12 @@ pub fn routes() -> Vec<Route> {
         post("/api/announcements", Admin, announcement::manage::create),
         put("/api/announcements/{id}", Admin, announcement::manage::update),
         delete("/api/announcements/{id}", Admin, announcement::manage::delete),
+        // Status monitors (seed 001).
+        get("/api/status-monitors", Admin, status_monitor::manage::list),
+        post("/api/status-monitors", Admin, status_monitor::manage::create),
+        put("/api/status-monitors/{id}", Admin, status_monitor::manage::update),
+        delete("/api/status-monitors/{id}", Admin, status_monitor::manage::delete),
+        post("/api/status-monitors/{id}/check", Admin, status_monitor::check::check_now),
         // Groups and settings.
         get("/api/group/", Admin, group::list),
         // Seed 001's group records (stored in GroupRatio and UserUsableGroups; a name is an id).

@@ -42,6 +42,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`control_plane.subscription_tick_secs` must be at least 1",
     );
     need(
+        config.control_plane.monitor_tick_secs >= 1,
+        "`control_plane.monitor_tick_secs` must be at least 1",
+    );
+    need(
         config.database.url.starts_with("sqlite:") || config.database.url.starts_with("mysql:"),
         "`database.url` must start with sqlite: or mysql:",
     );

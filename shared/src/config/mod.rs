@@ -66,6 +66,8 @@ pub struct ControlPlaneConfig {
     pub log_retention_interval_secs: u64,
     /// How often subscriptions due for a quota reset are reset and ended ones expired.
     pub subscription_tick_secs: u64,
+    /// How often the status monitors due for a check are checked.
+    pub monitor_tick_secs: u64,
 }
 
 /// Where the durable state lives.

@@ -33,6 +33,7 @@ mod self_service;
 mod sessions;
 mod settlement;
 mod setup;
+mod status_monitors;
 mod subscriptions;
 mod tokens;
 mod top_ups;
@@ -84,6 +85,9 @@ pub use registration::Registration;
 pub use self_service::{ProfileOutcome, SelfDeleteOutcome};
 pub use sessions::SessionRow;
 pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, SubscriptionBrief, UserBrief};
+pub use status_monitors::{
+    CheckHistory, CheckOutcome, MONITOR_KINDS, StatusMonitorFields, StatusMonitorRow,
+};
 pub use subscriptions::{
     BILLING_PREFERENCES, BalancePurchase, DURATION_UNITS, GrantOutcome, RESET_PERIODS,
     SUBSCRIPTION_ACTIVE, SUBSCRIPTION_CANCELLED, SUBSCRIPTION_EXPIRED, SubscriptionPlanFields,
