@@ -52,6 +52,27 @@ impl Console {
         }
     }
 
+    /// GETs `path` as the console and answers the status, the content type and the body as
+    /// text (downloads that are not JSON).
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        let mut request = self.client.get(format!("{}{}", self.base_url, path));
+        if let Some(id) = self.user_id {
+            request = request.header("New-Api-User", id.to_string());
+        }
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches Pylon");
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, kind, response.text().await.expect("response body"))
+    }
+
     /// Sends a request with an optional raw body.
     pub async fn send(&self, method: Method, path: &str, body: Option<String>) -> Answer {
         let mut request = self

@@ -7,6 +7,7 @@ mod channel;
 mod commission;
 mod content;
 mod data;
+mod export;
 mod group;
 mod health;
 mod log;

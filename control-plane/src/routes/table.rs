@@ -14,9 +14,9 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, channel, commission, content, data, group, health, log, metrics, model,
-    model_sync, oidc, option, order, passkey, payment, payment_orders, plan, price_sync, pricing,
-    public, redemption, setup, shop, status, status_monitor, subscription, token, topup,
+    account, announcement, channel, commission, content, data, export, group, health, log, metrics,
+    model, model_sync, oidc, option, order, passkey, payment, payment_orders, plan, price_sync,
+    pricing, public, redemption, setup, shop, status, status_monitor, subscription, token, topup,
     two_factor, user, user_admin, vendor,
 };
 use crate::app::AppState;
@@ -155,6 +155,12 @@ pub fn routes() -> Vec<Route> {
         post("/api/announcements", Admin, announcement::manage::create),
         put("/api/announcements/{id}", Admin, announcement::manage::update),
         delete("/api/announcements/{id}", Admin, announcement::manage::delete),
+        // Exports (seed 002): the caller's data, and CSV downloads for administrators.
+        get("/api/export/self", User, export::own::export),
+        get("/api/export/users.csv", Admin, export::csv::users),
+        get("/api/export/orders.csv", Admin, export::csv::orders),
+        get("/api/export/usage.csv", Admin, export::csv::usage),
+        get("/api/export/upstream_keys.csv", Admin, export::csv::upstream_keys),
         // Status monitors (seed 001).
         get("/api/status-monitors", Admin, status_monitor::manage::list),
         post("/api/status-monitors", Admin, status_monitor::manage::create),

@@ -12,6 +12,7 @@ mod checkins;
 mod commissions;
 mod dead_letters;
 mod dialect;
+mod exports;
 mod invites;
 mod key_lookup;
 mod ledger;
@@ -54,6 +55,7 @@ pub use checkins::{CheckinRow, CheckinTotals};
 pub use commissions::CommissionRow;
 pub use dead_letters::DeadLetter;
 pub use dialect::Dialect;
+pub use exports::{Export, csv_line};
 pub use invites::AffCodeOutcome;
 pub use key_lookup::KeyWithOwner;
 pub use ledger::{
