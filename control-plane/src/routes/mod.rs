@@ -3,6 +3,7 @@
 
 mod account;
 mod announcement;
+mod audit;
 mod channel;
 mod commission;
 mod content;

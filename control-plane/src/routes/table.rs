@@ -14,10 +14,10 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, channel, commission, content, data, export, group, health, log, metrics,
-    model, model_sync, oidc, option, order, passkey, payment, payment_orders, plan, price_sync,
-    pricing, public, redemption, setup, shop, status, status_monitor, subscription, token, topup,
-    two_factor, user, user_admin, vendor,
+    account, announcement, audit, channel, commission, content, data, export, group, health, log,
+    metrics, model, model_sync, oidc, option, order, passkey, payment, payment_orders, plan,
+    price_sync, pricing, public, redemption, setup, shop, status, status_monitor, subscription,
+    token, topup, two_factor, user, user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -155,6 +155,8 @@ pub fn routes() -> Vec<Route> {
         post("/api/announcements", Admin, announcement::manage::create),
         put("/api/announcements/{id}", Admin, announcement::manage::update),
         delete("/api/announcements/{id}", Admin, announcement::manage::delete),
+        // The audit log of administrators' changes.
+        get("/api/audit-log", Root, audit::list),
         // Exports (seed 002): the caller's data, and CSV downloads for administrators.
         get("/api/export/self", User, export::own::export),
         get("/api/export/users.csv", Admin, export::csv::users),
@@ -395,7 +397,7 @@ impl Route {
     /// The path, method, access and handling of this entry, for the router.
     pub(super) fn into_method_router(self, app: &AppState) -> MethodRouter<AppState> {
         let guard = axum::middleware::from_fn_with_state(
-            (app.clone(), self.access),
+            (app.clone(), self.access, self.path),
             crate::auth::guard::guard,
         );
         let served = match self.endpoint {

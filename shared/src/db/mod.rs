@@ -5,6 +5,7 @@
 
 mod abilities;
 mod announcements;
+mod audit;
 mod changes;
 mod channel_status;
 mod channels;
@@ -46,6 +47,7 @@ mod vendors;
 
 pub use abilities::split_list;
 pub use announcements::{AnnouncementFields, AnnouncementRow};
+pub use audit::AuditEntry;
 pub use changes::ChangeEvent;
 pub use channels::{
     CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,
