@@ -25,7 +25,10 @@ async fn administrators_changes_are_audited(backend: Backend) {
     ada.login("ada", PASSWORD).await;
     let ada_id = ada.user_id.expect("ada");
     let promoted = root
-        .post("/api/user/manage", json!({"id": ada_id, "action": "promote"}))
+        .post(
+            "/api/user/manage",
+            json!({"id": ada_id, "action": "promote"}),
+        )
         .await;
     assert!(promoted.success(), "{promoted:?}");
 
@@ -64,9 +67,7 @@ async fn administrators_changes_are_audited(backend: Backend) {
     assert!(items.iter().all(|i| i["created_at"].as_i64().unwrap() > 0));
     assert!(items.iter().all(|i| !i["ip"].as_str().unwrap().is_empty()));
 
-    let only_ada = root
-        .get(&format!("/api/audit-log?user_id={ada_id}"))
-        .await;
+    let only_ada = root.get(&format!("/api/audit-log?user_id={ada_id}")).await;
     assert_eq!(only_ada.data()["total"], 2);
     // Reading the log is not a change.
     assert_eq!(root.get("/api/audit-log").await.data()["total"], 4);

@@ -417,8 +417,7 @@ impl Db {
         id: i64,
     ) -> Result<Option<(i64, ChangeEvent)>, DbError> {
         let now = now_secs();
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE user_subscriptions SET status = ?, end_time = CASE WHEN end_time > ? \
              THEN ? ELSE end_time END, updated_at = ? WHERE id = ?",
         )
@@ -426,10 +425,8 @@ impl Db {
         .bind(now)
         .bind(now)
         .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        self.after_subscription_ended(tx, id).await
+        .bind(id);
+        self.change_subscription(id, query).await
     }
 
     /// Deletes subscription `id`; its owner and the change event, or None when there is no
@@ -438,6 +435,17 @@ impl Db {
         &self,
         id: i64,
     ) -> Result<Option<(i64, ChangeEvent)>, DbError> {
+        let query = sqlx::query("DELETE FROM user_subscriptions WHERE id = ?").bind(id);
+        self.change_subscription(id, query).await
+    }
+
+    /// Runs `change` on subscription `id` in a transaction with the owner's change event;
+    /// None (nothing changed) when there is no such subscription.
+    async fn change_subscription(
+        &self,
+        id: i64,
+        change: sqlx::query::Query<'_, Any, sqlx::any::AnyArguments>,
+    ) -> Result<Option<(i64, ChangeEvent)>, DbError> {
         let mut tx = self.pool().begin().await?;
         let owner: Option<i64> =
             sqlx::query_scalar("SELECT user_id FROM user_subscriptions WHERE id = ?")
@@ -448,32 +456,10 @@ impl Db {
             tx.rollback().await?;
             return Ok(None);
         };
-        sqlx::query("DELETE FROM user_subscriptions WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let change = append_change_in(&mut tx, self.dialect(), Topic::User, owner).await?;
+        change.execute(&mut *tx).await?;
+        let event = append_change_in(&mut tx, self.dialect(), Topic::User, owner).await?;
         tx.commit().await?;
-        Ok(Some((owner, change)))
-    }
-
-    async fn after_subscription_ended(
-        &self,
-        mut tx: Transaction<'_, Any>,
-        id: i64,
-    ) -> Result<Option<(i64, ChangeEvent)>, DbError> {
-        let owner: Option<i64> =
-            sqlx::query_scalar("SELECT user_id FROM user_subscriptions WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(owner) = owner else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let change = append_change_in(&mut tx, self.dialect(), Topic::User, owner).await?;
-        tx.commit().await?;
-        Ok(Some((owner, change)))
+        Ok(Some((owner, event)))
     }
 
     /// Restores the quota of active subscriptions whose reset time has come (at most `limit`),

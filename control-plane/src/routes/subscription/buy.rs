@@ -66,74 +66,6 @@ fn order<'a>(
     }
 }
 
-pub async fn with_stripe(
-    State(app): State<AppState>,
-    AuthUser { user }: AuthUser,
-    ApiJson(input): ApiJson<PayInput>,
-) -> ApiResult {
-    let plan = match purchasable(&app, &user, input.plan_id).await? {
-        Ok(plan) => plan,
-        Err(reason) => return Ok(pay_error(reason)),
-    };
-    let settings = PaymentSettings::load(&app).await?;
-    if !settings.stripe_configured() {
-        return Ok(pay_error("The administrator has not configured Stripe"));
-    }
-    if plan.stripe_price_id.is_empty() || plan.price_cents <= 0 {
-        return Ok(pay_error("This plan is not sold through Stripe"));
-    }
-    let trade_no = format!("sub_ref_{}{}", random_alphanumeric(16), now_secs());
-    let redirects = Redirects {
-        success_url: &input.success_url,
-        cancel_url: &input.cancel_url,
-    };
-    let order = order(&user, &plan, &trade_no, "stripe");
-    stripe_pay::checkout(
-        &app,
-        &settings,
-        &user,
-        &order,
-        &plan.stripe_price_id,
-        redirects,
-    )
-    .await
-}
-
-pub async fn with_creem(
-    State(app): State<AppState>,
-    AuthUser { user }: AuthUser,
-    ApiJson(input): ApiJson<PayInput>,
-) -> ApiResult {
-    let plan = match purchasable(&app, &user, input.plan_id).await? {
-        Ok(plan) => plan,
-        Err(reason) => return Ok(pay_error(reason)),
-    };
-    let settings = PaymentSettings::load(&app).await?;
-    if !settings.creem_configured() {
-        return Ok(pay_error("The administrator has not configured Creem"));
-    }
-    if plan.creem_product_id.is_empty() || plan.price_cents <= 0 {
-        return Ok(pay_error("This plan is not sold through Creem"));
-    }
-    let trade_no = format!("sub_ref_{}", random_alphanumeric(32));
-    let metadata = json!({
-        "username": user.username,
-        "reference_id": trade_no,
-        "product_name": plan.title,
-        "subscription_plan_id": plan.id,
-    });
-    let order = order(&user, &plan, &trade_no, "creem");
-    creem_pay::checkout(
-        &app,
-        &settings,
-        &user,
-        &order,
-        &plan.creem_product_id,
-        metadata,
-    )
-    .await
-}
-
 /// The plan on sale that `user` may still buy, or the reason to show.
 async fn purchasable(
     app: &App,
@@ -157,6 +89,96 @@ async fn purchasable(
         return Ok(Err("You have bought this plan as often as it allows"));
     }
     Ok(Ok(plan))
+}
+
+/// A card gateway that sells a plan by its own id of it (Stripe's price, Creem's product).
+#[derive(Clone, Copy)]
+enum Gateway {
+    Stripe,
+    Creem,
+}
+
+/// The plan `user` may buy through `gateway`, and the payment settings; or the reason to show.
+async fn checkout_plan(
+    app: &App,
+    user: &UserRow,
+    plan_id: i64,
+    gateway: Gateway,
+) -> Result<Result<(SubscriptionPlanRow, PaymentSettings), String>, ApiError> {
+    let plan = match purchasable(app, user, plan_id).await? {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(Err(reason.to_string())),
+    };
+    let settings = PaymentSettings::load(app).await?;
+    let (name, configured, id) = match gateway {
+        Gateway::Stripe => (
+            "Stripe",
+            settings.stripe_configured(),
+            &plan.stripe_price_id,
+        ),
+        Gateway::Creem => ("Creem", settings.creem_configured(), &plan.creem_product_id),
+    };
+    if !configured {
+        return Ok(Err(format!("The administrator has not configured {name}")));
+    }
+    if id.is_empty() || plan.price_cents <= 0 {
+        return Ok(Err(format!("This plan is not sold through {name}")));
+    }
+    Ok(Ok((plan, settings)))
+}
+
+pub async fn with_stripe(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(input): ApiJson<PayInput>,
+) -> ApiResult {
+    let (plan, settings) = match checkout_plan(&app, &user, input.plan_id, Gateway::Stripe).await? {
+        Ok(found) => found,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    let trade_no = format!("sub_ref_{}{}", random_alphanumeric(16), now_secs());
+    let redirects = Redirects {
+        success_url: &input.success_url,
+        cancel_url: &input.cancel_url,
+    };
+    let order = order(&user, &plan, &trade_no, "stripe");
+    stripe_pay::checkout(
+        &app,
+        &settings,
+        &user,
+        &order,
+        &plan.stripe_price_id,
+        redirects,
+    )
+    .await
+}
+
+pub async fn with_creem(
+    State(app): State<AppState>,
+    AuthUser { user }: AuthUser,
+    ApiJson(input): ApiJson<PayInput>,
+) -> ApiResult {
+    let (plan, settings) = match checkout_plan(&app, &user, input.plan_id, Gateway::Creem).await? {
+        Ok(found) => found,
+        Err(reason) => return Ok(pay_error(reason)),
+    };
+    let trade_no = format!("sub_ref_{}", random_alphanumeric(32));
+    let metadata = json!({
+        "username": user.username,
+        "reference_id": trade_no,
+        "product_name": plan.title,
+        "subscription_plan_id": plan.id,
+    });
+    let order = order(&user, &plan, &trade_no, "creem");
+    creem_pay::checkout(
+        &app,
+        &settings,
+        &user,
+        &order,
+        &plan.creem_product_id,
+        metadata,
+    )
+    .await
 }
 
 pub async fn with_epay(
