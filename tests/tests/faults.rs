@@ -31,16 +31,26 @@ async fn pylon_with_deadlines(
     backend: Backend,
     request_secs: u64,
 ) -> (Pylon, pylon_tests::Console) {
-    let pylon = Pylon::builder(backend)
-        .env("PYLON__RELAY__RESPONSE_HEADER_TIMEOUT_SECS", "1")
-        .env("PYLON__RELAY__FIRST_TOKEN_TIMEOUT_SECS", "1")
-        .env("PYLON__RELAY__IDLE_TIMEOUT_SECS", "1")
-        .env(
-            "PYLON__RELAY__REQUEST_TIMEOUT_SECS",
-            request_secs.to_string(),
-        )
-        .start()
-        .await;
+    let request_secs = request_secs.to_string();
+    pylon_with(
+        backend,
+        &[
+            ("PYLON__RELAY__RESPONSE_HEADER_TIMEOUT_SECS", "1"),
+            ("PYLON__RELAY__FIRST_TOKEN_TIMEOUT_SECS", "1"),
+            ("PYLON__RELAY__IDLE_TIMEOUT_SECS", "1"),
+            ("PYLON__RELAY__REQUEST_TIMEOUT_SECS", &request_secs),
+        ],
+    )
+    .await
+}
+
+/// A Pylon with the settings `env`, its console and the test models priced.
+async fn pylon_with(backend: Backend, env: &[(&str, &str)]) -> (Pylon, pylon_tests::Console) {
+    let mut builder = Pylon::builder(backend);
+    for (name, value) in env {
+        builder = builder.env(name, *value);
+    }
+    let pylon = builder.start().await;
     let console = root_console(&pylon).await;
     set_option(
         &console,
@@ -425,17 +435,8 @@ async fn unconnectable_channels_time_out_and_fail_over(backend: Backend) {
         .await
         .expect("mock");
     let (_listener, _fillers, blackhole) = unconnectable_address().await;
-    let pylon = Pylon::builder(backend)
-        .env("PYLON__RELAY__CONNECT_TIMEOUT_SECS", "1")
-        .start()
-        .await;
-    let console = root_console(&pylon).await;
-    set_option(
-        &console,
-        "ModelRatio",
-        &json!({ MODEL: 1.5, STALL_MODEL: 1.5 }).to_string(),
-    )
-    .await;
+    let (pylon, console) =
+        pylon_with(backend, &[("PYLON__RELAY__CONNECT_TIMEOUT_SECS", "1")]).await;
     // The preferred channel's address takes no connection; the other one is healthy. The
     // second model is served by the unconnectable address alone.
     let unconnectable = create_channel(

@@ -301,26 +301,16 @@ fn usage_that_is_not_an_object_is_no_report() {
     // serde's derived structs read an array by position: `[]` would be a report of 0 tokens
     // (billed 0 and not estimated). The property tests found it (tests/tests/fuzz).
     use super::{BodyFormat, usage_from_json};
-    for body in [
-        &b"[[]]"[..],
-        b"[{}]",
-        br#"{"usage":[]}"#,
-        br#"{"usage":[1,2]}"#,
-    ] {
-        assert_eq!(
-            usage_from_json(BodyFormat::OpenAiChat, body),
-            None,
-            "{body:?}"
-        );
+    let bodies: [(BodyFormat, &[u8]); 5] = [
+        (BodyFormat::OpenAiChat, b"[[]]"),
+        (BodyFormat::OpenAiChat, b"[{}]"),
+        (BodyFormat::OpenAiChat, br#"{"usage":[]}"#),
+        (BodyFormat::Anthropic, br#"{"usage":[1,2]}"#),
+        (BodyFormat::Gemini, br#"{"usageMetadata":[]}"#),
+    ];
+    for (format, body) in bodies {
+        assert_eq!(usage_from_json(format, body), None, "{format:?} {body:?}");
     }
-    assert_eq!(
-        usage_from_json(BodyFormat::Gemini, br#"{"usageMetadata":[]}"#),
-        None
-    );
-    assert_eq!(
-        usage_from_json(BodyFormat::Anthropic, br#"{"usage":null}"#),
-        None
-    );
     let mut scanner = StreamScanner::new(StreamFormat::OpenAiChat, false);
     scanner.feed(Bytes::from_static(
         b"data: {\"choices\":[],\"usage\":[]}\n\n",
