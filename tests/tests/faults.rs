@@ -3,7 +3,8 @@
 //! a deadline that fires before anything reached the client fails over to another channel,
 //! one that fires later ends the answer in the client's format; a non-streamed answer cut by
 //! its upstream closes the client's connection and is logged as an upstream failure; balances
-//! are exact afterwards.
+//! are exact afterwards. A channel whose address takes no connection is given up at the
+//! connect deadline.
 
 use pylon_benches::mock::{MockConfig, MockUpstream};
 use pylon_tests::fixtures::*;
@@ -30,16 +31,26 @@ async fn pylon_with_deadlines(
     backend: Backend,
     request_secs: u64,
 ) -> (Pylon, pylon_tests::Console) {
-    let pylon = Pylon::builder(backend)
-        .env("PYLON__RELAY__RESPONSE_HEADER_TIMEOUT_SECS", "1")
-        .env("PYLON__RELAY__FIRST_TOKEN_TIMEOUT_SECS", "1")
-        .env("PYLON__RELAY__IDLE_TIMEOUT_SECS", "1")
-        .env(
-            "PYLON__RELAY__REQUEST_TIMEOUT_SECS",
-            request_secs.to_string(),
-        )
-        .start()
-        .await;
+    let request_secs = request_secs.to_string();
+    pylon_with(
+        backend,
+        &[
+            ("PYLON__RELAY__RESPONSE_HEADER_TIMEOUT_SECS", "1"),
+            ("PYLON__RELAY__FIRST_TOKEN_TIMEOUT_SECS", "1"),
+            ("PYLON__RELAY__IDLE_TIMEOUT_SECS", "1"),
+            ("PYLON__RELAY__REQUEST_TIMEOUT_SECS", &request_secs),
+        ],
+    )
+    .await
+}
+
+/// A Pylon with the settings `env`, its console and the test models priced.
+async fn pylon_with(backend: Backend, env: &[(&str, &str)]) -> (Pylon, pylon_tests::Console) {
+    let mut builder = Pylon::builder(backend);
+    for (name, value) in env {
+        builder = builder.env(name, *value);
+    }
+    let pylon = builder.start().await;
     let console = root_console(&pylon).await;
     set_option(
         &console,
@@ -391,3 +402,108 @@ async fn converted_answers_fail_over_and_end_cleanly(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(converted_answers_fail_over_and_end_cleanly);
+
+/// A listening address that accepts no connection: a backlog of 1, never accepted, its queue
+/// filled with idle connections until a further one cannot complete (the kernel drops its
+/// SYNs), which is checked before it is used. Keep the returned values alive.
+async fn unconnectable_address() -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("address");
+    let mut fillers = Vec::new();
+    for _ in 0..64 {
+        match tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => fillers.push(stream),
+            Ok(Err(error)) => panic!("filling the accept queue failed: {error}"),
+            // A connection that cannot complete: the queue is full.
+            Err(_) => return (listener, fillers, format!("http://{addr}")),
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+async fn unconnectable_channels_time_out_and_fail_over(backend: Backend) {
+    let mock = MockUpstream::start(MockConfig::default())
+        .await
+        .expect("mock");
+    let (_listener, _fillers, blackhole) = unconnectable_address().await;
+    let (pylon, console) =
+        pylon_with(backend, &[("PYLON__RELAY__CONNECT_TIMEOUT_SECS", "1")]).await;
+    // The preferred channel's address takes no connection; the other one is healthy. The
+    // second model is served by the unconnectable address alone.
+    let unconnectable = create_channel(
+        &console,
+        channel("unconnectable", &blackhole, 10, Value::Null),
+    )
+    .await;
+    let good = create_channel(&console, channel("good", &mock.base_url(), 0, Value::Null)).await;
+    let mut alone = channel("alone", &blackhole, 0, Value::Null);
+    alone["models"] = json!(STALL_MODEL);
+    create_channel(&console, alone).await;
+    let (token_id, key) = create_key(&console, "connect", BALANCE, false).await;
+    wait_until_routable(&pylon, &key, STALL_MODEL).await;
+    let db = database(&pylon).await;
+
+    // The connect deadline (1 s) fires and the good channel answers.
+    let started = Instant::now();
+    let answer = chat(&pylon, &key, json!({"model": MODEL, "messages": []})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.expect("json answer");
+    assert_eq!(body["object"], "chat.completion", "{body}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "failed over at {elapsed:?}"
+    );
+    let rows = settled_exactly(&db, token_id, 1).await;
+    assert_eq!(rows[0].1, good, "{rows:?}");
+    let retries = scalar(&db, "SELECT MAX(retries) FROM logs WHERE type = 2").await;
+    assert_eq!(
+        retries, 1,
+        "the unconnectable channel #{unconnectable} was tried first"
+    );
+
+    // Alone, the unconnectable channel's timeout is the answer, in the client's format.
+    let started = Instant::now();
+    let answer = chat(&pylon, &key, json!({"model": STALL_MODEL, "messages": []})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(answer.status(), 502);
+    let body: Value = answer.json().await.expect("an OpenAI error envelope");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("connect"), "{body}");
+    assert!(body["error"]["type"].is_string(), "{body}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        "answered at {elapsed:?}: not the connect deadline"
+    );
+    let anthropic = reqwest::Client::new()
+        .post(format!("{}/v1/messages", pylon.base_url))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": STALL_MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("relay answers");
+    assert_eq!(anthropic.status(), 502);
+    let body: Value = anthropic.json().await.expect("an Anthropic error envelope");
+    assert_eq!(body["type"], "error", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("connect")),
+        "{body}"
+    );
+    // Nothing was charged for the failures: the balance is the one answer's.
+    settled_exactly(&db, token_id, 1).await;
+    db.close().await;
+}
+on_every_backend!(unconnectable_channels_time_out_and_fail_over);

@@ -19,7 +19,7 @@ pub(super) fn data(tally: &mut Tally, data: &[u8]) -> bool {
     if !interesting.iter().any(|name| json::contains(data, name)) {
         return false;
     }
-    let Ok(event) = serde_json::from_slice::<AnthropicEvent>(data) else {
+    let Some(event) = json::parse_object::<AnthropicEvent>(data) else {
         return false;
     };
     let usage = match event.kind.as_str() {

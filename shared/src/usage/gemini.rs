@@ -14,9 +14,9 @@ pub(super) fn data(tally: &mut Tally, data: &[u8]) -> bool {
         tally.terminal = true;
     }
     if json::contains(data, br#""usageMetadata""#)
-        && let Ok(GeminiChunk {
+        && let Some(GeminiChunk {
             usage_metadata: Some(usage),
-        }) = serde_json::from_slice(data)
+        }) = json::parse_object(data)
     {
         tally.usage = Some(usage.usage());
     }

@@ -2,7 +2,11 @@
 //! are billed; everything else is skipped unparsed), cheap byte-level probes that decide
 //! whether an event is worth parsing at all, and [`usage_from_json`] for complete bodies.
 
-use serde::de::IgnoredAny;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::BodyFormat;
@@ -31,10 +35,51 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
+/// Parses one JSON object. serde's derived structs also accept an array (fields by
+/// position), which would read `[[]]` as a report of zero tokens: only objects are read.
+pub(super) fn parse_object<'a, T: Deserialize<'a>>(data: &'a [u8]) -> Option<T> {
+    if skip_ws(data).first() != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice(data).ok()
+}
+
+/// An optional usage object: absent or `null` is `None`; anything but an object (an array
+/// would otherwise be read as zero tokens) refuses the whole event.
+fn optional_object<'de, D, U>(deserializer: D) -> Result<Option<U>, D::Error>
+where
+    D: Deserializer<'de>,
+    U: Deserialize<'de>,
+{
+    struct Object<U>(PhantomData<U>);
+    impl<'de, U: Deserialize<'de>> Visitor<'de> for Object<U> {
+        type Value = U;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a usage object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<U, A::Error> {
+            U::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+    struct Only<U>(U);
+    impl<'de, U: Deserialize<'de>> Deserialize<'de> for Only<U> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(Object(PhantomData)).map(Only)
+        }
+    }
+    Ok(Option::<Only<U>>::deserialize(deserializer)?.map(|Only(usage)| usage))
+}
+
 /// `{"usage": ...}` at the top level of an object.
 #[derive(Deserialize)]
+#[serde(bound = "U: Deserialize<'de>")]
 pub(super) struct WithUsage<U> {
+    #[serde(default = "none", deserialize_with = "optional_object")]
     pub(super) usage: Option<U>,
+}
+
+fn none<U>() -> Option<U> {
+    None
 }
 
 /// OpenAI chat/completions/embeddings `usage`.
@@ -99,7 +144,7 @@ impl OpenAiUsage {
 pub(super) struct OpenAiChunk {
     #[serde(default)]
     pub(super) choices: Option<Vec<IgnoredAny>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub(super) usage: Option<OpenAiUsage>,
 }
 
@@ -195,7 +240,7 @@ pub(super) struct AnthropicEvent {
     pub(super) kind: String,
     #[serde(default)]
     pub(super) message: Option<WithUsage<AnthropicUsage>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub(super) usage: Option<AnthropicUsage>,
 }
 
@@ -232,7 +277,7 @@ impl GeminiUsage {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct GeminiChunk {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub(super) usage_metadata: Option<GeminiUsage>,
 }
 
@@ -241,23 +286,23 @@ pub(super) struct GeminiChunk {
 pub fn usage_from_json(format: BodyFormat, body: &[u8]) -> Option<Usage> {
     match format {
         BodyFormat::OpenAiChat | BodyFormat::OpenAiCompletions => {
-            let parsed: WithUsage<OpenAiUsage> = serde_json::from_slice(body).ok()?;
+            let parsed: WithUsage<OpenAiUsage> = parse_object(body)?;
             parsed.usage.map(|u| u.usage())
         }
         BodyFormat::OpenAiEmbeddings => {
-            let parsed: WithUsage<OpenAiUsage> = serde_json::from_slice(body).ok()?;
+            let parsed: WithUsage<OpenAiUsage> = parse_object(body)?;
             parsed.usage.map(|u| u.embedding_usage())
         }
         BodyFormat::OpenAiResponses => {
-            let parsed: WithUsage<ResponsesUsage> = serde_json::from_slice(body).ok()?;
+            let parsed: WithUsage<ResponsesUsage> = parse_object(body)?;
             parsed.usage.map(|u| u.usage())
         }
         BodyFormat::Anthropic => {
-            let parsed: WithUsage<AnthropicUsage> = serde_json::from_slice(body).ok()?;
+            let parsed: WithUsage<AnthropicUsage> = parse_object(body)?;
             parsed.usage.map(|u| u.usage())
         }
         BodyFormat::Gemini => {
-            let parsed: GeminiChunk = serde_json::from_slice(body).ok()?;
+            let parsed: GeminiChunk = parse_object(body)?;
             parsed.usage_metadata.map(|u| u.usage())
         }
     }

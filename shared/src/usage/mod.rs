@@ -96,9 +96,11 @@ impl Tally {
     }
 }
 
-/// How the stream is framed; Gemini's is known from its first non-blank byte.
+/// How the stream is framed; Gemini's is known from its first non-blank byte. Until then the
+/// blank bytes go to the SSE framer it may become (a line they begin is not a `data:` line),
+/// so the result does not depend on whether they came in a chunk of their own.
 enum Framing {
-    Undecided,
+    Undecided(SseFramer),
     Sse(SseFramer),
     JsonArray(ArrayFramer),
 }
@@ -126,7 +128,7 @@ impl StreamScanner {
                 StreamFormat::OpenAiChat | StreamFormat::OpenAiCompletions
             );
         let framing = match format {
-            StreamFormat::Gemini => Framing::Undecided,
+            StreamFormat::Gemini => Framing::Undecided(SseFramer::new(max_event, false)),
             _ => Framing::Sse(SseFramer::new(max_event, remove_usage_only)),
         };
         StreamScanner {
@@ -148,15 +150,18 @@ impl StreamScanner {
     /// incomplete trailing event is held back until it completes (so a split usage chunk can
     /// still be removed) and released by a later feed or by [`StreamScanner::finish`].
     pub fn feed(&mut self, chunk: Bytes) -> Bytes {
-        if let Framing::Undecided = self.framing {
-            match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
-                // Only blank bytes so far: nothing to learn from them.
-                None => return chunk,
-                Some(b'[') => self.framing = Framing::JsonArray(ArrayFramer::new(self.max_event)),
-                Some(_) => self.framing = Framing::Sse(SseFramer::new(self.max_event, false)),
-            }
-        }
         let tally = &mut self.tally;
+        if let Framing::Undecided(waiting) = &mut self.framing {
+            self.framing = match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                // Only blank bytes so far.
+                None => return waiting.feed(&chunk, &mut |event| tally.on_event(event)),
+                Some(b'[') => Framing::JsonArray(ArrayFramer::new(self.max_event)),
+                Some(_) => Framing::Sse(std::mem::replace(
+                    waiting,
+                    SseFramer::new(self.max_event, false),
+                )),
+            };
+        }
         match &mut self.framing {
             Framing::Sse(framer) => framer.feed(&chunk, &mut |event| tally.on_event(event)),
             Framing::JsonArray(framer) => {
@@ -165,7 +170,7 @@ impl StreamScanner {
                 });
                 chunk
             }
-            Framing::Undecided => chunk,
+            Framing::Undecided(_) => chunk,
         }
     }
 
@@ -174,8 +179,10 @@ impl StreamScanner {
     pub fn finish(&mut self) -> Bytes {
         let tally = &mut self.tally;
         match &mut self.framing {
-            Framing::Sse(framer) => framer.finish(&mut |event| tally.on_event(event)),
-            Framing::JsonArray(_) | Framing::Undecided => Bytes::new(),
+            Framing::Sse(framer) | Framing::Undecided(framer) => {
+                framer.finish(&mut |event| tally.on_event(event))
+            }
+            Framing::JsonArray(_) => Bytes::new(),
         }
     }
 
@@ -201,9 +208,8 @@ impl StreamScanner {
     #[cfg(test)]
     fn carried(&self) -> usize {
         match &self.framing {
-            Framing::Sse(framer) => framer.carried(),
+            Framing::Sse(framer) | Framing::Undecided(framer) => framer.carried(),
             Framing::JsonArray(framer) => framer.carried(),
-            Framing::Undecided => 0,
         }
     }
 }

@@ -19,7 +19,7 @@ pub(super) fn chat_data(tally: &mut Tally, data: &[u8]) -> bool {
     if !json::contains(data, br#""usage""#) {
         return false;
     }
-    let Ok(chunk) = serde_json::from_slice::<OpenAiChunk>(data) else {
+    let Some(chunk) = json::parse_object::<OpenAiChunk>(data) else {
         return false;
     };
     let Some(usage) = chunk.usage else {
@@ -44,7 +44,7 @@ pub(super) fn responses_data(tally: &mut Tally, data: &[u8]) -> bool {
     if !terminal.iter().any(|name| json::contains(data, name)) {
         return false;
     }
-    let Ok(event) = serde_json::from_slice::<ResponsesEvent>(data) else {
+    let Some(event) = json::parse_object::<ResponsesEvent>(data) else {
         return false;
     };
     if !matches!(

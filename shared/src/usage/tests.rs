@@ -295,3 +295,38 @@ fn garbage_never_panics_and_is_forwarded() {
     scanner.feed(Bytes::from_static(b"{\"error\":{\"code\":429}}"));
     assert_eq!(scanner.usage(), None);
 }
+
+#[test]
+fn usage_that_is_not_an_object_is_no_report() {
+    // serde's derived structs read an array by position: `[]` would be a report of 0 tokens
+    // (billed 0 and not estimated). The property tests found it (tests/tests/fuzz).
+    use super::{BodyFormat, usage_from_json};
+    let bodies: [(BodyFormat, &[u8]); 5] = [
+        (BodyFormat::OpenAiChat, b"[[]]"),
+        (BodyFormat::OpenAiChat, b"[{}]"),
+        (BodyFormat::OpenAiChat, br#"{"usage":[]}"#),
+        (BodyFormat::Anthropic, br#"{"usage":[1,2]}"#),
+        (BodyFormat::Gemini, br#"{"usageMetadata":[]}"#),
+    ];
+    for (format, body) in bodies {
+        assert_eq!(usage_from_json(format, body), None, "{format:?} {body:?}");
+    }
+    let mut scanner = StreamScanner::new(StreamFormat::OpenAiChat, false);
+    scanner.feed(Bytes::from_static(
+        b"data: {\"choices\":[],\"usage\":[]}\n\n",
+    ));
+    assert_eq!(scanner.usage(), None);
+    let reported = usage_from_json(BodyFormat::OpenAiChat, br#" {"usage":{"prompt_tokens":3}}"#);
+    assert_eq!(reported.map(|u| u.prompt_tokens), Some(3));
+}
+
+#[test]
+fn blank_bytes_before_a_gemini_stream_do_not_depend_on_the_split() {
+    let stream: &[u8] = b" data: {\"usageMetadata\":{\"promptTokenCount\":5}}\n\n";
+    let whole = run(StreamScanner::new(StreamFormat::Gemini, false), &[stream]);
+    let split = run(
+        StreamScanner::new(StreamFormat::Gemini, false),
+        &[&stream[..1], &stream[1..]],
+    );
+    assert_eq!(split, whole);
+}
