@@ -10,7 +10,8 @@
 # With --strace it counts the proxy's system calls instead (strace -c), to divide by requests.
 # With --cpu it records nothing and prints the proxy's CPU µs per request (utime + stime from
 # /proc over the measured window, divided by the requests answered in it): a quick A/B of one
-# setting, e.g. PYLON__SERVER__WORK_STEALING=true bash benches/profile.sh --cpu.
+# setting, e.g. PYLON__SERVER__WORK_STEALING=true bash benches/profile.sh --cpu. PYLON_BIN_DIR points
+# it at other binaries (a copy of another commit's release build, for an A/B of two commits).
 #
 # Everything runs on loopback and stops when the script ends.
 set -euo pipefail
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$root/target/release"
+bin="${PYLON_BIN_DIR:-$root/target/release}"
 for b in pylon-proxy pylon-control-plane mock-upstream pylon-load; do
     [[ -x "$bin/$b" ]] || { echo "missing $bin/$b: run cargo build --release --bins" >&2; exit 1; }
 done
