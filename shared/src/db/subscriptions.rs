@@ -39,6 +39,11 @@ pub(super) const PLAN_COLUMNS: &str = "id, title, subtitle, price_cents, currenc
     max_purchase_per_user, upgrade_group, total_amount, quota_reset_period, \
     quota_reset_custom_seconds, created_at, updated_at";
 
+/// How many subscriptions of a plan (`?` 2) a user (`?` 1) bought (administrators' grants do
+/// not count against `max_purchase_per_user`).
+const PURCHASES_OF_PLAN: &str = "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ? \
+    AND plan_id = ? AND source <> 'admin'";
+
 const SUBSCRIPTION_COLUMNS: &str = "id, user_id, plan_id, amount_total, amount_used, start_time, \
     end_time, status, source, quota_reset_period, quota_reset_custom_seconds, last_reset_time, \
     next_reset_time, upgrade_group, created_at, updated_at";
@@ -282,34 +287,13 @@ impl Db {
         .await?)
     }
 
-    /// The subscriptions of `user_id` in force at `now`, the soonest to end first (the order
-    /// in which they pay).
-    pub async fn active_subscriptions(
-        &self,
-        user_id: i64,
-        now: i64,
-    ) -> Result<Vec<UserSubscriptionRow>, DbError> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM user_subscriptions \
-             WHERE user_id = ? AND status = ? AND end_time > ? ORDER BY end_time, id"
-        )))
-        .bind(user_id)
-        .bind(SUBSCRIPTION_ACTIVE)
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     /// How many subscriptions of `plan_id` were ever granted to `user_id` by purchase.
     pub async fn purchases_of_plan(&self, user_id: i64, plan_id: i64) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ? AND plan_id = ? \
-             AND source <> 'admin'",
-        )
-        .bind(user_id)
-        .bind(plan_id)
-        .fetch_one(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar(PURCHASES_OF_PLAN)
+            .bind(user_id)
+            .bind(plan_id)
+            .fetch_one(self.pool())
+            .await?)
     }
 
     /// Grants `plan` to `user_id` in its own transaction (an administrator's binding).
@@ -687,14 +671,11 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if plan.max_purchase_per_user > 0 {
-            let bought: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ? AND plan_id = ? \
-                 AND source <> 'admin'",
-            )
-            .bind(user_id)
-            .bind(plan.id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let bought: i64 = sqlx::query_scalar(PURCHASES_OF_PLAN)
+                .bind(user_id)
+                .bind(plan.id)
+                .fetch_one(&mut *tx)
+                .await?;
             if bought >= plan.max_purchase_per_user {
                 tx.rollback().await?;
                 return Ok(BalancePurchase::LimitReached);

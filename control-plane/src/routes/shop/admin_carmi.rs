@@ -11,7 +11,7 @@
 //!   on every redemption, so nothing needs rewriting).
 
 use super::product::datetime;
-use super::{shop_answer, shop_ok};
+use super::{ShopPage, shop_answer, shop_ok};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::error::ApiError;
@@ -29,12 +29,6 @@ use serde_json::{Value, json};
 const MAX_QUANTITY: i64 = 100;
 
 #[derive(Deserialize)]
-pub struct PageQuery {
-    page: Option<i64>,
-    page_size: Option<i64>,
-}
-
-#[derive(Deserialize)]
 pub struct CarmiInput {
     #[serde(default, rename = "type")]
     kind: String,
@@ -49,18 +43,12 @@ pub struct CarmiInput {
 pub async fn list(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(query): Query<PageQuery>,
+    Query(paging): Query<ShopPage>,
 ) -> Response {
     let result = async {
-        let size = query.page_size.filter(|n| *n > 0).unwrap_or(10).min(100);
-        let page = query.page.filter(|n| *n > 0).unwrap_or(1);
         let (rows, count) = app
             .db
-            .redemptions_page(
-                RedemptionSearch::default(),
-                (page - 1).saturating_mul(size),
-                size,
-            )
+            .redemptions_page(RedemptionSearch::default(), paging.offset(), paging.size())
             .await?;
         let now = now_secs();
         let rows: Vec<Value> = rows.iter().map(|row| row_view(row, now)).collect();

@@ -4,7 +4,7 @@
 //! decimal string. What Pylon does not keep (the buyer's IP, the raw notification) is left out.
 
 use super::product::datetime;
-use super::{shop_answer, shop_ok};
+use super::{ShopPage, shop_answer, shop_ok};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::routes::topup::list::expire_stale;
@@ -12,25 +12,16 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use pylon_shared::db::{PlanRow, TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter, TopUpRow};
 use pylon_shared::payment::money::Cents;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-
-#[derive(Deserialize)]
-pub struct PageQuery {
-    page: Option<i64>,
-    page_size: Option<i64>,
-}
 
 pub async fn list(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(query): Query<PageQuery>,
+    Query(paging): Query<ShopPage>,
 ) -> Response {
     let result = async {
         expire_stale(&app).await?;
-        let size = query.page_size.filter(|n| *n > 0).unwrap_or(10).min(100);
-        let page = query.page.filter(|n| *n > 0).unwrap_or(1);
         let filter = TopUpFilter {
             user_id: None,
             keyword: "",
@@ -39,7 +30,7 @@ pub async fn list(
         };
         let (rows, total) = app
             .db
-            .top_ups_page(filter, (page - 1).saturating_mul(size), size)
+            .top_ups_page(filter, paging.offset(), paging.size())
             .await?;
         let plans: HashMap<i64, PlanRow> = app
             .db

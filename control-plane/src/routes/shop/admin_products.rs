@@ -7,7 +7,7 @@
 //! 0 unlimited; see `membership`): created, changed and listed here too; deleting one
 //! withdraws it from sale (memberships sold run on).
 
-use super::{membership, shop_answer, shop_ok};
+use super::{ShopPage, membership, shop_answer, shop_ok};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::error::ApiError;
@@ -26,12 +26,6 @@ const MAX_BADGE_CHARS: usize = 1024;
 const MAX_MEMBERSHIP_BADGE_CHARS: usize = 255;
 /// Ten years.
 const MAX_MEMBERSHIP_DAYS: i64 = 3653;
-
-#[derive(Deserialize)]
-pub struct PageQuery {
-    page: Option<i64>,
-    page_size: Option<i64>,
-}
 
 #[derive(Deserialize)]
 pub struct ProductInput {
@@ -61,18 +55,18 @@ fn on_sale() -> i64 {
 pub async fn list(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(query): Query<PageQuery>,
+    Query(paging): Query<ShopPage>,
 ) -> Response {
     let result = async {
         let plans = app.db.plans(false).await?;
         let memberships = membership::plans(&app, false).await?;
-        let size = query.page_size.filter(|n| *n > 0).unwrap_or(10).min(100) as usize;
-        let page = query.page.filter(|n| *n > 0).unwrap_or(1) as usize;
+        let size = usize::try_from(paging.size()).unwrap_or(10);
+        let skip = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
         let rows: Vec<Value> = plans
             .iter()
             .map(|plan| row_view(plan, json!(plan.id)))
             .chain(memberships.iter().map(membership::admin_view))
-            .skip((page - 1).saturating_mul(size))
+            .skip(skip)
             .take(size)
             .collect();
         let count = plans.len() + memberships.len();

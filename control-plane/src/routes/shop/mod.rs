@@ -57,6 +57,26 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/carmi/{id}", delete(admin_carmi::delete))
 }
 
+/// Seed 004's admin list paging: `page` (1-based) and `page_size` (10 by default, at most 100);
+/// a missing or non-positive value reads as its default.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+pub struct ShopPage {
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+impl ShopPage {
+    /// Rows per page.
+    fn size(self) -> i64 {
+        self.page_size.filter(|n| *n > 0).unwrap_or(10).min(100)
+    }
+
+    /// Rows before the page.
+    fn offset(self) -> i64 {
+        (self.page.filter(|n| *n > 0).unwrap_or(1) - 1).saturating_mul(self.size())
+    }
+}
+
 /// The seed's success answer.
 fn shop_ok(data: Value, message: &str) -> Response {
     Json(json!({ "code": 0, "data": data, "message": message })).into_response()
