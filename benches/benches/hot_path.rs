@@ -241,6 +241,7 @@ fn pricing(c: &mut Criterion) {
         completion_tokens: 567,
         cached_tokens: 1000,
         cache_creation_tokens: 0,
+        image_output_tokens: 0,
     };
     let price = table.price(MODEL, "vip").expect("priced model");
     let mut group = c.benchmark_group("price");
