@@ -81,6 +81,9 @@ fn snapshot() -> Snapshot {
                 allow_ips: Vec::new(),
                 group: String::new(),
                 rpm_limit: 0,
+                tpm_limit: 0,
+                model_rpm_limit: Default::default(),
+                model_tpm_limit: Default::default(),
             }),
             user,
         );
