@@ -3,5 +3,7 @@
 //! them ([`load::run`], also the `pylon-load` binary).
 
 pub mod compare;
+pub mod fresh;
 pub mod load;
+pub mod log_rows;
 pub mod mock;
