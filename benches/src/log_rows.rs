@@ -82,9 +82,22 @@ pub fn logs_statement(backend: Backend, shape: &Shape, offset: u64, count: u64) 
     )
 }
 
-/// The per-hour aggregates of every log row (consume rows as requests with their tokens and
-/// quota, error rows as errors), as the settler writes them.
-pub fn aggregates_statement(backend: Backend) -> String {
+/// The per-hour aggregates of every log row, at both levels, as the settler writes them.
+pub fn aggregates_statements(backend: Backend) -> Vec<String> {
+    vec![
+        per_key_aggregates(backend),
+        "INSERT INTO usage_hourly_models (hour, model_name, channel_id, `group`, requests, \
+         errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
+         SELECT hour, model_name, channel_id, `group`, SUM(requests), SUM(errors), \
+         SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(quota) \
+         FROM usage_hourly GROUP BY hour, model_name, channel_id, `group`"
+            .to_string(),
+    ]
+}
+
+/// The per-key aggregates of every log row (consume rows as requests with their tokens and
+/// quota, error rows as errors).
+fn per_key_aggregates(backend: Backend) -> String {
     let hour = match backend {
         Backend::Sqlite => "(created_at / 3600) * 3600",
         Backend::MySqlRedis => "(created_at DIV 3600) * 3600",
@@ -143,6 +156,8 @@ mod tests {
         );
         assert_eq!(key_rows(&shape).len(), 50);
         assert_eq!(user_rows(&shape).len(), 9);
-        assert!(aggregates_statement(Backend::MySqlRedis).contains("DIV 3600"));
+        let aggregates = aggregates_statements(Backend::MySqlRedis);
+        assert!(aggregates[0].contains("DIV 3600"));
+        assert!(aggregates[1].contains("usage_hourly_models"));
     }
 }

@@ -56,7 +56,18 @@ async fn aggregate_sums(pool: &sqlx::AnyPool) -> Vec<i64> {
     ]
     .map(sum)
     .join(", ");
-    sums(pool, format!("SELECT {columns} FROM usage_hourly"), &[]).await
+    let per_key = sums(pool, format!("SELECT {columns} FROM usage_hourly"), &[]).await;
+    let everyone = sums(
+        pool,
+        format!("SELECT {columns} FROM usage_hourly_models"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        per_key, everyone,
+        "everyone's aggregates are the per-key ones summed"
+    );
+    per_key
 }
 
 /// Each aggregate row against the logs of its key: `(hour, user, key, model, channel, group)`

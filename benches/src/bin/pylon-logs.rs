@@ -1,6 +1,7 @@
 //! `pylon-logs`: logs and statistics at a real operator's size. Fills a fresh database
 //! (SQLite, or MySQL and Redis) with `--rows` relay log rows (default 50 million, over 30
-//! days, 1 000 users, 5 000 keys, 50 models, 20 channels) and their per-hour aggregates,
+//! days, 1 000 users, 5 000 keys, 50 models, 20 channels) and their per-hour aggregates (both
+//! levels),
 //! starts `pylon-proxy` (which starts the control plane) on it, signs in as root and times the
 //! admin and user log lists (first pages, every filter) and statistics (`/api/log/stat`,
 //! `/api/data/`) over real HTTP, each `--repeat` times.
@@ -124,7 +125,7 @@ async fn measure(fresh: &Fresh, options: &Options) -> anyhow::Result<()> {
     let fill_time = filled.elapsed();
     let (logged, aggregated): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM logs), (SELECT CAST(SUM(requests + errors) AS SIGNED) \
-         FROM usage_hourly)",
+         FROM usage_hourly_models)",
     )
     .fetch_one(&pool)
     .await?;
@@ -224,8 +225,9 @@ async fn fill(pool: &AnyPool, backend: Backend, shape: &Shape) -> anyhow::Result
             );
         }
     }
-    pool.execute(sqlx::AssertSqlSafe(log_rows::aggregates_statement(backend)))
-        .await?;
+    for statement in log_rows::aggregates_statements(backend) {
+        pool.execute(sqlx::AssertSqlSafe(statement)).await?;
+    }
     pool.execute("DROP TABLE bench_digits").await?;
     Ok(())
 }
@@ -289,6 +291,7 @@ fn requests(shape: &Shape, now: i64) -> Vec<(&'static str, String)> {
         ),
         ("log stat, last day", format!("/api/log/stat?type=2&{day}")),
         ("own log stat", "/api/log/self/stat?type=2".to_string()),
+        ("quota data, last day", format!("/api/data/?{day}")),
         ("quota data, 30 days", format!("/api/data/?{month}")),
         ("own quota data, 30 days", format!("/api/data/self?{month}")),
     ]

@@ -1,8 +1,11 @@
-//! Per-hour usage aggregates (`usage_hourly`): one row per hour × user × key × model × channel ×
-//! group. The settlement batch adds its fresh records here in the transaction that writes their
-//! log rows, so the aggregates always equal the sums of the logs; statistics read them instead
-//! of scanning the logs, and fall back to the logs only for what an hourly row cannot answer
-//! (a key name, a log type other than consume, the part of a time range that is not whole hours).
+//! Per-hour usage aggregates at two levels: `usage_hourly`, one row per hour × user × key × model
+//! × channel × group, and `usage_hourly_models`, the same summed over users and keys (hour ×
+//! model × channel × group). The settlement batch adds its fresh records to both in the
+//! transaction that writes their log rows, so the aggregates always equal the sums of the logs;
+//! statistics read them instead of scanning the logs (everyone's from the smaller table, a user's
+//! or a key's from the wider one), and fall back to the logs only for what an hourly row cannot
+//! answer (a key name, a log type other than consume, the part of a time range that is not whole
+//! hours).
 
 use super::settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord};
 use super::{Db, DbError, Dialect, LogFilter, LogStat};
@@ -17,6 +20,15 @@ struct UsageKey {
     hour: i64,
     user_id: i64,
     token_id: i64,
+    model_name: String,
+    channel_id: i64,
+    group: String,
+}
+
+/// The key of one row of everyone's aggregates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ModelKey {
+    hour: i64,
     model_name: String,
     channel_id: i64,
     group: String,
@@ -64,9 +76,38 @@ fn sums_of(records: &[&RelayRecord]) -> BTreeMap<UsageKey, UsageSums> {
     sums
 }
 
-/// Aggregate rows per upsert statement (12 parameters each).
+impl UsageSums {
+    fn add(&mut self, other: &UsageSums) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+        self.quota = self.quota.saturating_add(other.quota);
+    }
+}
+
+/// The per-key sums folded over users and keys, in key order.
+fn model_sums(sums: &BTreeMap<UsageKey, UsageSums>) -> BTreeMap<ModelKey, UsageSums> {
+    let mut models: BTreeMap<ModelKey, UsageSums> = BTreeMap::new();
+    for (key, row) in sums {
+        let model = ModelKey {
+            hour: key.hour,
+            model_name: key.model_name.clone(),
+            channel_id: key.channel_id,
+            group: key.group.clone(),
+        };
+        models.entry(model).or_default().add(row);
+    }
+    models
+}
+
+/// Aggregate rows per upsert statement (at most 12 parameters each).
 const ROWS_PER_UPSERT: usize = 100;
 const KEY_COLUMNS: &str = "hour, user_id, token_id, model_name, channel_id, `group`";
+const MODEL_KEY_COLUMNS: &str = "hour, model_name, channel_id, `group`";
 const SUM_COLUMNS: [&str; 6] = [
     "requests",
     "errors",
@@ -82,23 +123,69 @@ pub(super) async fn add_usage(
     dialect: Dialect,
     records: &[&RelayRecord],
 ) -> Result<(), DbError> {
-    let sums: Vec<(UsageKey, UsageSums)> = sums_of(records).into_iter().collect();
-    let tail = dialect.upsert_add_tail(KEY_COLUMNS, &SUM_COLUMNS);
-    for rows in sums.chunks(ROWS_PER_UPSERT) {
-        let sql = format!(
-            "INSERT INTO usage_hourly ({KEY_COLUMNS}, {}) VALUES {} {tail}",
-            SUM_COLUMNS.join(", "),
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (k, s) in rows {
-            query = query
+    let sums = sums_of(records);
+    let models = model_sums(&sums);
+    let keyed: Vec<_> = sums.into_iter().collect();
+    upsert(
+        tx,
+        dialect,
+        "usage_hourly",
+        KEY_COLUMNS,
+        6,
+        &keyed,
+        |query, k| {
+            query
                 .bind(k.hour)
                 .bind(k.user_id)
                 .bind(k.token_id)
-                .bind(&k.model_name)
+                .bind(k.model_name.clone())
                 .bind(k.channel_id)
-                .bind(&k.group)
+                .bind(k.group.clone())
+        },
+    )
+    .await?;
+    let models: Vec<_> = models.into_iter().collect();
+    upsert(
+        tx,
+        dialect,
+        "usage_hourly_models",
+        MODEL_KEY_COLUMNS,
+        4,
+        &models,
+        |query, k| {
+            query
+                .bind(k.hour)
+                .bind(k.model_name.clone())
+                .bind(k.channel_id)
+                .bind(k.group.clone())
+        },
+    )
+    .await
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Adds `rows` (a key of `key_len` columns, bound by `bind_key`, and its sums) to `table`.
+async fn upsert<K>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dialect: Dialect,
+    table: &str,
+    key_columns: &str,
+    key_len: usize,
+    rows: &[(K, UsageSums)],
+    bind_key: impl for<'q> Fn(AnyQuery<'q>, &K) -> AnyQuery<'q>,
+) -> Result<(), DbError> {
+    let tail = dialect.upsert_add_tail(key_columns, &SUM_COLUMNS);
+    let placeholders = format!("({})", vec!["?"; key_len + SUM_COLUMNS.len()].join(", "));
+    for chunk in rows.chunks(ROWS_PER_UPSERT) {
+        let sql = format!(
+            "INSERT INTO {table} ({key_columns}, {}) VALUES {} {tail}",
+            SUM_COLUMNS.join(", "),
+            vec![placeholders.as_str(); chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (k, s) in chunk {
+            query = bind_key(query, k)
                 .bind(s.requests)
                 .bind(s.errors)
                 .bind(s.prompt_tokens)
@@ -202,20 +289,25 @@ impl Db {
         Ok(total)
     }
 
-    /// Sums of the aggregate rows of hours `[from, until)` matching the filter's user, model,
-    /// channel and group.
+    /// Sums of the aggregate rows of hours `[from, until)` matching the filter's user, key,
+    /// model, channel and group (everyone's aggregates when it names no user and no key).
     async fn aggregate_stat(
         &self,
         filter: &LogFilter,
         from: i64,
         until: i64,
     ) -> Result<LogStat, DbError> {
-        let mut sql = String::from(
+        let table = if filter.user_id.is_none() && filter.token_id == 0 {
+            "usage_hourly_models"
+        } else {
+            "usage_hourly"
+        };
+        let mut sql = format!(
             "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED), \
              CAST(COALESCE(SUM(requests), 0) AS SIGNED), \
              CAST(COALESCE(SUM(prompt_tokens), 0) AS SIGNED), \
              CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) \
-             FROM usage_hourly WHERE hour >= ? AND hour < ?",
+             FROM {table} WHERE hour >= ? AND hour < ?"
         );
         let mut ints = Vec::new();
         if let Some(user_id) = filter.user_id {
@@ -281,16 +373,16 @@ impl Db {
         start: i64,
         end: i64,
     ) -> Result<Vec<QuotaDatum>, DbError> {
-        let user_clause = if user_id.is_some() {
-            " AND user_id = ?"
+        let (table, user_clause) = if user_id.is_some() {
+            ("usage_hourly", " AND user_id = ?")
         } else {
-            ""
+            ("usage_hourly_models", "")
         };
         let sql = format!(
             "SELECT model_name, hour AS created_at, CAST(SUM(requests) AS SIGNED) AS count, \
              CAST(SUM(quota) AS SIGNED) AS quota, \
              CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS token_used \
-             FROM usage_hourly WHERE hour >= ? AND hour <= ?{user_clause} \
+             FROM {table} WHERE hour >= ? AND hour <= ?{user_clause} \
              GROUP BY model_name, hour HAVING SUM(requests) > 0 ORDER BY hour, model_name"
         );
         let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end);
