@@ -84,8 +84,16 @@ impl App {
 /// Periodic clean-up: expired sessions and old change events.
 async fn housekeeping(app: AppState) {
     let mut ticker = tokio::time::interval(Duration::from_secs(300));
+    let mut ticks: u64 = 0;
     loop {
         ticker.tick().await;
+        // At start and every hour: the planner's statistics follow the tables' growth.
+        if ticks.is_multiple_of(12)
+            && let Err(error) = app.db.refresh_planner_statistics().await
+        {
+            tracing::warn!(%error, "refreshing the planner's statistics failed");
+        }
+        ticks += 1;
         if let Err(error) = app.db.purge_expired_sessions().await {
             tracing::warn!(%error, "purging expired sessions failed");
         }

@@ -97,15 +97,41 @@ enum Arg<'a> {
 }
 
 impl LogFilter {
-    fn clause(&self) -> (String, Vec<Arg<'_>>) {
+    /// Whether a condition other than the type narrows the rows.
+    fn narrowed_besides_type(&self) -> bool {
+        self.user_id.is_some()
+            || self.channel_id != 0
+            || self.token_id != 0
+            || self.start_timestamp > 0
+            || self.end_timestamp > 0
+            || [
+                &self.username,
+                &self.token_name,
+                &self.model_name,
+                &self.group,
+                &self.request_id,
+            ]
+            .iter()
+            .any(|text| !text.is_empty())
+    }
+
+    fn clause(&self, dialect: super::Dialect) -> (String, Vec<Arg<'_>>) {
         let mut sql = String::from(" WHERE 1 = 1");
         let mut args = Vec::new();
         if let Some(user_id) = self.user_id {
             sql.push_str(" AND user_id = ?");
             args.push(Arg::Int(user_id));
         }
+        // SQLite takes any equality index over a range, and "consume" is nearly every row: with
+        // another condition, the type is checked on the rows that condition's index finds
+        // (`+type` reads no index). Alone, the type index serves the rare types (top-ups).
+        let type_column = if dialect == super::Dialect::Sqlite && self.narrowed_besides_type() {
+            "+type"
+        } else {
+            "type"
+        };
         for (value, column) in [
-            (self.log_type, "type"),
+            (self.log_type, type_column),
             (self.channel_id, "channel_id"),
             (self.token_id, "token_id"),
         ] {
@@ -155,6 +181,15 @@ const LOG_COLUMNS: &str = "id, user_id, created_at, type, content, username, tok
     model_name, upstream_model, quota, prompt_tokens, completion_tokens, cached_tokens, use_time_ms, \
     ttft_ms, is_stream, is_estimated, channel_id, `group`, ip, status_code, retries, other";
 
+/// The sums of [`Db::logs_stat`] over `clause`.
+fn stat_query(clause: &str) -> String {
+    format!(
+        "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED), COUNT(*), \
+         CAST(COALESCE(SUM(prompt_tokens), 0) AS SIGNED), \
+         CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) FROM logs{clause}"
+    )
+}
+
 /// The page query after `clause` and its row limit; its parameters follow the clause's:
 /// `LIMIT ?, OFFSET ?` or `id < ?, LIMIT ?`.
 fn page_query(clause: &str, paging: LogPaging) -> (String, i64) {
@@ -178,7 +213,7 @@ impl Db {
         filter: &LogFilter,
         paging: LogPaging,
     ) -> Result<LogPage, DbError> {
-        let (clause, args) = filter.clause();
+        let (clause, args) = filter.clause(self.dialect());
         let count_sql = format!(
             "SELECT COUNT(*) FROM (SELECT id FROM logs{clause} LIMIT {}) capped",
             LOG_COUNT_CAP + 1
@@ -208,56 +243,61 @@ impl Db {
     /// `EXPLAIN` rows as `table:type:key`, SQLite's `EXPLAIN QUERY PLAN` details), so tests and
     /// operators can check that each filter reads an index.
     pub async fn explain_logs_page(&self, filter: &LogFilter) -> Result<Vec<String>, DbError> {
-        let (clause, args) = filter.clause();
+        let (clause, args) = filter.clause(self.dialect());
         let paging = LogPaging::Before {
             before: i64::MAX,
             limit: 10,
         };
         let (page_sql, _) = page_query(&clause, paging);
-        let bound = |sql: String| {
-            bind_all!(sqlx::query(AssertSqlSafe(sql)), &args)
-                .bind(i64::MAX)
-                .bind(10_i64)
+        self.explain(&page_sql, &args, &[i64::MAX, 10]).await
+    }
+
+    /// The same for the sums of [`Db::logs_stat`].
+    pub async fn explain_logs_stat(&self, filter: &LogFilter) -> Result<Vec<String>, DbError> {
+        let (clause, args) = filter.clause(self.dialect());
+        self.explain(&stat_query(&clause), &args, &[]).await
+    }
+
+    async fn explain(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        then: &[i64],
+    ) -> Result<Vec<String>, DbError> {
+        use sqlx::Row;
+        let prefix = match self.dialect() {
+            super::Dialect::MySql => "EXPLAIN",
+            super::Dialect::Sqlite => "EXPLAIN QUERY PLAN",
         };
-        let lines = match self.dialect() {
-            super::Dialect::MySql => {
-                use sqlx::Row;
-                let rows = bound(format!("EXPLAIN {page_sql}"))
-                    .fetch_all(self.pool())
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        let text = |name: &str| {
-                            row.try_get::<Option<String>, _>(name)
-                                .ok()
-                                .flatten()
-                                .unwrap_or_default()
-                        };
-                        format!("{}:{}:{}", text("table"), text("type"), text("key"))
-                    })
-                    .collect()
-            }
-            super::Dialect::Sqlite => {
-                use sqlx::Row;
-                let rows = bound(format!("EXPLAIN QUERY PLAN {page_sql}"))
-                    .fetch_all(self.pool())
-                    .await?;
-                rows.iter()
-                    .map(|row| row.try_get::<String, _>("detail").unwrap_or_default())
-                    .collect()
-            }
+        let mut query = bind_all!(sqlx::query(AssertSqlSafe(format!("{prefix} {sql}"))), args);
+        for value in then {
+            query = query.bind(*value);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let text = |row: &sqlx::any::AnyRow, name: &str| {
+            row.try_get::<Option<String>, _>(name)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
         };
-        Ok(lines)
+        Ok(rows
+            .iter()
+            .map(|row| match self.dialect() {
+                super::Dialect::MySql => format!(
+                    "{}:{}:{}",
+                    text(row, "table"),
+                    text(row, "type"),
+                    text(row, "key")
+                ),
+                super::Dialect::Sqlite => text(row, "detail"),
+            })
+            .collect())
     }
 
     /// Sums over the logs the filter selects.
     pub async fn logs_stat(&self, filter: &LogFilter) -> Result<LogStat, DbError> {
-        let (clause, args) = filter.clause();
-        let sql = format!(
-            "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED), COUNT(*), \
-             CAST(COALESCE(SUM(prompt_tokens), 0) AS SIGNED), \
-             CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) FROM logs{clause}"
-        );
+        let (clause, args) = filter.clause(self.dialect());
+        let sql = stat_query(&clause);
         let (quota, requests, prompt_tokens, completion_tokens): (i64, i64, i64, i64) =
             bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &args)
                 .fetch_one(self.pool())

@@ -27,6 +27,7 @@ mod oidc;
 mod options;
 mod passkeys;
 mod payments;
+mod planner_stats;
 mod plans;
 mod redemptions;
 mod registration;
