@@ -5,6 +5,7 @@
 //! ([`outage::Gate`]).
 
 pub mod compare;
+pub mod console;
 pub mod faults;
 pub mod load;
 pub mod mock;

@@ -184,7 +184,7 @@ pub fn shared_rows(
         )
         .add(
             "balance_gap",
-            "|balance drop − logged quota|",
+            "balance drop minus logged quota (absolute)",
             Figure::Count(figures.balance_gap.unsigned_abs()),
         )
         .add(
@@ -193,4 +193,35 @@ pub fn shared_rows(
             Figure::Time(settled_after),
         )
         .add("peak_rss_mib", "proxy peak RSS", Figure::MiB(peak_mib));
+}
+
+/// The requests in flight when `event` happened at `at`: how many completed, how many failed.
+pub fn in_flight_rows(table: &mut Table, outcomes: &[Outcome], at: Duration, event: &str) {
+    let (completed, failed) = outcome::in_flight_at(outcomes, at);
+    table
+        .add(
+            "in_flight_completed",
+            &format!("in flight at {event}: completed"),
+            Figure::count(completed),
+        )
+        .add(
+            "in_flight_failed",
+            &format!("in flight at {event}: failed"),
+            Figure::count(failed),
+        );
+}
+
+/// The requests sent during an outage: how many, how many completed.
+pub fn outage_rows(table: &mut Table, during: &[Outcome]) {
+    table
+        .add(
+            "sent_during",
+            "sent during the outage",
+            Figure::count(during.len()),
+        )
+        .add(
+            "completed_during",
+            "completed of those",
+            Figure::count(during.len() - outcome::failed(during)),
+        );
 }

@@ -3,7 +3,7 @@
 //! journal replayed, how long until answers came again. SIGTERM: what the requests in flight
 //! got, whether every charge was written, how long the stop took; then a restart.
 
-use super::bench::Bench;
+use super::bench::{Bench, in_flight_rows};
 use super::options::{Backend, Case, Options};
 use super::outcome;
 use super::report::{Figure, Table};
@@ -31,23 +31,13 @@ pub async fn kill9(backend: Backend, options: &Options) -> anyhow::Result<Table>
     let replayed = bench.node.metric(replayed_metric).await;
     let (figures, settled) = bench.settle(&outcomes).await?;
 
-    let (in_flight_ok, in_flight_failed) = outcome::in_flight_at(&outcomes, at);
     let mut table = Table::new(
         "kill9",
         "kill -9 of the proxy under load, restarted at once",
         backend.label(),
     );
+    in_flight_rows(&mut table, &outcomes, at, "the kill");
     table
-        .add(
-            "in_flight_completed",
-            "in flight at the kill: completed",
-            Figure::count(in_flight_ok),
-        )
-        .add(
-            "in_flight_failed",
-            "in flight at the kill: failed",
-            Figure::count(in_flight_failed),
-        )
         .add(
             "restart_to_listen",
             "restart to listening",
@@ -93,7 +83,6 @@ pub async fn sigterm(backend: Backend, options: &Options) -> anyhow::Result<Tabl
     let outcomes = load.finish().await?;
     let (figures, settled) = bench.settle(&outcomes).await?;
 
-    let (in_flight_ok, in_flight_failed) = outcome::in_flight_at(&outcomes, at);
     let exit = match status {
         Some(status) if status.success() => "0".to_string(),
         Some(status) => status.to_string(),
@@ -104,17 +93,8 @@ pub async fn sigterm(backend: Backend, options: &Options) -> anyhow::Result<Tabl
         "SIGTERM of the proxy under load, then a restart",
         backend.label(),
     );
+    in_flight_rows(&mut table, &outcomes, at, "SIGTERM");
     table
-        .add(
-            "in_flight_completed",
-            "in flight at SIGTERM: completed",
-            Figure::count(in_flight_ok),
-        )
-        .add(
-            "in_flight_failed",
-            "in flight at SIGTERM: failed",
-            Figure::count(in_flight_failed),
-        )
         .add(
             "exit_time",
             "SIGTERM to exit",

@@ -4,6 +4,7 @@
 
 use super::options::Backend;
 use super::scratch::{MYSQL_SERVER, REDIS_SERVER, Scratch};
+use crate::compare::procfs;
 use crate::compare::procs::{Launch, Spawned, free_port, wait_listening};
 use crate::outage::Gate;
 use anyhow::bail;
@@ -232,13 +233,5 @@ fn status_kib(pid: u32, field: &str) -> u64 {
     if pid == 0 {
         return 0;
     }
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
+    procfs::status_kib(pid, field).unwrap_or(0)
 }

@@ -3,7 +3,7 @@
 //! database is cut at its gate (MariaDB) or locked by another writer (SQLite): finished
 //! requests wait in the journal and are written once it is back.
 
-use super::bench::Bench;
+use super::bench::{Bench, outage_rows};
 use super::node::Node;
 use super::options::{Backend, Case, Options};
 use super::outcome::{self, Result};
@@ -48,17 +48,8 @@ pub async fn redis(backend: Backend, options: &Options) -> anyhow::Result<Table>
         "Redis cut for 5 s under load, then restored",
         backend.label(),
     );
+    outage_rows(&mut table, &during);
     table
-        .add(
-            "sent_during",
-            "sent during the outage",
-            Figure::count(during.len()),
-        )
-        .add(
-            "completed_during",
-            "completed of those",
-            Figure::count(during.len() - outcome::failed(&during)),
-        )
         .add(
             "answered_503",
             "answered 503 (whole run)",
@@ -183,17 +174,8 @@ pub async fn database(backend: Backend, options: &Options) -> anyhow::Result<Tab
         "database cut (MariaDB) or locked (SQLite) for 5 s under load, then back",
         backend.label(),
     );
+    outage_rows(&mut table, &during);
     table
-        .add(
-            "sent_during",
-            "sent during the outage",
-            Figure::count(during.len()),
-        )
-        .add(
-            "completed_during",
-            "completed of those",
-            Figure::count(during.len() - outcome::failed(&during)),
-        )
         .add(
             "p99_during",
             "p99 of those completed",

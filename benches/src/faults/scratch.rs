@@ -3,6 +3,7 @@
 //! and Redis are shared: only this run's database and keys are ever touched.
 
 use super::options::Backend;
+use crate::compare::pylon::remove_database_and_keys;
 use anyhow::Context;
 use sqlx::{AnyPool, Executor};
 use std::path::PathBuf;
@@ -67,22 +68,6 @@ impl Drop for Scratch {
         if self.backend != Backend::MySqlRedis {
             return;
         }
-        let _ = std::process::Command::new("mysql")
-            .args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e"])
-            .arg(format!("DROP DATABASE IF EXISTS `{}`", self.name))
-            .output();
-        let keys = std::process::Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", "6379", "--scan", "--pattern"])
-            .arg(format!("{}*", self.key_prefix()))
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
-        for batch in keys.chunks(500) {
-            let _ = std::process::Command::new("redis-cli")
-                .args(["-h", "127.0.0.1", "-p", "6379", "DEL"])
-                .args(batch)
-                .output();
-        }
+        remove_database_and_keys(&self.name, &self.key_prefix());
     }
 }
