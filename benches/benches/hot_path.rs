@@ -81,6 +81,9 @@ fn snapshot() -> Snapshot {
                 allow_ips: Vec::new(),
                 group: String::new(),
                 rpm_limit: 0,
+                tpm_limit: 0,
+                model_rpm_limit: Default::default(),
+                model_tpm_limit: Default::default(),
             }),
             user,
         );
@@ -241,6 +244,7 @@ fn pricing(c: &mut Criterion) {
         completion_tokens: 567,
         cached_tokens: 1000,
         cache_creation_tokens: 0,
+        image_output_tokens: 0,
     };
     let price = table.price(MODEL, "vip").expect("priced model");
     let mut group = c.benchmark_group("price");

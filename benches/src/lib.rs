@@ -7,6 +7,8 @@
 pub mod compare;
 pub mod console;
 pub mod faults;
+pub mod fresh;
 pub mod load;
+pub mod log_rows;
 pub mod mock;
 pub mod outage;

@@ -1,7 +1,7 @@
 //! The load client end to end against the mock upstream: closed and open loops, streamed and
 //! not, through the library and through the `pylon-load` binary's JSON contract.
 
-use pylon_benches::load::{JSON_KEYS, LoadConfig, Mode, Report, run};
+use pylon_benches::load::{BodyFormat, JSON_KEYS, LoadConfig, Mode, Report, run};
 use pylon_benches::mock::{MockConfig, MockUpstream};
 use std::time::Duration;
 
@@ -103,6 +103,29 @@ async fn closed_loop_stream() {
         report.requests >= 8 * 5 && report.requests <= 8 * 22,
         "{report:?}"
     );
+}
+
+/// `--format anthropic`: messages to `/v1/messages` (the mock answers as Anthropic does and
+/// refuses a body that is not a message), streams timed by their text deltas and ended by
+/// `message_stop`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_anthropic_stream() {
+    let mock = mock().await.unwrap();
+    let url = format!("{}/v1/messages", mock.base_url());
+    let mut config = LoadConfig::new(
+        &url,
+        Mode::Closed { concurrency: 4 },
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    config.format = BodyFormat::Anthropic;
+    config.stream = true;
+    let report = run(&config).await.unwrap();
+    assert_clean(&report);
+    assert_stream_timings(&report);
+    config.stream = false;
+    let report = run(&config).await.unwrap();
+    assert_clean(&report);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

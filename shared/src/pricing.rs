@@ -1,5 +1,6 @@
 //! new-api compatible billing math: the price options (`ModelRatio`, `CompletionRatio`,
-//! `ModelPrice`, `GroupRatio`, `GroupGroupRatio`, `CacheRatio`, `CreateCacheRatio`) laid over
+//! `ModelPrice`, `GroupRatio`, `GroupGroupRatio`, `CacheRatio`, `CreateCacheRatio`,
+//! `ImageRatio`, `ImageCompletionRatio`) laid over
 //! the shipped default prices ([`defaults`]) into a [`PriceTable`], and the quota a request
 //! costs. Pure and allocation-free on the hot path.
 //!
@@ -45,6 +46,11 @@ pub const OPTION_CREATE_CACHE_RATIO: &str = "CreateCacheRatio";
 /// The cache write ratio of a model `CreateCacheRatio` does not list (new-api's
 /// `GetCreateCacheRatio` fallback: Anthropic's 5-minute cache write price).
 pub const DEFAULT_CREATE_CACHE_RATIO: f64 = 1.25;
+/// Option key: `{model: ratio}` of an image token relative to a prompt token (new-api's; here
+/// the price of image output when `ImageCompletionRatio` does not list the model).
+pub const OPTION_IMAGE_RATIO: &str = "ImageRatio";
+/// Option key: `{model: ratio}` of an image output token relative to a prompt token.
+pub const OPTION_IMAGE_COMPLETION_RATIO: &str = "ImageCompletionRatio";
 /// Option key: `"true"` prices every model the table lacks at [`SELF_USE_MODEL_RATIO`].
 pub const OPTION_SELF_USE_MODE: &str = "SelfUseModeEnabled";
 /// The model ratio of an unpriced model in self-use mode (new-api's `GetModelRatio` fallback).
@@ -69,6 +75,9 @@ pub struct Usage {
     /// The part of `prompt_tokens` written to the provider's prompt cache (Anthropic's
     /// `cache_creation_input_tokens`).
     pub cache_creation_tokens: i64,
+    /// The part of `completion_tokens` that is image output (Gemini image models report it
+    /// per modality), priced at the image output ratio instead of the completion ratio.
+    pub image_output_tokens: i64,
 }
 
 /// The prices configured in the options, parsed once per options change.
@@ -81,6 +90,8 @@ pub struct PriceTable {
     group_group_ratio: HashMap<String, HashMap<String, f64>>,
     cache_ratio: HashMap<String, f64>,
     create_cache_ratio: HashMap<String, f64>,
+    image_ratio: HashMap<String, f64>,
+    image_completion_ratio: HashMap<String, f64>,
     /// Self-use mode: unpriced models cost [`SELF_USE_MODEL_RATIO`].
     self_use: bool,
 }
@@ -126,6 +137,9 @@ pub enum Price {
         cache_ratio: f64,
         /// Price of a prompt token written to the cache relative to an ordinary one.
         create_cache_ratio: f64,
+        /// Price of an image output token relative to a prompt token (new-api's order:
+        /// `ImageCompletionRatio`, else `ImageRatio`, else 1).
+        image_output_ratio: f64,
         /// Multiplier of the caller's group.
         group_ratio: f64,
     },
@@ -160,6 +174,8 @@ impl PriceTable {
                 OPTION_GROUP_RATIO => &mut table.group_ratio,
                 OPTION_CACHE_RATIO => &mut table.cache_ratio,
                 OPTION_CREATE_CACHE_RATIO => &mut table.create_cache_ratio,
+                OPTION_IMAGE_RATIO => &mut table.image_ratio,
+                OPTION_IMAGE_COMPLETION_RATIO => &mut table.image_completion_ratio,
                 OPTION_SELF_USE_MODE => {
                     table.self_use = value.trim() == "true";
                     continue;
@@ -187,6 +203,9 @@ impl PriceTable {
         self.model_price.extend(operator.model_price);
         self.cache_ratio.extend(operator.cache_ratio);
         self.create_cache_ratio.extend(operator.create_cache_ratio);
+        self.image_ratio.extend(operator.image_ratio);
+        self.image_completion_ratio
+            .extend(operator.image_completion_ratio);
         self.group_ratio.extend(operator.group_ratio);
         self.group_group_ratio.extend(operator.group_group_ratio);
         self.self_use = operator.self_use;
@@ -222,8 +241,19 @@ impl PriceTable {
                 .get(model)
                 .copied()
                 .unwrap_or(DEFAULT_CREATE_CACHE_RATIO),
+            image_output_ratio: self.image_output_ratio(name),
             group_ratio,
         })
+    }
+
+    /// The price of an image output token relative to a prompt token: `ImageCompletionRatio`,
+    /// else `ImageRatio`, else 1 (new-api's fallback order; 0 or less counts as unset).
+    fn image_output_ratio(&self, name: &str) -> f64 {
+        [&self.image_completion_ratio, &self.image_ratio]
+            .into_iter()
+            .filter_map(|ratios| ratios.get(name).copied())
+            .find(|ratio| *ratio > 0.0)
+            .unwrap_or(1.0)
     }
 
     /// The model ratio of a normalised name: configured, else the self-use fallback.
@@ -296,8 +326,9 @@ impl Price {
     ///   costs nothing (new-api charges only "billable usage", even for per-request prices);
     /// - per request: the fixed quota;
     /// - by tokens: `((prompt - cached - created) + cached * cache_ratio + created *
-    ///   create_cache_ratio + completion * completion_ratio) * model_ratio * group_ratio`
-    ///   (`created` = cache writes), the uncached part never below 0, computed in exact
+    ///   create_cache_ratio + (completion - image) * completion_ratio + image *
+    ///   image_output_ratio) * model_ratio * group_ratio` (`created` = cache writes, `image` =
+    ///   image output tokens, at most `completion`), the uncached part never below 0, computed in exact
     ///   decimal arithmetic on the ratios' shortest decimal forms (as new-api's
     ///   `decimal.NewFromFloat`) and rounded half away from zero;
     /// - at least 1 when `model_ratio * group_ratio` is not 0;
@@ -307,6 +338,7 @@ impl Price {
         let completion = usage.completion_tokens.max(0);
         let cached = usage.cached_tokens.max(0);
         let created = usage.cache_creation_tokens.max(0);
+        let image = usage.image_output_tokens.clamp(0, completion);
         if prompt == 0 && completion == 0 {
             return 0;
         }
@@ -317,15 +349,17 @@ impl Price {
                 completion_ratio,
                 cache_ratio,
                 create_cache_ratio,
+                image_output_ratio,
                 group_ratio,
             } => {
                 let uncached = prompt.saturating_sub(cached).saturating_sub(created);
                 let quota = token_quota(
-                    [uncached.max(0), cached, created, completion],
+                    [uncached.max(0), cached, created, completion - image, image],
                     [
                         cache_ratio,
                         create_cache_ratio,
                         completion_ratio,
+                        image_output_ratio,
                         model_ratio,
                         group_ratio,
                     ],
@@ -432,15 +466,17 @@ fn per_request_exact(model_price: f64, group_ratio: f64) -> Option<Dec> {
 }
 
 /// `(uncached + cached * cache_ratio + created * create_cache_ratio + completion *
-/// completion_ratio) * (model_ratio * group_ratio)`, rounded half away from zero; floating
+/// completion_ratio + image * image_output_ratio) * (model_ratio * group_ratio)` (`completion`
+/// is the text part of the output here), rounded half away from zero; floating
 /// point only when the exact form would not fit in 128 bits (absurd ratios), saturating either
 /// way.
-fn token_quota(counts: [i64; 4], ratios: [f64; 5]) -> i64 {
-    let [uncached, cached, created, completion] = counts;
+fn token_quota(counts: [i64; 5], ratios: [f64; 6]) -> i64 {
+    let [uncached, cached, created, completion, image] = counts;
     let [
         cache_ratio,
         create_cache_ratio,
         completion_ratio,
+        image_output_ratio,
         model_ratio,
         group_ratio,
     ] = ratios;
@@ -448,7 +484,9 @@ fn token_quota(counts: [i64; 4], ratios: [f64; 5]) -> i64 {
         let prompt = Dec::int(uncached)
             .add(Dec::int(cached).mul(Dec::from_f64(cache_ratio)?)?)?
             .add(Dec::int(created).mul(Dec::from_f64(create_cache_ratio)?)?)?;
-        let output = Dec::int(completion).mul(Dec::from_f64(completion_ratio)?)?;
+        let output = Dec::int(completion)
+            .mul(Dec::from_f64(completion_ratio)?)?
+            .add(Dec::int(image).mul(Dec::from_f64(image_output_ratio)?)?)?;
         let ratio = Dec::from_f64(model_ratio)?.mul(Dec::from_f64(group_ratio)?)?;
         prompt.add(output)?.mul(ratio)
     };
@@ -458,7 +496,8 @@ fn token_quota(counts: [i64; 4], ratios: [f64; 5]) -> i64 {
             (uncached as f64
                 + cached as f64 * cache_ratio
                 + created as f64 * create_cache_ratio
-                + completion as f64 * completion_ratio)
+                + completion as f64 * completion_ratio
+                + image as f64 * image_output_ratio)
                 * (model_ratio * group_ratio),
         ),
     }

@@ -149,7 +149,15 @@ def embeddings(run: Run) -> None:
 
 
 def responses(run: Run) -> None:
-    model = run.args.chat_model
+    check_responses(run, run.args.chat_model)
+
+
+def responses_converted(run: Run) -> None:
+    """The Responses API on a chat-only channel: Pylon converts both ways."""
+    check_responses(run, run.args.chat_only_model)
+
+
+def check_responses(run: Run, model: str) -> None:
     response = run.client.responses.create(model=model, input="Say hello.")
     run.relay("responses", model)
     check(response.object == "response", f"object = {response.object!r}")
@@ -295,6 +303,7 @@ STEPS = [
     completions,
     embeddings,
     responses,
+    responses_converted,
     images,
     moderations,
     speech,
@@ -308,6 +317,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--base-url", required=True, help="http://127.0.0.1:PORT/v1")
     parser.add_argument("--api-key", required=True, help="an sk- key")
     parser.add_argument("--chat-model", required=True, help="chat, completions, responses")
+    parser.add_argument(
+        "--chat-only-model", required=True, help="responses, on a channel without them"
+    )
     parser.add_argument("--embedding-model", required=True)
     parser.add_argument("--image-model", required=True)
     parser.add_argument("--moderation-model", required=True)

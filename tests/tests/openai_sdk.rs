@@ -17,6 +17,8 @@ const OPENAI_PIN: &str = "openai==3.54.0";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 const CHAT_MODEL: &str = "gpt-test";
+/// Served by a channel without the Responses API (`setting.responses_api = false`).
+const CHAT_ONLY_MODEL: &str = "gpt-chat-only";
 const EMBEDDING_MODEL: &str = "text-embedding-test";
 const IMAGE_MODEL: &str = "dall-e-test";
 const MODERATION_MODEL: &str = "moderation-test";
@@ -25,6 +27,7 @@ const TRANSCRIPTION_MODEL: &str = "whisper-test";
 
 const MODELS: &[&str] = &[
     CHAT_MODEL,
+    CHAT_ONLY_MODEL,
     EMBEDDING_MODEL,
     IMAGE_MODEL,
     MODERATION_MODEL,
@@ -62,6 +65,7 @@ async fn run_script(pylon: &Pylon, key: &str) -> Value {
         .arg(script_path())
         .args(["--base-url", &base_url, "--api-key", key])
         .args(["--chat-model", CHAT_MODEL])
+        .args(["--chat-only-model", CHAT_ONLY_MODEL])
         .args(["--embedding-model", EMBEDDING_MODEL])
         .args(["--image-model", IMAGE_MODEL])
         .args(["--moderation-model", MODERATION_MODEL])
@@ -92,9 +96,23 @@ async fn run_script(pylon: &Pylon, key: &str) -> Value {
 }
 
 fn channel_for(base_url: &str) -> Value {
+    let models: Vec<&str> = MODELS
+        .iter()
+        .copied()
+        .filter(|m| *m != CHAT_ONLY_MODEL)
+        .collect();
     json!({
         "type": 1, "name": "sdk", "key": "upstream-key", "base_url": base_url,
-        "models": MODELS.join(","), "group": "default", "priority": 0, "weight": 0,
+        "models": models.join(","), "group": "default", "priority": 0, "weight": 0,
+    })
+}
+
+/// An OpenAI-compatible channel that has chat completions only.
+fn chat_only_channel(base_url: &str) -> Value {
+    json!({
+        "type": 1, "name": "chat-only", "key": "upstream-key", "base_url": base_url,
+        "models": CHAT_ONLY_MODEL, "group": "default", "priority": 0, "weight": 0,
+        "setting": {"responses_api": false},
     })
 }
 
@@ -119,6 +137,7 @@ async fn the_openai_sdk_works_unchanged(backend: Backend) {
         MODELS.iter().map(|m| (m.to_string(), json!(1.0))).collect();
     set_option(&console, "ModelRatio", &Value::Object(ratios).to_string()).await;
     create_channel(&console, channel_for(&mock.base_url())).await;
+    create_channel(&console, chat_only_channel(&mock.base_url())).await;
     let (_, key) = create_key(&console, "openai-sdk", 100_000_000, false).await;
     for model in MODELS {
         wait_until_routable(&pylon, &key, model).await;
@@ -142,6 +161,7 @@ async fn the_openai_sdk_works_unchanged(backend: Backend) {
             "completions",
             "embeddings",
             "responses",
+            "responses_converted",
             "images",
             "moderations",
             "speech",
@@ -162,7 +182,7 @@ async fn the_openai_sdk_works_unchanged(backend: Backend) {
     );
     let expected = relayed_per_model(&summary);
     let relayed: i64 = expected.values().sum();
-    assert_eq!(relayed, 12, "{summary}");
+    assert_eq!(relayed, 14, "{summary}");
     assert_eq!(
         expected.keys().map(String::as_str).collect::<Vec<_>>(),
         {
@@ -173,7 +193,30 @@ async fn the_openai_sdk_works_unchanged(backend: Backend) {
         "every model was called"
     );
     // The refused calls never reached the upstream; every relayed one did, once.
-    assert_eq!(mock.request_count(), 12, "{:?}", mock.requests());
+    assert_eq!(mock.request_count(), 14, "{:?}", mock.requests());
+    // The chat-only channel was asked for chat completions, streamed with its usage.
+    let chat_only: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.json
+                .as_ref()
+                .is_some_and(|body| body["model"] == CHAT_ONLY_MODEL)
+        })
+        .collect();
+    assert_eq!(chat_only.len(), 2, "{chat_only:?}");
+    for request in &chat_only {
+        assert_eq!(request.path, "/v1/chat/completions", "{request:?}");
+        let body = request.json.as_ref().expect("JSON body");
+        assert!(
+            body["messages"].is_array() && body.get("input").is_none(),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        chat_only[1].json.as_ref().expect("JSON")["stream_options"]["include_usage"],
+        true
+    );
 
     // One consume log row per relayed call, per model; nothing for the refused calls.
     let db = database(&pylon).await;
@@ -190,7 +233,7 @@ async fn the_openai_sdk_works_unchanged(backend: Backend) {
     let estimated = scalar(
         &db,
         "SELECT COUNT(*) FROM logs WHERE type = 2 AND is_estimated <> 0 \
-         AND model_name IN ('gpt-test', 'text-embedding-test')",
+         AND model_name IN ('gpt-test', 'gpt-chat-only', 'text-embedding-test')",
     )
     .await;
     assert_eq!(

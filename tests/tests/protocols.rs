@@ -756,3 +756,90 @@ async fn routing_across_types(backend: Backend) {
     assert_eq!(json_of(&answer)["error"]["status"], "RESOURCE_EXHAUSTED");
 }
 on_every_backend!(routing_across_types);
+
+const GEMINI_IMAGE: &str = "gemini-test-image";
+/// `ImageRatio` of the image model: an image output token costs 30 prompt tokens.
+const IMAGE_RATIO: f64 = 30.0;
+
+/// Gemini image models: the IMAGE output tokens Gemini lists in `candidatesTokensDetails` are
+/// billed at the model's `ImageRatio`, the text tokens at its completion ratio, as new-api
+/// bills them; passed on (complete and streamed) and converted for an OpenAI client alike.
+async fn gemini_image_models(backend: Backend) {
+    let gemini = MockUpstream::start(mock_config()).await.expect("mock");
+    let pylon = Pylon::start(backend).await;
+    let console = root_console(&pylon).await;
+    priced(&console, &[GEMINI_IMAGE], &[]).await;
+    set_option(
+        &console,
+        "ImageRatio",
+        &json!({ GEMINI_IMAGE: IMAGE_RATIO }).to_string(),
+    )
+    .await;
+    create_channel(
+        &console,
+        channel(24, "gemini-image", &gemini.base_url(), GEMINI_IMAGE),
+    )
+    .await;
+    let (_, key) = create_key(&console, "image-key", 100_000_000, true).await;
+    wait_until_routable(&pylon, &key, GEMINI_IMAGE).await;
+    let db = database(&pylon).await;
+    let before = scalar(&db, "SELECT quota FROM users WHERE id = 1").await;
+    let headers = [("x-goog-api-key", key.as_str())];
+    let request = json!({"contents": [{"role": "user", "parts": [{"text": "Draw a cat"}]}],
+                         "generationConfig": {"responseModalities": ["TEXT", "IMAGE"]}})
+    .to_string();
+
+    let (status, _, body) = post(
+        &pylon,
+        &format!("/v1beta/models/{GEMINI_IMAGE}:generateContent"),
+        &headers,
+        request.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let parts = &json_of(&body)["candidates"][0]["content"]["parts"];
+    assert_eq!(parts[1]["inlineData"]["mimeType"], "image/png", "{body}");
+    let (status, _, text) = post(
+        &pylon,
+        &format!("/v1beta/models/{GEMINI_IMAGE}:streamGenerateContent?alt=sse"),
+        &headers,
+        request,
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("inlineData"), "{text}");
+    let bearer = format!("Bearer {key}");
+    let (status, _, body) = post(
+        &pylon,
+        "/v1/chat/completions",
+        &[("authorization", bearer.as_str())],
+        json!({"model": GEMINI_IMAGE, "messages": [{"role": "user", "content": "Draw a cat"}]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    eventually_equals(&db, "SELECT COUNT(*) FROM logs WHERE type = 2", 3).await;
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT prompt_tokens, completion_tokens, quota FROM logs WHERE type = 2 ORDER BY id",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("logs");
+    let image = pylon_benches::mock::GEMINI_IMAGE_TOKENS;
+    let text_tokens = i64::try_from(COMPLETION).expect("small");
+    // (prompt + text * completion ratio 2 + image * ImageRatio) * model ratio 1.5
+    let expected = ((i64::try_from(PROMPT).expect("small") as f64
+        + text_tokens as f64 * 2.0
+        + image as f64 * IMAGE_RATIO)
+        * 1.5)
+        .round() as i64;
+    for (prompt, completion, quota) in &rows {
+        assert_eq!(*prompt, i64::try_from(PROMPT).expect("small"));
+        assert_eq!(*completion, text_tokens + image, "the image is output");
+        assert_eq!(*quota, expected, "image tokens at the image ratio");
+    }
+    let spent: i64 = rows.iter().map(|(_, _, quota)| quota).sum();
+    eventually_equals(&db, "SELECT quota FROM users WHERE id = 1", before - spent).await;
+}
+on_every_backend!(gemini_image_models);

@@ -1,5 +1,6 @@
 //! Rate limits (issue 13): a key's own `rpm_limit` holds across proxy nodes sharing Redis (60 of
-//! 200 requests in a minute, whichever node they hit) and in embedded mode; new-api's per-user
+//! 200 requests in a minute, whichever node they hit) and in embedded mode, as do its
+//! tokens-per-minute and per-model limits (LiteLLM's); new-api's per-user
 //! `ModelRequestRateLimit*` options (requests in all, successful ones, per-group pairs). A
 //! refusal is a 429 with `Retry-After` and the `x-ratelimit-*` headers of the client's
 //! provider, in its error format, and is counted in Prometheus.
@@ -232,3 +233,105 @@ async fn new_api_user_limits_count_requests_and_successes(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(new_api_user_limits_count_requests_and_successes);
+
+/// Tokens per minute and per-model limits (LiteLLM's `tpm_limit`, `model_rpm_limit`,
+/// `model_tpm_limit`): a request is refused once the key's window holds its token limit (the
+/// canned upstream reports 6 tokens per request), whichever node served the earlier requests
+/// (two nodes sharing Redis on MySQL + Redis); per-model limits count only their model.
+async fn token_and_per_model_limits(backend: Backend) {
+    let upstream = CannedUpstream::start(|_, _| answer()).await;
+    let pylon = Pylon::start(backend).await;
+    let second = (backend == Backend::MySqlRedis).then(|| pylon.start_node());
+    let second = match second {
+        Some(starting) => Some(starting.await),
+        None => None,
+    };
+    let root = scene(&pylon, &upstream).await;
+    let nodes: Vec<String> = std::iter::once(pylon.base_url.clone())
+        .chain(second.as_ref().map(|n| n.base_url.clone()))
+        .collect();
+    let (key_id, key) = create_key(&root, "tokens", 0, true).await;
+    for bad in [
+        json!({"id": key_id, "tpm_limit": -1}),
+        json!({"id": key_id, "model_rpm_limit": {"gpt": 0}}),
+        json!({"id": key_id, "model_tpm_limit": [1]}),
+        json!({"id": key_id, "model_tpm_limit": {"gpt": "many"}}),
+    ] {
+        let answer = root
+            .send(Method::PUT, "/api/token/", Some(bad.to_string()))
+            .await;
+        assert!(!answer.success(), "{bad}: {answer:?}");
+    }
+    let limited = root
+        .send(
+            Method::PUT,
+            "/api/token/",
+            Some(json!({"id": key_id, "tpm_limit": 20}).to_string()),
+        )
+        .await;
+    assert!(limited.success(), "{limited:?}");
+    let (model_key_id, model_key) = create_key(&root, "per-model", 0, true).await;
+    let limited = root
+        .send(
+            Method::PUT,
+            "/api/token/",
+            Some(
+                json!({"id": model_key_id, "model_rpm_limit": { LATER: 2 },
+                       "model_tpm_limit": { MODEL: 10 }})
+                .to_string(),
+            ),
+        )
+        .await;
+    assert!(limited.success(), "{limited:?}");
+    let listed = root.get("/api/token/?p=1&page_size=10").await;
+    let items = listed.data()["items"].as_array().unwrap().clone();
+    let shown = |id: i64| items.iter().find(|t| t["id"] == id).unwrap().clone();
+    assert_eq!(shown(key_id)["tpm_limit"], 20);
+    assert_eq!(shown(model_key_id)["model_rpm_limit"], json!({ LATER: 2 }));
+    assert_eq!(shown(model_key_id)["model_tpm_limit"], json!({ MODEL: 10 }));
+    for node in &nodes {
+        wait_until_routable_at(node, &key, MODEL).await;
+        wait_until_routable_at(node, &model_key, MODEL).await;
+    }
+    let prices = json!({ MODEL: 0.0002, LATER: 0.0002 });
+    assert_eq!(
+        price_last(&root, &nodes[0], &key, MODEL, prices.clone()).await,
+        200
+    );
+    // 6, 12, 18 tokens: still under 20; the fourth request takes the window to 24; the fifth
+    // is refused, on whichever node.
+    for i in 1..4 {
+        let status = relay(&nodes[i % nodes.len()], &key).await.status();
+        assert_eq!(status, 200, "request {i}");
+    }
+    let refused = relay(&nodes[4 % nodes.len()], &key).await;
+    assert_eq!(refused.status(), 429);
+    let headers = refused.headers().clone();
+    assert_eq!(headers["x-ratelimit-limit-tokens"], "20");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = refused.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("20 tokens"), "{message}");
+    assert_eq!(
+        relay_model(&nodes[0], &key, LATER).await.status(),
+        429,
+        "the key's own token limit covers every model"
+    );
+
+    // Per model: MODEL may use 10 tokens a minute (two requests), LATER two requests.
+    for expected in [200, 200, 429] {
+        let status = relay(&nodes[0], &model_key).await.status();
+        assert_eq!(status, expected, "{MODEL}");
+    }
+    for expected in [200, 200, 429] {
+        let status = relay_model(&nodes[0], &model_key, LATER).await.status();
+        assert_eq!(status, expected, "{LATER}");
+    }
+    // Every refusal above was made by the first node.
+    for (scope, refusals) in [("key_tokens", 2), ("key_model_tokens", 1), ("key_model", 1)] {
+        let name = format!("pylon_proxy_relay_rate_limited_total{{scope=\"{scope}\"}}");
+        assert_eq!(metric(&pylon, &name).await, refusals, "{scope}");
+    }
+}
+on_every_backend!(token_and_per_model_limits);

@@ -13,21 +13,21 @@
 )]
 
 use anyhow::{Context, bail};
-use pylon_benches::compare::procs::{Launch, Spawned, free_port};
+use pylon_benches::compare::procs::Spawned;
+use pylon_benches::fresh::{
+    Backend, Fresh, START_TIMEOUT, insert_rows, percentile, status_kib, wait_answer,
+};
 use pylon_shared::keys::lookup_hash;
-use sqlx::{AnyPool, Executor};
-use std::path::{Path, PathBuf};
+use sqlx::AnyPool;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: pylon-keys [--backend sqlite|mysql|both] [--keys N] [--users N] \
                      [--cold N] [--bin-dir DIR]";
-const MYSQL_SERVER: &str = "mysql://root@127.0.0.1:3306";
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Rows per INSERT statement.
 const ROWS_PER_INSERT: usize = 1000;
 /// Statements per transaction.
 const INSERTS_PER_TRANSACTION: usize = 50;
-const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the start probe asks.
 const PROBE_INTERVAL: Duration = Duration::from_millis(5);
 
@@ -37,21 +37,6 @@ struct Options {
     users: usize,
     cold: usize,
     bin_dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    MySqlRedis,
-}
-
-impl Backend {
-    fn label(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::MySqlRedis => "MySQL+Redis",
-        }
-    }
 }
 
 /// What one backend's run measured.
@@ -115,14 +100,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
                 .with_context(|| format!("{arg} needs a value\n{USAGE}"))
         };
         match arg.as_str() {
-            "--backend" => {
-                options.backends = match value()?.as_str() {
-                    "sqlite" => vec![Backend::Sqlite],
-                    "mysql" => vec![Backend::MySqlRedis],
-                    "both" => vec![Backend::Sqlite, Backend::MySqlRedis],
-                    other => bail!("unknown backend {other}\n{USAGE}"),
-                }
-            }
+            "--backend" => options.backends = Backend::parse_list(&value()?)?,
             "--keys" => options.keys = value()?.parse()?,
             "--users" => options.users = value()?.parse()?,
             "--cold" => options.cold = value()?.parse()?,
@@ -142,54 +120,27 @@ fn key(n: usize) -> String {
 }
 
 async fn measure(backend: Backend, options: &Options) -> anyhow::Result<Figures> {
-    let name = format!("pylon_keys_{}", std::process::id());
-    let dir = std::env::temp_dir().join(&name);
-    std::fs::create_dir_all(dir.join("data"))?;
-    let database_url = match backend {
-        Backend::Sqlite => format!("sqlite://{}/data/pylon.db", dir.display()),
-        Backend::MySqlRedis => {
-            let server = AnyPool::connect(MYSQL_SERVER).await?;
-            server
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                )))
-                .await?;
-            server.close().await;
-            format!("{MYSQL_SERVER}/{name}")
-        }
-    };
-    let result = measure_in(backend, options, &dir, &name, &database_url).await;
-    if backend == Backend::MySqlRedis
-        && let Ok(server) = AnyPool::connect(MYSQL_SERVER).await
-    {
-        let _ = server
-            .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
-            .await;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    let fresh = Fresh::create(backend, "pylon_keys").await?;
+    let result = measure_in(&fresh, options).await;
+    fresh.remove().await;
     result
 }
 
-async fn measure_in(
-    backend: Backend,
-    options: &Options,
-    dir: &Path,
-    name: &str,
-    database_url: &str,
-) -> anyhow::Result<Figures> {
-    let launch = launch(backend, options, dir, name, database_url)?;
+async fn measure_in(fresh: &Fresh, options: &Options) -> anyhow::Result<Figures> {
+    let (launch, base) = fresh.launch(&options.bin_dir)?;
     // A first start applies the migrations.
-    let first = Spawned::start(&launch.launch, dir)?;
-    wait_answer(&launch.base, "/api/status", None, first).await?;
+    let mut first = Spawned::start(&launch, &fresh.dir)?;
+    wait_answer(&base, "/api/status", &mut first).await?;
+    first.stop().await;
     let inserted = Instant::now();
-    fill(database_url, options).await?;
+    fill(&fresh.database_url, options).await?;
     let insert = inserted.elapsed();
 
     let started = Instant::now();
-    let mut proxy = Spawned::start(&launch.launch, dir)?;
+    let mut proxy = Spawned::start(&launch, &fresh.dir)?;
     let probe = key(0);
     loop {
-        if answered(&launch.base, &probe).await {
+        if answered(&base, &probe).await {
             break;
         }
         proxy.check_running()?;
@@ -206,11 +157,11 @@ async fn measure_in(
     let cold_keys: Vec<String> = (1..=options.cold).map(|i| key(i * step)).collect();
     let mut cold = Vec::with_capacity(cold_keys.len());
     for key in &cold_keys {
-        cold.push(timed_answer(&client, &launch.base, key).await?);
+        cold.push(timed_answer(&client, &base, key).await?);
     }
     let mut warm = Vec::with_capacity(cold_keys.len());
     for key in &cold_keys {
-        warm.push(timed_answer(&client, &launch.base, key).await?);
+        warm.push(timed_answer(&client, &base, key).await?);
     }
     let rss_after_cold_kib = status_kib(proxy.pid, "VmRSS:");
     let peak_kib = status_kib(proxy.pid, "VmHWM:");
@@ -224,71 +175,6 @@ async fn measure_in(
         rss_after_cold_kib,
         peak_kib,
     })
-}
-
-struct Prepared {
-    launch: Launch,
-    base: String,
-}
-
-fn launch(
-    backend: Backend,
-    options: &Options,
-    dir: &Path,
-    name: &str,
-    database_url: &str,
-) -> anyhow::Result<Prepared> {
-    let proxy_port = free_port()?;
-    let control_port = free_port()?;
-    let mut launch = Launch::new("pylon-proxy", options.bin_dir.join("pylon-proxy"), &[], 0)
-        .env("PYLON__SERVER__LISTEN", format!("127.0.0.1:{proxy_port}"))
-        .env("PYLON__SERVER__METRICS_LISTEN", "")
-        .env("PYLON__SERVER__THREADS", "1")
-        .env(
-            "PYLON__CONTROL_PLANE__LISTEN",
-            format!("127.0.0.1:{control_port}"),
-        )
-        .env("PYLON__DATA__DIR", dir.join("data").display().to_string())
-        .env("PYLON__DATABASE__URL", database_url)
-        .env("PYLON__LOG__LEVEL", "warn")
-        .cwd(dir);
-    // The proxy's own pid is the one measured: no `taskset` in front of it.
-    launch.core = None;
-    if backend == Backend::MySqlRedis {
-        launch = launch
-            .env("PYLON__CACHE__REDIS_URL", REDIS_URL)
-            .env("PYLON__CACHE__KEY_PREFIX", format!("{name}:"));
-    }
-    Ok(Prepared {
-        launch,
-        base: format!("http://127.0.0.1:{proxy_port}"),
-    })
-}
-
-/// Waits until `path` answers 200, then stops `process`.
-async fn wait_answer(
-    base: &str,
-    path: &str,
-    key: Option<&str>,
-    mut process: Spawned,
-) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let mut request = client.get(format!("{base}{path}"));
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
-        }
-        if request.send().await.is_ok_and(|r| r.status().is_success()) {
-            process.stop().await;
-            return Ok(());
-        }
-        process.check_running()?;
-        if Instant::now() > deadline {
-            bail!("{path} never answered");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Whether `GET /v1/models` with `key` answers 200 (authenticated: the key was found).
@@ -323,7 +209,14 @@ async fn fill(database_url: &str, options: &Options) -> anyhow::Result<()> {
     let users: Vec<String> = (1..=options.users)
         .map(|n| format!("('bench-user-{n}', 1000000000)"))
         .collect();
-    insert_rows(&pool, "INSERT INTO users (username, quota) VALUES ", &users).await?;
+    insert_rows(
+        &pool,
+        "INSERT INTO users (username, quota) VALUES ",
+        &users,
+        ROWS_PER_INSERT,
+        INSERTS_PER_TRANSACTION,
+    )
+    .await?;
     let first_user: i64 =
         sqlx::query_scalar("SELECT MIN(id) FROM users WHERE username LIKE 'bench-user-%'")
             .fetch_one(&pool)
@@ -339,45 +232,27 @@ async fn fill(database_url: &str, options: &Options) -> anyhow::Result<()> {
             lookup_hash(&key(n))
         ));
         if rows.len() == rows.capacity() {
-            insert_rows(&pool, header, &rows).await?;
+            insert_rows(
+                &pool,
+                header,
+                &rows,
+                ROWS_PER_INSERT,
+                INSERTS_PER_TRANSACTION,
+            )
+            .await?;
             rows.clear();
         }
     }
-    insert_rows(&pool, header, &rows).await?;
+    insert_rows(
+        &pool,
+        header,
+        &rows,
+        ROWS_PER_INSERT,
+        INSERTS_PER_TRANSACTION,
+    )
+    .await?;
     pool.close().await;
     Ok(())
-}
-
-async fn insert_rows(pool: &AnyPool, header: &str, rows: &[String]) -> anyhow::Result<()> {
-    for transaction in rows.chunks(ROWS_PER_INSERT * INSERTS_PER_TRANSACTION) {
-        let mut tx = pool.begin().await?;
-        for statement in transaction.chunks(ROWS_PER_INSERT) {
-            let sql = format!("{header}{}", statement.join(","));
-            (&mut *tx).execute(sqlx::AssertSqlSafe(sql)).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(())
-}
-
-/// A `/proc/<pid>/status` field in KiB (0 when unreadable).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
-}
-
-fn percentile(samples: &[Duration], q: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
 }
 
 fn micros(d: Duration) -> String {

@@ -44,6 +44,8 @@ pub struct LoadSpec {
     pub stream: bool,
     /// Request body size.
     pub body_bytes: Option<usize>,
+    /// Send Anthropic messages (`--format anthropic`) instead of chat completions.
+    pub anthropic: bool,
     /// Per-request timeout.
     pub timeout_ms: u64,
 }
@@ -61,6 +63,7 @@ impl LoadSpec {
             max_requests: None,
             stream: false,
             body_bytes: None,
+            anthropic: false,
             timeout_ms: 10_000,
         }
     }
@@ -102,6 +105,9 @@ impl LoadSpec {
         }
         if let Some(bytes) = self.body_bytes {
             args.extend(["--body-bytes".into(), bytes.to_string()]);
+        }
+        if self.anthropic {
+            args.extend(["--format".into(), "anthropic".into()]);
         }
         args.extend(["--timeout-ms".into(), self.timeout_ms.to_string()]);
         args.push("--json".into());

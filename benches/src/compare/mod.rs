@@ -370,6 +370,10 @@ async fn measure(
     if kind.is_pylon() {
         step(name, "retries");
         result.retries = scenarios::retries(ctx, sut).await.map_err(reason);
+        if let Some(rate) = rate {
+            step(name, "Anthropic clients on the OpenAI channel (conversion)");
+            result.conversion = scenarios::conversion(ctx, sut, rate).await.map_err(reason);
+        }
     }
     if kind == SystemKind::LiteLlm {
         hold_litellm_streams(ctx, sut, &mut result, held).await;

@@ -83,6 +83,7 @@ pub fn markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(out);
     }
+    out.push_str(&conversion(c));
     let _ = writeln!(out, "## How it was measured\n");
     if let Some(rate) = c.fixed_rate {
         let _ = writeln!(
@@ -117,6 +118,67 @@ pub fn markdown(c: &Comparison) -> String {
             let _ = writeln!(out, "- {}: {}", system.kind.label(), steps.join("; "));
         }
     }
+    out
+}
+
+/// Anthropic clients on the OpenAI channel beside OpenAI clients, per Pylon system: CPU per
+/// request, median latency and, for streams, time to first token.
+fn conversion(c: &Comparison) -> String {
+    let mut out = String::new();
+    let measured: Vec<_> = [SystemKind::PylonSqlite, SystemKind::PylonMysql]
+        .into_iter()
+        .filter_map(|kind| c.system(kind))
+        .filter(|s| s.conversion.is_ok())
+        .collect();
+    if measured.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "## Conversion: Anthropic clients on an OpenAI channel (issue 11)\n\n\
+         The same load in both formats on the same system, one after the other: `POST \
+         /v1/messages` is converted to a chat completion for the mock and the answer back to \
+         Anthropic's (streams event by event).\n\n\
+         | system | run | CPU µs/req OpenAI → Anthropic | p50 latency OpenAI → Anthropic | \
+         TTFT p50 OpenAI → Anthropic |\n|---|---|---|---|---|"
+    );
+    let cpu = |m: &Measured| {
+        m.cpu_us_per_request
+            .map_or("n/a".into(), |v| format!("{v:.0}"))
+    };
+    let ttft = |m: &Measured| m.report.ttft_us.map_or("n/a".into(), |p| us(p.p50));
+    for system in measured {
+        let Ok(conversion) = &system.conversion else {
+            continue;
+        };
+        let label = system.kind.label();
+        if let Ok(openai) = &system.fixed {
+            let anthropic = &conversion.json;
+            let _ = writeln!(
+                out,
+                "| {label} | small JSON, open loop | {} → {} | {} → {} | |",
+                cpu(openai),
+                cpu(anthropic),
+                us(openai.report.latency_us.p50),
+                us(anthropic.report.latency_us.p50),
+            );
+        }
+        if let Some((concurrency, anthropic)) = &conversion.stream
+            && let Some(openai) = system.streams_at(*concurrency)
+        {
+            let _ = writeln!(
+                out,
+                "| {label} | {concurrency} streams | {} → {} | {} → {} | {} → {} |",
+                cpu(openai),
+                cpu(anthropic),
+                us(openai.report.latency_us.p50),
+                us(anthropic.report.latency_us.p50),
+                ttft(openai),
+                ttft(anthropic),
+            );
+        }
+    }
+    let _ = writeln!(out);
     out
 }
 

@@ -126,6 +126,16 @@ pub struct Retries {
     pub retries: Option<f64>,
 }
 
+/// Anthropic clients on the OpenAI channel (Pylon converts both ways), beside the same load
+/// in OpenAI's format on the same system.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversion {
+    /// Small JSON at the fixed rate, Anthropic ingress.
+    pub json: Measured,
+    /// Streams at the first stream concurrency, Anthropic ingress (concurrency, run).
+    pub stream: Option<(usize, Measured)>,
+}
+
 /// Everything measured on one system.
 #[derive(Debug, Clone, Serialize)]
 pub struct SystemResult {
@@ -157,6 +167,8 @@ pub struct SystemResult {
     pub overload: Outcome<Overload>,
     /// Upstream failures with retries (Pylon only).
     pub retries: Outcome<Retries>,
+    /// Anthropic ingress converted for the OpenAI channel (Pylon only).
+    pub conversion: Outcome<Conversion>,
     /// Anything noticed during the run.
     pub notes: Vec<String>,
 }
@@ -182,6 +194,7 @@ impl SystemResult {
             big: na(),
             overload: na(),
             retries: na(),
+            conversion: na(),
             notes: Vec::new(),
         }
     }

@@ -5,7 +5,7 @@
 use super::load::{self, LoadSpec, Measured};
 use super::options::Plan;
 use super::pylon;
-use super::results::{LongStreams, MaxThroughput, Overload, Retries};
+use super::results::{Conversion, LongStreams, MaxThroughput, Overload, Retries};
 use super::sut::Sut;
 use super::upstreams::Upstream;
 use anyhow::bail;
@@ -112,6 +112,43 @@ pub async fn fixed_rate(ctx: &Ctx<'_>, sut: &mut Sut, rate: f64) -> anyhow::Resu
     );
     spec.timeout_ms = 5_000;
     ctx.load(sut, &spec).await
+}
+
+/// Anthropic clients (`POST /v1/messages`) on the OpenAI channel: the fixed-rate run and the
+/// first stream run again in Anthropic's format, so that the report can set each beside its
+/// OpenAI twin on the same system.
+pub async fn conversion(ctx: &Ctx<'_>, sut: &mut Sut, rate: f64) -> anyhow::Result<Conversion> {
+    let messages = |upstream: Upstream| {
+        sut.url(upstream)
+            .replace("/v1/chat/completions", "/v1/messages")
+    };
+    let (json_url, stream_url) = (messages(Upstream::Json), messages(Upstream::Stream));
+    let mut spec = small(
+        sut,
+        LoadSpec::open(&json_url, Upstream::Json.model(), rate, ctx.plan.fixed_s),
+    );
+    spec.anthropic = true;
+    spec.timeout_ms = 5_000;
+    let json = ctx.load(sut, &spec).await?;
+    let stream = match ctx.plan.stream_concurrency.first() {
+        Some(&concurrency) => {
+            let mut spec = small(
+                sut,
+                LoadSpec::closed(
+                    &stream_url,
+                    Upstream::Stream.model(),
+                    concurrency,
+                    ctx.plan.stream_s,
+                ),
+            );
+            spec.anthropic = true;
+            spec.stream = true;
+            spec.timeout_ms = 60_000;
+            Some((concurrency, ctx.load(sut, &spec).await?))
+        }
+        None => None,
+    };
+    Ok(Conversion { json, stream })
 }
 
 /// Paced streams, `concurrency` at a time.

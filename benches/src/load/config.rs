@@ -7,12 +7,15 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::body::BodyFormat;
+
 /// The `--help` text.
 pub const USAGE: &str = "\
 usage: pylon-load --url URL [--key KEY] [--model MODEL] [--header 'Name: value']...
                   (--mode closed --concurrency N | --mode open --rate R_PER_S [--concurrency N])
                   --duration SECS [--warmup SECS] [--max-requests N]
-                  [--stream] [--body-bytes N] [--timeout-ms N] [--json]
+                  [--stream] [--body-bytes N] [--format chat|anthropic] [--timeout-ms N]
+                  [--json]
   --url URL            chat-completions URL on a loopback address
   --key KEY            sent as Authorization: Bearer KEY
   --model MODEL        model in the body (default gpt-4o-mini)
@@ -26,6 +29,8 @@ usage: pylon-load --url URL [--key KEY] [--model MODEL] [--header 'Name: value']
   --max-requests N     at most N requests per phase (default 100000000)
   --stream             \"stream\": true; measures time to first token and chunk gaps
   --body-bytes N       request body size (default 256)
+  --format F           chat (OpenAI chat completions, the default) or anthropic (an Anthropic
+                       message, with anthropic-version; point --url at /v1/messages)
   --timeout-ms N       whole-request timeout (default 30000)
   --json               print one JSON object instead of a summary";
 
@@ -84,6 +89,8 @@ pub struct LoadConfig {
     pub max_requests: u64,
     pub stream: bool,
     pub body_bytes: usize,
+    /// The API of the body.
+    pub format: BodyFormat,
     /// Whole-request timeout (connect to last byte).
     pub timeout: Duration,
 }
@@ -102,6 +109,7 @@ impl LoadConfig {
             max_requests: DEFAULT_MAX_REQUESTS,
             stream: false,
             body_bytes: 256,
+            format: BodyFormat::Chat,
             timeout: Duration::from_secs(30),
         };
         config.validate()?;
@@ -192,6 +200,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
     let mut max_requests = None;
     let mut stream = false;
     let mut body_bytes = None;
+    let mut format = BodyFormat::Chat;
     let mut timeout_ms = None;
     let mut json = false;
     let mut args = args.into_iter();
@@ -220,6 +229,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
                     "--warmup" => warmup = Some(seconds(&flag, &value)?),
                     "--max-requests" => max_requests = Some(number(&flag, &value)?),
                     "--body-bytes" => body_bytes = Some(number(&flag, &value)?),
+                    "--format" => {
+                        format = match value.as_str() {
+                            "chat" => BodyFormat::Chat,
+                            "anthropic" => BodyFormat::Anthropic,
+                            other => bail!("--format must be chat or anthropic, not {other:?}"),
+                        }
+                    }
                     "--timeout-ms" => timeout_ms = Some(number(&flag, &value)?),
                     _ => bail!("unknown option {flag}"),
                 }
@@ -248,6 +264,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Ar
     config.warmup = warmup.unwrap_or(Duration::ZERO);
     config.max_requests = max_requests.unwrap_or(DEFAULT_MAX_REQUESTS);
     config.stream = stream;
+    config.format = format;
     config.body_bytes = body_bytes.unwrap_or(config.body_bytes);
     if let Some(ms) = timeout_ms {
         config.timeout = Duration::from_millis(ms);

@@ -2,6 +2,7 @@
 //! the bottleneck: HTTP/1.1 only, `TCP_NODELAY`, a large idle pool, no proxy, no redirects, and
 //! headers set once on the client so each request only clones the URL and the shared body.
 
+use super::body::BodyFormat;
 use super::config::LoadConfig;
 use super::sse::SseProbe;
 use super::stats::{ErrorKind, Outcome, Stats, Timings};
@@ -65,6 +66,12 @@ impl Target {
                 HeaderValue::try_from(format!("Bearer {key}")).context("--key: invalid value")?,
             );
         }
+        if config.format == BodyFormat::Anthropic {
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static("2023-06-01"),
+            );
+        }
         for (name, value) in &config.headers {
             headers.insert(
                 HeaderName::try_from(name.as_str())
@@ -87,7 +94,12 @@ impl Target {
         Ok(Self {
             client,
             url: config.url.clone(),
-            body: super::body::chat_body(&config.model, config.stream, config.body_bytes)?,
+            body: super::body::request_body(
+                config.format,
+                &config.model,
+                config.stream,
+                config.body_bytes,
+            )?,
             stream: config.stream,
             timeout: config.timeout,
         })

@@ -31,6 +31,7 @@ pub mod schedule;
 mod sse;
 mod stats;
 
+pub use body::BodyFormat;
 pub use config::{
     Args, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUESTS, LoadConfig, Mode, USAGE, loopback_url, parse,
 };

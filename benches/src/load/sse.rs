@@ -1,6 +1,7 @@
-//! Watching a streamed chat completion as it arrives: which `data:` lines carry a content delta
-//! (the first one is the time to first token), the time between successive ones, and whether
-//! the stream ended with `data: [DONE]`. Lines may be split anywhere across body chunks.
+//! Watching a streamed chat completion (or Anthropic message) as it arrives: which `data:` lines
+//! carry a content delta (the first one is the time to first token), the time between
+//! successive ones, and whether the stream ended (`data: [DONE]`, or Anthropic's
+//! `message_stop`). Lines may be split anywhere across body chunks.
 
 use std::time::Duration;
 
@@ -74,7 +75,7 @@ impl SseProbe {
             return;
         };
         let data = data.strip_prefix(b" ").unwrap_or(data);
-        if data == b"[DONE]" {
+        if data == b"[DONE]" || is_message_stop(data) {
             self.done = true;
             return;
         }
@@ -99,10 +100,16 @@ impl SseProbe {
         self.content_chunks
     }
 
-    /// Whether `data: [DONE]` arrived.
+    /// Whether the stream's end marker arrived.
     pub fn saw_done(&self) -> bool {
         self.done
     }
+}
+
+/// Anthropic's last event: `{"type":"message_stop"}`.
+fn is_message_stop(data: &[u8]) -> bool {
+    const STOP: &[u8] = b"\"message_stop\"";
+    data.len() < 128 && data.windows(STOP.len()).any(|w| w == STOP)
 }
 
 fn newline(bytes: &[u8]) -> Option<usize> {
@@ -110,13 +117,17 @@ fn newline(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Whether a chunk's JSON has a non-empty `"content": "..."` string: a delta's content, or its
-/// `reasoning_content` (hence the key is matched by its end). The role chunk's `"content":""`
-/// and `"content":null` do not count.
+/// `reasoning_content` (hence the key is matched by its end), or an Anthropic `text_delta`'s
+/// `"text": "..."`. The role chunk's `"content":""` and `"content":null` do not count.
 pub fn carries_content(data: &[u8]) -> bool {
-    const KEY: &[u8] = b"content\"";
+    has_text_value(data, b"content\"") || has_text_value(data, b"\"text\"")
+}
+
+/// Whether some key ending in `key` has a non-empty string value.
+fn has_text_value(data: &[u8], key: &[u8]) -> bool {
     let mut rest = data;
-    while let Some(pos) = rest.windows(KEY.len()).position(|w| w == KEY) {
-        rest = rest.get(pos + KEY.len()..).unwrap_or_default();
+    while let Some(pos) = rest.windows(key.len()).position(|w| w == key) {
+        rest = rest.get(pos + key.len()..).unwrap_or_default();
         let value = skip_space(rest);
         let Some(value) = value.strip_prefix(b":") else {
             continue;
@@ -152,6 +163,21 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn reads_anthropic_streams() {
+        let mut probe = SseProbe::new();
+        let events = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[]}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        );
+        probe.feed(events.as_bytes(), ms(5), &mut |_| {});
+        assert_eq!(probe.content_chunks(), 1);
+        assert_eq!(probe.first_token(), Some(ms(5)));
+        assert!(probe.saw_done());
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! Every stream chunk carries `usageMetadata` with the prompt count only; the final chunk
 //! (empty text, `finishReason: STOP`) carries the full counts. `cachedContentTokenCount` is
 //! present only when non-zero, as Google omits zero fields.
+//!
+//! Image models (a name containing `-image`) answer as Gemini's do: the final answer also holds
+//! an `inlineData` PNG, and the output count grows by [`IMAGE_TOKENS`], listed as the IMAGE
+//! modality in `candidatesTokensDetails` beside the TEXT tokens.
 
 use super::errors::{self, Dialect};
 use super::handler::{Ctx, HandlerResult, Reply, json};
@@ -12,6 +16,16 @@ use super::knobs::Usage;
 use super::rng;
 use super::sse::{EventSource, Stream};
 use serde_json::{Value, json};
+
+/// Output tokens of one generated image (Gemini's count for a 1024x1024 image).
+pub const IMAGE_TOKENS: i64 = 1290;
+
+/// A 1x1 PNG, base64.
+const TINY_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+fn is_image_model(model: &str) -> bool {
+    model.contains("-image")
+}
 
 /// Routes `{model}:{action}`.
 pub(crate) fn dispatch(ctx: &Ctx, model: &str, action: &str) -> HandlerResult {
@@ -32,9 +46,10 @@ pub(crate) fn dispatch(ctx: &Ctx, model: &str, action: &str) -> HandlerResult {
 fn generate(ctx: &Ctx, model: &str) -> HandlerResult {
     check_contents(ctx)?;
     let usage = &ctx.knobs.usage;
+    let image = is_image_model(model);
     json(&json!({
-        "candidates": [candidate(&ctx.answer(), true)],
-        "usageMetadata": final_usage(usage),
+        "candidates": [candidate(&ctx.answer(), true, image)],
+        "usageMetadata": final_usage(usage, image),
         "modelVersion": model,
         "responseId": rng::id(""),
     }))
@@ -70,9 +85,13 @@ fn check_contents(ctx: &Ctx) -> Result<(), super::http::Response> {
     Ok(())
 }
 
-fn candidate(text: &str, last: bool) -> Value {
+fn candidate(text: &str, last: bool, image: bool) -> Value {
+    let mut parts = vec![json!({"text": text})];
+    if last && image {
+        parts.push(json!({"inlineData": {"mimeType": "image/png", "data": TINY_PNG}}));
+    }
     let mut candidate = json!({
-        "content": {"parts": [{"text": text}], "role": "model"},
+        "content": {"parts": parts, "role": "model"},
         "index": 0,
     });
     if last {
@@ -89,13 +108,20 @@ fn prompt_usage(usage: &Usage) -> Value {
     })
 }
 
-fn final_usage(usage: &Usage) -> Value {
+fn final_usage(usage: &Usage, image: bool) -> Value {
+    let image_tokens = if image { IMAGE_TOKENS } else { 0 };
     let mut meta = json!({
         "promptTokenCount": usage.prompt,
-        "candidatesTokenCount": usage.completion,
-        "totalTokenCount": usage.total(),
+        "candidatesTokenCount": usage.completion + image_tokens,
+        "totalTokenCount": usage.total() + image_tokens,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage.prompt}],
     });
+    if image {
+        meta["candidatesTokensDetails"] = json!([
+            {"modality": "TEXT", "tokenCount": usage.completion},
+            {"modality": "IMAGE", "tokenCount": IMAGE_TOKENS},
+        ]);
+    }
     if usage.cached > 0 {
         meta["cachedContentTokenCount"] = usage.cached.into();
     }
@@ -113,14 +139,15 @@ struct ChunkStream {
 
 impl ChunkStream {
     fn chunk(&mut self, text: &str, last: bool) -> Vec<u8> {
+        let image = is_image_model(&self.model);
         let mut chunk = json!({
-            "candidates": [candidate(text, last)],
+            "candidates": [candidate(text, last, image)],
             "modelVersion": self.model,
             "responseId": self.response_id,
         });
         if let Some(usage) = &self.usage {
             chunk["usageMetadata"] = if last {
-                final_usage(usage)
+                final_usage(usage, image)
             } else {
                 prompt_usage(usage)
             };

@@ -30,6 +30,7 @@ mod sse;
 mod text;
 
 pub use config::{DEFAULT_MAX_BODY_BYTES, MockConfig};
+pub use gemini::IMAGE_TOKENS as GEMINI_IMAGE_TOKENS;
 pub use multipart::FormField;
 pub use record::RecordedRequest;
 

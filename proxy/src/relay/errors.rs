@@ -17,7 +17,7 @@ pub struct RelayError {
     /// Seconds for a `Retry-After` header.
     pub retry_after: Option<u32>,
     /// A request limit reached: its size and when it frees (the `x-ratelimit-*` headers).
-    pub rate_limit: Option<(u32, std::time::Duration)>,
+    pub rate_limit: Option<(LimitUnit, u64, std::time::Duration)>,
 }
 
 impl RelayError {
@@ -37,16 +37,17 @@ impl RelayError {
         }
     }
 
-    /// A request rate limit reached (429), with when to retry.
+    /// A rate limit reached (429): of requests or of tokens, its size, and when to retry.
     pub fn rate_limited(
         message: impl Into<String>,
-        limit: u32,
+        unit: LimitUnit,
+        limit: u64,
         retry_after: std::time::Duration,
     ) -> Self {
         let seconds = u32::try_from(retry_after.as_secs()).unwrap_or(u32::MAX);
         Self {
             retry_after: Some(seconds.max(1)),
-            rate_limit: Some((limit, retry_after)),
+            rate_limit: Some((unit, limit, retry_after)),
             ..Self::new(
                 429,
                 "rate_limit_error",
@@ -222,8 +223,8 @@ impl RelayError {
         if let Some(seconds) = self.retry_after {
             header.insert_header("Retry-After", seconds.to_string())?;
         }
-        if let Some((limit, reset)) = self.rate_limit {
-            for (name, value) in rate_limit_headers(family, limit, reset) {
+        if let Some((unit, limit, reset)) = self.rate_limit {
+            for (name, value) in rate_limit_headers(family, unit, limit, reset) {
                 header.insert_header(name, value)?;
             }
         }
@@ -231,14 +232,24 @@ impl RelayError {
     }
 }
 
-/// The headers that describe a reached request limit, as the client's provider names them:
-/// OpenAI's `x-ratelimit-*-requests` (reset as a duration), Anthropic's
-/// `anthropic-ratelimit-requests-*` (reset as an RFC 3339 time); Gemini sends none.
+/// What a rate limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitUnit {
+    Requests,
+    Tokens,
+}
+
+/// The headers that describe a reached limit, as the client's provider names them: OpenAI's
+/// `x-ratelimit-*-requests` / `-tokens` (reset as a duration), Anthropic's
+/// `anthropic-ratelimit-requests-*` / `-tokens-*` (reset as an RFC 3339 time); Gemini sends
+/// none.
 fn rate_limit_headers(
     family: Family,
-    limit: u32,
+    unit: LimitUnit,
+    limit: u64,
     reset: std::time::Duration,
 ) -> Vec<(&'static str, String)> {
+    let tokens = unit == LimitUnit::Tokens;
     match family {
         Family::Anthropic => {
             let at = std::time::SystemTime::now() + reset;
@@ -248,21 +259,46 @@ fn rate_limit_headers(
             let reset = chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(0), 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default();
+            let [limit_name, remaining, reset_name] = if tokens {
+                [
+                    "anthropic-ratelimit-tokens-limit",
+                    "anthropic-ratelimit-tokens-remaining",
+                    "anthropic-ratelimit-tokens-reset",
+                ]
+            } else {
+                [
+                    "anthropic-ratelimit-requests-limit",
+                    "anthropic-ratelimit-requests-remaining",
+                    "anthropic-ratelimit-requests-reset",
+                ]
+            };
             vec![
-                ("anthropic-ratelimit-requests-limit", limit.to_string()),
-                ("anthropic-ratelimit-requests-remaining", "0".to_string()),
-                ("anthropic-ratelimit-requests-reset", reset),
+                (limit_name, limit.to_string()),
+                (remaining, "0".to_string()),
+                (reset_name, reset),
             ]
         }
         Family::Gemini => Vec::new(),
-        Family::OpenAi => vec![
-            ("x-ratelimit-limit-requests", limit.to_string()),
-            ("x-ratelimit-remaining-requests", "0".to_string()),
-            (
-                "x-ratelimit-reset-requests",
-                format!("{}s", reset.as_secs().max(1)),
-            ),
-        ],
+        Family::OpenAi => {
+            let [limit_name, remaining, reset_name] = if tokens {
+                [
+                    "x-ratelimit-limit-tokens",
+                    "x-ratelimit-remaining-tokens",
+                    "x-ratelimit-reset-tokens",
+                ]
+            } else {
+                [
+                    "x-ratelimit-limit-requests",
+                    "x-ratelimit-remaining-requests",
+                    "x-ratelimit-reset-requests",
+                ]
+            };
+            vec![
+                (limit_name, limit.to_string()),
+                (remaining, "0".to_string()),
+                (reset_name, format!("{}s", reset.as_secs().max(1))),
+            ]
+        }
     }
 }
 

@@ -229,10 +229,10 @@ impl Relay {
                 ))
             })?;
 
-        if caller.token.rpm_limit > 0 || self.snapshot.user_limits.load().enabled {
+        if caller.token.has_rate_limits() || self.snapshot.user_limits.load().enabled {
             let user_limits = self.snapshot.user_limits.load_full();
             self.rate_limiter
-                .admit(caller, &group, &user_limits, &self.metrics)
+                .admit(caller, &request.model, &group, &user_limits, &self.metrics)
                 .await?;
         }
         if self.settler.saturated() {
@@ -334,7 +334,7 @@ impl Relay {
                         tried.len() - 1,
                         &admission,
                     );
-                    self.finish(&mut guard, record, reservation).await;
+                    self.finish(&mut guard, caller, record, reservation).await;
                     exchange::end(session, &mut delivery).await;
                     return Ok(());
                 }
@@ -383,7 +383,7 @@ impl Relay {
             other: "{}".into(),
             ..RelayRecord::default()
         };
-        self.finish(&mut guard, record, reservation).await;
+        self.finish(&mut guard, caller, record, reservation).await;
         Err(match status {
             Some(status) if status < 500 && status != 429 => RelayError::upstream(502, message),
             Some(429) => RelayError::upstream(429, message),
@@ -514,6 +514,7 @@ impl Relay {
     async fn finish(
         &self,
         guard: &mut ReservationGuard<'_>,
+        caller: &Caller,
         record: RelayRecord,
         reservation: Reservation,
     ) {
@@ -528,6 +529,19 @@ impl Relay {
             if self.snapshot.user_limits.load().enabled {
                 let limits = self.snapshot.user_limits.load_full();
                 self.rate_limiter.succeeded(record.user_id, &limits).await;
+            }
+            if caller.token.tpm_limit > 0 || !caller.token.model_tpm_limit.is_empty() {
+                let tokens = record
+                    .prompt_tokens
+                    .max(0)
+                    .saturating_add(record.completion_tokens.max(0));
+                self.rate_limiter
+                    .used_tokens(
+                        &caller.token,
+                        &record.model_name,
+                        u64::try_from(tokens).unwrap_or(0),
+                    )
+                    .await;
             }
         }
         self.settler.submit(Settlement {

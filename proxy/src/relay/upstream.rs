@@ -56,7 +56,13 @@ pub async fn target<'a>(
     client: &RequestHeader,
     tokens: &TokenCache,
 ) -> Result<Target<'a>, TargetError> {
-    if channel.kind == ChannelType::OpenAi && request.ingress.format.family() == Family::OpenAi {
+    let caps = channel.caps();
+    let speaks_client_format =
+        caps.upstream_format(request.ingress.format, upstream_model) == request.ingress.format;
+    if channel.kind == ChannelType::OpenAi
+        && request.ingress.format.family() == Family::OpenAi
+        && speaks_client_format
+    {
         let body = request
             .upstream_body(upstream_model, completion_limit)
             .map_err(TargetError::Client)?;
@@ -79,7 +85,7 @@ pub async fn target<'a>(
     let client_body = request
         .limited_body(completion_limit)
         .map_err(TargetError::Client)?;
-    let mut plan = llm::plan_request(&request.ingress, channel.kind, &client_body, upstream_model)
+    let mut plan = llm::plan_request(&request.ingress, caps, &client_body, upstream_model)
         .map_err(|e| TargetError::Client(RelayError::from_api(&e)))?;
     let formats_channel = llm::Channel {
         kind: channel.kind,

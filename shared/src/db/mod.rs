@@ -99,8 +99,9 @@ pub use subscriptions::{
     normalize_billing_preference, period_end,
 };
 pub use tokens::{
-    NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED, TOKEN_STATUS_EXHAUSTED,
-    TOKEN_STATUS_EXPIRED, TokenChanges, TokenCreation, TokenFilter, TokenRow, TokenUpdate,
+    KeyRateLimits, NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED,
+    TOKEN_STATUS_EXHAUSTED, TOKEN_STATUS_EXPIRED, TokenChanges, TokenCreation, TokenFilter,
+    TokenRow, TokenUpdate,
 };
 pub use top_ups::{
     CancelOutcome, NewTopUp, PAYMENT_METHOD_REDEMPTION, TOPUP_CANCELLED, TOPUP_EXPIRED,

@@ -43,6 +43,12 @@ pub struct TokenRow {
     pub cross_group_retry: i64,
     /// Requests per minute the key may make (0: no limit of its own).
     pub rpm_limit: i64,
+    /// Tokens (prompt + completion) per minute the key may use (0: no limit of its own).
+    pub tpm_limit: i64,
+    /// `{"model": requests per minute}` JSON; empty: none.
+    pub model_rpm_limit: String,
+    /// `{"model": tokens per minute}` JSON; empty: none.
+    pub model_tpm_limit: String,
 }
 
 /// The columns of [`TokenRow`], as a literal so that queries stay `&'static str`.
@@ -50,7 +56,7 @@ macro_rules! token_columns {
     () => {
         "id, user_id, name, key_hash, status, created_time, accessed_time, expired_time, \
          remain_quota, unlimited_quota, model_limits_enabled, model_limits, allow_ips, used_quota, \
-         `group`, cross_group_retry, rpm_limit"
+         `group`, cross_group_retry, rpm_limit, tpm_limit, model_rpm_limit, model_tpm_limit"
     };
 }
 
@@ -97,7 +103,20 @@ pub struct NewToken<'a> {
     pub allow_ips: &'a str,
     pub group: &'a str,
     pub cross_group_retry: bool,
+    pub limits: KeyRateLimits,
+}
+
+/// A key's own rate limits, as LiteLLM names them (0 or empty: none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRateLimits {
+    /// Requests per minute.
     pub rpm_limit: i64,
+    /// Tokens (prompt + completion) per minute.
+    pub tpm_limit: i64,
+    /// `{"model": requests per minute}` JSON, or empty.
+    pub model_rpm_limit: String,
+    /// `{"model": tokens per minute}` JSON, or empty.
+    pub model_tpm_limit: String,
 }
 
 /// The owner-editable columns to change; `None` leaves a column as it is. A new `remain_quota`
@@ -116,6 +135,9 @@ pub struct TokenChanges {
     pub group: Option<String>,
     pub cross_group_retry: Option<bool>,
     pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub model_rpm_limit: Option<String>,
+    pub model_tpm_limit: Option<String>,
 }
 
 impl TokenChanges {
@@ -163,6 +185,18 @@ impl TokenChanges {
         if let Some(v) = self.rpm_limit {
             sets.push("rpm_limit = ?");
             values.push(Bound::Int(v));
+        }
+        if let Some(v) = self.tpm_limit {
+            sets.push("tpm_limit = ?");
+            values.push(Bound::Int(v));
+        }
+        if let Some(v) = &self.model_rpm_limit {
+            sets.push("model_rpm_limit = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = &self.model_tpm_limit {
+            sets.push("model_tpm_limit = ?");
+            values.push(Bound::Text(v.clone()));
         }
         (sets, values)
     }
@@ -279,8 +313,9 @@ impl Db {
         let result = sqlx::query(
             "INSERT INTO tokens (user_id, name, key_hash, key_ciphertext, status, created_time, \
              accessed_time, expired_time, remain_quota, unlimited_quota, model_limits_enabled, \
-             model_limits, allow_ips, used_quota, `group`, cross_group_retry, rpm_limit) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+             model_limits, allow_ips, used_quota, `group`, cross_group_retry, rpm_limit, \
+             tpm_limit, model_rpm_limit, model_tpm_limit) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
         )
         .bind(token.user_id)
         .bind(token.name)
@@ -297,7 +332,10 @@ impl Db {
         .bind(token.allow_ips)
         .bind(token.group)
         .bind(i64::from(token.cross_group_retry))
-        .bind(token.rpm_limit)
+        .bind(token.limits.rpm_limit)
+        .bind(token.limits.tpm_limit)
+        .bind(&token.limits.model_rpm_limit)
+        .bind(&token.limits.model_tpm_limit)
         .execute(&mut *tx)
         .await?;
         let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;

@@ -37,6 +37,6 @@ pub use errors::{ApiError, ErrorKind, parse_upstream_error};
 pub use format::{ApiFormat, Family, Op};
 pub use ingress::{Ingress, client_key, recognise};
 pub use plan::{Plan, plan_request};
-pub use provider::{Channel, ChannelType, Outgoing, UpstreamRequest};
+pub use provider::{Channel, ChannelCaps, ChannelType, Outgoing, UpstreamRequest};
 pub use transcode::{ClientStream, Transcoder};
 pub use usage::Usage;

@@ -13,7 +13,7 @@ use super::convert::{
 use super::errors::{ApiError, ErrorKind};
 use super::format::{ApiFormat, Op};
 use super::ingress::Ingress;
-use super::provider::ChannelType;
+use super::provider::{ChannelCaps, ChannelType};
 use super::transcode::ClientStream;
 use super::usage::Usage;
 
@@ -51,12 +51,13 @@ impl Plan {
 /// Plans one request. Errors are the client's (400), in its own terms.
 pub fn plan_request(
     ingress: &Ingress,
-    channel: ChannelType,
+    channel: impl Into<ChannelCaps>,
     client_body: &[u8],
     upstream_model: &str,
 ) -> Result<Plan, ApiError> {
+    let channel: ChannelCaps = channel.into();
     if matches!(ingress.op, Op::Embed | Op::BatchEmbed)
-        && let Some(plan) = embeddings(ingress, channel, client_body, upstream_model)?
+        && let Some(plan) = embeddings(ingress, channel.kind, client_body, upstream_model)?
     {
         return Ok(plan);
     }
@@ -277,7 +278,7 @@ fn same_format(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::convert::samples::{GEMINI_REQUEST, OPENAI_CHAT_REQUEST};
+    use crate::llm::convert::samples::{GEMINI_REQUEST, OPENAI_CHAT_REQUEST, RESPONSES_REQUEST};
     use crate::llm::ingress::recognise;
 
     fn post(path: &str) -> Ingress {
@@ -324,6 +325,46 @@ mod tests {
             (stream.format, stream.include_usage, stream.model.as_str()),
             (ApiFormat::OpenAiChat, true, "gpt-4o")
         );
+    }
+
+    #[test]
+    fn responses_to_a_chat_only_channel_become_chat_completions() {
+        let ingress = post("/v1/responses");
+        let native = plan_request(
+            &ingress,
+            ChannelType::OpenAi,
+            RESPONSES_REQUEST.as_bytes(),
+            "gpt-5",
+        )
+        .unwrap();
+        assert_eq!(native.upstream_format, ApiFormat::OpenAiResponses);
+        assert!(!native.converted);
+        let chat_only = ChannelCaps {
+            kind: ChannelType::OpenAi,
+            responses_api: false,
+        };
+        let plan = plan_request(
+            &ingress,
+            chat_only,
+            RESPONSES_REQUEST.as_bytes(),
+            "gpt-5-chat",
+        )
+        .unwrap();
+        assert_eq!(plan.upstream_format, ApiFormat::OpenAiChat);
+        assert!(plan.converted);
+        let sent: Value = serde_json::from_slice(&plan.body).unwrap();
+        assert_eq!(sent["model"], "gpt-5-chat");
+        assert!(sent["messages"].is_array(), "{sent}");
+        assert!(sent.get("input").is_none(), "{sent}");
+        // Chat completions on a chat-only channel pass through as ever.
+        let chat = plan_request(
+            &post("/v1/chat/completions"),
+            chat_only,
+            OPENAI_CHAT_REQUEST.as_bytes(),
+            "gpt-5-chat",
+        )
+        .unwrap();
+        assert!(!chat.converted);
     }
 
     #[test]

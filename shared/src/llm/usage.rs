@@ -20,6 +20,8 @@ pub struct Usage {
     pub output_tokens: i64,
     /// The part of `output_tokens` spent on reasoning ("thoughts").
     pub reasoning_tokens: i64,
+    /// The part of `output_tokens` that is images (Gemini image models).
+    pub image_output_tokens: i64,
 }
 
 impl Usage {
@@ -30,6 +32,7 @@ impl Usage {
             completion_tokens: self.output_tokens,
             cached_tokens: self.cache_read_tokens,
             cache_creation_tokens: self.cache_creation_tokens,
+            image_output_tokens: self.image_output_tokens,
         }
     }
 
@@ -121,6 +124,7 @@ impl Usage {
             cache_creation_tokens: count(&usage["prompt_tokens_details"]["cached_creation_tokens"]),
             output_tokens: count(&usage["completion_tokens"]),
             reasoning_tokens: count(&usage["completion_tokens_details"]["reasoning_tokens"]),
+            image_output_tokens: 0,
         }
     }
 
@@ -132,6 +136,7 @@ impl Usage {
             cache_creation_tokens: count(&usage["input_tokens_details"]["cached_creation_tokens"]),
             output_tokens: count(&usage["output_tokens"]),
             reasoning_tokens: count(&usage["output_tokens_details"]["reasoning_tokens"]),
+            image_output_tokens: 0,
         }
     }
 
@@ -178,6 +183,7 @@ impl Usage {
             cache_creation_tokens: 0,
             output_tokens: count(&meta["candidatesTokenCount"]).saturating_add(thoughts),
             reasoning_tokens: thoughts,
+            image_output_tokens: image_tokens(&meta["candidatesTokensDetails"]),
         }
     }
 }
@@ -186,6 +192,19 @@ impl From<Usage> for crate::pricing::Usage {
     fn from(usage: Usage) -> Self {
         usage.billing()
     }
+}
+
+/// The IMAGE tokens of a Gemini per-modality list (`candidatesTokensDetails`:
+/// `[{"modality": "IMAGE", "tokenCount": n}, ...]`); 0 for anything else.
+pub(crate) fn image_tokens(details: &Value) -> i64 {
+    details.as_array().map_or(0, |details| {
+        details
+            .iter()
+            .filter(|detail| detail["modality"] == "IMAGE")
+            .fold(0i64, |sum, detail| {
+                sum.saturating_add(count(&detail["tokenCount"]))
+            })
+    })
 }
 
 /// A token count as providers write it: integers, floats from sloppy upstreams, numeric
@@ -221,7 +240,8 @@ mod tests {
                 cache_read_tokens: 100,
                 cache_creation_tokens: 10,
                 output_tokens: 15,
-                reasoning_tokens: 0
+                reasoning_tokens: 0,
+                image_output_tokens: 0
             }
         );
         assert_eq!(usage.to_anthropic()["input_tokens"], 25);

@@ -173,6 +173,7 @@ mod tests {
             completion_ratio,
             cache_ratio: 1.0,
             create_cache_ratio: 1.0,
+            image_output_ratio: 1.0,
             group_ratio: 1.0,
         }
     }

@@ -14,6 +14,7 @@ fn usage(prompt: i64, completion: i64, cached: i64) -> Usage {
         completion_tokens: completion,
         cached_tokens: cached,
         cache_creation_tokens: 0,
+        image_output_tokens: 0,
     }
 }
 
@@ -44,6 +45,7 @@ fn prompt_and_completion_tokens_with_completion_ratio() {
             completion_ratio: 4.0,
             cache_ratio: 0.5,
             create_cache_ratio: 1.25,
+            image_output_ratio: 1.0,
             group_ratio: 1.0
         }
     );
@@ -159,6 +161,7 @@ fn defaults_price_common_models_and_the_operator_overrides_them() {
             completion_ratio: 4.0,
             cache_ratio: 0.5,
             create_cache_ratio: 1.25,
+            image_output_ratio: 1.0,
             group_ratio: 1.0
         })
     );
@@ -381,4 +384,44 @@ fn cache_writes_use_the_create_cache_ratio_and_default_to_one_and_a_quarter() {
     };
     // (0 + 40 + 375) * 1.5 = 622.5 -> 623
     assert_eq!(y.quota(&odd), 623);
+}
+
+#[test]
+fn image_output_tokens_cost_the_image_ratio() {
+    let table = parse(&[
+        (
+            "ModelRatio",
+            r#"{"img": 0.15, "img-b": 0.15, "img-c": 0.15}"#,
+        ),
+        ("CompletionRatio", r#"{"img": 4, "img-b": 4, "img-c": 4}"#),
+        ("ImageRatio", r#"{"img": 80, "img-b": 80}"#),
+        ("ImageCompletionRatio", r#"{"img-b": 120, "img-c": 0}"#),
+    ]);
+    let with_image = Usage {
+        image_output_tokens: 1290,
+        ..usage(20, 1296, 0)
+    };
+    // (20 + 6 * 4 + 1290 * 80) * 0.15 = 103 244 * 0.15 = 15 486.6
+    let img = table.price("img", "default").unwrap();
+    assert_eq!(img.quota(&with_image), 15_487);
+    // ImageCompletionRatio first: (20 + 24 + 1290 * 120) * 0.15 = 23 226.6
+    assert_eq!(
+        table.price("img-b", "default").unwrap().quota(&with_image),
+        23_227
+    );
+    // Neither set (0 counts as unset): an image token costs a prompt token.
+    // (20 + 24 + 1290) * 0.15 = 200.1
+    assert_eq!(
+        table.price("img-c", "default").unwrap().quota(&with_image),
+        200
+    );
+    // Without image tokens the image ratio plays no part; an image count beyond the output
+    // is capped at it.
+    assert_eq!(img.quota(&usage(20, 6, 0)), 7);
+    let absurd = Usage {
+        image_output_tokens: i64::MAX,
+        ..usage(20, 6, 0)
+    };
+    // (20 + 6 * 80) * 0.15 = 75
+    assert_eq!(img.quota(&absurd), 75);
 }

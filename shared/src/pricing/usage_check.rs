@@ -43,6 +43,7 @@ mod tests {
             completion_tokens: completion,
             cached_tokens: cached,
             cache_creation_tokens: 0,
+            image_output_tokens: 0,
         })
     }
 

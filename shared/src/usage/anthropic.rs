@@ -58,7 +58,8 @@ mod tests {
                 prompt_tokens: 135,
                 completion_tokens: 15,
                 cached_tokens: 100,
-                cache_creation_tokens: 10
+                cache_creation_tokens: 10,
+                image_output_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);
@@ -82,7 +83,8 @@ mod tests {
                 prompt_tokens: 140,
                 completion_tokens: 9,
                 cached_tokens: 100,
-                cache_creation_tokens: 10
+                cache_creation_tokens: 10,
+                image_output_tokens: 0
             })
         );
     }

@@ -134,7 +134,8 @@ mod tests {
                 prompt_tokens: 15,
                 completion_tokens: 27,
                 cached_tokens: 8,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                image_output_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);
@@ -153,7 +154,8 @@ mod tests {
                 prompt_tokens: 6,
                 completion_tokens: 4,
                 cached_tokens: 0,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                image_output_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);

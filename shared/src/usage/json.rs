@@ -120,6 +120,7 @@ impl OpenAiUsage {
                 .prompt_tokens_details
                 .as_ref()
                 .map_or(0, |d| d.cached_creation_tokens.0),
+            image_output_tokens: 0,
         }
     }
 
@@ -135,6 +136,7 @@ impl OpenAiUsage {
             completion_tokens: self.total_tokens.0.saturating_sub(prompt).max(0),
             cached_tokens: 0,
             cache_creation_tokens: 0,
+            image_output_tokens: 0,
         }
     }
 }
@@ -170,6 +172,7 @@ impl ResponsesUsage {
                 .input_tokens_details
                 .as_ref()
                 .map_or(0, |d| d.cached_creation_tokens.0),
+            image_output_tokens: 0,
         }
     }
 }
@@ -207,6 +210,7 @@ impl AnthropicUsage {
             completion_tokens: get(self.output_tokens),
             cached_tokens: cached,
             cache_creation_tokens: created,
+            image_output_tokens: 0,
         }
     }
 
@@ -253,6 +257,8 @@ pub(super) struct GeminiUsage {
     thoughts_token_count: Count,
     cached_content_token_count: Count,
     tool_use_prompt_token_count: Count,
+    /// Output tokens per modality; image models bill their IMAGE part at the image ratio.
+    candidates_tokens_details: serde_json::Value,
 }
 
 impl GeminiUsage {
@@ -269,6 +275,7 @@ impl GeminiUsage {
                 .saturating_add(self.thoughts_token_count.0),
             cached_tokens: self.cached_content_token_count.0,
             cache_creation_tokens: 0,
+            image_output_tokens: crate::llm::usage::image_tokens(&self.candidates_tokens_details),
         }
     }
 }
@@ -382,6 +389,7 @@ mod tests {
             completion_tokens: completion,
             cached_tokens: cached,
             cache_creation_tokens: 0,
+            image_output_tokens: 0,
         })
     }
 
@@ -439,6 +447,19 @@ mod tests {
             "candidatesTokenCount":10,"thoughtsTokenCount":5,"cachedContentTokenCount":32,
             "totalTokenCount":55}}"#;
         assert_eq!(usage_from_json(BodyFormat::Gemini, gemini), u(40, 15, 32));
+        // An image model lists its output per modality; the IMAGE part is kept apart.
+        let image = br#"{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":1296,
+            "candidatesTokensDetails":[{"modality":"TEXT","tokenCount":6},
+            {"modality":"IMAGE","tokenCount":1290}]}}"#;
+        let read = usage_from_json(BodyFormat::Gemini, image).expect("usage");
+        assert_eq!(
+            (read.completion_tokens, read.image_output_tokens),
+            (1296, 1290)
+        );
+        // Details of another shape are ignored, never a lost report.
+        let odd = br#"{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":3,
+            "candidatesTokensDetails":{"IMAGE":5}}}"#;
+        assert_eq!(usage_from_json(BodyFormat::Gemini, odd), u(7, 3, 0));
     }
 
     #[test]

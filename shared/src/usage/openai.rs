@@ -86,7 +86,8 @@ mod tests {
                 prompt_tokens: 9,
                 completion_tokens: 2,
                 cached_tokens: 3,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                image_output_tokens: 0
             })
         );
         // role chunk, content chunk, finish chunk
@@ -110,7 +111,8 @@ mod tests {
                 prompt_tokens: 4,
                 completion_tokens: 2,
                 cached_tokens: 0,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                image_output_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);
@@ -141,7 +143,8 @@ mod tests {
                 prompt_tokens: 20,
                 completion_tokens: 5,
                 cached_tokens: 8,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                image_output_tokens: 0
             })
         );
         assert_eq!(scanner.content_events(), 2);

@@ -194,7 +194,8 @@ fn oversized_events_are_forwarded_unparsed_and_scanning_resumes() {
                 prompt_tokens: 1,
                 completion_tokens: 2,
                 cached_tokens: 0,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                image_output_tokens: 0
             })
         );
         assert!(out.terminal);

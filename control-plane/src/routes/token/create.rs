@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::ledger;
 use axum::extract::State;
-use pylon_shared::db::{NewToken, TokenCreation, now_secs};
+use pylon_shared::db::{KeyRateLimits, NewToken, TokenCreation, now_secs};
 use pylon_shared::{crypto, keys};
 use serde::Deserialize;
 
@@ -38,6 +38,12 @@ pub struct CreateRequest {
     cross_group_retry: bool,
     #[serde(default)]
     rpm_limit: i64,
+    #[serde(default)]
+    tpm_limit: i64,
+    #[serde(default)]
+    model_rpm_limit: serde_json::Value,
+    #[serde(default)]
+    model_tpm_limit: serde_json::Value,
 }
 
 fn never() -> i64 {
@@ -59,6 +65,13 @@ pub async fn create(
     fields::check_allow_ips(&allow_ips)?;
     fields::check_group(&app, &user, &group).await?;
     fields::check_rpm_limit(request.rpm_limit)?;
+    fields::check_tpm_limit(request.tpm_limit)?;
+    let limits = KeyRateLimits {
+        rpm_limit: request.rpm_limit,
+        tpm_limit: request.tpm_limit,
+        model_rpm_limit: fields::model_rpm_limit(&request.model_rpm_limit)?,
+        model_tpm_limit: fields::model_tpm_limit(&request.model_tpm_limit)?,
+    };
 
     let key = keys::generate();
     let sealed = crypto::seal(&app.secrets.key_encryption, &key.full);
@@ -79,7 +92,7 @@ pub async fn create(
                 allow_ips: &allow_ips,
                 group: &group,
                 cross_group_retry: fields::cross_group_retry(&group, request.cross_group_retry),
-                rpm_limit: request.rpm_limit,
+                limits,
             },
             max,
         )

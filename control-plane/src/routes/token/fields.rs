@@ -95,6 +95,76 @@ pub(super) fn check_rpm_limit(limit: i64) -> Result<(), ApiError> {
     }
 }
 
+/// The most tokens per minute a key's own limit may be (0: no limit).
+const MAX_TPM_LIMIT: i64 = 1_000_000_000_000;
+/// The stored size of a per-model limit map (the column's width).
+const MAX_MODEL_LIMITS_BYTES: usize = 4096;
+
+/// A key's tokens-per-minute limit: 0 (none) to [`MAX_TPM_LIMIT`].
+pub(super) fn check_tpm_limit(limit: i64) -> Result<(), ApiError> {
+    if (0..=MAX_TPM_LIMIT).contains(&limit) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "tpm_limit must be 0 (no limit) to {MAX_TPM_LIMIT}"
+        )))
+    }
+}
+
+/// A per-model limit map (`model_rpm_limit`, `model_tpm_limit`) as stored: `null` or `{}` is
+/// none (empty text); otherwise an object of model names to positive integers up to `max`,
+/// stored as compact JSON of at most [`MAX_MODEL_LIMITS_BYTES`].
+pub(super) fn model_limit_map(
+    field: &str,
+    value: &serde_json::Value,
+    max: i64,
+) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::invalid(format!(
+            "{field} must be an object of model names to limits from 1 to {max}"
+        ))
+    };
+    let map = match value {
+        serde_json::Value::Null => return Ok(String::new()),
+        serde_json::Value::Object(map) => map,
+        _ => return Err(invalid()),
+    };
+    if map.is_empty() {
+        return Ok(String::new());
+    }
+    for (model, limit) in map {
+        let in_range = limit.as_i64().is_some_and(|n| (1..=max).contains(&n));
+        if model.trim().is_empty() || !in_range {
+            return Err(invalid());
+        }
+    }
+    let stored = value.to_string();
+    if stored.len() > MAX_MODEL_LIMITS_BYTES {
+        return Err(ApiError::invalid(format!(
+            "{field} is too long: at most {MAX_MODEL_LIMITS_BYTES} bytes"
+        )));
+    }
+    Ok(stored)
+}
+
+/// [`model_limit_map`] for requests per minute.
+pub(super) fn model_rpm_limit(value: &serde_json::Value) -> Result<String, ApiError> {
+    model_limit_map("model_rpm_limit", value, MAX_RPM_LIMIT)
+}
+
+/// [`model_limit_map`] for tokens per minute.
+pub(super) fn model_tpm_limit(value: &serde_json::Value) -> Result<String, ApiError> {
+    model_limit_map("model_tpm_limit", value, MAX_TPM_LIMIT)
+}
+
+/// A stored per-model limit map as the API shows it (an object; `{}` when none).
+pub(super) fn model_limit_view(stored: &str) -> serde_json::Value {
+    serde_json::from_str::<serde_json::Value>(stored)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}))
+}
+
 pub(super) fn cross_group_retry(group: &str, requested: bool) -> bool {
     requested && group == AUTO_GROUP
 }
@@ -102,6 +172,35 @@ pub(super) fn cross_group_retry(group: &str, requested: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_model_limits_are_objects_of_positive_counts() {
+        use serde_json::json;
+        assert_eq!(model_rpm_limit(&json!(null)).unwrap(), "");
+        assert_eq!(model_rpm_limit(&json!({})).unwrap(), "");
+        assert_eq!(
+            model_rpm_limit(&json!({"gpt-4o": 10})).unwrap(),
+            r#"{"gpt-4o":10}"#
+        );
+        for bad in [
+            json!([1]),
+            json!("x"),
+            json!({"gpt-4o": 0}),
+            json!({"gpt-4o": -1}),
+            json!({"gpt-4o": 1.5}),
+            json!({"gpt-4o": "10"}),
+            json!({"": 10}),
+            json!({"m": MAX_RPM_LIMIT + 1}),
+        ] {
+            assert!(model_rpm_limit(&bad).is_err(), "{bad}");
+        }
+        let many: serde_json::Map<String, serde_json::Value> = (0..400)
+            .map(|i| (format!("model-number-{i}"), json!(1)))
+            .collect();
+        assert!(model_tpm_limit(&serde_json::Value::Object(many)).is_err());
+        assert_eq!(model_limit_view(""), json!({}));
+        assert_eq!(model_limit_view(r#"{"m":2}"#), json!({"m": 2}));
+    }
 
     #[test]
     fn names_are_limited_in_bytes() {

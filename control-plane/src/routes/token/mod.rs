@@ -69,6 +69,9 @@ fn view(app: &App, token: &StoredToken) -> Value {
         "group": t.group,
         "cross_group_retry": t.cross_group_retry != 0,
         "rpm_limit": t.rpm_limit,
+        "tpm_limit": t.tpm_limit,
+        "model_rpm_limit": fields::model_limit_view(&t.model_rpm_limit),
+        "model_tpm_limit": fields::model_limit_view(&t.model_tpm_limit),
     })
 }
 

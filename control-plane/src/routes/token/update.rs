@@ -38,6 +38,19 @@ pub struct UpdateRequest {
     group: Option<String>,
     cross_group_retry: Option<bool>,
     rpm_limit: Option<i64>,
+    tpm_limit: Option<i64>,
+    /// `None` when absent (unchanged); `Some(null)` clears.
+    #[serde(default, deserialize_with = "present")]
+    model_rpm_limit: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    model_tpm_limit: Option<serde_json::Value>,
+}
+
+/// A field that is present, `null` included, as `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde::Deserialize::deserialize(deserializer).map(Some)
 }
 
 pub async fn update(
@@ -145,6 +158,19 @@ async fn settings_change(
     if let Some(limit) = request.rpm_limit {
         fields::check_rpm_limit(limit)?;
     }
+    if let Some(limit) = request.tpm_limit {
+        fields::check_tpm_limit(limit)?;
+    }
+    let model_rpm_limit = request
+        .model_rpm_limit
+        .as_ref()
+        .map(fields::model_rpm_limit)
+        .transpose()?;
+    let model_tpm_limit = request
+        .model_tpm_limit
+        .as_ref()
+        .map(fields::model_tpm_limit)
+        .transpose()?;
     if let Some(group) = request.group.as_deref().filter(|g| *g != stored.group) {
         fields::check_group(app, user, group).await?;
     }
@@ -169,6 +195,9 @@ async fn settings_change(
         group: request.group,
         cross_group_retry,
         rpm_limit: request.rpm_limit,
+        tpm_limit: request.tpm_limit,
+        model_rpm_limit,
+        model_tpm_limit,
     })
 }
 
@@ -195,6 +224,9 @@ mod tests {
             group: String::new(),
             cross_group_retry: 0,
             rpm_limit: 0,
+            tpm_limit: 0,
+            model_rpm_limit: String::new(),
+            model_tpm_limit: String::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! grouped in priority tiers (highest first).
 
 use pylon_shared::db::{ChannelRow, report_bad_row};
-use pylon_shared::llm::ChannelType;
+use pylon_shared::llm::{ChannelCaps, ChannelType};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,6 +91,8 @@ pub struct ChannelEntry {
     pub weight: i64,
     pub auto_ban: bool,
     pub openai_organization: String,
+    /// An OpenAI-compatible upstream serves `/v1/responses` itself (`setting.responses_api`).
+    pub responses_api: bool,
 }
 
 impl ChannelEntry {
@@ -140,7 +142,16 @@ impl ChannelEntry {
             weight: row.weight,
             auto_ban: row.auto_ban != 0,
             openai_organization: row.openai_organization.clone(),
+            responses_api: responses_api(&row.setting),
         })
+    }
+
+    /// What the request planner needs to know of it.
+    pub fn caps(&self) -> ChannelCaps {
+        ChannelCaps {
+            kind: self.kind,
+            responses_api: self.responses_api,
+        }
     }
 
     /// The upstream key for the next request: random or round-robin.
@@ -245,6 +256,16 @@ fn json_object<V: serde::de::DeserializeOwned>(text: &str) -> Option<HashMap<Str
         .map(Option::unwrap_or_default)
 }
 
+/// `setting.responses_api`: `false` marks a chat-only OpenAI-compatible upstream. Anything else
+/// (absent, not JSON, another type) keeps the default, yes: `setting` holds new-api's other
+/// channel settings too, which the relay does not read.
+fn responses_api(setting: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(setting)
+        .ok()
+        .and_then(|setting| setting.get("responses_api")?.as_bool())
+        .unwrap_or(true)
+}
+
 fn split_list(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
@@ -269,5 +290,14 @@ mod tests {
         assert_eq!(u.host, "api.openai.com");
         assert!(Upstream::parse("ftp://x").is_none());
         assert!(Upstream::parse("http://:80").is_none());
+    }
+
+    #[test]
+    fn reads_whether_the_upstream_has_the_responses_api() {
+        assert!(responses_api(""));
+        assert!(responses_api("not json"));
+        assert!(responses_api(r#"{"proxy":"x"}"#));
+        assert!(responses_api(r#"{"responses_api":"no"}"#));
+        assert!(!responses_api(r#"{"responses_api":false}"#));
     }
 }

@@ -2,7 +2,7 @@
 
 use pylon_shared::db::TokenRow;
 use pylon_shared::net::IpNet;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Token status: usable.
 pub const TOKEN_ENABLED: i64 = 1;
@@ -24,7 +24,13 @@ pub struct TokenEntry {
     /// Group override; empty uses the owner's.
     pub group: String,
     /// Requests per minute the key may make (0: no limit of its own).
-    pub rpm_limit: u32,
+    pub rpm_limit: u64,
+    /// Tokens per minute the key may use (0: no limit of its own).
+    pub tpm_limit: u64,
+    /// Requests per minute, per requested model.
+    pub model_rpm_limit: HashMap<String, u64>,
+    /// Tokens per minute, per requested model.
+    pub model_tpm_limit: HashMap<String, u64>,
 }
 
 impl TokenEntry {
@@ -54,8 +60,19 @@ impl TokenEntry {
             model_limits,
             allow_ips,
             group: row.group.clone(),
-            rpm_limit: u32::try_from(row.rpm_limit.max(0)).unwrap_or(u32::MAX),
+            rpm_limit: u64::try_from(row.rpm_limit).unwrap_or(0),
+            tpm_limit: u64::try_from(row.tpm_limit).unwrap_or(0),
+            model_rpm_limit: per_model_limits(&row.model_rpm_limit),
+            model_tpm_limit: per_model_limits(&row.model_tpm_limit),
         }
+    }
+
+    /// Whether the key has any rate limit of its own.
+    pub fn has_rate_limits(&self) -> bool {
+        self.rpm_limit > 0
+            || self.tpm_limit > 0
+            || !self.model_rpm_limit.is_empty()
+            || !self.model_tpm_limit.is_empty()
     }
 
     /// True when the key may be used for `model`.
@@ -72,4 +89,16 @@ impl TokenEntry {
         }
         ip.is_some_and(|ip| self.allow_ips.iter().any(|net| net.contains(ip)))
     }
+}
+
+/// A stored `{"model": n}` limit map; entries that are not positive integers are dropped (the
+/// API refuses them), as is the whole map when it is not an object.
+fn per_model_limits(stored: &str) -> HashMap<String, u64> {
+    serde_json::from_str::<HashMap<String, serde_json::Value>>(stored)
+        .map(|map| {
+            map.into_iter()
+                .filter_map(|(model, limit)| Some((model, limit.as_u64().filter(|n| *n > 0)?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }

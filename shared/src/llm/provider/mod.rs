@@ -79,6 +79,40 @@ impl ChannelType {
     }
 }
 
+/// A channel as the planner sees it: its type, and whether an OpenAI-compatible upstream has
+/// the Responses API (the channel's `setting.responses_api`, yes unless it says `false`). A
+/// chat-only upstream is sent Responses requests as chat completions, and its answers are
+/// converted back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelCaps {
+    /// Its type.
+    pub kind: ChannelType,
+    /// It serves `/v1/responses` itself.
+    pub responses_api: bool,
+}
+
+impl From<ChannelType> for ChannelCaps {
+    fn from(kind: ChannelType) -> Self {
+        ChannelCaps {
+            kind,
+            responses_api: true,
+        }
+    }
+}
+
+impl ChannelCaps {
+    /// [`ChannelType::upstream_format`], with Responses requests to a chat-only upstream sent
+    /// as chat completions.
+    pub fn upstream_format(self, client: ApiFormat, model: &str) -> ApiFormat {
+        let chat_only =
+            !self.responses_api && matches!(self.kind, ChannelType::OpenAi | ChannelType::Azure);
+        if chat_only && client == ApiFormat::OpenAiResponses {
+            return ApiFormat::OpenAiChat;
+        }
+        self.kind.upstream_format(client, model)
+    }
+}
+
 /// A channel as the formats layer needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {

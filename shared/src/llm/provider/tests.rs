@@ -80,6 +80,22 @@ fn channel_numbers_and_formats() {
         ChannelType::OpenAi.upstream_format(ApiFormat::OpenAiResponses, "gpt-5"),
         ApiFormat::OpenAiResponses
     );
+    let chat_only = ChannelCaps {
+        kind: ChannelType::OpenAi,
+        responses_api: false,
+    };
+    assert_eq!(
+        chat_only.upstream_format(ApiFormat::OpenAiResponses, "gpt-5"),
+        ApiFormat::OpenAiChat
+    );
+    assert_eq!(
+        chat_only.upstream_format(ApiFormat::OpenAiEmbeddings, "e"),
+        ApiFormat::OpenAiEmbeddings
+    );
+    assert_eq!(
+        ChannelCaps::from(ChannelType::Azure).upstream_format(ApiFormat::OpenAiResponses, "gpt-5"),
+        ApiFormat::OpenAiResponses
+    );
     assert_eq!(
         ChannelType::Bedrock.upstream_format(ApiFormat::OpenAiChat, "x"),
         ApiFormat::Anthropic

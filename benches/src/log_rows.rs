@@ -1,0 +1,148 @@
+//! Synthetic relay logs at scale for `pylon-logs`: `rows` consume log rows (one in 50 an error
+//! row) over `days` days, of `users` users (user 1 is the root account), `users * 5` keys,
+//! 50 models and 20 channels, generated inside the database by `INSERT ... SELECT` over a
+//! table of 1 000 digits (no round trip per row), then the per-hour aggregates computed from
+//! them with one `GROUP BY`, as the settler would have written them.
+
+use crate::fresh::Backend;
+
+/// Rows per generating statement (the digits table squared).
+pub const ROWS_PER_STATEMENT: u64 = 1_000_000;
+/// Models and channels the rows spread over.
+pub const MODELS: u64 = 50;
+pub const CHANNELS: u64 = 20;
+/// Keys per user.
+pub const KEYS_PER_USER: u64 = 5;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub rows: u64,
+    pub users: u64,
+    /// Unix second of the first row; rows are spread evenly from it.
+    pub start: i64,
+    pub days: u64,
+}
+
+impl Shape {
+    /// Keys: `users * KEYS_PER_USER`, key `k` belonging to user `1 + (k - 1) % users`.
+    pub fn keys(&self) -> u64 {
+        self.users * KEYS_PER_USER
+    }
+}
+
+/// The digits table the generators join with itself.
+pub fn digits_statements() -> Vec<String> {
+    let values: Vec<String> = (0..1000).map(|d| format!("({d})")).collect();
+    vec![
+        "CREATE TABLE bench_digits (d BIGINT NOT NULL PRIMARY KEY)".to_string(),
+        format!("INSERT INTO bench_digits (d) VALUES {}", values.join(",")),
+    ]
+}
+
+/// The statement generating rows `offset .. offset + count` (count at most
+/// [`ROWS_PER_STATEMENT`], a multiple of 1 000).
+pub fn logs_statement(backend: Backend, shape: &Shape, offset: u64, count: u64) -> String {
+    let thousands = count.div_ceil(1000);
+    let span = shape.days * 86_400;
+    let concat = |parts: &[&str]| match backend {
+        Backend::Sqlite => parts.join(" || "),
+        Backend::MySqlRedis => format!("CONCAT({})", parts.join(", ")),
+    };
+    let div = match backend {
+        Backend::Sqlite => "/",
+        Backend::MySqlRedis => "DIV",
+    };
+    let users = shape.users;
+    let keys = shape.keys();
+    let user = format!("(1 + n % {users})");
+    let username = format!(
+        "CASE WHEN n % {users} = 0 THEN 'root' ELSE {} END",
+        concat(&["'bench-user-'", &user])
+    );
+    let token = format!("(1 + n % {keys})");
+    format!(
+        "INSERT INTO logs (request_id, user_id, created_at, type, content, username, token_name, \
+         token_id, model_name, upstream_model, quota, prompt_tokens, completion_tokens, \
+         cached_tokens, use_time_ms, ttft_ms, is_stream, is_estimated, channel_id, `group`, ip, \
+         status_code, retries, other) \
+         SELECT {request_id}, {user}, {start} + n * {span} {div} {rows}, \
+         CASE WHEN n % 50 = 7 THEN 5 ELSE 2 END, '', {username}, {token_name}, {token}, \
+         {model}, {model}, CASE WHEN n % 50 = 7 THEN 0 ELSE 50 + n % 500 END, \
+         100 + n % 900, 10 + n % 300, n % 64, 400 + n % 3000, 100 + n % 500, n % 2, 0, \
+         1 + n % {CHANNELS}, 'default', '127.0.0.1', 200, 0, '' \
+         FROM (SELECT {offset} + a.d * 1000 + b.d AS n FROM bench_digits a \
+         CROSS JOIN bench_digits b WHERE a.d < {thousands}) s WHERE n < {end}",
+        request_id = concat(&["'bench-'", "n"]),
+        start = shape.start,
+        rows = shape.rows.max(1),
+        token_name = concat(&["'bench-key-'", &token]),
+        model = concat(&["'bench-model-'", &format!("(n % {MODELS})")]),
+        end = (offset + count).min(shape.rows),
+    )
+}
+
+/// The per-hour aggregates of every log row (consume rows as requests with their tokens and
+/// quota, error rows as errors), as the settler writes them.
+pub fn aggregates_statement(backend: Backend) -> String {
+    let hour = match backend {
+        Backend::Sqlite => "(created_at / 3600) * 3600",
+        Backend::MySqlRedis => "(created_at DIV 3600) * 3600",
+    };
+    format!(
+        "INSERT INTO usage_hourly (hour, user_id, token_id, model_name, channel_id, `group`, \
+         requests, errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
+         SELECT {hour} AS h, user_id, token_id, model_name, channel_id, `group`, \
+         SUM(CASE WHEN type = 2 THEN 1 ELSE 0 END), SUM(CASE WHEN type = 5 THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN prompt_tokens ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN quota ELSE 0 END) \
+         FROM logs GROUP BY h, user_id, token_id, model_name, channel_id, `group`"
+    )
+}
+
+/// The users (ids 2 ..= users; 1 is root) and keys, as multi-row value lists.
+pub fn user_rows(shape: &Shape) -> Vec<String> {
+    (2..=shape.users)
+        .map(|id| format!("({id}, 'bench-user-{id}', 'default', 1000000000)"))
+        .collect()
+}
+
+/// Key rows: `(id, user_id, name, key_hash)`; the hashes are unique placeholders (the bench
+/// never authenticates with these keys).
+pub fn key_rows(shape: &Shape) -> Vec<String> {
+    (1..=shape.keys())
+        .map(|id| {
+            let user = 1 + (id - 1) % shape.users;
+            format!("({id}, {user}, 'bench-key-{id}', 'bench-hash-{id}', '', 1000000000)")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_name_every_part_for_each_dialect() {
+        let shape = Shape {
+            rows: 2500,
+            users: 10,
+            start: 1_700_000_000,
+            days: 30,
+        };
+        let sqlite = logs_statement(Backend::Sqlite, &shape, 0, 2000);
+        assert!(sqlite.contains("'bench-'") && sqlite.contains("||"));
+        assert!(sqlite.contains("a.d < 2") && sqlite.contains("n < 2000"));
+        let mysql = logs_statement(Backend::MySqlRedis, &shape, 2000, 1000);
+        assert!(mysql.contains("CONCAT('bench-', n)") && mysql.contains(" DIV "));
+        assert!(
+            mysql.contains("n < 2500"),
+            "the last batch stops at the row count"
+        );
+        assert_eq!(key_rows(&shape).len(), 50);
+        assert_eq!(user_rows(&shape).len(), 9);
+        assert!(aggregates_statement(Backend::MySqlRedis).contains("DIV 3600"));
+    }
+}
