@@ -81,8 +81,7 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 }
 
 /// A `kB` field of `/proc/<pid>/status`.
-/// A `/proc/<pid>/status` field (`VmRSS:`, `VmHWM:`...) in KiB.
-pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

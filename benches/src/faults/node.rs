@@ -4,8 +4,8 @@
 
 use super::options::Backend;
 use super::scratch::{MYSQL_SERVER, REDIS_SERVER, Scratch};
-use crate::compare::procfs;
 use crate::compare::procs::{Launch, Spawned, free_port, wait_listening};
+use crate::fresh;
 use crate::outage::Gate;
 use anyhow::bail;
 use std::path::Path;
@@ -233,5 +233,5 @@ fn status_kib(pid: u32, field: &str) -> u64 {
     if pid == 0 {
         return 0;
     }
-    procfs::status_kib(pid, field).unwrap_or(0)
+    fresh::status_kib(pid, field)
 }

@@ -1,6 +1,7 @@
 //! The command line of `pylon-faults`: which backends and cases, the load's rate, length and
 //! keys, and where the binaries are.
 
+pub use crate::fresh::Backend;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,23 +18,6 @@ usage: pylon-faults [--backend sqlite|mysql|both] [--cases LIST] [--rate N] [--d
   --keys      keys the load spreads over (default 8)
   --slow      slow connections of the slow-client case (default 2000)
   --bin-dir   where pylon-proxy and pylon-control-plane are (default: beside this program)";
-
-/// Which storage Pylon runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    MySqlRedis,
-}
-
-impl Backend {
-    /// As in the tables.
-    pub fn label(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::MySqlRedis => "MySQL+Redis",
-        }
-    }
-}
 
 /// The fault cases, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,14 +89,7 @@ impl Options {
                     .with_context(|| format!("{arg} needs a value\n{USAGE}"))
             };
             match arg.as_str() {
-                "--backend" => {
-                    options.backends = match value()?.as_str() {
-                        "sqlite" => vec![Backend::Sqlite],
-                        "mysql" => vec![Backend::MySqlRedis],
-                        "both" => vec![Backend::Sqlite, Backend::MySqlRedis],
-                        other => bail!("unknown backend {other}\n{USAGE}"),
-                    }
-                }
+                "--backend" => options.backends = Backend::parse_list(&value()?)?,
                 "--cases" => options.cases = cases(&value()?)?,
                 "--rate" => options.rate = value()?.parse()?,
                 "--duration" => options.duration = Duration::from_secs_f64(value()?.parse()?),

@@ -1,11 +1,11 @@
-//! A fresh place for one run of a case: a temporary directory, and on MySQL + Redis a new
-//! database and a Redis key prefix of its own, all removed when dropped. The machine's MariaDB
-//! and Redis are shared: only this run's database and keys are ever touched.
+//! A fresh place for one run of a case ([`Fresh`]: a temporary directory, and on MySQL + Redis
+//! a new database), removed when dropped together with the run's Redis keys, so that an error
+//! half-way through a case leaves nothing behind. The machine's MariaDB and Redis are shared:
+//! only this run's database and keys are ever touched.
 
 use super::options::Backend;
 use crate::compare::pylon::remove_database_and_keys;
-use anyhow::Context;
-use sqlx::{AnyPool, Executor};
+use crate::fresh::Fresh;
 use std::path::PathBuf;
 
 /// MariaDB on this machine (root, no password).
@@ -16,39 +16,27 @@ pub const REDIS_SERVER: &str = "127.0.0.1:6379";
 /// A run's directory, database and key prefix.
 pub struct Scratch {
     pub backend: Backend,
-    /// Unique name: the directory's, the MySQL database's and the Redis prefix's.
+    /// Unique name: the MySQL database's and the Redis prefix's.
     pub name: String,
     pub dir: PathBuf,
+    database_url: String,
 }
 
 impl Scratch {
-    /// Creates the directory (and the MySQL database) for a run named after `case`.
+    /// Creates the directory (and the MySQL database) for a run of `case`.
     pub async fn create(backend: Backend, case: &str) -> anyhow::Result<Self> {
-        let name = format!("pylon_faults_{}_{case}", std::process::id());
-        let dir = std::env::temp_dir().join(&name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data"))?;
-        if backend == Backend::MySqlRedis {
-            let server = AnyPool::connect(&format!("mysql://root@{MYSQL_SERVER}"))
-                .await
-                .context("MariaDB (root, no password) on 127.0.0.1:3306 is needed")?;
-            server
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS `{name}`; \
-                     CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                )))
-                .await?;
-            server.close().await;
-        }
-        Ok(Self { backend, name, dir })
+        let fresh = Fresh::create(backend, &format!("pylon_faults_{case}")).await?;
+        Ok(Self {
+            backend,
+            name: fresh.name,
+            dir: fresh.dir,
+            database_url: fresh.database_url,
+        })
     }
 
     /// The database URL for direct reads (never through a gate).
     pub fn database_url(&self) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("sqlite://{}/data/pylon.db", self.dir.display()),
-            Backend::MySqlRedis => format!("mysql://root@{MYSQL_SERVER}/{}", self.name),
-        }
+        self.database_url.clone()
     }
 
     /// The settlement journal's file.
@@ -65,9 +53,8 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if self.backend != Backend::MySqlRedis {
-            return;
+        if self.backend == Backend::MySqlRedis {
+            remove_database_and_keys(&self.name, &self.key_prefix());
         }
-        remove_database_and_keys(&self.name, &self.key_prefix());
     }
 }
