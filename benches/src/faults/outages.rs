@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// How long each outage lasts.
 pub const OUTAGE: Duration = Duration::from_secs(5);
-/// How often the journal is read during the database outage.
+/// How often the journal (during the database outage) and the database (after it) are read.
 const JOURNAL_EVERY: Duration = Duration::from_millis(100);
 
 fn healthy(url: &str) -> Vec<Channel> {
