@@ -339,7 +339,9 @@ async fn a_crash_during_a_database_outage_loses_nothing_journaled(backend: Backe
         Backend::MySqlRedis => {
             let server = pylon_tests::backend::mysql_server_url();
             let target = server.rsplit('@').next().unwrap_or("127.0.0.1:3306");
-            let gate = pylon_tests::outage::Gate::start(target.to_string()).await;
+            let gate = pylon_tests::outage::Gate::start(target.to_string())
+                .await
+                .expect("gate");
             builder = builder.database_via(gate.addr());
             Outage::Gate(gate)
         }
@@ -478,7 +480,9 @@ async fn redis_down_is_answered_fast_with_503() {
         .trim_start_matches("redis://")
         .trim_end_matches('/')
         .to_string();
-    let gate = pylon_tests::outage::Gate::start(target).await;
+    let gate = pylon_tests::outage::Gate::start(target)
+        .await
+        .expect("gate");
     let pylon = Pylon::builder(Backend::MySqlRedis)
         .redis_via(gate.addr())
         .env("PYLON__CACHE__COMMAND_TIMEOUT_MS", "500")

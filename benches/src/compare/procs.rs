@@ -133,6 +133,28 @@ impl Spawned {
         Ok(())
     }
 
+    /// Sends `signal` (e.g. `TERM`) to the process alone, not its group.
+    pub fn signal(&self, signal: &str) {
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Sends `signal` (e.g. `KILL`) to every process of its group.
+    pub fn signal_group(&self, signal: &str) {
+        signal_group(self.pid, signal);
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit status, or `None` if it still
+    /// runs.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        tokio::time::timeout(limit, child.wait()).await.ok()?.ok()
+    }
+
     /// Stops the process group: SIGINT (graceful and fast for every program started here),
     /// then SIGKILL after [`STOP_GRACE`] for whatever is left of the group.
     pub async fn stop(mut self) {

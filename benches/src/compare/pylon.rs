@@ -8,6 +8,7 @@ use super::procs::{Launch, SUT_CORE, Spawned, free_port, output, wait_listening}
 use super::results::SystemKind;
 use super::sut::Sut;
 use super::upstreams::{Mocks, Upstream};
+use crate::console::{Console, wait_routable};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -65,24 +66,29 @@ impl MysqlScratch {
 
 impl Drop for MysqlScratch {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("mysql")
-            .args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e"])
-            .arg(format!("DROP DATABASE IF EXISTS `{}`", self.name))
+        remove_database_and_keys(&self.name, &self.key_prefix());
+    }
+}
+
+/// Drops the MySQL database `name` and deletes the Redis keys under `key_prefix` (bounded: one
+/// scan of the keyspace, then one DEL per batch). Errors are ignored: this is clean-up.
+pub fn remove_database_and_keys(name: &str, key_prefix: &str) {
+    let _ = std::process::Command::new("mysql")
+        .args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e"])
+        .arg(format!("DROP DATABASE IF EXISTS `{name}`"))
+        .output();
+    let keys = std::process::Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", "6379", "--scan", "--pattern"])
+        .arg(format!("{key_prefix}*"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+    for batch in keys.chunks(500) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", "6379", "DEL"])
+            .args(batch)
             .output();
-        // Delete the prefix's keys (bounded: one scan of the keyspace, then one DEL per batch).
-        let keys = std::process::Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", "6379", "--scan", "--pattern"])
-            .arg(format!("{}*", self.key_prefix()))
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
-        for batch in keys.chunks(500) {
-            let _ = std::process::Command::new("redis-cli")
-                .args(["-h", "127.0.0.1", "-p", "6379", "DEL"])
-                .args(batch)
-                .output();
-        }
     }
 }
 
@@ -146,7 +152,7 @@ pub async fn start(
     sut.metrics_url = Some(format!("http://127.0.0.1:{metrics_port}/metrics"));
     wait_ready(&mut sut, &base).await?;
     let key = set_up(&base, mocks).await?;
-    wait_routable(&base, &key).await?;
+    wait_every_model_routable(&base, &key).await?;
     sut.key = Some(key);
     sut.retry_model = Some(RETRY_MODEL.into());
     Ok(sut)
@@ -174,61 +180,11 @@ async fn wait_ready(sut: &mut Sut, base: &str) -> anyhow::Result<()> {
     }
 }
 
-/// A console session: cookie jar plus `New-Api-User`.
-struct Console {
-    base: String,
-    client: reqwest::Client,
-    user_id: Option<i64>,
-}
-
-impl Console {
-    /// Sends a JSON request and returns the envelope's `data`, failing unless `success`.
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Value,
-    ) -> anyhow::Result<Value> {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(30));
-        if let Some(id) = self.user_id {
-            request = request.header("New-Api-User", id.to_string());
-        }
-        if !body.is_null() {
-            request = request.json(&body);
-        }
-        let answer: Value = request.send().await?.json().await?;
-        if answer["success"].as_bool() != Some(true) {
-            bail!("{path} failed: {answer}");
-        }
-        Ok(answer["data"].clone())
-    }
-}
-
 /// Root account, prices, channels and a key; returns the key (`sk-...`).
 async fn set_up(base: &str, mocks: &Mocks) -> anyhow::Result<String> {
     use reqwest::Method;
-    let mut console = Console {
-        base: base.to_string(),
-        client: reqwest::Client::builder().cookie_store(true).build()?,
-        user_id: None,
-    };
-    let credentials = json!({"username": "root", "password": ROOT_PASSWORD});
-    console
-        .call(
-            Method::POST,
-            "/api/setup",
-            json!({"username": "root", "password": ROOT_PASSWORD,
-                   "confirmPassword": ROOT_PASSWORD}),
-        )
-        .await?;
-    let user = console
-        .call(Method::POST, "/api/user/login", credentials)
-        .await?;
-    let user_id = user["id"].as_i64().context("login answered no user id")?;
-    console.user_id = Some(user_id);
+    let console = Console::set_up_root(base, ROOT_PASSWORD).await?;
+    let user_id = console.user_id();
     let mut ratios = serde_json::Map::new();
     for upstream in Upstream::ALL {
         ratios.insert(upstream.model().into(), json!(1));
@@ -272,34 +228,8 @@ async fn set_up(base: &str, mocks: &Mocks) -> anyhow::Result<String> {
             )
             .await?;
     }
-    console
-        .call(
-            Method::POST,
-            "/api/token/",
-            json!({"name": "bench", "expired_time": -1, "remain_quota": 0,
-                   "unlimited_quota": true, "model_limits_enabled": false, "model_limits": "",
-                   "allow_ips": "", "group": ""}),
-        )
-        .await?;
-    let list = console
-        .call(Method::GET, "/api/token/?p=1&page_size=100", Value::Null)
-        .await?;
-    let id = list["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|t| t["name"] == json!("bench")))
-        .and_then(|t| t["id"].as_i64())
-        .context("the new key is not listed")?;
-    let revealed = console
-        .call(Method::POST, &format!("/api/token/{id}/key"), json!({}))
-        .await?;
-    let key = revealed["key"]
-        .as_str()
-        .context("POST /api/token/{id}/key answered no key")?;
-    Ok(if key.starts_with("sk-") {
-        key.to_string()
-    } else {
-        format!("sk-{key}")
-    })
+    let (_, key) = console.create_key("bench", None).await?;
+    Ok(key)
 }
 
 /// A channel of type OpenAI at `base_url` serving `model`.
@@ -311,31 +241,10 @@ fn channel(name: &str, base_url: &str, model: &str, priority: i64, headers: &str
 }
 
 /// Waits until the proxy's snapshot has the key and every model (the change feed's bound).
-async fn wait_routable(base: &str, key: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
+async fn wait_every_model_routable(base: &str, key: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(15);
-    let models: Vec<&str> = Upstream::ALL
-        .iter()
-        .map(|u| u.model())
-        .chain([RETRY_MODEL])
-        .collect();
-    for model in models {
-        loop {
-            let status = client
-                .get(format!("{base}/v1/models/{model}"))
-                .bearer_auth(key)
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await?
-                .status();
-            if status.is_success() {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("the proxy never routed {model} for the key ({status})");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    for model in Upstream::ALL.iter().map(|u| u.model()).chain([RETRY_MODEL]) {
+        wait_routable(base, key, model, deadline).await?;
     }
     Ok(())
 }
