@@ -11,6 +11,7 @@ mod data;
 mod export;
 mod group;
 mod health;
+mod invitation;
 mod log;
 mod metrics;
 mod model;

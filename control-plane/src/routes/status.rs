@@ -6,6 +6,7 @@
 use crate::app::AppState;
 use crate::envelope;
 use crate::error::ApiResult;
+use crate::routes::invitation::settings::InvitationSettings;
 use axum::extract::State;
 use serde_json::{Value, json};
 
@@ -23,6 +24,7 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "" => "TOKENS".to_string(),
         kind => kind.to_string(),
     };
+    let invitations = InvitationSettings::of(&options);
     let setup = app.db.is_setup_done().await?;
     let announcements = app.db.has_announcements().await?;
     Ok(envelope::ok(json!({
@@ -44,6 +46,8 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "price": number("Price", 7.3),
         "stripe_unit_price": number("StripeUnitPrice", 8.0),
         "email_verification": flag("EmailVerificationEnabled"),
+        "invitation_code_required": invitations.required,
+        "invitation_code_methods": invitations.methods,
         "github_oauth": false,
         "github_client_id": "",
         "discord_oauth": false,

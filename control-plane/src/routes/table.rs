@@ -14,10 +14,10 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, audit, channel, commission, content, data, export, group, health, log,
-    metrics, model, model_sync, oidc, option, order, passkey, payment, payment_orders, plan,
-    price_sync, pricing, public, redemption, setup, shop, status, status_monitor, subscription,
-    token, topup, two_factor, user, user_admin, vendor,
+    account, announcement, audit, channel, commission, content, data, export, group, health,
+    invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
+    payment_orders, plan, price_sync, pricing, public, redemption, setup, shop, status,
+    status_monitor, subscription, token, topup, two_factor, user, user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -280,6 +280,24 @@ pub fn routes() -> Vec<Route> {
         post("/api/subscription/admin/users/{id}/subscriptions", Admin, subscription::admin::grant_to_user),
         post("/api/subscription/admin/user_subscriptions/{id}/invalidate", Admin, subscription::admin::invalidate),
         delete("/api/subscription/admin/user_subscriptions/{id}", Admin, subscription::admin::delete),
+        // Invitation codes (new-api's `/api/invitation/`, root's; also under the
+        // `/api/invitation-code/` spelling). Whether registering needs one is set with its own
+        // option route.
+        get("/api/invitation/", Root, invitation::list::list),
+        post("/api/invitation/", Root, invitation::manage::create),
+        put("/api/invitation/", Root, invitation::manage::update),
+        get("/api/invitation/search", Root, invitation::list::search),
+        delete("/api/invitation/used", Root, invitation::manage::delete_used),
+        get("/api/invitation/{id}", Root, invitation::list::get),
+        delete("/api/invitation/{id}", Root, invitation::manage::delete),
+        get("/api/invitation-code/", Root, invitation::list::list),
+        post("/api/invitation-code/", Root, invitation::manage::create),
+        put("/api/invitation-code/", Root, invitation::manage::update),
+        get("/api/invitation-code/search", Root, invitation::list::search),
+        delete("/api/invitation-code/used", Root, invitation::manage::delete_used),
+        get("/api/invitation-code/{id}", Root, invitation::list::get),
+        delete("/api/invitation-code/{id}", Root, invitation::manage::delete),
+        put("/api/option/invitation-code", Root, invitation::settings::update),
         // Redemption codes.
         module(GET, "/api/redemption/", Admin, redemption::router),
         module(POST, "/api/redemption/", Admin, redemption::router),

@@ -42,6 +42,9 @@ pub const OPTIONS: &[Known] = &[
     option("PasswordLoginEnabled", "true"),
     option("PasswordRegisterEnabled", "true"),
     option("EmailVerificationEnabled", "false"),
+    // Written together by `PUT /api/option/invitation-code` only (`routes::invitation`).
+    option("InvitationCodeRequired", "false"),
+    option("InvitationCodeMethods", "[\"linuxdo\"]"),
     option("EmailDomainRestrictionEnabled", "false"),
     option("EmailAliasRestrictionEnabled", "false"),
     option(
@@ -175,6 +178,7 @@ const JSON_OPTIONS: &[&str] = &[
     "UserUsableGroups",
     "AutoGroups",
     "ModelRequestRateLimitGroup",
+    "InvitationCodeMethods",
 ];
 
 /// What kind of text an option holds.

@@ -14,6 +14,7 @@ mod commissions;
 mod dead_letters;
 mod dialect;
 mod exports;
+mod invitation_codes;
 mod invites;
 mod key_lookup;
 mod ledger;
@@ -58,6 +59,11 @@ pub use commissions::CommissionRow;
 pub use dead_letters::DeadLetter;
 pub use dialect::Dialect;
 pub use exports::{Export, csv_line};
+pub use invitation_codes::{
+    INVITATION_CODE_MAX_CHARS, INVITATION_DISABLED, INVITATION_ENABLED, INVITATION_USED,
+    InvitationCodeRow, InvitationRefusal, InvitationSearch, InvitationStatusOutcome,
+    hash_invitation_code, normalize_invitation_code,
+};
 pub use invites::AffCodeOutcome;
 pub use key_lookup::KeyWithOwner;
 pub use ledger::{
