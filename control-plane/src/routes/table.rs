@@ -134,6 +134,7 @@ pub fn routes() -> Vec<Route> {
         // Dashboard data (new-api's `/api/data/`), from the per-hour usage aggregates.
         get("/api/data/", Admin, data::quota::all),
         get("/api/data/self", User, data::quota::own),
+        get("/api/data/users", Admin, data::quota::users),
         // Channels.
         get("/api/channel/", Admin, channel::list::list),
         post("/api/channel/", Admin, channel::create::create),

@@ -163,6 +163,19 @@ pub struct QuotaDatum {
     pub token_used: i64,
 }
 
+/// One bar of new-api's per-user dashboard (`/api/data/users`): a user's use in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct UserQuotaDatum {
+    pub user_id: i64,
+    /// '' when the account is gone.
+    pub username: String,
+    /// The hour's first second.
+    pub created_at: i64,
+    pub count: i64,
+    pub quota: i64,
+    pub token_used: i64,
+}
+
 impl Db {
     /// Consume sums over what `filter` selects (its `log_type` must be 0 or consume): whole
     /// hours from the aggregates, partial hours and key-name filters from the logs.
@@ -298,6 +311,28 @@ impl Db {
             query = query.bind(id);
         }
         Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// new-api's per-user dashboard data: requests, quota and tokens per user and hour for hours
+    /// starting in `[start, end]`.
+    pub async fn quota_by_user_hour(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<UserQuotaDatum>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT h.user_id, COALESCE(u.username, '') AS username, h.hour AS created_at, \
+             CAST(SUM(h.requests) AS SIGNED) AS count, CAST(SUM(h.quota) AS SIGNED) AS quota, \
+             CAST(SUM(h.prompt_tokens) + SUM(h.completion_tokens) AS SIGNED) AS token_used \
+             FROM usage_hourly h LEFT JOIN users u ON u.id = h.user_id \
+             WHERE h.hour >= ? AND h.hour <= ? \
+             GROUP BY h.user_id, u.username, h.hour HAVING SUM(h.requests) > 0 \
+             ORDER BY h.hour, h.user_id",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// The id of the account named `username` (deleted accounts included: their logs stay).
