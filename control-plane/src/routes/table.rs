@@ -42,6 +42,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/notice", Public, content::notice),
         get("/api/about", Public, content::about),
         get("/api/home_page_content", Public, content::home_page_content),
+        get("/api/user-agreement", Public, content::user_agreement),
+        get("/api/privacy-policy", Public, content::privacy_policy),
         get("/api/pricing", Public, pricing::pricing),
         // Seed 001's public console data.
         get("/api/public/settings", Public, public::settings::settings),
