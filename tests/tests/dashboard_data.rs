@@ -1,7 +1,8 @@
 //! new-api's dashboard and ranking data read from the per-hour usage aggregates (issue 13), on
 //! SQLite and on MySQL + Redis, with the control plane served in this process: settled records
-//! of two users in two hours are written through the settlement path, and `/api/data/users`
-//! answers one bar per user and hour with their sums.
+//! of two users in two hours are written through the settlement path, `/api/data/users`
+//! answers one bar per user and hour with their sums, and the perf metrics their latency and
+//! success rates.
 
 use pylon_shared::db::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
 use pylon_tests::in_process::InProcess;
@@ -169,3 +170,59 @@ async fn per_user_data_sums_the_aggregates(backend: Backend) {
 }
 
 on_every_backend!(per_user_data_sums_the_aggregates);
+
+async fn perf_metrics_sum_the_aggregates(backend: Backend) {
+    let plane = InProcess::start(backend).await;
+    let mut root = Console::new(&plane.base_url);
+    root.setup_root("root", PASSWORD).await;
+    root.login("root", PASSWORD).await;
+    let alice = create_user(&root, "alice", 1).await;
+    let bob = create_user(&root, "bob", 1).await;
+    let hour = settle_usage(&plane, alice, bob).await;
+    let anonymous = Console::new(&plane.base_url);
+
+    let summary = anonymous.get("/api/perf-metrics/summary").await;
+    assert!(summary.success(), "{summary:?}");
+    assert_eq!(
+        summary.data(),
+        &json!({"models": [
+            {"model_name": "gpt-a", "channel_id": 0, "avg_latency_ms": 3000, "avg_ttft_ms": 750,
+             "success_rate": 75.0, "avg_tps": 6.67, "recent_success_rates": [66.67, 100.0]},
+            {"model_name": "gpt-b", "channel_id": 0, "avg_latency_ms": 1000, "avg_ttft_ms": 0,
+             "success_rate": 100.0, "avg_tps": 20.0, "recent_success_rates": [100.0]},
+        ]})
+    );
+    // A one-hour window starts at the last whole hour: only the later hour's request.
+    let recent = anonymous.get("/api/perf-metrics/summary?hours=1").await;
+    assert_eq!(
+        recent.data(),
+        &json!({"models": [
+            {"model_name": "gpt-a", "channel_id": 0, "avg_latency_ms": 3000, "avg_ttft_ms": 0,
+             "success_rate": 100.0, "avg_tps": 6.67, "recent_success_rates": [100.0]},
+        ]}),
+        "{recent:?}"
+    );
+
+    let one = anonymous.get("/api/perf-metrics?model=gpt-a").await;
+    assert!(one.success(), "{one:?}");
+    assert_eq!(
+        one.data(),
+        &json!({"model_name": "gpt-a", "series_schema": "hourly", "groups": [
+            {"group": "default", "channel_id": 0, "avg_ttft_ms": 750, "avg_latency_ms": 3000,
+             "success_rate": 75.0, "avg_tps": 6.67, "series": [
+                {"ts": hour, "channel_id": 0, "avg_ttft_ms": 750, "avg_latency_ms": 3000,
+                 "success_rate": 66.67, "avg_tps": 6.67},
+                {"ts": hour + 3600, "channel_id": 0, "avg_ttft_ms": 0, "avg_latency_ms": 3000,
+                 "success_rate": 100.0, "avg_tps": 6.67},
+             ]},
+        ]})
+    );
+    let other_group = anonymous
+        .get("/api/perf-metrics?model=gpt-a&group=vip")
+        .await;
+    assert_eq!(other_group.data()["groups"], json!([]), "{other_group:?}");
+    let missing = anonymous.get("/api/perf-metrics").await;
+    assert!(!missing.success(), "{missing:?}");
+}
+
+on_every_backend!(perf_metrics_sum_the_aggregates);

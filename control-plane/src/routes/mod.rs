@@ -22,6 +22,7 @@ mod order;
 mod passkey;
 mod payment;
 mod payment_orders;
+mod perf;
 mod plan;
 mod price_sync;
 mod pricing;

@@ -16,7 +16,7 @@
 use super::{
     account, announcement, audit, channel, commission, content, data, export, group, health,
     invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
-    payment_orders, plan, price_sync, pricing, public, redemption, setup, shop, status,
+    payment_orders, perf, plan, price_sync, pricing, public, redemption, setup, shop, status,
     status_monitor, subscription, token, topup, two_factor, user, user_admin, vendor,
 };
 use crate::app::AppState;
@@ -45,6 +45,9 @@ pub fn routes() -> Vec<Route> {
         get("/api/user-agreement", Public, content::user_agreement),
         get("/api/privacy-policy", Public, content::privacy_policy),
         get("/api/pricing", Public, pricing::pricing),
+        // Performance per model from the hourly aggregates (new-api shows them with pricing).
+        get("/api/perf-metrics/summary", Public, perf::metrics::summary),
+        get("/api/perf-metrics", Public, perf::metrics::model),
         // Seed 001's public console data.
         get("/api/public/settings", Public, public::settings::settings),
         get("/api/public/models", Public, public::models::models),

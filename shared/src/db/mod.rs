@@ -113,7 +113,7 @@ pub use top_ups::{
     TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter, TopUpRow,
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
-pub use usage_stats::{QuotaDatum, UserQuotaDatum};
+pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use users::{NewUser, UserRow};
 pub use vendors::{VendorFields, VendorRow};

@@ -31,6 +31,9 @@ struct UsageSums {
     completion_tokens: i64,
     cached_tokens: i64,
     quota: i64,
+    use_time_ms: i64,
+    ttft_ms: i64,
+    ttft_count: i64,
 }
 
 /// The aggregate additions of a batch's records, in key order (so that nodes writing at once
@@ -60,20 +63,28 @@ fn sums_of(records: &[&RelayRecord]) -> BTreeMap<UsageKey, UsageSums> {
         row.completion_tokens = row.completion_tokens.saturating_add(r.completion_tokens);
         row.cached_tokens = row.cached_tokens.saturating_add(r.cached_tokens);
         row.quota = row.quota.saturating_add(r.quota);
+        row.use_time_ms = row.use_time_ms.saturating_add(r.use_time_ms.max(0));
+        if r.is_stream && r.ttft_ms > 0 {
+            row.ttft_ms = row.ttft_ms.saturating_add(r.ttft_ms);
+            row.ttft_count += 1;
+        }
     }
     sums
 }
 
-/// Aggregate rows per upsert statement (12 parameters each).
+/// Aggregate rows per upsert statement (15 parameters each).
 const ROWS_PER_UPSERT: usize = 100;
 const KEY_COLUMNS: &str = "hour, user_id, token_id, model_name, channel_id, `group`";
-const SUM_COLUMNS: [&str; 6] = [
+const SUM_COLUMNS: [&str; 9] = [
     "requests",
     "errors",
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
     "quota",
+    "use_time_ms",
+    "ttft_ms",
+    "ttft_count",
 ];
 
 /// Adds the fresh records of a settlement batch to the aggregates, inside its transaction.
@@ -88,7 +99,7 @@ pub(super) async fn add_usage(
         let sql = format!(
             "INSERT INTO usage_hourly ({KEY_COLUMNS}, {}) VALUES {} {tail}",
             SUM_COLUMNS.join(", "),
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (k, s) in rows {
@@ -104,7 +115,10 @@ pub(super) async fn add_usage(
                 .bind(s.prompt_tokens)
                 .bind(s.completion_tokens)
                 .bind(s.cached_tokens)
-                .bind(s.quota);
+                .bind(s.quota)
+                .bind(s.use_time_ms)
+                .bind(s.ttft_ms)
+                .bind(s.ttft_count);
         }
         query.execute(&mut **tx).await?;
     }
@@ -174,6 +188,25 @@ pub struct UserQuotaDatum {
     pub count: i64,
     pub quota: i64,
     pub token_used: i64,
+}
+
+/// Performance counters of one model, group and hour (new-api's perf-metrics buckets).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PerfBucket {
+    pub model_name: String,
+    pub group: String,
+    /// The hour's first second.
+    pub hour: i64,
+    /// Relayed (successful) requests.
+    pub requests: i64,
+    /// Failed requests.
+    pub errors: i64,
+    /// Summed request time of the relayed requests.
+    pub use_time_ms: i64,
+    /// Summed time to first token of the streamed ones, and how many those are.
+    pub ttft_ms: i64,
+    pub ttft_count: i64,
+    pub completion_tokens: i64,
 }
 
 impl Db {
@@ -335,6 +368,37 @@ impl Db {
         .await?)
     }
 
+    /// Performance counters per model, group and hour for hours starting in `[from, until]`,
+    /// of one model or of all.
+    pub async fn perf_buckets(
+        &self,
+        from: i64,
+        until: i64,
+        model: Option<&str>,
+    ) -> Result<Vec<PerfBucket>, DbError> {
+        let model_clause = if model.is_some() {
+            " AND model_name = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT model_name, `group`, hour, CAST(SUM(requests) AS SIGNED) AS requests, \
+             CAST(SUM(errors) AS SIGNED) AS errors, \
+             CAST(SUM(use_time_ms) AS SIGNED) AS use_time_ms, \
+             CAST(SUM(ttft_ms) AS SIGNED) AS ttft_ms, \
+             CAST(SUM(ttft_count) AS SIGNED) AS ttft_count, \
+             CAST(SUM(completion_tokens) AS SIGNED) AS completion_tokens \
+             FROM usage_hourly WHERE hour >= ? AND hour <= ?{model_clause} \
+             GROUP BY model_name, `group`, hour \
+             HAVING SUM(requests) + SUM(errors) > 0 ORDER BY model_name, `group`, hour"
+        );
+        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(until);
+        if let Some(model) = model {
+            query = query.bind(model);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
     /// The id of the account named `username` (deleted accounts included: their logs stay).
     pub async fn user_id_by_name(&self, username: &str) -> Result<Option<i64>, DbError> {
         Ok(
@@ -429,6 +493,7 @@ mod tests {
             completion_tokens: 10,
             cached_tokens: 2,
             quota: 15,
+            ..UsageSums::default()
         };
         let second = UsageSums {
             requests: 1,
@@ -437,6 +502,7 @@ mod tests {
             completion_tokens: 5,
             cached_tokens: 1,
             quota: 9,
+            ..UsageSums::default()
         };
         assert_eq!(sums, vec![(3600, first), (7200, second)]);
     }
