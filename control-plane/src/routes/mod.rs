@@ -24,6 +24,7 @@ mod payment;
 mod payment_orders;
 mod perf;
 mod plan;
+mod prefill_group;
 mod price_sync;
 mod pricing;
 mod public;

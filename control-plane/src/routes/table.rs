@@ -16,8 +16,8 @@
 use super::{
     account, announcement, audit, channel, commission, content, data, export, group, health,
     invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
-    payment_orders, perf, plan, price_sync, pricing, public, redemption, setup, shop, status,
-    status_monitor, subscription, token, topup, two_factor, user, user_admin, vendor,
+    payment_orders, perf, plan, prefill_group, price_sync, pricing, public, redemption, setup,
+    shop, status, status_monitor, subscription, token, topup, two_factor, user, user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -177,6 +177,11 @@ pub fn routes() -> Vec<Route> {
         post("/api/status-monitors/{id}/check", Admin, status_monitor::check::check_now),
         // Groups and settings.
         get("/api/group/", Admin, group::list),
+        // new-api's prefill groups: reusable lists of models, tags or endpoints.
+        get("/api/prefill_group/", Admin, prefill_group::list),
+        post("/api/prefill_group/", Admin, prefill_group::create),
+        put("/api/prefill_group/", Admin, prefill_group::update),
+        delete("/api/prefill_group/{id}", Admin, prefill_group::delete),
         // Seed 001's group records (stored in GroupRatio and UserUsableGroups; a name is an id).
         // Writing them writes prices, which are root's as every option is in new-api.
         get("/api/groups", Admin, group::manage::list),

@@ -29,6 +29,7 @@ mod options;
 mod passkeys;
 mod payments;
 mod plans;
+mod prefill_groups;
 mod redemptions;
 mod registration;
 mod secrets;
@@ -87,6 +88,7 @@ pub use payments::{
     ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
 };
 pub use plans::{PlanFields, PlanRow};
+pub use prefill_groups::{PrefillGroupFields, PrefillGroupRow, PrefillWrite};
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
     RedemptionSearch,
