@@ -14,6 +14,7 @@ pub(super) mod kinds;
 pub(super) mod list;
 pub(super) mod models;
 pub(super) mod models_enabled;
+pub(super) mod ops;
 pub(super) mod query;
 pub(super) mod search;
 pub(super) mod test;
