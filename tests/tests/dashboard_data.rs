@@ -226,3 +226,76 @@ async fn perf_metrics_sum_the_aggregates(backend: Backend) {
 }
 
 on_every_backend!(perf_metrics_sum_the_aggregates);
+
+async fn rankings_sum_the_aggregates(backend: Backend) {
+    let plane = InProcess::start(backend).await;
+    let mut root = Console::new(&plane.base_url);
+    root.setup_root("root", PASSWORD).await;
+    root.login("root", PASSWORD).await;
+    let alice = create_user(&root, "alice", 1).await;
+    let bob = create_user(&root, "bob", 1).await;
+    let hour = settle_usage(&plane, alice, bob).await;
+    // The two hours fall in one day unless they straddle midnight (UTC).
+    let days = if hour / 86_400 == (hour + 3600) / 86_400 {
+        1
+    } else {
+        2
+    };
+    let anonymous = Console::new(&plane.base_url);
+
+    let public = anonymous.get("/api/rankings").await;
+    assert!(public.success(), "{public:?}");
+    let data = public.data();
+    assert_eq!(
+        data["models"],
+        json!([
+            {"rank": 1, "model_name": "gpt-a", "vendor": "Unknown", "category": "all",
+             "total_tokens": 90, "share": 0.75, "growth_pct": 100.0},
+            {"rank": 2, "model_name": "gpt-b", "vendor": "Unknown", "category": "all",
+             "total_tokens": 30, "share": 0.25, "growth_pct": 100.0},
+        ])
+    );
+    assert_eq!(
+        data["vendors"],
+        json!([{"rank": 1, "vendor": "Unknown", "total_tokens": 120, "share": 1.0,
+                "growth_pct": 100.0, "models_count": 2, "top_model": "gpt-a"}])
+    );
+    assert_eq!(data["users"], json!([]), "usernames are not public");
+    assert_eq!(data["top_movers"], json!([]));
+    assert_eq!(
+        data["models_history"]["buckets"],
+        json!(days),
+        "day buckets: {data}"
+    );
+    assert_eq!(
+        data["models_history"]["models"],
+        json!([{"name": "gpt-a", "vendor": "Unknown", "total": 90},
+               {"name": "gpt-b", "vendor": "Unknown", "total": 30}])
+    );
+
+    let admin = root.get("/api/rankings?period=today").await;
+    assert!(admin.success(), "{admin:?}");
+    assert_eq!(
+        admin.data()["users"],
+        json!([
+            {"rank": 1, "user_id": alice, "username": "alice", "display_name": "alice",
+             "total_tokens": 60, "count": 2, "share": 0.5, "top_model": "gpt-a"},
+            {"rank": 2, "user_id": bob, "username": "bob", "display_name": "bob",
+             "total_tokens": 60, "count": 2, "share": 0.5, "top_model": "gpt-a"},
+        ])
+    );
+    assert_eq!(
+        admin.data()["models_history"]["buckets"],
+        json!(2),
+        "hourly buckets"
+    );
+    let points = admin.data()["vendor_share_history"]["points"]
+        .as_array()
+        .expect("points")
+        .len();
+    assert_eq!(points, 2, "one vendor in each of two hours: {admin:?}");
+    let bad = anonymous.get("/api/rankings?period=decade").await;
+    assert!(!bad.success(), "{bad:?}");
+}
+
+on_every_backend!(rankings_sum_the_aggregates);

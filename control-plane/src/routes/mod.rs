@@ -28,6 +28,7 @@ mod prefill_group;
 mod price_sync;
 mod pricing;
 mod public;
+mod rankings;
 mod redemption;
 mod setup;
 mod shop;

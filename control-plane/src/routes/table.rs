@@ -16,8 +16,9 @@
 use super::{
     account, announcement, audit, channel, commission, content, data, export, group, health,
     invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
-    payment_orders, perf, plan, prefill_group, price_sync, pricing, public, redemption, setup,
-    shop, status, status_monitor, subscription, token, topup, two_factor, user, user_admin, vendor,
+    payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
+    setup, shop, status, status_monitor, subscription, token, topup, two_factor, user, user_admin,
+    vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -48,6 +49,7 @@ pub fn routes() -> Vec<Route> {
         // Performance per model from the hourly aggregates (new-api shows them with pricing).
         get("/api/perf-metrics/summary", Public, perf::metrics::summary),
         get("/api/perf-metrics", Public, perf::metrics::model),
+        get("/api/rankings", Public, rankings::rankings),
         // Seed 001's public console data.
         get("/api/public/settings", Public, public::settings::settings),
         get("/api/public/models", Public, public::models::models),

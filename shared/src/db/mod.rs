@@ -30,6 +30,7 @@ mod passkeys;
 mod payments;
 mod plans;
 mod prefill_groups;
+mod rankings;
 mod redemptions;
 mod registration;
 mod secrets;
@@ -89,6 +90,7 @@ pub use payments::{
 };
 pub use plans::{PlanFields, PlanRow};
 pub use prefill_groups::{PrefillGroupFields, PrefillGroupRow, PrefillWrite};
+pub use rankings::RankingUser;
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
     RedemptionSearch,
