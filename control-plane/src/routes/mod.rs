@@ -35,6 +35,7 @@ mod shop;
 mod status;
 mod status_monitor;
 mod subscription;
+mod system_info;
 pub mod table;
 mod token;
 mod topup;

@@ -17,8 +17,8 @@ use super::{
     account, announcement, audit, channel, commission, content, data, export, group, health,
     invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
     payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
-    setup, shop, status, status_monitor, subscription, token, topup, two_factor, user, user_admin,
-    vendor,
+    setup, shop, status, status_monitor, subscription, system_info, token, topup, two_factor, user,
+    user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -166,6 +166,9 @@ pub fn routes() -> Vec<Route> {
         post("/api/announcements", Admin, announcement::manage::create),
         put("/api/announcements/{id}", Admin, announcement::manage::update),
         delete("/api/announcements/{id}", Admin, announcement::manage::delete),
+        // new-api's system information pages.
+        get("/api/system-info/instances", Root, system_info::instances),
+        get("/api/system-task/list", Root, system_info::tasks),
         // The audit log of administrators' changes.
         get("/api/audit-log", Root, audit::list),
         // Exports (seed 002): the caller's data, and CSV downloads for administrators.
