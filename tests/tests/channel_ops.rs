@@ -84,3 +84,68 @@ async fn channels_are_switched_by_hand(backend: Backend) {
 }
 
 on_every_backend!(channels_are_switched_by_hand);
+
+async fn channels_are_managed_by_tag(backend: Backend) {
+    let plane = InProcess::start(backend).await;
+    let mut root = Console::new(&plane.base_url);
+    root.setup_root("root", PASSWORD).await;
+    root.login("root", PASSWORD).await;
+    let a = create_channel(&root, openai_channel("a", "http://127.0.0.1:9", "m-a")).await;
+    let b = create_channel(&root, openai_channel("b", "http://127.0.0.1:9", "m-a,m-b")).await;
+    let c = create_channel(&root, openai_channel("c", "http://127.0.0.1:9", "m-c")).await;
+
+    let missing = root
+        .post("/api/channel/batch/tag", json!({"ids": [a]}))
+        .await;
+    assert!(!missing.success(), "{missing:?}");
+    let tagged = root
+        .post(
+            "/api/channel/batch/tag",
+            json!({"ids": [a, b, 999_999], "tag": "fleet"}),
+        )
+        .await;
+    assert!(tagged.success(), "{tagged:?}");
+    assert_eq!(tagged.data(), &json!(2));
+    let tag_of = |id: i64| {
+        let root = &root;
+        async move {
+            root.get(&format!("/api/channel/{id}")).await.data()["tag"]
+                .as_str()
+                .expect("tag")
+                .to_string()
+        }
+    };
+    assert_eq!(tag_of(a).await, "fleet");
+    assert_eq!(tag_of(c).await, "");
+    assert_eq!(
+        root.get("/api/channel/tag/models?tag=fleet").await.data(),
+        &json!("m-a,m-b"),
+        "the tagged channel with the most models"
+    );
+    let no_tag = root.get("/api/channel/tag/models").await;
+    assert!(!no_tag.success(), "{no_tag:?}");
+
+    let off = root
+        .post("/api/channel/tag/disabled", json!({"tag": "fleet"}))
+        .await;
+    assert!(off.success(), "{off:?}");
+    assert_eq!(status_of(&root, a).await, 2);
+    assert_eq!(status_of(&root, b).await, 2);
+    assert_eq!(status_of(&root, c).await, 1, "untagged stays on");
+    let on = root
+        .post("/api/channel/tag/enabled", json!({"tag": "fleet"}))
+        .await;
+    assert!(on.success(), "{on:?}");
+    assert_eq!(status_of(&root, a).await, 1);
+
+    let fixed = root.post("/api/channel/fix", json!({})).await;
+    assert!(fixed.success(), "{fixed:?}");
+    assert_eq!(fixed.data(), &json!({"success": 3, "fails": 0}));
+    let cleared = root
+        .post("/api/channel/batch/tag", json!({"ids": [a], "tag": ""}))
+        .await;
+    assert!(cleared.success(), "{cleared:?}");
+    assert_eq!(tag_of(a).await, "");
+}
+
+on_every_backend!(channels_are_managed_by_tag);

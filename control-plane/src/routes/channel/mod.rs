@@ -17,6 +17,7 @@ pub(super) mod models_enabled;
 pub(super) mod ops;
 pub(super) mod query;
 pub(super) mod search;
+pub(super) mod tags;
 pub(super) mod test;
 pub(super) mod test_all;
 pub(super) mod update;
