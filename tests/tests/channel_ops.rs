@@ -1,6 +1,7 @@
 //! new-api's channel operation helpers (issue 13), on SQLite and on MySQL + Redis, with the
-//! control plane served in this process: `/api/channel/ops` shows the retry setting, and
-//! channels are switched off and on by hand, one or a batch, refusing other statuses.
+//! control plane served in this process: `/api/channel/ops` shows the retry setting, channels
+//! are switched off and on by hand, one or a batch, refusing other statuses, managed by tag,
+//! repaired and copied.
 
 use pylon_tests::fixtures::{create_channel, openai_channel, set_option};
 use pylon_tests::in_process::InProcess;
@@ -141,6 +142,28 @@ async fn channels_are_managed_by_tag(backend: Backend) {
     let fixed = root.post("/api/channel/fix", json!({})).await;
     assert!(fixed.success(), "{fixed:?}");
     assert_eq!(fixed.data(), &json!({"success": 3, "fails": 0}));
+    // A copy keeps the fields, takes a suffix, and routes on its own.
+    let copied = root
+        .post(&format!("/api/channel/copy/{b}?suffix=-2"), json!({}))
+        .await;
+    assert!(copied.success(), "{copied:?}");
+    let copy = copied.data()["id"].as_i64().expect("id");
+    assert_ne!(copy, b);
+    let copy_row = root.get(&format!("/api/channel/{copy}")).await;
+    assert_eq!(copy_row.data()["name"], "b-2", "{copy_row:?}");
+    assert_eq!(copy_row.data()["models"], "m-a,m-b");
+    assert_eq!(copy_row.data()["tag"], "fleet");
+    let default_name = root
+        .post(&format!("/api/channel/copy/{a}"), json!({}))
+        .await;
+    let default_id = default_name.data()["id"].as_i64().expect("id");
+    assert_eq!(
+        root.get(&format!("/api/channel/{default_id}")).await.data()["name"],
+        "a_复制"
+    );
+    let nothing = root.post("/api/channel/copy/999999", json!({})).await;
+    assert!(!nothing.success(), "{nothing:?}");
+
     let cleared = root
         .post("/api/channel/batch/tag", json!({"ids": [a], "tag": ""}))
         .await;

@@ -157,6 +157,7 @@ pub fn routes() -> Vec<Route> {
         get("/api/channel/tag/models", Admin, channel::tags::models),
         post("/api/channel/batch/tag", Admin, channel::tags::batch_tag),
         post("/api/channel/fix", Admin, channel::tags::fix),
+        post("/api/channel/copy/{id}", Admin, channel::copy::copy),
         get("/api/channel/fetch_models/{id}", Admin, channel::fetch_models::fetch_models),
         get("/api/channel/test", Admin, channel::test_all::test_all),
         get("/api/channel/test/{id}", Admin, channel::test::test),
