@@ -1,11 +1,17 @@
 //! `GET /api/status`: public site information with every key new-api's `GetStatus` sends, so
 //! that its consoles render. Values come from the settings snapshot (defaults while unset);
 //! sign-in methods Pylon does not implement (GitHub, Discord, LinuxDO, Telegram, WeChat,
-//! Turnstile) are reported off.
+//! Turnstile) are reported off, and no custom OAuth providers are listed.
+//!
+//! The console panels follow new-api's `console_setting.*` switches (on by default): while on,
+//! `api_info` and `faq` carry their lists. `announcements_enabled` is on while its switch is
+//! and there is something to show: the `console_setting.announcements` list and Pylon's
+//! enabled announcements (seed 001), both sent in `announcements` in new-api's item shape.
 
 use crate::app::AppState;
-use crate::envelope;
+use crate::envelope::{self, rfc3339};
 use crate::error::ApiResult;
+use crate::routes::invitation::settings::InvitationSettings;
 use axum::extract::State;
 use serde_json::{Value, json};
 
@@ -23,9 +29,32 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "" => "TOKENS".to_string(),
         kind => kind.to_string(),
     };
+    let invitations = InvitationSettings::of(&options);
     let setup = app.db.is_setup_done().await?;
-    let announcements = app.db.has_announcements().await?;
-    Ok(envelope::ok(json!({
+    let list = |key: &str| match json_or(key, json!([])) {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    let api_info_enabled = options.flag("console_setting.api_info_enabled");
+    let faq_enabled = options.flag("console_setting.faq_enabled");
+    let mut announcements = Vec::new();
+    if options.flag("console_setting.announcements_enabled") {
+        announcements = list("console_setting.announcements");
+        announcements.extend(app.db.announcements(true).await?.iter().map(|row| {
+            json!({
+                "id": row.id,
+                "content": if row.title.is_empty() {
+                    row.content.clone()
+                } else {
+                    format!("{}\n\n{}", row.title, row.content)
+                },
+                "publishDate": rfc3339(row.created_time),
+                "type": "default",
+                "extra": "",
+            })
+        }));
+    }
+    let mut data = json!({
         "version": pylon_shared::VERSION,
         "start_time": app.started_at,
         "setup": setup,
@@ -44,13 +73,15 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "price": number("Price", 7.3),
         "stripe_unit_price": number("StripeUnitPrice", 8.0),
         "email_verification": flag("EmailVerificationEnabled"),
+        "invitation_code_required": invitations.required,
+        "invitation_code_methods": invitations.methods,
         "github_oauth": false,
         "github_client_id": "",
         "discord_oauth": false,
         "discord_client_id": "",
         "linuxdo_oauth": false,
         "linuxdo_client_id": "",
-        "linuxdo_minimum_trust_level": 0,
+        "linuxdo_minimum_trust_level": options.number("LinuxDOMinimumTrustLevel").unwrap_or(0.0) as i64,
         "telegram_oauth": false,
         "telegram_bot_name": "",
         "wechat_qrcode": "",
@@ -78,16 +109,26 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "demo_site_enabled": flag("DemoSiteEnabled"),
         "self_use_mode_enabled": flag("SelfUseModeEnabled"),
         "default_use_auto_group": flag("DefaultUseAutoGroup"),
-        "api_info_enabled": false,
-        "uptime_kuma_enabled": false,
-        "announcements_enabled": announcements,
-        "faq_enabled": false,
+        "api_info_enabled": api_info_enabled,
+        "uptime_kuma_enabled": flag("console_setting.uptime_kuma_enabled"),
+        "announcements_enabled": !announcements.is_empty(),
+        "faq_enabled": faq_enabled,
         "HeaderNavModules": text("HeaderNavModules"),
         "SidebarModulesAdmin": text("SidebarModulesAdmin"),
-        "user_agreement_enabled": false,
-        "privacy_policy_enabled": false,
+        "user_agreement_enabled": !options.text("legal.user_agreement").trim().is_empty(),
+        "privacy_policy_enabled": !options.text("legal.privacy_policy").trim().is_empty(),
         "checkin_enabled": flag("checkin_setting.enabled"),
         "database_type": app.db.dialect().name(),
         "cache_type": app.cache.backend_name(),
-    })))
+    });
+    if api_info_enabled {
+        data["api_info"] = Value::Array(list("console_setting.api_info"));
+    }
+    if !announcements.is_empty() {
+        data["announcements"] = Value::Array(announcements);
+    }
+    if faq_enabled {
+        data["faq"] = Value::Array(list("console_setting.faq"));
+    }
+    Ok(envelope::ok(data))
 }

@@ -14,10 +14,11 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, audit, channel, commission, content, data, export, group, health, log,
-    metrics, model, model_sync, oidc, option, order, passkey, payment, payment_orders, plan,
-    price_sync, pricing, public, redemption, setup, shop, status, status_monitor, subscription,
-    token, topup, two_factor, user, user_admin, vendor,
+    account, announcement, audit, channel, commission, content, data, export, group, health,
+    invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
+    payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
+    setup, shop, status, status_monitor, subscription, system_info, token, topup, two_factor, user,
+    user_admin, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -42,7 +43,13 @@ pub fn routes() -> Vec<Route> {
         get("/api/notice", Public, content::notice),
         get("/api/about", Public, content::about),
         get("/api/home_page_content", Public, content::home_page_content),
+        get("/api/user-agreement", Public, content::user_agreement),
+        get("/api/privacy-policy", Public, content::privacy_policy),
         get("/api/pricing", Public, pricing::pricing),
+        // Performance per model from the hourly aggregates (new-api shows them with pricing).
+        get("/api/perf-metrics/summary", Public, perf::metrics::summary),
+        get("/api/perf-metrics", Public, perf::metrics::model),
+        get("/api/rankings", Public, rankings::rankings),
         // Seed 001's public console data.
         get("/api/public/settings", Public, public::settings::settings),
         get("/api/public/models", Public, public::models::models),
@@ -134,6 +141,7 @@ pub fn routes() -> Vec<Route> {
         // Dashboard data (new-api's `/api/data/`), from the per-hour usage aggregates.
         get("/api/data/", Admin, data::quota::all),
         get("/api/data/self", User, data::quota::own),
+        get("/api/data/users", Admin, data::quota::users),
         // Channels.
         get("/api/channel/", Admin, channel::list::list),
         post("/api/channel/", Admin, channel::create::create),
@@ -141,6 +149,15 @@ pub fn routes() -> Vec<Route> {
         get("/api/channel/search", Admin, channel::search::search),
         get("/api/channel/models", Admin, channel::models::models),
         get("/api/channel/models_enabled", Admin, channel::models_enabled::models_enabled),
+        get("/api/channel/ops", Admin, channel::ops::ops),
+        post("/api/channel/status/batch", Admin, channel::ops::set_status_batch),
+        post("/api/channel/{id}/status", Admin, channel::ops::set_status),
+        post("/api/channel/tag/disabled", Admin, channel::tags::disable),
+        post("/api/channel/tag/enabled", Admin, channel::tags::enable),
+        get("/api/channel/tag/models", Admin, channel::tags::models),
+        post("/api/channel/batch/tag", Admin, channel::tags::batch_tag),
+        post("/api/channel/fix", Admin, channel::tags::fix),
+        post("/api/channel/copy/{id}", Admin, channel::copy::copy),
         get("/api/channel/fetch_models/{id}", Admin, channel::fetch_models::fetch_models),
         get("/api/channel/test", Admin, channel::test_all::test_all),
         get("/api/channel/test/{id}", Admin, channel::test::test),
@@ -155,6 +172,9 @@ pub fn routes() -> Vec<Route> {
         post("/api/announcements", Admin, announcement::manage::create),
         put("/api/announcements/{id}", Admin, announcement::manage::update),
         delete("/api/announcements/{id}", Admin, announcement::manage::delete),
+        // new-api's system information pages.
+        get("/api/system-info/instances", Root, system_info::instances),
+        get("/api/system-task/list", Root, system_info::tasks),
         // The audit log of administrators' changes.
         get("/api/audit-log", Root, audit::list),
         // Exports (seed 002): the caller's data, and CSV downloads for administrators.
@@ -171,6 +191,11 @@ pub fn routes() -> Vec<Route> {
         post("/api/status-monitors/{id}/check", Admin, status_monitor::check::check_now),
         // Groups and settings.
         get("/api/group/", Admin, group::list),
+        // new-api's prefill groups: reusable lists of models, tags or endpoints.
+        get("/api/prefill_group/", Admin, prefill_group::list),
+        post("/api/prefill_group/", Admin, prefill_group::create),
+        put("/api/prefill_group/", Admin, prefill_group::update),
+        delete("/api/prefill_group/{id}", Admin, prefill_group::delete),
         // Seed 001's group records (stored in GroupRatio and UserUsableGroups; a name is an id).
         // Writing them writes prices, which are root's as every option is in new-api.
         get("/api/groups", Admin, group::manage::list),
@@ -280,6 +305,24 @@ pub fn routes() -> Vec<Route> {
         post("/api/subscription/admin/users/{id}/subscriptions", Admin, subscription::admin::grant_to_user),
         post("/api/subscription/admin/user_subscriptions/{id}/invalidate", Admin, subscription::admin::invalidate),
         delete("/api/subscription/admin/user_subscriptions/{id}", Admin, subscription::admin::delete),
+        // Invitation codes (new-api's `/api/invitation/`, root's; also under the
+        // `/api/invitation-code/` spelling). Whether registering needs one is set with its own
+        // option route.
+        get("/api/invitation/", Root, invitation::list::list),
+        post("/api/invitation/", Root, invitation::manage::create),
+        put("/api/invitation/", Root, invitation::manage::update),
+        get("/api/invitation/search", Root, invitation::list::search),
+        delete("/api/invitation/used", Root, invitation::manage::delete_used),
+        get("/api/invitation/{id}", Root, invitation::list::get),
+        delete("/api/invitation/{id}", Root, invitation::manage::delete),
+        get("/api/invitation-code/", Root, invitation::list::list),
+        post("/api/invitation-code/", Root, invitation::manage::create),
+        put("/api/invitation-code/", Root, invitation::manage::update),
+        get("/api/invitation-code/search", Root, invitation::list::search),
+        delete("/api/invitation-code/used", Root, invitation::manage::delete_used),
+        get("/api/invitation-code/{id}", Root, invitation::list::get),
+        delete("/api/invitation-code/{id}", Root, invitation::manage::delete),
+        put("/api/option/invitation-code", Root, invitation::settings::update),
         // Redemption codes.
         module(GET, "/api/redemption/", Admin, redemption::router),
         module(POST, "/api/redemption/", Admin, redemption::router),

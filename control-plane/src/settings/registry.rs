@@ -33,6 +33,19 @@ pub const OPTIONS: &[Known] = &[
     option("general_setting.docs_link", ""),
     option("general_setting.custom_currency_symbol", "¤"),
     option("general_setting.custom_currency_exchange_rate", "1"),
+    // new-api's console panels (`/api/status` shows each list while its switch is on) and its
+    // legal texts (`/api/user-agreement`, `/api/privacy-policy`).
+    option("console_setting.api_info", ""),
+    option("console_setting.announcements", ""),
+    option("console_setting.faq", ""),
+    option("console_setting.uptime_kuma_groups", ""),
+    option("console_setting.api_info_enabled", "true"),
+    option("console_setting.announcements_enabled", "true"),
+    option("console_setting.faq_enabled", "true"),
+    option("console_setting.uptime_kuma_enabled", "true"),
+    option("legal.user_agreement", ""),
+    option("legal.privacy_policy", ""),
+    option("LinuxDOMinimumTrustLevel", "0"),
     option("DemoSiteEnabled", "false"),
     option("SelfUseModeEnabled", "false"),
     // Days request logs are kept (unset: `control_plane.log_retention_days`; 0: for ever).
@@ -42,6 +55,9 @@ pub const OPTIONS: &[Known] = &[
     option("PasswordLoginEnabled", "true"),
     option("PasswordRegisterEnabled", "true"),
     option("EmailVerificationEnabled", "false"),
+    // Written together by `PUT /api/option/invitation-code` only (`routes::invitation`).
+    option("InvitationCodeRequired", "false"),
+    option("InvitationCodeMethods", "[\"linuxdo\"]"),
     option("EmailDomainRestrictionEnabled", "false"),
     option("EmailAliasRestrictionEnabled", "false"),
     option(
@@ -177,6 +193,11 @@ const JSON_OPTIONS: &[&str] = &[
     "UserUsableGroups",
     "AutoGroups",
     "ModelRequestRateLimitGroup",
+    "InvitationCodeMethods",
+    "console_setting.api_info",
+    "console_setting.announcements",
+    "console_setting.faq",
+    "console_setting.uptime_kuma_groups",
 ];
 
 /// What kind of text an option holds.

@@ -13,7 +13,10 @@ CREATE TABLE usage_hourly_models (
     prompt_tokens      BIGINT       NOT NULL DEFAULT 0,
     completion_tokens  BIGINT       NOT NULL DEFAULT 0,
     cached_tokens      BIGINT       NOT NULL DEFAULT 0,
-    quota              BIGINT       NOT NULL DEFAULT 0
+    quota              BIGINT       NOT NULL DEFAULT 0,
+    use_time_ms        BIGINT       NOT NULL DEFAULT 0,
+    ttft_ms            BIGINT       NOT NULL DEFAULT 0,
+    ttft_count         BIGINT       NOT NULL DEFAULT 0
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 CREATE UNIQUE INDEX uq_usage_hourly_models_key
     ON usage_hourly_models (hour, model_name, channel_id, `group`);
@@ -22,7 +25,8 @@ CREATE INDEX idx_usage_hourly_models_channel_hour ON usage_hourly_models (channe
 
 -- What was aggregated before, summed once.
 INSERT INTO usage_hourly_models (hour, model_name, channel_id, `group`, requests, errors,
-    prompt_tokens, completion_tokens, cached_tokens, quota)
+    prompt_tokens, completion_tokens, cached_tokens, quota, use_time_ms, ttft_ms, ttft_count)
 SELECT hour, model_name, channel_id, `group`, SUM(requests), SUM(errors), SUM(prompt_tokens),
-    SUM(completion_tokens), SUM(cached_tokens), SUM(quota)
+    SUM(completion_tokens), SUM(cached_tokens), SUM(quota), SUM(use_time_ms), SUM(ttft_ms),
+    SUM(ttft_count)
 FROM usage_hourly GROUP BY hour, model_name, channel_id, `group`;

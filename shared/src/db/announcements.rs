@@ -40,15 +40,6 @@ impl Db {
         .await?)
     }
 
-    /// Whether any enabled announcement exists.
-    pub async fn has_announcements(&self) -> Result<bool, DbError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM announcements WHERE enabled = 1 LIMIT 1")
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(found.is_some())
-    }
-
     /// One announcement.
     pub async fn announcement(&self, id: i64) -> Result<Option<AnnouncementRow>, DbError> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(

@@ -14,6 +14,7 @@ mod commissions;
 mod dead_letters;
 mod dialect;
 mod exports;
+mod invitation_codes;
 mod invites;
 mod key_lookup;
 mod ledger;
@@ -29,6 +30,8 @@ mod passkeys;
 mod payments;
 mod planner_stats;
 mod plans;
+mod prefill_groups;
+mod rankings;
 mod redemptions;
 mod registration;
 mod secrets;
@@ -59,6 +62,11 @@ pub use commissions::CommissionRow;
 pub use dead_letters::DeadLetter;
 pub use dialect::Dialect;
 pub use exports::{Export, csv_line};
+pub use invitation_codes::{
+    INVITATION_CODE_MAX_CHARS, INVITATION_DISABLED, INVITATION_ENABLED, INVITATION_USED,
+    InvitationCodeRow, InvitationRefusal, InvitationSearch, InvitationStatusOutcome,
+    hash_invitation_code, normalize_invitation_code,
+};
 pub use invites::AffCodeOutcome;
 pub use key_lookup::KeyWithOwner;
 pub use ledger::{
@@ -82,6 +90,8 @@ pub use payments::{
     ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
 };
 pub use plans::{PlanFields, PlanRow};
+pub use prefill_groups::{PrefillGroupFields, PrefillGroupRow, PrefillWrite};
+pub use rankings::RankingUser;
 pub use redemptions::{
     NewRedemption, REDEMPTION_DISABLED, REDEMPTION_ENABLED, REDEMPTION_USED, RedemptionRow,
     RedemptionSearch,
@@ -109,7 +119,7 @@ pub use top_ups::{
     TOPUP_PENDING, TOPUP_SUCCESS, TopUpFilter, TopUpRow,
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
-pub use usage_stats::QuotaDatum;
+pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use users::{NewUser, UserRow};
 pub use vendors::{VendorFields, VendorRow};

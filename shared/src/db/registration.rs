@@ -1,6 +1,7 @@
 //! Self-service accounts on the `users` table: registration (with its money and the inviter's
 //! bookkeeping in the same transaction) and finding an account by its email for code logins and resets.
 
+use super::invitation_codes::{InvitationRefusal, consume_invitation_code};
 use super::{Db, DbError, Movement, NewUser, Signup, now_secs};
 
 /// What became of a registration.
@@ -12,6 +13,8 @@ pub enum Registration {
     UsernameTaken,
     /// The user's own invitation code collided with another user's: retry with another code.
     AffCodeTaken,
+    /// The invitation code the registration needed could not be used (nothing was written).
+    InvitationRefused(InvitationRefusal),
 }
 
 impl Db {
@@ -68,11 +71,14 @@ impl Db {
     /// Creates a registered user holding its own invitation code `aff_code` and, in the same
     /// transaction, its starting quota (`user.quota`), one more `aff_count` for the inviter
     /// `user.inviter_id` (when not 0) and the movements `rewards` builds from the new id
-    /// (invitation bonuses, through the ledger). Nothing is written unless everything is.
+    /// (invitation bonuses, through the ledger). With `invitation_code`, that code is used up
+    /// for the new user in the same transaction (new-api's required invitation codes). Nothing
+    /// is written unless everything is.
     pub async fn register_user(
         &self,
         user: &NewUser<'_>,
         aff_code: &str,
+        invitation_code: Option<&str>,
         rewards: impl FnOnce(i64) -> Vec<Movement>,
     ) -> Result<Registration, DbError> {
         super::check_lengths(
@@ -115,6 +121,12 @@ impl Db {
             Err(e) => return Err(e.into()),
         };
         let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
+        if let Some(code) = invitation_code
+            && let Err(refusal) = consume_invitation_code(&mut tx, code, id).await?
+        {
+            tx.rollback().await?;
+            return Ok(Registration::InvitationRefused(refusal));
+        }
         if user.inviter_id != 0 {
             sqlx::query(
                 "UPDATE users SET aff_count = aff_count + 1 WHERE id = ? AND deleted_at IS NULL",

@@ -43,6 +43,9 @@ struct UsageSums {
     completion_tokens: i64,
     cached_tokens: i64,
     quota: i64,
+    use_time_ms: i64,
+    ttft_ms: i64,
+    ttft_count: i64,
 }
 
 /// The aggregate additions of a batch's records, in key order (so that nodes writing at once
@@ -72,6 +75,11 @@ fn sums_of(records: &[&RelayRecord]) -> BTreeMap<UsageKey, UsageSums> {
         row.completion_tokens = row.completion_tokens.saturating_add(r.completion_tokens);
         row.cached_tokens = row.cached_tokens.saturating_add(r.cached_tokens);
         row.quota = row.quota.saturating_add(r.quota);
+        row.use_time_ms = row.use_time_ms.saturating_add(r.use_time_ms.max(0));
+        if r.is_stream && r.ttft_ms > 0 {
+            row.ttft_ms = row.ttft_ms.saturating_add(r.ttft_ms);
+            row.ttft_count += 1;
+        }
     }
     sums
 }
@@ -86,6 +94,9 @@ impl UsageSums {
             .saturating_add(other.completion_tokens);
         self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
         self.quota = self.quota.saturating_add(other.quota);
+        self.use_time_ms = self.use_time_ms.saturating_add(other.use_time_ms);
+        self.ttft_ms = self.ttft_ms.saturating_add(other.ttft_ms);
+        self.ttft_count = self.ttft_count.saturating_add(other.ttft_count);
     }
 }
 
@@ -104,17 +115,20 @@ fn model_sums(sums: &BTreeMap<UsageKey, UsageSums>) -> BTreeMap<ModelKey, UsageS
     models
 }
 
-/// Aggregate rows per upsert statement (at most 12 parameters each).
+/// Aggregate rows per upsert statement (at most 15 parameters each).
 const ROWS_PER_UPSERT: usize = 100;
 const KEY_COLUMNS: &str = "hour, user_id, token_id, model_name, channel_id, `group`";
 const MODEL_KEY_COLUMNS: &str = "hour, model_name, channel_id, `group`";
-const SUM_COLUMNS: [&str; 6] = [
+const SUM_COLUMNS: [&str; 9] = [
     "requests",
     "errors",
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
     "quota",
+    "use_time_ms",
+    "ttft_ms",
+    "ttft_count",
 ];
 
 /// Adds the fresh records of a settlement batch to the aggregates, inside its transaction.
@@ -191,7 +205,10 @@ async fn upsert<K>(
                 .bind(s.prompt_tokens)
                 .bind(s.completion_tokens)
                 .bind(s.cached_tokens)
-                .bind(s.quota);
+                .bind(s.quota)
+                .bind(s.use_time_ms)
+                .bind(s.ttft_ms)
+                .bind(s.ttft_count);
         }
         query.execute(&mut **tx).await?;
     }
@@ -248,6 +265,38 @@ pub struct QuotaDatum {
     pub count: i64,
     pub quota: i64,
     pub token_used: i64,
+}
+
+/// One bar of new-api's per-user dashboard (`/api/data/users`): a user's use in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct UserQuotaDatum {
+    pub user_id: i64,
+    /// '' when the account is gone.
+    pub username: String,
+    /// The hour's first second.
+    pub created_at: i64,
+    pub count: i64,
+    pub quota: i64,
+    pub token_used: i64,
+}
+
+/// Performance counters of one model, group and hour (new-api's perf-metrics buckets).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PerfBucket {
+    pub model_name: String,
+    pub group: String,
+    /// The hour's first second.
+    pub hour: i64,
+    /// Relayed (successful) requests.
+    pub requests: i64,
+    /// Failed requests.
+    pub errors: i64,
+    /// Summed request time of the relayed requests.
+    pub use_time_ms: i64,
+    /// Summed time to first token of the streamed ones, and how many those are.
+    pub ttft_ms: i64,
+    pub ttft_count: i64,
+    pub completion_tokens: i64,
 }
 
 impl Db {
@@ -392,6 +441,59 @@ impl Db {
         Ok(query.fetch_all(self.pool()).await?)
     }
 
+    /// new-api's per-user dashboard data: requests, quota and tokens per user and hour for hours
+    /// starting in `[start, end]`.
+    pub async fn quota_by_user_hour(
+        &self,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<UserQuotaDatum>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT h.user_id, COALESCE(u.username, '') AS username, h.hour AS created_at, \
+             CAST(SUM(h.requests) AS SIGNED) AS count, CAST(SUM(h.quota) AS SIGNED) AS quota, \
+             CAST(SUM(h.prompt_tokens) + SUM(h.completion_tokens) AS SIGNED) AS token_used \
+             FROM usage_hourly h LEFT JOIN users u ON u.id = h.user_id \
+             WHERE h.hour >= ? AND h.hour <= ? \
+             GROUP BY h.user_id, u.username, h.hour HAVING SUM(h.requests) > 0 \
+             ORDER BY h.hour, h.user_id",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Performance counters per model, group and hour for hours starting in `[from, until]`,
+    /// of one model or of all.
+    pub async fn perf_buckets(
+        &self,
+        from: i64,
+        until: i64,
+        model: Option<&str>,
+    ) -> Result<Vec<PerfBucket>, DbError> {
+        let model_clause = if model.is_some() {
+            " AND model_name = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT model_name, `group`, hour, CAST(SUM(requests) AS SIGNED) AS requests, \
+             CAST(SUM(errors) AS SIGNED) AS errors, \
+             CAST(SUM(use_time_ms) AS SIGNED) AS use_time_ms, \
+             CAST(SUM(ttft_ms) AS SIGNED) AS ttft_ms, \
+             CAST(SUM(ttft_count) AS SIGNED) AS ttft_count, \
+             CAST(SUM(completion_tokens) AS SIGNED) AS completion_tokens \
+             FROM usage_hourly_models WHERE hour >= ? AND hour <= ?{model_clause} \
+             GROUP BY model_name, `group`, hour \
+             HAVING SUM(requests) + SUM(errors) > 0 ORDER BY model_name, `group`, hour"
+        );
+        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(from).bind(until);
+        if let Some(model) = model {
+            query = query.bind(model);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
     /// The id of the account named `username` (deleted accounts included: their logs stay).
     pub async fn user_id_by_name(&self, username: &str) -> Result<Option<i64>, DbError> {
         Ok(
@@ -486,6 +588,7 @@ mod tests {
             completion_tokens: 10,
             cached_tokens: 2,
             quota: 15,
+            ..UsageSums::default()
         };
         let second = UsageSums {
             requests: 1,
@@ -494,6 +597,7 @@ mod tests {
             completion_tokens: 5,
             cached_tokens: 1,
             quota: 9,
+            ..UsageSums::default()
         };
         assert_eq!(sums, vec![(3600, first), (7200, second)]);
     }

@@ -5,7 +5,9 @@
 //! otherwise it is ignored, as in new-api. A new user is a common user in group `default` with
 //! `QuotaForNewUser`. A valid invitation code (`aff_code`) records the inviter, who gets one more
 //! `aff_count` and `QuotaForInviter` added to `aff_quota`; the new user gets `QuotaForInvitee`.
-//! An unknown invitation code registers without an inviter. Every bonus is one ledger movement
+//! An unknown invitation code registers without an inviter. When the operator requires
+//! new-api's invitation codes for password registration (`routes::invitation::settings`), a
+//! valid unused `invitation_code` is needed and used up with the user, in one transaction. Every bonus is one ledger movement
 //! (logged), written in the transaction that creates the user.
 
 use super::{address, critical_limit, flag, quota_option};
@@ -15,6 +17,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::parse_json;
 use crate::ledger;
+use crate::routes::invitation::settings::{InvitationSettings, METHOD_PASSWORD};
 use crate::routes::setup::{validate_password, validate_username};
 use crate::verification::{self, Purpose};
 use axum::body::Bytes;
@@ -22,7 +25,8 @@ use axum::extract::State;
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::{hash_password, random_alphanumeric};
 use pylon_shared::db::{
-    LOG_TYPE_SYSTEM, Movement, MovementKind, NewUser, Registration, Signup, quota_text,
+    InvitationRefusal, LOG_TYPE_SYSTEM, Movement, MovementKind, NewUser, Registration, Signup,
+    quota_text,
 };
 use pylon_shared::roles::ROLE_COMMON;
 use serde::Deserialize;
@@ -49,6 +53,9 @@ struct RegisterRequest {
     verification_code: String,
     #[serde(default)]
     aff_code: String,
+    /// new-api's invitation code, used up when the operator requires one.
+    #[serde(default)]
+    invitation_code: String,
 }
 
 pub async fn register(
@@ -76,6 +83,15 @@ pub async fn register(
         return Err(ApiError::invalid("The two passwords do not match"));
     }
     validate_password(&request.password)?;
+    let invitations = InvitationSettings::of(&app.settings.now());
+    let invitation_code = invitations
+        .requires(METHOD_PASSWORD)
+        .then_some(request.invitation_code.as_str());
+    if let Some(code) = invitation_code
+        && code.trim().is_empty()
+    {
+        return Err(ApiError::invalid(InvitationRefusal::Missing.message()));
+    }
     let email = email_to_verify(&app, &request).await?;
     if app.db.username_exists(username).await? {
         return Err(ApiError::invalid(USERNAME_TAKEN));
@@ -117,7 +133,7 @@ pub async fn register(
         email: email.as_deref().unwrap_or(""),
         inviter_id: inviter_id.unwrap_or(0),
     };
-    let signup = insert(&app, &user, rewards).await?;
+    let signup = insert(&app, &user, invitation_code, rewards).await?;
     ledger::after_commit(&app, &signup.movements, &signup.changes).await;
     if let Err(error) = app.changes.publish(Topic::User, signup.id).await {
         // Committed: the proxies learn of the user when they look it up.
@@ -200,18 +216,22 @@ async fn email_to_verify(app: &App, request: &RegisterRequest) -> Result<Option<
 async fn insert(
     app: &App,
     user: &NewUser<'_>,
+    invitation_code: Option<&str>,
     rewards: InvitationRewards,
 ) -> Result<Signup, ApiError> {
     for _ in 0..AFF_CODE_TRIES {
         let aff_code = random_alphanumeric(AFF_CODE_CHARS);
         match app
             .db
-            .register_user(user, &aff_code, |id| rewards.movements(id))
+            .register_user(user, &aff_code, invitation_code, |id| rewards.movements(id))
             .await?
         {
             Registration::Created(signup) => return Ok(signup),
             Registration::UsernameTaken => return Err(ApiError::invalid(USERNAME_TAKEN)),
             Registration::AffCodeTaken => continue,
+            Registration::InvitationRefused(refusal) => {
+                return Err(ApiError::invalid(refusal.message()));
+            }
         }
     }
     Err(ApiError::Internal(anyhow::anyhow!(

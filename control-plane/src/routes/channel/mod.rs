@@ -3,6 +3,7 @@
 //! rewrites the channel's abilities in the same transaction and is announced on the change
 //! feed, so that every proxy reloads its routing snapshot.
 
+pub(super) mod copy;
 pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod delete_batch;
@@ -14,8 +15,10 @@ pub(super) mod kinds;
 pub(super) mod list;
 pub(super) mod models;
 pub(super) mod models_enabled;
+pub(super) mod ops;
 pub(super) mod query;
 pub(super) mod search;
+pub(super) mod tags;
 pub(super) mod test;
 pub(super) mod test_all;
 pub(super) mod update;

@@ -1,6 +1,7 @@
 //! `GET /api/data/` (admin, optionally one `username`) and `GET /api/data/self`: new-api's
 //! dashboard bars `[{model_name, created_at, count, quota, token_used}]`, one per model and
-//! hour (`created_at` is the hour's first second) for hours starting in
+//! hour; `GET /api/data/users` (admin): `[{user_id, username, created_at, count, quota,
+//! token_used}]`, one per user and hour (`created_at` is the hour's first second) for hours starting in
 //! `[start_timestamp, end_timestamp]`. Both bounds are required; a user's own range may span at
 //! most a month (new-api's limits).
 
@@ -59,6 +60,15 @@ pub async fn all(
     Ok(envelope::ok(
         app.db.quota_by_model_hour(user_id, start, end).await?,
     ))
+}
+
+pub async fn users(
+    State(app): State<AppState>,
+    _admin: AdminUser,
+    query: Result<Query<DataQuery>, QueryRejection>,
+) -> ApiResult {
+    let (_, start, end) = DataQuery::parse(query)?;
+    Ok(envelope::ok(app.db.quota_by_user_hour(start, end).await?))
 }
 
 pub async fn own(

@@ -7,6 +7,7 @@ use super::provider::Identity;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::ledger;
+use crate::routes::invitation::settings::{InvitationSettings, METHOD_OIDC};
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::random_alphanumeric;
 use pylon_shared::db::{NewUser, OidcSignup};
@@ -22,7 +23,14 @@ const MAX_EMAIL_CHARS: usize = 255;
 const SUFFIX_ATTEMPTS: usize = 8;
 
 /// Creates the user of `identity` and returns its id.
+/// When the operator requires an invitation code to sign up through OIDC, no account is made:
+/// the OIDC flow carries no code.
 pub async fn create(app: &App, identity: &Identity, quota: i64) -> Result<i64, ApiError> {
+    if InvitationSettings::of(&app.settings.now()).requires(METHOD_OIDC) {
+        return Err(ApiError::invalid(
+            "An invitation code is required to register; ask an administrator for an account",
+        ));
+    }
     let base = base_username(identity);
     let display_name = display_name(identity);
     // An email that is someone else's is not stored (the provider may not have verified it),

@@ -41,6 +41,11 @@ pub async fn update(
             "Invalid parameters: key is longer than {MAX_KEY_CHARS} characters"
         )));
     }
+    if crate::routes::invitation::settings::is_invitation_key(&key) {
+        return Err(ApiError::invalid(
+            "The invitation settings change together: use PUT /api/option/invitation-code",
+        ));
+    }
     let value = as_text(request.value)?;
     crate::settings::registry::check(&key, &value)
         .map_err(|problem| ApiError::invalid(format!("Invalid parameters: {problem}")))?;
