@@ -181,12 +181,18 @@ const LOG_COLUMNS: &str = "id, user_id, created_at, type, content, username, tok
     model_name, upstream_model, quota, prompt_tokens, completion_tokens, cached_tokens, use_time_ms, \
     ttft_ms, is_stream, is_estimated, channel_id, `group`, ip, status_code, retries, other";
 
-/// The sums of [`Db::logs_stat`] over `clause`.
-fn stat_query(clause: &str) -> String {
+/// The sums of [`Db::logs_stat`] over `clause`; `by_time` reads the time index whatever else
+/// the clause names (for a short recent range, which it narrows best).
+fn stat_query(dialect: super::Dialect, clause: &str, by_time: bool) -> String {
+    let logs = match (by_time, dialect) {
+        (false, _) => "logs",
+        (true, super::Dialect::Sqlite) => "logs INDEXED BY idx_logs_time",
+        (true, super::Dialect::MySql) => "logs FORCE INDEX (idx_logs_time)",
+    };
     format!(
         "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED), COUNT(*), \
          CAST(COALESCE(SUM(prompt_tokens), 0) AS SIGNED), \
-         CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) FROM logs{clause}"
+         CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) FROM {logs}{clause}"
     )
 }
 
@@ -252,10 +258,15 @@ impl Db {
         self.explain(&page_sql, &args, &[i64::MAX, 10]).await
     }
 
-    /// The same for the sums of [`Db::logs_stat`].
-    pub async fn explain_logs_stat(&self, filter: &LogFilter) -> Result<Vec<String>, DbError> {
+    /// The same for the sums of [`Db::logs_stat`] (`recent`: of [`Db::recent_logs_stat`]).
+    pub async fn explain_logs_stat(
+        &self,
+        filter: &LogFilter,
+        recent: bool,
+    ) -> Result<Vec<String>, DbError> {
         let (clause, args) = filter.clause(self.dialect());
-        self.explain(&stat_query(&clause), &args, &[]).await
+        let sql = stat_query(self.dialect(), &clause, recent);
+        self.explain(&sql, &args, &[]).await
     }
 
     async fn explain(
@@ -296,8 +307,18 @@ impl Db {
 
     /// Sums over the logs the filter selects.
     pub async fn logs_stat(&self, filter: &LogFilter) -> Result<LogStat, DbError> {
+        self.sum_logs(filter, false).await
+    }
+
+    /// Sums over the logs of a short recent time range (the filter's `start_timestamp`, which
+    /// must be set), read through the time index: it narrows more than any other filter can.
+    pub async fn recent_logs_stat(&self, filter: &LogFilter) -> Result<LogStat, DbError> {
+        self.sum_logs(filter, filter.start_timestamp > 0).await
+    }
+
+    async fn sum_logs(&self, filter: &LogFilter, by_time: bool) -> Result<LogStat, DbError> {
         let (clause, args) = filter.clause(self.dialect());
-        let sql = stat_query(&clause);
+        let sql = stat_query(self.dialect(), &clause, by_time);
         let (quota, requests, prompt_tokens, completion_tokens): (i64, i64, i64, i64) =
             bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &args)
                 .fetch_one(self.pool())

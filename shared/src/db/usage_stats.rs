@@ -402,7 +402,8 @@ impl Db {
     }
 
     /// Requests and tokens of the last minute (new-api's `rpm` and `tpm`) for what `filter`
-    /// selects apart from its time range: a one-minute range of the time-indexed logs.
+    /// selects apart from its time range: a one-minute range read through the time index
+    /// (a model or user filter's own index would read all that model's or user's rows).
     pub async fn last_minute_stat(&self, filter: &LogFilter) -> Result<(i64, i64), DbError> {
         let recent = LogFilter {
             log_type: LOG_TYPE_CONSUME,
@@ -410,7 +411,7 @@ impl Db {
             end_timestamp: 0,
             ..filter.clone()
         };
-        let stat = self.logs_stat(&recent).await?;
+        let stat = self.recent_logs_stat(&recent).await?;
         Ok((stat.requests, stat.prompt_tokens + stat.completion_tokens))
     }
 
