@@ -530,19 +530,18 @@ impl Relay {
                 let limits = self.snapshot.user_limits.load_full();
                 self.rate_limiter.succeeded(record.user_id, &limits).await;
             }
-            if caller.token.tpm_limit > 0 || !caller.token.model_tpm_limit.is_empty() {
-                let tokens = record
-                    .prompt_tokens
-                    .max(0)
-                    .saturating_add(record.completion_tokens.max(0));
-                self.rate_limiter
-                    .used_tokens(
-                        &caller.token,
-                        &record.model_name,
-                        u64::try_from(tokens).unwrap_or(0),
-                    )
-                    .await;
-            }
+            // Nothing is done for a key without token limits.
+            let tokens = record
+                .prompt_tokens
+                .max(0)
+                .saturating_add(record.completion_tokens.max(0));
+            self.rate_limiter
+                .used_tokens(
+                    &caller.token,
+                    &record.model_name,
+                    u64::try_from(tokens).unwrap_or(0),
+                )
+                .await;
         }
         self.settler.submit(Settlement {
             record,
