@@ -664,8 +664,19 @@ fn upstream_path(header: &pingora::http::RequestHeader) -> String {
     }
 }
 
+/// A new log row's request id: `req_`, the time in microseconds (13 hex digits, so ids sort by
+/// time until the year 2112) and 11 random letters and digits. Rows arrive in about the order of
+/// their ids, so the unique index on `logs.request_id` grows at its end like the time index
+/// instead of taking every insert at a random page (which made each settlement batch rewrite
+/// most of that index's pages).
 fn request_id() -> String {
-    format!("req_{}", pylon_shared::crypto::random_alphanumeric(24))
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros());
+    format!(
+        "req_{micros:013x}{}",
+        pylon_shared::crypto::random_alphanumeric(11)
+    )
 }
 
 fn millis(duration: Duration) -> i64 {

@@ -27,7 +27,9 @@ impl Dialect {
 
     /// Statements run on every new connection. SQLite runs in WAL mode so that the proxy and
     /// the control plane (two processes) read while the other writes, and waits on a busy lock
-    /// instead of failing.
+    /// instead of failing. Statement journals (which a multi-row `INSERT` into a table with a
+    /// unique index needs) stay in memory: on disk, each settlement batch created, wrote,
+    /// truncated and deleted a temporary file.
     pub(crate) fn session_setup(self) -> &'static [&'static str] {
         match self {
             Dialect::Sqlite => &[
@@ -35,6 +37,7 @@ impl Dialect {
                 "PRAGMA busy_timeout = 10000",
                 "PRAGMA synchronous = NORMAL",
                 "PRAGMA foreign_keys = ON",
+                "PRAGMA temp_store = MEMORY",
             ],
             Dialect::MySql => &[
                 "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'",

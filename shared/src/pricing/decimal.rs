@@ -29,6 +29,42 @@ impl Dec {
         if !value.is_finite() {
             return None;
         }
+        Dec::from_short_f64(value).or_else(|| Dec::from_f64_text(value))
+    }
+
+    /// [`Dec::from_f64`] without formatting, for the ratios prices use (at most 9 decimal
+    /// places): the first scale `s` at which `round(|value| * 10^s) / 10^s` reads back as
+    /// `|value|`. Both operands of that division are exact in an `f64` (below 2^50 and 10^9),
+    /// so the division is correctly rounded, which is what reading the decimal back gives;
+    /// below 2^50 at most one integer at a scale reads back, so it is the shortest form.
+    fn from_short_f64(value: f64) -> Option<Dec> {
+        const EXACT_BELOW: f64 = 1_125_899_906_842_624.0; // 2^50
+        let magnitude = value.abs();
+        let mut power = 1.0_f64;
+        for scale in 0..=9 {
+            let scaled = (magnitude * power).round();
+            if scaled >= EXACT_BELOW {
+                return None;
+            }
+            if scaled / power == magnitude {
+                #[expect(clippy::cast_possible_truncation, reason = "a whole number below 2^50")]
+                let mantissa = scaled as i128;
+                return Some(Dec {
+                    mantissa: if value.is_sign_negative() {
+                        -mantissa
+                    } else {
+                        mantissa
+                    },
+                    scale,
+                });
+            }
+            power *= 10.0;
+        }
+        None
+    }
+
+    /// [`Dec::from_f64`] through `f64`'s shortest text form.
+    fn from_f64_text(value: f64) -> Option<Dec> {
         let text = value.abs().to_string();
         let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
         let scale = u32::try_from(fraction.len())
@@ -119,6 +155,50 @@ mod tests {
         assert!(Dec::from_f64(f64::NAN).is_none());
         assert!(Dec::from_f64(5e-324).is_none());
         assert!(Dec::from_f64(1e300).is_none());
+    }
+
+    #[test]
+    fn the_fast_form_is_the_shortest_text_form() {
+        let mut values = vec![
+            0.0,
+            1.0,
+            0.5,
+            0.1,
+            0.2,
+            0.3,
+            0.145,
+            2.5,
+            37.5,
+            0.0025,
+            1e-7,
+            1e-9,
+            1.1e-9,
+            0.75,
+            1.0 / 3.0,
+            2.0 / 3.0,
+            0.07,
+            123_456.789,
+            1e15,
+            3.000_000_001,
+            0.999_999_999,
+        ];
+        // Every ratio with up to four decimals below 10, and a spread of awkward ones.
+        values.extend((0..100_000).map(|i| f64::from(i) / 10_000.0));
+        values.extend((1..5_000).map(|i| f64::from(i) * 0.003_7 + 1e-6 * f64::from(i % 7)));
+        for value in values {
+            for v in [value, -value] {
+                let text = Dec::from_f64_text(v).unwrap();
+                if let Some(fast) = Dec::from_short_f64(v) {
+                    assert_eq!(
+                        (fast.mantissa, fast.scale),
+                        (text.mantissa, text.scale),
+                        "{v}"
+                    );
+                }
+            }
+        }
+        assert!(Dec::from_short_f64(0.145).is_some());
+        assert!(Dec::from_short_f64(1.0 / 3.0).is_none());
     }
 
     #[test]
