@@ -7,6 +7,7 @@ mod abilities;
 mod announcements;
 mod audit;
 mod changes;
+mod channel_models;
 mod channel_status;
 mod channels;
 mod checkins;
@@ -46,6 +47,7 @@ mod top_ups;
 mod two_factor;
 mod usage_stats;
 mod user_admin;
+mod user_channels;
 mod users;
 mod vendors;
 
@@ -53,6 +55,7 @@ pub use abilities::split_list;
 pub use announcements::{AnnouncementFields, AnnouncementRow};
 pub use audit::AuditEntry;
 pub use changes::ChangeEvent;
+pub use channel_models::ChannelModelRow;
 pub use channels::{
     CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,
     ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
@@ -121,6 +124,10 @@ pub use top_ups::{
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
+pub use user_channels::{
+    MemberFields, USER_CHANNEL_DISABLED, USER_CHANNEL_ENABLED, UserChannelDelete,
+    UserChannelFields, UserChannelMember, UserChannelRow, UserChannelWrite,
+};
 pub use users::{NewUser, UserRow};
 pub use vendors::{VendorFields, VendorRow};
 
