@@ -416,6 +416,20 @@ async fn multipliers_are_charged_exactly(backend: Backend) {
         expected[0] + expected[1] + expected[3]
     );
 
+    // A copy of the channel keeps its group multipliers.
+    let copy = console
+        .post(&format!("/api/channel/copy/{ch1}"), json!({}))
+        .await;
+    assert!(copy.success(), "{copy:?}");
+    let copy_id = copy.data()["id"].as_i64().expect("copy id");
+    let listed = console
+        .get(&format!("/api/channels/{copy_id}/models"))
+        .await;
+    assert_eq!(
+        listed.data()["group_multipliers"],
+        json!({"default": 1.1, "vip": 3.0})
+    );
+
     // Removing a channel-model drops the model from its channel (and its multipliers).
     let gone = console
         .send(
