@@ -333,36 +333,20 @@ impl PriceTable {
 impl Price {
     /// This price multiplied by `multiplier` (replacing any multiplier it had): a channel's
     /// (or channel-model's) group multiplier, times a user channel's.
-    pub fn with_multiplier(self, multiplier: Multiplier) -> Price {
-        match self {
+    pub fn with_multiplier(mut self, applied: Multiplier) -> Price {
+        match &mut self {
             Price::PerRequest {
-                model_price,
-                group_ratio,
-                ..
-            } => Price::PerRequest {
-                quota: per_request_quota(model_price, group_ratio, multiplier),
+                quota,
                 model_price,
                 group_ratio,
                 multiplier,
-            },
-            Price::PerToken {
-                model_ratio,
-                completion_ratio,
-                cache_ratio,
-                create_cache_ratio,
-                image_output_ratio,
-                group_ratio,
-                ..
-            } => Price::PerToken {
-                model_ratio,
-                completion_ratio,
-                cache_ratio,
-                create_cache_ratio,
-                image_output_ratio,
-                group_ratio,
-                multiplier,
-            },
+            } => {
+                *quota = per_request_quota(*model_price, *group_ratio, applied);
+                *multiplier = applied;
+            }
+            Price::PerToken { multiplier, .. } => *multiplier = applied,
         }
+        self
     }
 
     /// The seed 001 multiplier applied.
@@ -379,10 +363,10 @@ impl Price {
     /// - per request: the fixed quota;
     /// - by tokens: `((prompt - cached - created) + cached * cache_ratio + created *
     ///   create_cache_ratio + (completion - image) * completion_ratio + image *
-    ///   image_output_ratio) * model_ratio * group_ratio * multiplier` (`created` = cache writes, `image` =
-    ///   image output tokens, at most `completion`), the uncached part never below 0, computed in exact
-    ///   decimal arithmetic on the ratios' shortest decimal forms (as new-api's
-    ///   `decimal.NewFromFloat`) and rounded half away from zero;
+    ///   image_output_ratio) * model_ratio * group_ratio * multiplier` (`created` = cache
+    ///   writes, `image` = image output tokens, at most `completion`), the uncached part never
+    ///   below 0, computed in exact decimal arithmetic on the ratios' shortest decimal forms
+    ///   (as new-api's `decimal.NewFromFloat`) and rounded half away from zero;
     /// - at least 1 when `model_ratio * group_ratio` is not 0;
     /// - saturated to `i64`, never panicking.
     pub fn quota(&self, usage: &Usage) -> i64 {

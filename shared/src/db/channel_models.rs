@@ -146,19 +146,7 @@ impl Db {
         id: i64,
         multipliers: &str,
     ) -> Result<bool, DbError> {
-        super::check_lengths("channel_models", &[("group_multipliers", multipliers)])?;
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE channel_models SET group_multipliers = ? WHERE id = ?")
-            .bind(multipliers)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        // MySQL counts only rows whose values changed, so existence is checked separately.
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM channel_models WHERE id = ?")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(exists > 0)
+        self.set_text_column("channel_models", "group_multipliers", id, multipliers)
+            .await
     }
 }

@@ -271,6 +271,37 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
+impl Db {
+    /// Sets one text column of the row `id` of `table`, checking its length first; `false` when
+    /// there is no such row. (MySQL counts only rows whose values changed, so existence is read
+    /// back in the same transaction.)
+    pub(crate) async fn set_text_column(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+        value: &str,
+    ) -> Result<bool, DbError> {
+        check_lengths(table, &[(column, value)])?;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET {column} = ? WHERE id = ?"
+        )))
+        .bind(value)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let exists: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(exists > 0)
+    }
+}
+
 /// The id of the row that `result`, an INSERT just run on `conn`, created. sqlx's `Any`
 /// driver does not report SQLite's rowid, so SQLite is asked on the same connection.
 pub(crate) async fn inserted_id(
