@@ -142,20 +142,14 @@ impl Db {
         check(fields)?;
         let now = now_secs();
         let mut tx = self.pool().begin().await?;
-        let result = sqlx::query(
-            "INSERT INTO user_channels (name, description, status, multiplier, algorithm, \
-             allowed_groups, created_time, updated_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(fields.name)
-        .bind(fields.description)
-        .bind(fields.status)
-        .bind(fields.multiplier)
-        .bind(fields.algorithm)
-        .bind(fields.allowed_groups)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let result = fields
+            .bound(sqlx::query(
+                "INSERT INTO user_channels (name, description, status, multiplier, algorithm, \
+                 allowed_groups, updated_time, created_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
         if let Some(unknown) = write_members(&mut tx, id, fields.members).await? {
             tx.rollback().await?;
@@ -174,20 +168,14 @@ impl Db {
         check(fields)?;
         let mut tx = self.pool().begin().await?;
         // The write comes first so that SQLite takes the write lock at once.
-        sqlx::query(
-            "UPDATE user_channels SET name = ?, description = ?, status = ?, multiplier = ?, \
-             algorithm = ?, allowed_groups = ?, updated_time = ? WHERE id = ?",
-        )
-        .bind(fields.name)
-        .bind(fields.description)
-        .bind(fields.status)
-        .bind(fields.multiplier)
-        .bind(fields.algorithm)
-        .bind(fields.allowed_groups)
-        .bind(now_secs())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        fields
+            .bound(sqlx::query(
+                "UPDATE user_channels SET name = ?, description = ?, status = ?, \
+                 multiplier = ?, algorithm = ?, allowed_groups = ?, updated_time = ? WHERE id = ?",
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_channels WHERE id = ?")
             .bind(id)
             .fetch_one(&mut *tx)
@@ -281,6 +269,21 @@ async fn keys_limited_to(conn: &mut AnyConnection, id: i64) -> Result<Vec<i64>, 
     .bind(format!("%,{id},%"))
     .fetch_all(&mut *conn)
     .await?)
+}
+
+impl<'a> UserChannelFields<'a> {
+    /// `query` with the fields bound in the order name, description, status, multiplier,
+    /// algorithm, allowed groups, and the time of this write.
+    fn bound(self, query: super::lenient::RawQuery<'a>) -> super::lenient::RawQuery<'a> {
+        query
+            .bind(self.name)
+            .bind(self.description)
+            .bind(self.status)
+            .bind(self.multiplier)
+            .bind(self.algorithm)
+            .bind(self.allowed_groups)
+            .bind(now_secs())
+    }
 }
 
 fn check(fields: UserChannelFields<'_>) -> Result<(), DbError> {
