@@ -676,3 +676,59 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(bad_input_is_refused_and_changes_nothing);
+
+/// Across nodes (MySQL + Redis only: the embedded mode is one proxy): a user channel edit made
+/// through the control plane reaches another proxy node, which routes by it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_channel_edits_reach_every_node() {
+    let (one, two) = (mock().await, mock().await);
+    let pylon = Pylon::start(Backend::MySqlRedis).await;
+    let console = root_console(&pylon).await;
+    priced(&console).await;
+    let ch1 = create_channel(&console, channel("one", &one.base_url(), MODEL, 0, false)).await;
+    let ch2 = create_channel(&console, channel("two", &two.base_url(), MODEL, 0, false)).await;
+    let tier = user_channel(
+        &console,
+        json!({"name": "moving", "members": [{"channel_id": ch1}]}),
+    )
+    .await;
+    let (_, key) = limited_key(&console, "moving", &[tier]).await;
+    let node = pylon.start_node().await;
+    wait_until_routable_at(&node.base_url, &key, MODEL).await;
+    let send = || async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", node.base_url))
+            .bearer_auth(&key)
+            .json(&json!({"model": MODEL, "messages": []}))
+            .send()
+            .await
+            .expect("node reachable")
+            .status()
+            .as_u16()
+    };
+    let mocks = [&one, &two];
+    let before = counts(&mocks);
+    assert_eq!(send().await, 200);
+    assert_eq!(served_by(&mocks, &before), 0);
+
+    let moved = put(
+        &console,
+        &format!("/api/user-channels/{tier}"),
+        json!({"members": [{"channel_id": ch2}]}),
+    )
+    .await;
+    assert!(moved.success(), "{moved:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let before = counts(&mocks);
+        assert_eq!(send().await, 200);
+        if served_by(&mocks, &before) == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node still routes to the old member"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
