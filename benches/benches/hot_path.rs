@@ -84,6 +84,7 @@ fn snapshot() -> Snapshot {
                 tpm_limit: 0,
                 model_rpm_limit: Default::default(),
                 model_tpm_limit: Default::default(),
+                user_channels: Vec::new(),
             }),
             user,
         );
@@ -174,6 +175,7 @@ fn channel_row(id: i64, priority: i64, weight: i64) -> ChannelRow {
         test_time: 0,
         used_quota: 0,
         created_time: 0,
+        group_multipliers: String::new(),
     }
 }
 

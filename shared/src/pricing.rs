@@ -13,12 +13,16 @@ mod admission;
 mod decimal;
 mod defaults;
 mod estimate;
+mod multiplier;
 #[cfg(test)]
 mod tests;
 mod usage_check;
 
 pub use admission::{Bounds, RequestUnits};
 pub use estimate::{MediaBounds, estimate_prompt};
+pub use multiplier::{
+    GROUP_MULTIPLIERS_MAX, GroupMultipliers, MULTIPLIER_MAX, MULTIPLIER_MAX_DECIMALS, Multiplier,
+};
 pub use usage_check::{UsageCheck, check_usage};
 
 use std::collections::HashMap;
@@ -126,6 +130,9 @@ pub enum Price {
         model_price: f64,
         /// The group ratio that was applied.
         group_ratio: f64,
+        /// Seed 001's multiplier of the channel (and user channel) that serves the request,
+        /// already applied to `quota` ([`Price::with_multiplier`]).
+        multiplier: Multiplier,
     },
     /// Charged by tokens (`ModelRatio` and friends).
     PerToken {
@@ -142,6 +149,8 @@ pub enum Price {
         image_output_ratio: f64,
         /// Multiplier of the caller's group.
         group_ratio: f64,
+        /// Seed 001's multiplier of the channel (and user channel) that serves the request.
+        multiplier: Multiplier,
     },
 }
 
@@ -225,9 +234,10 @@ impl PriceTable {
         let name = matching_name(model);
         if let Some(&model_price) = lookup(&self.model_price, name) {
             return Some(Price::PerRequest {
-                quota: per_request_quota(model_price, group_ratio),
+                quota: per_request_quota(model_price, group_ratio, Multiplier::ONE),
                 model_price,
                 group_ratio,
+                multiplier: Multiplier::ONE,
             });
         }
         let model_ratio = self.model_ratio_of(name)?;
@@ -243,6 +253,7 @@ impl PriceTable {
                 .unwrap_or(DEFAULT_CREATE_CACHE_RATIO),
             image_output_ratio: self.image_output_ratio(name),
             group_ratio,
+            multiplier: Multiplier::ONE,
         })
     }
 
@@ -320,6 +331,31 @@ impl PriceTable {
 }
 
 impl Price {
+    /// This price multiplied by `multiplier` (replacing any multiplier it had): a channel's
+    /// (or channel-model's) group multiplier, times a user channel's.
+    pub fn with_multiplier(mut self, applied: Multiplier) -> Price {
+        match &mut self {
+            Price::PerRequest {
+                quota,
+                model_price,
+                group_ratio,
+                multiplier,
+            } => {
+                *quota = per_request_quota(*model_price, *group_ratio, applied);
+                *multiplier = applied;
+            }
+            Price::PerToken { multiplier, .. } => *multiplier = applied,
+        }
+        self
+    }
+
+    /// The seed 001 multiplier applied.
+    pub fn multiplier(&self) -> Multiplier {
+        match *self {
+            Price::PerRequest { multiplier, .. } | Price::PerToken { multiplier, .. } => multiplier,
+        }
+    }
+
     /// The quota a request with `usage` costs, exactly as new-api settles a text request:
     ///
     /// - negative counts are treated as 0; a request with no prompt and no completion tokens
@@ -327,10 +363,10 @@ impl Price {
     /// - per request: the fixed quota;
     /// - by tokens: `((prompt - cached - created) + cached * cache_ratio + created *
     ///   create_cache_ratio + (completion - image) * completion_ratio + image *
-    ///   image_output_ratio) * model_ratio * group_ratio` (`created` = cache writes, `image` =
-    ///   image output tokens, at most `completion`), the uncached part never below 0, computed in exact
-    ///   decimal arithmetic on the ratios' shortest decimal forms (as new-api's
-    ///   `decimal.NewFromFloat`) and rounded half away from zero;
+    ///   image_output_ratio) * model_ratio * group_ratio * multiplier` (`created` = cache
+    ///   writes, `image` = image output tokens, at most `completion`), the uncached part never
+    ///   below 0, computed in exact decimal arithmetic on the ratios' shortest decimal forms
+    ///   (as new-api's `decimal.NewFromFloat`) and rounded half away from zero;
     /// - at least 1 when `model_ratio * group_ratio` is not 0;
     /// - saturated to `i64`, never panicking.
     pub fn quota(&self, usage: &Usage) -> i64 {
@@ -351,6 +387,7 @@ impl Price {
                 create_cache_ratio,
                 image_output_ratio,
                 group_ratio,
+                multiplier,
             } => {
                 let uncached = prompt.saturating_sub(cached).saturating_sub(created);
                 let quota = token_quota(
@@ -363,6 +400,7 @@ impl Price {
                         model_ratio,
                         group_ratio,
                     ],
+                    multiplier,
                 );
                 // A ratio of 0 is a free model; anything else costs at least one quota.
                 if quota <= 0 && model_ratio * group_ratio != 0.0 {
@@ -449,28 +487,30 @@ fn lookup<'a>(map: &'a HashMap<String, f64>, name: &str) -> Option<&'a f64> {
     })
 }
 
-/// `round(model_price * QUOTA_PER_UNIT * group_ratio)`, negative results as 0.
-fn per_request_quota(model_price: f64, group_ratio: f64) -> i64 {
-    let quota = match per_request_exact(model_price, group_ratio) {
+/// `round(model_price * QUOTA_PER_UNIT * group_ratio * multiplier)`, negative results as 0.
+fn per_request_quota(model_price: f64, group_ratio: f64, multiplier: Multiplier) -> i64 {
+    let quota = match per_request_exact(model_price, group_ratio, multiplier) {
         Some(value) => value.round(),
-        None => saturate(model_price * QUOTA_PER_UNIT as f64 * group_ratio),
+        None => saturate(model_price * QUOTA_PER_UNIT as f64 * group_ratio * multiplier.to_f64()),
     };
     quota.max(0)
 }
 
-/// `model_price * QUOTA_PER_UNIT * group_ratio` exactly, when it fits.
-fn per_request_exact(model_price: f64, group_ratio: f64) -> Option<Dec> {
+/// `model_price * QUOTA_PER_UNIT * group_ratio * multiplier` exactly, when it fits.
+fn per_request_exact(model_price: f64, group_ratio: f64, multiplier: Multiplier) -> Option<Dec> {
     Dec::from_f64(model_price)?
         .mul(Dec::int(QUOTA_PER_UNIT))?
-        .mul(Dec::from_f64(group_ratio)?)
+        .mul(Dec::from_f64(group_ratio)?)?
+        .mul(multiplier.dec())
 }
 
 /// `(uncached + cached * cache_ratio + created * create_cache_ratio + completion *
-/// completion_ratio + image * image_output_ratio) * (model_ratio * group_ratio)` (`completion`
+/// completion_ratio + image * image_output_ratio) * (model_ratio * group_ratio * multiplier)`
+/// (`completion`
 /// is the text part of the output here), rounded half away from zero; floating
 /// point only when the exact form would not fit in 128 bits (absurd ratios), saturating either
 /// way.
-fn token_quota(counts: [i64; 5], ratios: [f64; 6]) -> i64 {
+fn token_quota(counts: [i64; 5], ratios: [f64; 6], multiplier: Multiplier) -> i64 {
     let [uncached, cached, created, completion, image] = counts;
     let [
         cache_ratio,
@@ -487,7 +527,9 @@ fn token_quota(counts: [i64; 5], ratios: [f64; 6]) -> i64 {
         let output = Dec::int(completion)
             .mul(Dec::from_f64(completion_ratio)?)?
             .add(Dec::int(image).mul(Dec::from_f64(image_output_ratio)?)?)?;
-        let ratio = Dec::from_f64(model_ratio)?.mul(Dec::from_f64(group_ratio)?)?;
+        let ratio = Dec::from_f64(model_ratio)?
+            .mul(Dec::from_f64(group_ratio)?)?
+            .mul(multiplier.dec())?;
         prompt.add(output)?.mul(ratio)
     };
     match exact() {
@@ -498,7 +540,7 @@ fn token_quota(counts: [i64; 5], ratios: [f64; 6]) -> i64 {
                 + created as f64 * create_cache_ratio
                 + completion as f64 * completion_ratio
                 + image as f64 * image_output_ratio)
-                * (model_ratio * group_ratio),
+                * (model_ratio * group_ratio * multiplier.to_f64()),
         ),
     }
 }

@@ -5,6 +5,7 @@ mod account;
 mod announcement;
 mod audit;
 mod channel;
+mod channel_model;
 mod commission;
 mod content;
 mod data;
@@ -42,6 +43,7 @@ mod topup;
 mod two_factor;
 mod user;
 mod user_admin;
+mod user_channel;
 mod vendor;
 
 use crate::app::AppState;

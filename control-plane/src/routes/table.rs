@@ -14,11 +14,11 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, audit, channel, commission, content, data, export, group, health,
-    invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
+    account, announcement, audit, channel, channel_model, commission, content, data, export, group,
+    health, invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
     payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
     setup, shop, status, status_monitor, subscription, system_info, token, topup, two_factor, user,
-    user_admin, vendor,
+    user_admin, user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -224,6 +224,17 @@ pub fn routes() -> Vec<Route> {
         post("/api/channels/sync", Admin, model_sync::apply::apply),
         get("/api/channels/{id}/models", Admin, model_sync::channel_models::list),
         post("/api/channels/{id}/models", Admin, model_sync::channel_models::add),
+        // Seed 001's group multipliers, of a channel and of one model of a channel.
+        put("/api/channels/{id}/group-multipliers", Admin, channel_model::group_multipliers::channel),
+        put("/api/channel-models/{id}", Admin, channel_model::update::update),
+        delete("/api/channel-models/{id}", Admin, channel_model::delete::delete),
+        put("/api/channel-models/{id}/group-multipliers", Admin, channel_model::group_multipliers::channel_model),
+        // Seed 001's user channels; customers list those open to them.
+        get("/api/user-channels", Admin, user_channel::list::list),
+        post("/api/user-channels", Admin, user_channel::create::create),
+        put("/api/user-channels/{id}", Admin, user_channel::update::update),
+        delete("/api/user-channels/{id}", Admin, user_channel::delete::delete),
+        get("/api/user/user-channels", User, user_channel::mine::list),
         // Price sync from a price source (another new-api's /api/ratio_config); root's, as
         // new-api's /api/ratio_sync.
         post("/api/models/prices/sync/preview", Admin, price_sync::preview::preview),

@@ -6,6 +6,7 @@
 
 use super::admission::Admission;
 use super::exchange::Delivery;
+use super::routing::Served;
 use crate::metrics::{BillingAnomaly, ProxyMetrics};
 use pylon_shared::pricing::{Price, Usage, UsageCheck, check_usage};
 
@@ -19,9 +20,11 @@ pub struct Bill {
     pub other: String,
 }
 
-/// Bills `delivery` (charged only when `success`).
+/// Bills `delivery` (charged only when `success`) at `price`, which has `served`'s multipliers
+/// applied (shown in `other`, as new-api shows the ratios it applied).
 pub fn bill(
     price: &Price,
+    served: &Served,
     admission: &Admission,
     delivery: &Delivery,
     success: bool,
@@ -62,6 +65,7 @@ pub fn bill(
         0
     };
     cache_info(price, &usage, &mut other);
+    served.describe(&mut other);
     if let Some(id) = admission.reservation.subscription_id() {
         other.insert("billing_source".into(), "subscription".into());
         other.insert("subscription_id".into(), id.into());

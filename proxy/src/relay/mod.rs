@@ -14,6 +14,7 @@ mod models;
 pub mod overload;
 pub mod rate_limit;
 pub mod request;
+pub mod routing;
 pub mod select;
 pub mod snapshot;
 mod translated;
@@ -210,14 +211,8 @@ impl Relay {
         }
         let group = caller.group().to_string();
         let routes = self.snapshot.routes.load();
-        let tiers = routes.tiers(&group, &request.model);
-        if tiers.is_empty() {
-            return Err(RelayError::model_not_found(format!(
-                "The model `{}` does not exist or is not available to group {group}",
-                request.model
-            )));
-        }
-        let price = self
+        let route = routing::Route::resolve(&routes, &caller.token, &group, &request.model)?;
+        let base_price = self
             .snapshot
             .prices
             .load()
@@ -228,6 +223,8 @@ impl Relay {
                     request.model
                 ))
             })?;
+        // Held at the dearest candidate's multiplier; charged at the one that serves.
+        let price = base_price.with_multiplier(route.dearest(&group, &request.model));
 
         if caller.token.has_rate_limits() || self.snapshot.user_limits.load().enabled {
             let user_limits = self.snapshot.user_limits.load_full();
@@ -258,8 +255,13 @@ impl Relay {
         let mut tried: Vec<i64> = Vec::new();
         let mut last_failure = None;
         while tried.len() <= self.config.max_retries {
-            let Some(channel) = select::choose(tiers, &tried, &self.health, sticky.as_deref())
-            else {
+            let Some(routing::Pick { channel, served }) = route.next(
+                &group,
+                &request.model,
+                &tried,
+                &self.health,
+                sticky.as_deref(),
+            ) else {
                 break;
             };
             tried.push(channel.id);
@@ -327,7 +329,8 @@ impl Relay {
                         &group,
                         &channel,
                         &upstream_model,
-                        &price,
+                        &base_price.with_multiplier(served.total()),
+                        &served,
                         &delivery,
                         started,
                         client_ip,
@@ -436,6 +439,7 @@ impl Relay {
         channel: &snapshot::ChannelEntry,
         upstream_model: &str,
         price: &Price,
+        served: &routing::Served,
         delivery: &Delivery,
         started: Instant,
         client_ip: Option<IpAddr>,
@@ -452,6 +456,7 @@ impl Relay {
             other,
         } = charge::bill(
             price,
+            served,
             admission,
             delivery,
             billable,

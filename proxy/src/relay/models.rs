@@ -17,8 +17,7 @@ pub async fn answer(
 ) -> pingora::Result<()> {
     let family = ingress.format.family();
     let routes = snapshot.routes.load();
-    let allowed: Vec<&str> = routes
-        .models(caller.group())
+    let allowed: Vec<&str> = super::routing::models(&routes, &caller.token, caller.group())
         .into_iter()
         .filter(|m| caller.token.allows_model(m))
         .collect();

@@ -1,7 +1,8 @@
 //! The `abilities` table: one row per (group, model, channel), derived from the channel's
 //! `group` and `models` lists, with its priority, weight, tag and whether it is enabled. It is
 //! rewritten in the same transaction as every write to the channel it derives from, so that it
-//! never disagrees with `channels`.
+//! never disagrees with `channels`. The same writes keep the channel's `channel_models` rows
+//! (one per model, with an id) in step, and a deleted channel leaves no user channel member.
 
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -70,6 +71,7 @@ pub(crate) async fn replace_abilities(
         }
         query.execute(&mut *conn).await?;
     }
+    super::channel_models::sync(conn, dialect, source.channel_id, &models).await?;
     Ok(())
 }
 
@@ -82,6 +84,8 @@ pub(crate) async fn delete_abilities(
         .bind(channel_id)
         .execute(&mut *conn)
         .await?;
+    super::channel_models::forget_channel(conn, channel_id).await?;
+    super::user_channels::forget_channel(conn, channel_id).await?;
     Ok(())
 }
 

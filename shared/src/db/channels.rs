@@ -53,6 +53,9 @@ pub struct ChannelRow {
     pub test_time: i64,
     pub used_quota: i64,
     pub created_time: i64,
+    /// Seed 001's `{"group": "multiplier"}` JSON (exact decimal text); empty: none. Set only by
+    /// [`Db::set_channel_group_multipliers`], so channel edits keep it.
+    pub group_multipliers: String,
 }
 
 /// The columns of [`ChannelRow`], as a literal so that queries stay `&'static str`.
@@ -61,7 +64,7 @@ macro_rules! channel_columns {
         "id, type, name, `keys`, key_mode, status, status_reason, base_url, models, `group`, \
          model_mapping, header_override, priority, weight, test_model, openai_organization, \
          auto_ban, tag, other, setting, remark, balance, balance_updated_time, response_time, \
-         test_time, used_quota, created_time"
+         test_time, used_quota, created_time, group_multipliers"
     };
 }
 
@@ -666,6 +669,43 @@ impl Db {
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    /// Replaces a channel's model mapping with `mapping` if it still is `old` (a compare-and-set
+    /// against a concurrent edit); false when the channel is gone or its mapping changed.
+    pub async fn replace_channel_model_mapping(
+        &self,
+        id: i64,
+        old: &str,
+        mapping: &str,
+    ) -> Result<bool, DbError> {
+        super::check_lengths("channels", &[("model_mapping", mapping)])?;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE channels SET model_mapping = ? WHERE id = ? AND model_mapping = ?")
+            .bind(mapping)
+            .bind(id)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        // MySQL counts only rows whose values changed, so the outcome is read back.
+        let now: Option<String> =
+            sqlx::query_scalar("SELECT model_mapping FROM channels WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(now.as_deref() == Some(mapping))
+    }
+
+    /// Sets a channel's group multipliers (`{"group": "multiplier"}` JSON, or empty); `false`
+    /// when there is no such channel.
+    pub async fn set_channel_group_multipliers(
+        &self,
+        id: i64,
+        multipliers: &str,
+    ) -> Result<bool, DbError> {
+        self.set_text_column("channels", "group_multipliers", id, multipliers)
+            .await
     }
 
     /// Records a test: its response time in milliseconds, at the current time.

@@ -17,7 +17,8 @@ const KEY_WITH_OWNER: &str = "SELECT t.id AS id, t.user_id AS user_id, t.name AS
      t.allow_ips AS allow_ips, t.used_quota AS used_quota, t.`group` AS `group`, \
      t.cross_group_retry AS cross_group_retry, t.rpm_limit AS rpm_limit, \
      t.tpm_limit AS tpm_limit, t.model_rpm_limit AS model_rpm_limit, \
-     t.model_tpm_limit AS model_tpm_limit, u.id AS owner_id, u.username AS owner_username, \
+     t.model_tpm_limit AS model_tpm_limit, t.user_channel_ids AS user_channel_ids, \
+     u.id AS owner_id, u.username AS owner_username, \
      u.role AS owner_role, u.status AS owner_status, u.`group` AS owner_group, \
      u.quota AS owner_quota, u.setting AS owner_setting \
      FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
@@ -27,7 +28,7 @@ const KEY_WITH_OWNER: &str = "SELECT t.id AS id, t.user_id AS user_id, t.name AS
 const TOKEN_COLUMNS: &str = "id, user_id, name, key_hash, status, created_time, accessed_time, \
      expired_time, remain_quota, unlimited_quota, model_limits_enabled, model_limits, allow_ips, \
      used_quota, `group`, cross_group_retry, rpm_limit, tpm_limit, model_rpm_limit, \
-     model_tpm_limit";
+     model_tpm_limit, user_channel_ids";
 
 /// A key found by its hash, with its owner when the owner is a live user.
 #[derive(Debug, Clone)]

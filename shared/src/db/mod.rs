@@ -7,6 +7,7 @@ mod abilities;
 mod announcements;
 mod audit;
 mod changes;
+mod channel_models;
 mod channel_status;
 mod channels;
 mod checkins;
@@ -46,6 +47,7 @@ mod top_ups;
 mod two_factor;
 mod usage_stats;
 mod user_admin;
+mod user_channels;
 mod users;
 mod vendors;
 
@@ -53,6 +55,7 @@ pub use abilities::split_list;
 pub use announcements::{AnnouncementFields, AnnouncementRow};
 pub use audit::AuditEntry;
 pub use changes::ChangeEvent;
+pub use channel_models::ChannelModelRow;
 pub use channels::{
     CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,
     ChannelFilter, ChannelOrder, ChannelRow, ChannelSearch, ChannelSort, StatusFilter,
@@ -121,6 +124,10 @@ pub use top_ups::{
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
+pub use user_channels::{
+    MemberFields, USER_CHANNEL_DISABLED, USER_CHANNEL_ENABLED, UserChannelDelete,
+    UserChannelFields, UserChannelMember, UserChannelRow, UserChannelWrite,
+};
 pub use users::{NewUser, UserRow};
 pub use vendors::{VendorFields, VendorRow};
 
@@ -262,6 +269,37 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
         format!("{query}&mode=rwc")
     };
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+impl Db {
+    /// Sets one text column of the row `id` of `table`, checking its length first; `false` when
+    /// there is no such row. (MySQL counts only rows whose values changed, so existence is read
+    /// back in the same transaction.)
+    pub(crate) async fn set_text_column(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+        value: &str,
+    ) -> Result<bool, DbError> {
+        check_lengths(table, &[(column, value)])?;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET {column} = ? WHERE id = ?"
+        )))
+        .bind(value)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let exists: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(exists > 0)
+    }
 }
 
 /// The id of the row that `result`, an INSERT just run on `conn`, created. sqlx's `Any`

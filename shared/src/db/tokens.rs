@@ -49,6 +49,9 @@ pub struct TokenRow {
     pub model_rpm_limit: String,
     /// `{"model": tokens per minute}` JSON; empty: none.
     pub model_tpm_limit: String,
+    /// Comma-separated ids of the user channels the key is limited to, in the order they are
+    /// tried; empty: no limit (seed 001).
+    pub user_channel_ids: String,
 }
 
 /// The columns of [`TokenRow`], as a literal so that queries stay `&'static str`.
@@ -56,7 +59,8 @@ macro_rules! token_columns {
     () => {
         "id, user_id, name, key_hash, status, created_time, accessed_time, expired_time, \
          remain_quota, unlimited_quota, model_limits_enabled, model_limits, allow_ips, used_quota, \
-         `group`, cross_group_retry, rpm_limit, tpm_limit, model_rpm_limit, model_tpm_limit"
+         `group`, cross_group_retry, rpm_limit, tpm_limit, model_rpm_limit, model_tpm_limit, \
+         user_channel_ids"
     };
 }
 
@@ -104,6 +108,8 @@ pub struct NewToken<'a> {
     pub group: &'a str,
     pub cross_group_retry: bool,
     pub limits: KeyRateLimits,
+    /// Comma-separated user channel ids, or empty.
+    pub user_channel_ids: &'a str,
 }
 
 /// A key's own rate limits, as LiteLLM names them (0 or empty: none).
@@ -138,6 +144,7 @@ pub struct TokenChanges {
     pub tpm_limit: Option<i64>,
     pub model_rpm_limit: Option<String>,
     pub model_tpm_limit: Option<String>,
+    pub user_channel_ids: Option<String>,
 }
 
 impl TokenChanges {
@@ -196,6 +203,10 @@ impl TokenChanges {
         }
         if let Some(v) = &self.model_tpm_limit {
             sets.push("model_tpm_limit = ?");
+            values.push(Bound::Text(v.clone()));
+        }
+        if let Some(v) = &self.user_channel_ids {
+            sets.push("user_channel_ids = ?");
             values.push(Bound::Text(v.clone()));
         }
         (sets, values)
@@ -314,8 +325,8 @@ impl Db {
             "INSERT INTO tokens (user_id, name, key_hash, key_ciphertext, status, created_time, \
              accessed_time, expired_time, remain_quota, unlimited_quota, model_limits_enabled, \
              model_limits, allow_ips, used_quota, `group`, cross_group_retry, rpm_limit, \
-             tpm_limit, model_rpm_limit, model_tpm_limit) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+             tpm_limit, model_rpm_limit, model_tpm_limit, user_channel_ids) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(token.user_id)
         .bind(token.name)
@@ -336,6 +347,7 @@ impl Db {
         .bind(token.limits.tpm_limit)
         .bind(&token.limits.model_rpm_limit)
         .bind(&token.limits.model_tpm_limit)
+        .bind(token.user_channel_ids)
         .execute(&mut *tx)
         .await?;
         let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;

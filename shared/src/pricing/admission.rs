@@ -114,11 +114,12 @@ impl Price {
             model_price,
             group_ratio,
             quota,
+            multiplier,
         } = *self
         else {
             return 0;
         };
-        let one = per_request_exact(model_price, group_ratio)
+        let one = per_request_exact(model_price, group_ratio, multiplier)
             .and_then(|d| d.mul(Dec::hundredths(units.size_hundredths)))
             .and_then(|d| d.mul(Dec::hundredths(units.quality_hundredths)))
             .map(Dec::trunc)
@@ -175,6 +176,7 @@ mod tests {
             create_cache_ratio: 1.0,
             image_output_ratio: 1.0,
             group_ratio: 1.0,
+            multiplier: super::super::Multiplier::ONE,
         }
     }
 

@@ -112,6 +112,14 @@ impl Dec {
             .checked_mul(10i128.checked_pow(scale - self.scale)?)
     }
 
+    /// `mantissa / 10^scale`, for exact values of other types (scale at most 36).
+    pub(super) fn exact(mantissa: i128, scale: u32) -> Dec {
+        Dec {
+            mantissa,
+            scale: scale.min(MAX_SCALE),
+        }
+    }
+
     /// `hundredths / 100`, e.g. 45 for 0.45.
     pub(super) fn hundredths(hundredths: i64) -> Dec {
         Dec {

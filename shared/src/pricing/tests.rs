@@ -46,7 +46,8 @@ fn prompt_and_completion_tokens_with_completion_ratio() {
             cache_ratio: 0.5,
             create_cache_ratio: 1.25,
             image_output_ratio: 1.0,
-            group_ratio: 1.0
+            group_ratio: 1.0,
+            multiplier: Multiplier::ONE,
         }
     );
     // (1000 + 500 * 4) * 1.25 = 3000 * 1.25 = 3750
@@ -95,7 +96,8 @@ fn per_request_price_takes_precedence_over_ratios() {
         Price::PerRequest {
             quota: 20_000,
             model_price: 0.04,
-            group_ratio: 1.0
+            group_ratio: 1.0,
+            multiplier: Multiplier::ONE,
         }
     );
     assert_eq!(price.quota(&usage(1, 0, 0)), 20_000);
@@ -162,7 +164,8 @@ fn defaults_price_common_models_and_the_operator_overrides_them() {
             cache_ratio: 0.5,
             create_cache_ratio: 1.25,
             image_output_ratio: 1.0,
-            group_ratio: 1.0
+            group_ratio: 1.0,
+            multiplier: Multiplier::ONE,
         })
     );
     // (1000 + 100 * 4) * 0.075 = 105
@@ -424,4 +427,25 @@ fn image_output_tokens_cost_the_image_ratio() {
     };
     // (20 + 6 * 80) * 0.15 = 75
     assert_eq!(img.quota(&absurd), 75);
+}
+
+#[test]
+fn multipliers_scale_the_price_exactly() {
+    let table = standard();
+    let price = table.price("gpt-4o", "vip").unwrap();
+    let times = |text: &str| price.with_multiplier(Multiplier::parse(text).unwrap());
+    // (1000 + 500 * 4) * 1.25 * 0.8 = 3000; * 1.1 = 3300 (f64 would give 3300.0000000000005)
+    assert_eq!(times("1.1").quota(&usage(1000, 500, 0)), 3300);
+    // 3000 * 0.000001 = 0.003: still at least 1
+    assert_eq!(times("0.000001").quota(&usage(1000, 500, 0)), 1);
+    assert_eq!(times("1").quota(&usage(1000, 500, 0)), 3000);
+    assert_eq!(times("1.5").multiplier().to_string(), "1.5");
+    // Per request: 0.04 USD * 500 000 * 1.15 = 23 000, admission's bounds agree.
+    let image = table.price("dall-e-3", "default").unwrap();
+    let dear = image.with_multiplier(Multiplier::parse("1.15").unwrap());
+    assert_eq!(dear.quota(&usage(1, 1, 0)), 23_000);
+    assert_eq!(dear.request_quota(RequestUnits::ONE), 23_000);
+    assert_eq!(dear.bounds(10, 16, 100, RequestUnits::ONE).ceiling, 23_000);
+    // Replacing, not compounding.
+    assert_eq!(dear.with_multiplier(Multiplier::ONE), image);
 }

@@ -1,8 +1,9 @@
 //! `POST /api/channel/copy/{id}?suffix=&reset_balance=`: new-api's channel copy. The copy has
-//! every field an administrator sets (keys included, since they stay on the server), its name
-//! followed by `suffix` (new-api's default "_复制"), and none of the original's counters,
-//! balance or test results (Pylon's copies always start fresh; `reset_balance` is accepted for
-//! new-api's console). `data` is `{id}` of the copy.
+//! every field an administrator sets (keys included, since they stay on the server, and the
+//! channel's group multipliers, though not its channel-models'), its name followed by `suffix`
+//! (new-api's default "_复制"), and none of the original's counters, balance or test results
+//! (Pylon's copies always start fresh; `reset_balance` is accepted for new-api's console).
+//! `data` is `{id}` of the copy.
 
 use super::{announce, find};
 use crate::app::AppState;
@@ -37,6 +38,12 @@ pub async fn copy(
             "channel copy not created"
         )));
     };
+    // Seed 001's group multipliers are the administrator's too (written apart from the fields).
+    if !original.group_multipliers.is_empty() {
+        app.db
+            .set_channel_group_multipliers(copy, &original.group_multipliers)
+            .await?;
+    }
     announce(&app, &[copy]).await?;
     tracing::info!(admin = admin.user.id, original = id, copy, "channel copied");
     Ok(envelope::ok(json!({ "id": copy })))

@@ -1,4 +1,6 @@
-//! `GET /api/channels/{id}/models`: the models a channel serves, in its order.
+//! `GET /api/channels/{id}/models`: the models a channel serves, in its order, with the
+//! channel's group multipliers and, in `items`, each model's channel-model (its id, upstream
+//! name and group multipliers; see `routes::channel_model`).
 //! `POST /api/channels/{id}/models` with `{"models": [...]}` (or a comma-separated string)
 //! adds models to it (those it serves already are skipped) and answers the new list; every
 //! proxy reloads the channel.
@@ -9,6 +11,7 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PathId};
 use crate::routes::channel::{announce, find};
+use crate::routes::channel_model;
 use axum::extract::State;
 use pylon_shared::db::split_list;
 use serde::Deserialize;
@@ -22,9 +25,19 @@ pub struct AddModels {
 
 pub async fn list(State(app): State<AppState>, _: AdminUser, PathId(id): PathId) -> ApiResult {
     let channel = find(&app, id).await?;
-    Ok(envelope::ok(
-        json!({ "channel_id": id, "models": split_list(&channel.models) }),
-    ))
+    let items: Vec<Value> = app
+        .db
+        .channel_models_of(id)
+        .await?
+        .iter()
+        .map(|row| channel_model::view(row, &channel))
+        .collect();
+    Ok(envelope::ok(json!({
+        "channel_id": id,
+        "models": split_list(&channel.models),
+        "group_multipliers": channel_model::stored_view(&channel.group_multipliers),
+        "items": items,
+    })))
 }
 
 pub async fn add(

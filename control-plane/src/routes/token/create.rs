@@ -44,6 +44,9 @@ pub struct CreateRequest {
     model_rpm_limit: serde_json::Value,
     #[serde(default)]
     model_tpm_limit: serde_json::Value,
+    /// Seed 001: the user channels the key is limited to.
+    #[serde(default)]
+    user_channel_ids: serde_json::Value,
 }
 
 fn never() -> i64 {
@@ -72,6 +75,13 @@ pub async fn create(
         model_rpm_limit: fields::model_rpm_limit(&request.model_rpm_limit)?,
         model_tpm_limit: fields::model_tpm_limit(&request.model_tpm_limit)?,
     };
+    let routing_group = if group.is_empty() {
+        &user.group
+    } else {
+        &group
+    };
+    let user_channel_ids =
+        super::user_channels::checked(&app, routing_group, &request.user_channel_ids).await?;
 
     let key = keys::generate();
     let sealed = crypto::seal(&app.secrets.key_encryption, &key.full);
@@ -93,6 +103,7 @@ pub async fn create(
                 group: &group,
                 cross_group_retry: fields::cross_group_retry(&group, request.cross_group_retry),
                 limits,
+                user_channel_ids: &user_channel_ids,
             },
             max,
         )

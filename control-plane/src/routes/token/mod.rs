@@ -15,6 +15,7 @@ pub(super) mod reveal;
 pub(super) mod search;
 pub(super) mod update;
 pub(super) mod usage;
+mod user_channels;
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -72,6 +73,7 @@ fn view(app: &App, token: &StoredToken) -> Value {
         "tpm_limit": t.tpm_limit,
         "model_rpm_limit": fields::model_limit_view(&t.model_rpm_limit),
         "model_tpm_limit": fields::model_limit_view(&t.model_tpm_limit),
+        "user_channel_ids": user_channels::view(&t.user_channel_ids),
     })
 }
 

@@ -44,6 +44,9 @@ pub struct UpdateRequest {
     model_rpm_limit: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "present")]
     model_tpm_limit: Option<serde_json::Value>,
+    /// Seed 001: the user channels the key is limited to (`null` or `[]`: none).
+    #[serde(default, deserialize_with = "present")]
+    user_channel_ids: Option<serde_json::Value>,
 }
 
 /// A field that is present, `null` included, as `Some`.
@@ -136,6 +139,28 @@ fn check_can_enable(stored: &TokenRow, now: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The key's new `user_channel_ids`, checked against the group it will route as: the ones
+/// given, or the stored ones again when only its group changes (`None`: unchanged).
+async fn user_channel_change(
+    app: &crate::app::App,
+    user: &UserRow,
+    request: &UpdateRequest,
+    stored: &TokenRow,
+) -> Result<Option<String>, ApiError> {
+    let group = request.group.as_deref().unwrap_or(&stored.group);
+    let routing_group = if group.is_empty() { &user.group } else { group };
+    let ids = match &request.user_channel_ids {
+        Some(ids) => ids.clone(),
+        None if group != stored.group && !stored.user_channel_ids.is_empty() => {
+            serde_json::Value::String(stored.user_channel_ids.clone())
+        }
+        None => return Ok(None),
+    };
+    super::user_channels::checked(app, routing_group, &ids)
+        .await
+        .map(Some)
+}
+
 async fn settings_change(
     app: &crate::app::App,
     user: &UserRow,
@@ -174,6 +199,7 @@ async fn settings_change(
     if let Some(group) = request.group.as_deref().filter(|g| *g != stored.group) {
         fields::check_group(app, user, group).await?;
     }
+    let user_channel_ids = user_channel_change(app, user, &request, stored).await?;
     let cross_group_retry = if request.group.is_some() || request.cross_group_retry.is_some() {
         let group = request.group.as_deref().unwrap_or(&stored.group);
         let requested = request
@@ -198,6 +224,7 @@ async fn settings_change(
         tpm_limit: request.tpm_limit,
         model_rpm_limit,
         model_tpm_limit,
+        user_channel_ids,
     })
 }
 
@@ -227,6 +254,7 @@ mod tests {
             tpm_limit: 0,
             model_rpm_limit: String::new(),
             model_tpm_limit: String::new(),
+            user_channel_ids: String::new(),
         }
     }
 

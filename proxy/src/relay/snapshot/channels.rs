@@ -1,8 +1,11 @@
 //! Channels and the routing table: for each group and model, the channels that serve it,
-//! grouped in priority tiers (highest first).
+//! grouped in priority tiers (highest first), each channel with its group multipliers; and the
+//! user channels over them (see [`super::user_channels`]).
 
-use pylon_shared::db::{ChannelRow, report_bad_row};
+use super::user_channels::{UserChannelEntry, UserChannelSource};
+use pylon_shared::db::{ChannelModelRow, ChannelRow, report_bad_row};
 use pylon_shared::llm::{ChannelCaps, ChannelType};
+use pylon_shared::pricing::{GroupMultipliers, Multiplier};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,6 +96,10 @@ pub struct ChannelEntry {
     pub openai_organization: String,
     /// An OpenAI-compatible upstream serves `/v1/responses` itself (`setting.responses_api`).
     pub responses_api: bool,
+    /// Seed 001's group multipliers of the channel.
+    multipliers: GroupMultipliers,
+    /// Seed 001's group multipliers of some of its models (channel-models), by model.
+    model_multipliers: HashMap<String, GroupMultipliers>,
 }
 
 impl ChannelEntry {
@@ -143,7 +150,23 @@ impl ChannelEntry {
             auto_ban: row.auto_ban != 0,
             openai_organization: row.openai_organization.clone(),
             responses_api: responses_api(&row.setting),
+            multipliers: GroupMultipliers::parse_stored(&row.group_multipliers)
+                .map_err(|_| "group_multipliers is not a map of groups to multipliers")?,
+            model_multipliers: HashMap::new(),
         })
+    }
+
+    /// The multiplier of a request for `model` by a user of `group` that this channel serves:
+    /// the channel-model's for the group, else the channel's, else 1.
+    pub fn multiplier(&self, group: &str, model: &str) -> Multiplier {
+        if self.multipliers.is_empty() && self.model_multipliers.is_empty() {
+            return Multiplier::ONE;
+        }
+        self.model_multipliers
+            .get(model)
+            .and_then(|by_group| by_group.get(group))
+            .or_else(|| self.multipliers.get(group))
+            .unwrap_or(Multiplier::ONE)
     }
 
     /// What the request planner needs to know of it.
@@ -182,25 +205,51 @@ pub struct Tier {
     pub members: Vec<Arc<ChannelEntry>>,
 }
 
-/// Group -> model -> tiers, highest priority first. Only enabled channels appear.
+/// Group -> model -> tiers, highest priority first. Only enabled channels appear. With the user
+/// channels, by id (only enabled ones).
 #[derive(Debug, Default)]
 pub struct RoutingTable {
     routes: HashMap<String, HashMap<String, Vec<Tier>>>,
+    user_channels: HashMap<i64, UserChannelEntry>,
 }
 
 impl RoutingTable {
-    /// Builds the table from every channel row.
+    /// Builds the table from every channel row alone.
     pub fn build(rows: &[ChannelRow]) -> Self {
+        Self::build_with(rows, &[], &UserChannelSource::default())
+    }
+
+    /// Builds the table from every channel row, the channel-models that have multipliers, and
+    /// the user channels.
+    pub fn build_with(
+        rows: &[ChannelRow],
+        channel_models: &[ChannelModelRow],
+        user_channels: &UserChannelSource,
+    ) -> Self {
         let mut routes: HashMap<String, HashMap<String, Vec<Tier>>> = HashMap::new();
+        let mut entries: HashMap<i64, (Arc<ChannelEntry>, &str)> = HashMap::new();
         for row in rows.iter().filter(|r| r.status == CHANNEL_ENABLED) {
-            let entry = match ChannelEntry::from_row(row) {
+            let mut entry = match ChannelEntry::from_row(row) {
                 Ok(entry) => entry,
                 Err(problem) => {
                     report_bad_row("channels", &row.id.to_string(), &problem);
                     continue;
                 }
             };
+            for model in channel_models.iter().filter(|m| m.channel_id == row.id) {
+                match GroupMultipliers::parse_stored(&model.group_multipliers) {
+                    Ok(multipliers) => {
+                        entry
+                            .model_multipliers
+                            .insert(model.model.clone(), multipliers);
+                    }
+                    Err(problem) => {
+                        report_bad_row("channel_models", &model.id.to_string(), &problem);
+                    }
+                }
+            }
             let entry = Arc::new(entry);
+            entries.insert(row.id, (Arc::clone(&entry), row.models.as_str()));
             for group in split_list(&row.group) {
                 for model in split_list(&row.models) {
                     let tiers = routes
@@ -223,7 +272,23 @@ impl RoutingTable {
                 tiers.sort_by_key(|t| std::cmp::Reverse(t.priority));
             }
         }
-        Self { routes }
+        let user_channels = user_channels.build(|id| {
+            entries.get(&id).map(|(entry, models)| {
+                (
+                    Arc::clone(entry),
+                    split_list(models).map(str::to_string).collect(),
+                )
+            })
+        });
+        Self {
+            routes,
+            user_channels,
+        }
+    }
+
+    /// The enabled user channel with this id.
+    pub fn user_channel(&self, id: i64) -> Option<&UserChannelEntry> {
+        self.user_channels.get(&id)
     }
 
     /// The tiers serving `model` for `group`.

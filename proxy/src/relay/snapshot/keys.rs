@@ -31,6 +31,9 @@ pub struct TokenEntry {
     pub model_rpm_limit: HashMap<String, u64>,
     /// Tokens per minute, per requested model.
     pub model_tpm_limit: HashMap<String, u64>,
+    /// Seed 001: the user channels the key is limited to, in the order they are tried; empty:
+    /// the key routes as any key of its group.
+    pub user_channels: Vec<i64>,
 }
 
 impl TokenEntry {
@@ -64,6 +67,15 @@ impl TokenEntry {
             tpm_limit: u64::try_from(row.tpm_limit).unwrap_or(0),
             model_rpm_limit: per_model_limits(&row.model_rpm_limit),
             model_tpm_limit: per_model_limits(&row.model_tpm_limit),
+            // An id that does not parse stays in the list as 0, which names no user channel:
+            // the key stays limited rather than routing anywhere.
+            user_channels: row
+                .user_channel_ids
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| id.parse().unwrap_or(0))
+                .collect(),
         }
     }
 

@@ -6,6 +6,7 @@
 mod channels;
 mod key_cache;
 mod keys;
+mod user_channels;
 mod users;
 
 pub use channels::{ChannelEntry, RoutingTable, Upstream};
@@ -14,6 +15,7 @@ pub use key_cache::{KeyCache, KeyCacheSettings, KeySource};
 /// Routing types.
 pub mod routes {
     pub use super::channels::Tier;
+    pub use super::user_channels::{Algorithm, Pool, UserChannelEntry, UserChannelSource};
 }
 pub use keys::{TOKEN_ENABLED, TokenEntry};
 pub use users::{BillingPreference, SubscriptionEntry, UserEntry};
@@ -69,9 +71,20 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Channels, the channel-models with multipliers and the user channels: all that routing
+    /// and seed 001's multipliers read (a user channel edit is announced as a channel change).
     async fn reload_channels(&self, db: &Db) -> Result<(), DbError> {
         let rows = db.all_channels().await?;
-        self.routes.store(Arc::new(RoutingTable::build(&rows)));
+        let channel_models = db.channel_model_multipliers().await?;
+        let user_channels = routes::UserChannelSource {
+            rows: db.all_user_channels().await?,
+            members: db.all_user_channel_members().await?,
+        };
+        self.routes.store(Arc::new(RoutingTable::build_with(
+            &rows,
+            &channel_models,
+            &user_channels,
+        )));
         Ok(())
     }
 
