@@ -98,6 +98,24 @@ impl Console {
         }
     }
 
+    /// POSTs `body` (JSON) to `path` as the console and answers the status and the body as text
+    /// (streamed answers, relay errors).
+    pub async fn post_text(&self, path: &str, body: &Value) -> (u16, String) {
+        let mut request = self
+            .client
+            .post(format!("{}{}", self.base_url, path))
+            .json(body);
+        if let Some(id) = self.user_id {
+            request = request.header("New-Api-User", id.to_string());
+        }
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches Pylon");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
+    }
+
     /// GET `path`.
     pub async fn get(&self, path: &str) -> Answer {
         self.send(Method::GET, path, None).await

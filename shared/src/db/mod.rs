@@ -45,6 +45,7 @@ mod tokens;
 mod top_ups;
 mod two_factor;
 mod usage_stats;
+mod usage_summary;
 mod user_admin;
 mod users;
 mod vendors;
@@ -120,6 +121,7 @@ pub use top_ups::{
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
+pub use usage_summary::{HourRange, UsageDimension, UsageLine, UsageScope, UsageTotals};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use users::{NewUser, UserRow};
 pub use vendors::{VendorFields, VendorRow};
