@@ -232,7 +232,8 @@ async fn stats_routes_read_the_aggregates(backend: Backend) {
         "three requests, the administrator's credit and the account's creation: {data}"
     );
     let rows = data["rows"].as_array().expect("rows");
-    assert!(rows.iter().all(|r| r["user_id"] == alice_id.to_string()));
+    let alice_text = alice_id.to_string();
+    assert!(rows.iter().all(|r| r["user_id"] == alice_text.as_str()));
     for row in &rows[..3] {
         assert_eq!(row["quota"], -PER_REQUEST, "{row}");
         assert_eq!(row["value"], format!("-{PER_REQUEST}积分"));
