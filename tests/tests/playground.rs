@@ -8,11 +8,9 @@
 
 use pylon_tests::canned_upstream::{Canned, CannedUpstream};
 use pylon_tests::fixtures::*;
-use pylon_tests::user_admin_fixtures::{PASSWORD, create_user, logged_in};
+use pylon_tests::user_admin_fixtures::{PASSWORD, funded_user, logged_in};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
-use std::time::{Duration, Instant};
 
 const MODEL: &str = "gpt-playground";
 /// Quota of one request: `ModelPrice` 0.0002 USD × 500 000.
@@ -21,64 +19,11 @@ const START_QUOTA: i64 = 1_000_000;
 
 fn answer(_path: &str, stream: bool) -> Canned {
     let usage = json!({"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7});
-    if stream {
-        Canned::sse_done([
-            json!({"id": "p1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hey"},
-                    "finish_reason": "stop"}]}),
-            json!({"id": "p1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                "choices": [], "usage": usage}),
-        ])
-    } else {
-        Canned::json(
-            &json!({"id": "p1", "object": "chat.completion", "created": 1,
-            "model": MODEL, "choices": [{"index": 0, "finish_reason": "stop",
-                "message": {"role": "assistant", "content": "Hey"}}], "usage": usage}),
-        )
-    }
+    Canned::openai_chat(MODEL, "Hey", &usage, stream)
 }
 
 fn chat(stream: bool) -> Value {
     json!({"model": MODEL, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
-}
-
-async fn int(db: &AnyPool, sql: &str, id: i64) -> i64 {
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
-        .bind(id)
-        .fetch_one(db)
-        .await
-        .expect(sql)
-}
-
-/// Waits until `sql` with `id` answers `expected` (the settlement writer flushes every second).
-async fn eventually(db: &AnyPool, sql: &str, id: i64, expected: i64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = int(db, sql, id).await;
-        if value == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{sql} [{id}] = {value}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A common user with `quota`, signed in through the login route.
-async fn signed_in(pylon: &Pylon, root: &Console, name: &str, quota: i64) -> (Console, i64) {
-    let id = create_user(root, name, 1).await;
-    if quota > 0 {
-        let added = root
-            .post(
-                "/api/user/manage",
-                json!({"id": id, "action": "add_quota", "mode": "add", "value": quota}),
-            )
-            .await;
-        assert!(added.success(), "{added:?}");
-    }
-    (logged_in(pylon, name).await, id)
 }
 
 /// Signs `name` in through the login route; answers the session cookie (`session=...`).
@@ -130,7 +75,7 @@ async fn the_playground_relays_for_the_signed_in_user(backend: Backend) {
     // The proxy routes the model once it holds the channel (a key of root's tells when).
     let (_, probe) = create_key(&root, "probe", 0, true).await;
     wait_until_routable(&pylon, &probe, MODEL).await;
-    let (pat, pat_id) = signed_in(&pylon, &root, "pat", START_QUOTA).await;
+    let (pat, pat_id) = funded_user(&pylon, &root, "pat", START_QUOTA).await;
 
     // Not streamed, then streamed: answered, sent upstream as the relay's chat completions.
     let (status, body) = pat.post_text("/pg/chat/completions", &chat(false)).await;
@@ -166,8 +111,8 @@ async fn the_playground_relays_for_the_signed_in_user(backend: Backend) {
     // Billed to the user and logged like a key request, as the playground's key.
     let logged = "SELECT COUNT(*) FROM logs WHERE type = 2 AND user_id = ? \
                   AND token_id = 0 AND token_name = 'playground-default'";
-    eventually(&db, logged, pat_id, 2).await;
-    eventually(
+    eventually_of(&db, logged, pat_id, 2).await;
+    eventually_of(
         &db,
         "SELECT quota FROM users WHERE id = ?",
         pat_id,
@@ -175,7 +120,7 @@ async fn the_playground_relays_for_the_signed_in_user(backend: Backend) {
     )
     .await;
     assert_eq!(
-        int(
+        scalar_of(
             &db,
             "SELECT CAST(SUM(quota) AS SIGNED) FROM logs WHERE type = 2 AND user_id = ?",
             pat_id
@@ -184,7 +129,7 @@ async fn the_playground_relays_for_the_signed_in_user(backend: Backend) {
         2 * PER_REQUEST
     );
     assert_eq!(
-        int(
+        scalar_of(
             &db,
             "SELECT CAST(SUM(is_stream) AS SIGNED) FROM logs WHERE type = 2 AND user_id = ?",
             pat_id
@@ -287,7 +232,7 @@ async fn the_playground_relays_for_the_signed_in_user(backend: Backend) {
     assert_eq!(forged_cookie.status(), 401);
 
     // A balance that cannot pay is refused like a key's.
-    let (broke, broke_id) = signed_in(&pylon, &root, "broke", 0).await;
+    let (broke, broke_id) = funded_user(&pylon, &root, "broke", 0).await;
     let poor = broke.post_text("/pg/chat/completions", &chat(false)).await;
     relay_refusal(&poor, 429, "insufficient_quota");
 
@@ -331,9 +276,9 @@ async fn the_playground_relays_for_the_signed_in_user(backend: Backend) {
         calls + 1,
         "only the last signed-in request"
     );
-    eventually(&db, logged, pat_id, 3).await;
+    eventually_of(&db, logged, pat_id, 3).await;
     assert_eq!(
-        int(
+        scalar_of(
             &db,
             "SELECT COUNT(*) FROM logs WHERE type = 2 AND user_id = ?",
             broke_id

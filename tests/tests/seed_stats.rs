@@ -11,7 +11,7 @@ use pylon_shared::db::{Db, LOG_TYPE_CONSUME, RelayRecord, now_secs};
 use pylon_tests::canned_upstream::{Canned, CannedUpstream};
 use pylon_tests::client::Answer;
 use pylon_tests::fixtures::*;
-use pylon_tests::user_admin_fixtures::{INSUFFICIENT, create_user, delete, logged_in, refused};
+use pylon_tests::user_admin_fixtures::{INSUFFICIENT, delete, funded_user, refused};
 use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use serde_json::{Value, json};
 use sqlx::AnyPool;
@@ -23,24 +23,7 @@ const START_QUOTA: i64 = 1_000_000;
 
 fn answer(_path: &str, stream: bool) -> Canned {
     let usage = json!({"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7});
-    if stream {
-        let chunk = |delta: Value, finish: Value| {
-            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        };
-        Canned::sse_done([
-            chunk(json!({"role": "assistant", "content": "Hi"}), Value::Null),
-            chunk(json!({}), json!("stop")),
-            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                "choices": [], "usage": usage}),
-        ])
-    } else {
-        Canned::json(
-            &json!({"id": "c1", "object": "chat.completion", "created": 1,
-            "model": MODEL, "choices": [{"index": 0, "finish_reason": "stop",
-                "message": {"role": "assistant", "content": "Hi"}}], "usage": usage}),
-        )
-    }
+    Canned::openai_chat(MODEL, "Hi", &usage, stream)
 }
 
 /// A Pylon with one priced model behind a canned upstream; answers its channel id.
@@ -61,15 +44,7 @@ async fn scene(backend: Backend) -> (Pylon, Console, AnyPool, CannedUpstream, i6
 /// A common user with [`START_QUOTA`] (an administrator's `add_quota`), logged in, with a key
 /// the proxy routes.
 async fn user_with_key(pylon: &Pylon, root: &Console, name: &str) -> (Console, i64, String) {
-    let id = create_user(root, name, 1).await;
-    let added = root
-        .post(
-            "/api/user/manage",
-            json!({"id": id, "action": "add_quota", "mode": "add", "value": START_QUOTA}),
-        )
-        .await;
-    assert!(added.success(), "{added:?}");
-    let console = logged_in(pylon, name).await;
+    let (console, id) = funded_user(pylon, root, name, START_QUOTA).await;
     let (_, key) = create_key(&console, &format!("{name}-key"), 0, true).await;
     wait_until_routable(pylon, &key, MODEL).await;
     (console, id, key)
