@@ -3,13 +3,12 @@
 //! model in the range. [`SystemOverview`] is also what seed 002's `/api/admin/stats` renders.
 
 use super::{RangeQuery, models_view, totals_view};
-use crate::app::App;
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use pylon_shared::db::{
     CHANNEL_ENABLED, HourRange, UsageDimension, UsageLine, UsageScope, UsageTotals, now_secs,
 };
@@ -55,13 +54,17 @@ impl SystemOverview {
     }
 }
 
-pub async fn overview(
-    State(app): State<AppState>,
-    _admin: AdminUser,
-    query: Result<Query<RangeQuery>, QueryRejection>,
-) -> ApiResult {
-    let range = RangeQuery::parse(query)?;
-    let overview = SystemOverview::load(&app, range).await?;
+/// The overview of the range the query asks for, loaded as a handler's argument.
+impl FromRequestParts<AppState> for SystemOverview {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let range = RangeQuery::parse(Query::try_from_uri(&parts.uri))?;
+        Self::load(app, range).await
+    }
+}
+
+pub async fn overview(_admin: AdminUser, overview: SystemOverview) -> ApiResult {
     Ok(envelope::ok(json!({
         "users": overview.users,
         "channels": overview.channels,

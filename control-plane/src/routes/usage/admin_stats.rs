@@ -4,23 +4,13 @@
 //! are quota: `tokenUsed` is the quota everyone's requests cost; the upstream's token counts
 //! are `promptTokens` and `completionTokens`.
 
-use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::ApiResult;
-use crate::routes::stats::RangeQuery;
 use crate::routes::stats::overview::SystemOverview;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
-pub async fn stats(
-    State(app): State<AppState>,
-    _admin: AdminUser,
-    query: Result<Query<RangeQuery>, QueryRejection>,
-) -> ApiResult {
-    let range = RangeQuery::parse(query)?;
-    let overview = SystemOverview::load(&app, range).await?;
+pub async fn stats(_admin: AdminUser, overview: SystemOverview) -> ApiResult {
     let models: Vec<Value> = overview
         .models
         .iter()
