@@ -3,7 +3,8 @@
 //! HTTP: seed 002's `/api/usage/stats`, `/api/usage/log`, `/api/admin/stats`; seed 001's
 //! `/api/stats`, `/api/channel-usage`, `/api/user/stats`, `/api/user/logs`, `/api/logs`; seed
 //! 004's `/api/turnover`. Their numbers equal what the requests made, another user's data never
-//! shows, administrators' routes refuse users, bad parameters are refused. `DELETE /api/log/`
+//! shows, administrators' routes refuse users, bad parameters are refused; seed 002's "tokens"
+//! are the quota of the subscription in force, else of the wallet. `DELETE /api/log/`
 //! removes only older rows, keeps the aggregates (the statistics do not move) and is audited.
 
 use pylon_shared::config::Config;
@@ -246,6 +247,15 @@ async fn stats_routes_read_the_aggregates(backend: Backend) {
         Some(2)
     );
     assert_eq!(second.body["data"]["rows"][0]["quota"], START_QUOTA);
+    let first = alice.get("/api/turnover?pageSize=3").await;
+    let cursor = first.body["data"]["next_before"]
+        .as_i64()
+        .expect("a cursor");
+    let deeper = alice
+        .get(&format!("/api/turnover?pageSize=3&before={cursor}"))
+        .await;
+    assert_eq!(deeper.body["data"]["rows"], second.body["data"]["rows"]);
+    assert_eq!(alice.get("/api/turnover?before=-1").await.body["code"], 1);
     let bobs = bob.get("/api/turnover").await;
     assert_eq!(bobs.body["data"]["count"], 3, "{bobs:?}");
     let overflow = alice.get("/api/turnover?page=99999999999999999999").await;
@@ -260,6 +270,71 @@ async fn stats_routes_read_the_aggregates(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(stats_routes_read_the_aggregates);
+
+async fn usage_stats_show_the_subscription_in_force(backend: Backend) {
+    let (pylon, root, db, _upstream, _channel) = scene(backend).await;
+    let plan = root
+        .post(
+            "/api/subscription/admin/plans",
+            json!({"plan": {"title": "Five", "price_amount": 1,
+                "total_amount": 5 * PER_REQUEST}}),
+        )
+        .await;
+    let plan_id = ok(&plan)["id"].as_i64().expect("plan id");
+    let (carol, carol_id, key) = user_with_key(&pylon, &root, "carol").await;
+    let bound = root
+        .post(
+            "/api/subscription/admin/bind",
+            json!({"user_id": carol_id, "plan_id": plan_id}),
+        )
+        .await;
+    let ends = ok(&bound)["subscription"]["end_time"].clone();
+    assert!(
+        ends.as_i64().is_some_and(|end| end > now_secs()),
+        "{bound:?}"
+    );
+    // The subscription reaches the proxy with the user's next change event; a request before
+    // that is paid by the wallet, so wait until one is paid by the subscription.
+    let paid_by_subscription =
+        "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ? AND amount_used > 0";
+    let logged = "SELECT COUNT(*) FROM logs WHERE type = 2 AND user_id = ?";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let before = scalar_of(&db, logged, carol_id).await;
+        relay(&pylon, &key, false).await;
+        eventually_of(&db, logged, carol_id, before + 1).await;
+        if scalar_of(&db, paid_by_subscription, carol_id).await > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request was paid by the subscription"
+        );
+    }
+    let requests = scalar_of(
+        &db,
+        "SELECT COUNT(*) FROM logs WHERE type = 2 AND user_id = ?",
+        carol_id,
+    )
+    .await;
+    let used = scalar_of(
+        &db,
+        "SELECT amount_used FROM user_subscriptions WHERE user_id = ?",
+        carol_id,
+    )
+    .await;
+    assert_eq!(used, PER_REQUEST, "one request on the subscription");
+    let stats = carol.get("/api/usage/stats").await;
+    assert_eq!(
+        ok(&stats),
+        &json!({"tokenUsed": PER_REQUEST, "tokenLimit": 5 * PER_REQUEST,
+            "remaining": 4 * PER_REQUEST, "requestCount": requests, "plan": "Five",
+            "expiresAt": ends})
+    );
+    assert_eq!(stats.body["plan"], "Five");
+    db.close().await;
+}
+on_every_backend!(usage_stats_show_the_subscription_in_force);
 
 async fn shared_db(pylon: &Pylon) -> Db {
     let env = vec![("PYLON__DATABASE__URL".to_string(), pylon.database_url())];

@@ -7,45 +7,62 @@
 //! the seed shows it (`value` is the signed amount with the seed's unit, "-1500积分"), plus
 //! `quota`, the signed amount as an integer. `count` counts up to 10 000 rows, as the log
 //! lists do; pages are the shared pagination (`page` and `pageSize`, 10 by default, at most
-//! 100; a page beyond 64 bits is refused).
+//! 100; a page beyond 64 bits is refused), or, at any depth as fast, the rows after the cursor
+//! `before` (the previous page's `next_before`, as the log lists).
 
 use super::product::datetime;
 use super::{shop_answer, shop_ok};
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::error::ApiError;
 use crate::pagination::Page;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use pylon_shared::db::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, LogFilter, LogPaging, LogRow};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+
+/// The cursor of a deeper page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Cursor {
+    before: Option<i64>,
+}
 
 pub async fn list(
     State(app): State<AppState>,
     AuthUser { user }: AuthUser,
-    page: Result<Page, crate::error::ApiError>,
+    page: Result<Page, ApiError>,
+    cursor: Result<Query<Cursor>, QueryRejection>,
 ) -> Response {
     let result = async {
         let page = page?;
+        let Query(cursor) =
+            cursor.map_err(|e| ApiError::invalid(format!("Invalid parameters: {e}")))?;
+        let paging = match cursor.before {
+            Some(before) if before > 0 => LogPaging::Before {
+                before,
+                limit: page.size,
+            },
+            Some(_) => return Err(ApiError::invalid("before must be a positive id")),
+            None => LogPaging::Offset {
+                offset: page.offset(),
+                limit: page.size,
+            },
+        };
         let filter = LogFilter {
             user_id: Some(user.id),
             exclude_type: LOG_TYPE_ERROR,
             ..LogFilter::default()
         };
-        let found = app
-            .db
-            .logs_page(
-                &filter,
-                LogPaging::Offset {
-                    offset: page.offset(),
-                    limit: page.size,
-                },
-            )
-            .await?;
+        let found = app.db.logs_page(&filter, paging).await?;
         let ids: Vec<i64> = found.rows.iter().map(|row| row.id).collect();
         let moved = app.db.movement_deltas_of_logs(&ids).await?;
         let rows: Vec<Value> = found.rows.iter().map(|row| row_view(row, &moved)).collect();
-        Ok(shop_ok(json!({ "count": found.total, "rows": rows }), ""))
+        let data = json!({ "count": found.total, "rows": rows, "next_before": found.next_before });
+        Ok(shop_ok(data, ""))
     };
     shop_answer(result.await)
 }
