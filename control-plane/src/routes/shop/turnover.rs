@@ -8,7 +8,9 @@
 //! `quota`, the signed amount as an integer. `count` counts up to 10 000 rows, as the log
 //! lists do; pages are the shared pagination (`page` and `pageSize`, 10 by default, at most
 //! 100; a page beyond 64 bits is refused), or, at any depth as fast, the rows after the cursor
-//! `before` (the previous page's `next_before`, as the log lists).
+//! `before` (the previous page's `next_before`, as the log lists). The seed's `token` header
+//! is a later issue: the caller authenticates as on every other route (session cookie or
+//! access token, with `New-Api-User`).
 
 use super::product::datetime;
 use super::{shop_answer, shop_ok};
