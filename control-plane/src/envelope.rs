@@ -10,6 +10,18 @@ pub fn ok<T: Serialize>(data: T) -> Response {
     Json(json!({ "success": true, "message": "", "data": data })).into_response()
 }
 
+/// A successful answer carrying the object `data` both as `data` and at the top level, for the
+/// seeds whose clients read bare objects (seed 002) beside new-api's that read the envelope.
+pub fn ok_flat(data: serde_json::Value) -> Response {
+    let mut answer = json!({ "success": true, "message": "", "data": data.clone() });
+    if let (Some(answer), Some(fields)) = (answer.as_object_mut(), data.as_object()) {
+        for (name, value) in fields {
+            answer.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    Json(answer).into_response()
+}
+
 /// A successful answer with a message and no data.
 pub fn ok_message(message: &str) -> Response {
     Json(json!({ "success": true, "message": message })).into_response()

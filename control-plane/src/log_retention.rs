@@ -39,8 +39,9 @@ fn retention_days(app: &AppState) -> i64 {
     }
 }
 
-/// Deletes every row created before `cutoff`, batch by batch; answers how many went.
-async fn purge(app: &AppState, cutoff: i64) -> Result<u64, pylon_shared::db::DbError> {
+/// Deletes every row created before `cutoff`, batch by batch; answers how many went. Also
+/// serves an administrator's `DELETE /api/log/`.
+pub(crate) async fn purge(app: &AppState, cutoff: i64) -> Result<u64, pylon_shared::db::DbError> {
     let settings = &app.config.control_plane;
     let pause = Duration::from_millis(settings.log_retention_pause_ms);
     let mut total = 0;

@@ -1,7 +1,8 @@
 //! new-api's list pagination, the one page type of every list: `p` (1-based; missing, 0,
-//! negative or unreadable reads as 1, leniently like new-api) and `page_size` (or `ps` or
-//! `size`, which new-api's consoles send; 10 by default, at most 100). A page number so large
-//! that its offset does not fit in 64 bits is refused, never wrapped or clamped.
+//! negative or unreadable reads as 1, leniently like new-api; seed 004 spells it `page`) and
+//! `page_size` (or `ps` or `size`, which new-api's consoles send, or seed 004's `pageSize`,
+//! which its document also misspells `pageSIze`; 10 by default, at most 100). A page number so
+//! large that its offset does not fit in 64 bits is refused, never wrapped or clamped.
 
 use crate::error::ApiError;
 use axum::extract::{FromRequestParts, Query};
@@ -16,9 +17,12 @@ const MAX_PAGE_SIZE: i64 = 100;
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PageQuery {
     p: Option<String>,
+    page: Option<String>,
     page_size: Option<String>,
     ps: Option<String>,
     size: Option<String>,
+    #[serde(rename = "pageSize", alias = "pageSIze")]
+    page_size_camel: Option<String>,
 }
 
 /// A page of a list: 1-based page number and its size. Extracted from the query string.
@@ -36,6 +40,7 @@ impl Page {
         Self::read(query).unwrap_or_else(|_| {
             let size = Self::read(&PageQuery {
                 p: None,
+                page: None,
                 ..query.clone()
             })
             .map_or(DEFAULT_PAGE_SIZE, |page| page.size);
@@ -48,14 +53,19 @@ impl Page {
 
     /// Reads the parameters; see the module documentation for the rules.
     pub fn read(query: &PageQuery) -> Result<Self, ApiError> {
-        let size = [&query.page_size, &query.ps, &query.size]
-            .into_iter()
-            .filter_map(|value| number(value).and_then(Result::ok))
-            .find(|size| *size != 0)
-            .filter(|size| *size > 0)
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .min(MAX_PAGE_SIZE);
-        let page = match number(&query.p) {
+        let size = [
+            &query.page_size,
+            &query.ps,
+            &query.size,
+            &query.page_size_camel,
+        ]
+        .into_iter()
+        .filter_map(|value| number(value.as_ref()).and_then(Result::ok))
+        .find(|size| *size != 0)
+        .filter(|size| *size > 0)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .min(MAX_PAGE_SIZE);
+        let page = match number(query.p.as_ref().or(query.page.as_ref())) {
             None => 1,
             Some(Ok(page)) => page.max(1),
             Some(Err(())) => return Err(too_large()),
@@ -79,8 +89,8 @@ impl Page {
 
 /// An integer parameter: `None` when missing or not an integer (new-api reads those as 0),
 /// `Err` when it is an integer beyond 64 bits.
-fn number(value: &Option<String>) -> Option<Result<i64, ()>> {
-    let text = value.as_deref()?.trim();
+fn number(value: Option<&String>) -> Option<Result<i64, ()>> {
+    let text = value?.trim();
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -111,7 +121,7 @@ mod tests {
             p: p.map(Into::into),
             page_size: page_size.map(Into::into),
             ps: ps.map(Into::into),
-            size: None,
+            ..PageQuery::default()
         };
         Page::read(&q)
             .map(|page| (page.page, page.size))
@@ -127,6 +137,21 @@ mod tests {
         assert_eq!(page(Some("-2"), Some("-1"), None), Ok((1, 10)));
         assert_eq!(page(Some("2"), Some("x"), Some("5")), Ok((2, 5)));
         assert_eq!(page(Some("-99999999999999999999"), None, None), Err(()));
+    }
+
+    #[test]
+    fn seed_004_spellings_are_read() {
+        let q = PageQuery {
+            page: Some("3".into()),
+            page_size_camel: Some("20".into()),
+            ..PageQuery::default()
+        };
+        assert_eq!(Page::read(&q).ok(), Some(Page { page: 3, size: 20 }));
+        let too_far = PageQuery {
+            page: Some("99999999999999999999".into()),
+            ..PageQuery::default()
+        };
+        assert!(Page::read(&too_far).is_err());
     }
 
     #[test]

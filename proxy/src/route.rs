@@ -5,7 +5,8 @@
 pub enum Route {
     /// `/health`, answered by the proxy itself.
     Health,
-    /// `/v1/*` and `/v1beta/*`: the LLM relay.
+    /// `/v1/*` and `/v1beta/*`, and new-api's playground (`/pg/chat/completions`, for a
+    /// signed-in console user): the LLM relay.
     Relay,
     /// Everything else: forwarded to the control plane.
     #[default]
@@ -17,7 +18,10 @@ impl Route {
     pub fn of_path(path: &str) -> Self {
         if path == "/health" {
             Route::Health
-        } else if is_under(path, "/v1") || is_under(path, "/v1beta") {
+        } else if is_under(path, "/v1")
+            || is_under(path, "/v1beta")
+            || path.trim_end_matches('/') == crate::relay::playground::PATH
+        {
             Route::Relay
         } else {
             Route::ControlPlane
@@ -53,6 +57,8 @@ mod tests {
             Route::of_path("/v1beta/models/gemini:generateContent"),
             Route::Relay
         );
+        assert_eq!(Route::of_path("/pg/chat/completions"), Route::Relay);
+        assert_eq!(Route::of_path("/pg/other"), Route::ControlPlane);
         assert_eq!(Route::of_path("/v1x"), Route::ControlPlane);
         assert_eq!(Route::of_path("/api/status"), Route::ControlPlane);
         assert_eq!(Route::of_path("/"), Route::ControlPlane);

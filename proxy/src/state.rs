@@ -147,6 +147,7 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
             dead_letter_after: config.billing.dead_letter_after,
         },
     );
+    let sessions = crate::relay::playground::Sessions::new(Arc::clone(&config), db.clone());
     let relay = Relay::new(
         config.relay.clone(),
         snapshot,
@@ -156,7 +157,8 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         db,
         changes,
     )
-    .with_rate_limiter(RateLimiter::new(cache));
+    .with_rate_limiter(RateLimiter::new(cache))
+    .with_playground(sessions);
     tokio::spawn(Arc::clone(&relay.rate_limiter).sweep_every(Duration::from_secs(300)));
     let edge = crate::edge::Edge::new(
         crate::edge::EdgeLimits {

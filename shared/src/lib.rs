@@ -6,6 +6,7 @@ pub mod changes;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod groups;
 pub mod keys;
 pub mod llm;
 pub mod memory;
@@ -14,6 +15,7 @@ pub mod payment;
 pub mod pricing;
 pub mod roles;
 pub mod secrets;
+pub mod session;
 pub mod telemetry;
 pub mod usage;
 

@@ -55,6 +55,38 @@ pub async fn resolve(config: &Config, db: &Db) -> Result<Secrets, SecretsError> 
     })
 }
 
+/// The session secret as the control plane resolved it, without ever generating one: `None`
+/// until the control plane has (then no session can exist yet). For the proxy, which checks
+/// the playground's sessions but must never race the control plane to create the secret.
+pub async fn existing_session_secret(
+    config: &Config,
+    db: &Db,
+) -> Result<Option<String>, SecretsError> {
+    const NAME: &str = "session";
+    if !config.auth.session_secret.is_empty() {
+        return Ok(Some(config.auth.session_secret.clone()));
+    }
+    if !config.is_embedded() {
+        return Ok(db.secret(NAME).await?);
+    }
+    let path = config.data.dir.join(SECRETS_FILE);
+    let shown = path.display().to_string();
+    let secrets: BTreeMap<String, String> = match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| SecretsError::Malformed {
+            path: shown,
+            message: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(source) => {
+            return Err(SecretsError::File {
+                path: shown,
+                source,
+            });
+        }
+    };
+    Ok(secrets.get(NAME).cloned())
+}
+
 async fn resolve_one(
     config: &Config,
     db: &Db,

@@ -43,6 +43,39 @@ impl Canned {
         }
     }
 
+    /// An OpenAI chat completion of `model` saying `content` with `usage`: one JSON answer, or
+    /// (`stream`) a content chunk, a finish chunk and a usage-only chunk ending in `[DONE]`.
+    pub fn openai_chat(model: &str, content: &str, usage: &Value, stream: bool) -> Canned {
+        if !stream {
+            return Canned::json(&serde_json::json!({"id": "chatcmpl-canned",
+                "object": "chat.completion", "created": 1, "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content}}],
+                "usage": usage}));
+        }
+        let chunk = |choices: Value, usage: Option<&Value>| {
+            let mut chunk = serde_json::json!({"id": "chatcmpl-canned",
+                "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": choices});
+            if let Some(usage) = usage {
+                chunk["usage"] = usage.clone();
+            }
+            chunk
+        };
+        Canned::sse_done([
+            chunk(
+                serde_json::json!([{"index": 0, "finish_reason": null,
+                    "delta": {"role": "assistant", "content": content}}]),
+                None,
+            ),
+            chunk(
+                serde_json::json!([{"index": 0, "finish_reason": "stop", "delta": {}}]),
+                None,
+            ),
+            chunk(serde_json::json!([]), Some(usage)),
+        ])
+    }
+
     /// An OpenAI-style stream ending in `data: [DONE]`.
     pub fn sse_done(events: impl IntoIterator<Item = Value>) -> Canned {
         let mut canned = Canned::sse(events.into_iter().map(|e| (None, e)));

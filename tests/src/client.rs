@@ -52,17 +52,28 @@ impl Console {
         }
     }
 
-    /// GETs `path` as the console and answers the status, the content type and the body as
-    /// text (downloads that are not JSON).
-    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
-        let mut request = self.client.get(format!("{}{}", self.base_url, path));
+    /// A request to `path` with the console's cookies, `New-Api-User` and access token.
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path));
         if let Some(id) = self.user_id {
             request = request.header("New-Api-User", id.to_string());
         }
         if let Some(token) = &self.bearer {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.expect("request reaches Pylon");
+        request
+    }
+
+    /// GETs `path` as the console and answers the status, the content type and the body as
+    /// text (downloads that are not JSON).
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        let response = self
+            .request(Method::GET, path)
+            .send()
+            .await
+            .expect("request reaches Pylon");
         let status = response.status().as_u16();
         let kind = response
             .headers()
@@ -75,15 +86,7 @@ impl Console {
 
     /// Sends a request with an optional raw body.
     pub async fn send(&self, method: Method, path: &str, body: Option<String>) -> Answer {
-        let mut request = self
-            .client
-            .request(method, format!("{}{}", self.base_url, path));
-        if let Some(id) = self.user_id {
-            request = request.header("New-Api-User", id.to_string());
-        }
-        if let Some(token) = &self.bearer {
-            request = request.bearer_auth(token);
-        }
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request
                 .header("Content-Type", "application/json")
@@ -96,6 +99,19 @@ impl Console {
             status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
+    }
+
+    /// POSTs `body` (JSON) to `path` as the console and answers the status and the body as text
+    /// (streamed answers, relay errors).
+    pub async fn post_text(&self, path: &str, body: &Value) -> (u16, String) {
+        let response = self
+            .request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches Pylon");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
     }
 
     /// GET `path`.

@@ -157,6 +157,32 @@ pub async fn scalar(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
         .expect(sql)
 }
 
+/// One integer from `sql` with its one parameter `id`.
+pub async fn scalar_of(pool: &sqlx::AnyPool, sql: &str, id: i64) -> i64 {
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect(sql)
+}
+
+/// Waits until `sql` with `id` returns `expected`, up to 10 s (the settlement writer flushes
+/// every second).
+pub async fn eventually_of(pool: &sqlx::AnyPool, sql: &str, id: i64, expected: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = scalar_of(pool, sql, id).await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sql} [{id}] = {value}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until `sql` (an integer query) returns `expected`, up to 5 s (the settlement writer
 /// flushes every second).
 pub async fn eventually_equals(pool: &sqlx::AnyPool, sql: &'static str, expected: i64) {

@@ -68,6 +68,27 @@ pub async fn create_user(console: &Console, username: &str, role: i64) -> i64 {
     answer.data()["id"].as_i64().expect("id of the new user")
 }
 
+/// A common user created through the API, credited `quota` by the administrator (`add_quota`,
+/// when positive) and logged in; answers the console and the id.
+pub async fn funded_user(
+    pylon: &Pylon,
+    admin: &Console,
+    username: &str,
+    quota: i64,
+) -> (Console, i64) {
+    let id = create_user(admin, username, 1).await;
+    if quota > 0 {
+        let added = admin
+            .post(
+                "/api/user/manage",
+                json!({"id": id, "action": "add_quota", "mode": "add", "value": quota}),
+            )
+            .await;
+        assert!(added.success(), "crediting {username} failed: {added:?}");
+    }
+    (logged_in(pylon, username).await, id)
+}
+
 /// A console logged in as `username` with [`PASSWORD`].
 pub async fn logged_in(pylon: &Pylon, username: &str) -> Console {
     let mut console = Console::new(&pylon.base_url);

@@ -91,6 +91,12 @@ async fn log_filters_read_indexes_and_pages_agree(backend: Backend) {
             end_timestamp: now,
             ..LogFilter::default()
         },
+        // Seed 004's points ledger: one user's rows but the failed requests.
+        LogFilter {
+            user_id: Some(3),
+            exclude_type: pylon_shared::db::LOG_TYPE_ERROR,
+            ..LogFilter::default()
+        },
         // Consume rows (nearly all of them) in a time range: the time index, not the type's.
         LogFilter {
             log_type: LOG_TYPE_CONSUME,

@@ -68,30 +68,6 @@ async fn user_with_quota(pylon: &Pylon, db: &AnyPool, name: &str, quota: i64) ->
     (console, id)
 }
 
-async fn int(db: &AnyPool, sql: &str, id: i64) -> i64 {
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
-        .bind(id)
-        .fetch_one(db)
-        .await
-        .expect(sql)
-}
-
-/// Waits until `sql` with `id` answers `expected` (the settlement writer flushes every second).
-async fn eventually(db: &AnyPool, sql: &str, id: i64, expected: i64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = int(db, sql, id).await;
-        if value == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{sql} [{id}] = {value}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn relay(pylon: &Pylon, key: &str) -> (u16, String) {
     let answer = reqwest::Client::new()
         .post(format!("{}/v1/chat/completions", pylon.base_url))
@@ -108,13 +84,13 @@ async fn relay(pylon: &Pylon, key: &str) -> (u16, String) {
 /// Relays once and waits for its log row; answers whether a subscription paid it.
 async fn relay_logged(pylon: &Pylon, db: &AnyPool, key: &str, user: i64) -> Option<bool> {
     let logged = "SELECT COUNT(*) FROM logs WHERE type = 2 AND user_id = ?";
-    let before = int(db, logged, user).await;
+    let before = scalar_of(db, logged, user).await;
     let (status, text) = relay(pylon, key).await;
     if status != 200 {
         assert_eq!(status, 429, "{text}");
         return None;
     }
-    eventually(db, logged, user, before + 1).await;
+    eventually_of(db, logged, user, before + 1).await;
     let other: String = sqlx::query_scalar(
         "SELECT other FROM logs WHERE type = 2 AND user_id = ? ORDER BY id DESC LIMIT 1",
     )
@@ -271,7 +247,7 @@ async fn plans_are_managed_and_bought_once(backend: Backend) {
         .await;
     assert_eq!(bought.body["message"], "success", "{bought:?}");
     assert_eq!(
-        int(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
+        scalar_of(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
         2_000_000
     );
     let again = alice
@@ -286,7 +262,7 @@ async fn plans_are_managed_and_bought_once(backend: Backend) {
         "{again:?}"
     );
     assert_eq!(
-        int(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
+        scalar_of(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
         2_000_000
     );
     let own = alice.get("/api/subscription/self").await;
@@ -325,7 +301,7 @@ async fn plans_are_managed_and_bought_once(backend: Backend) {
     gateway.sign(&mut unknown);
     assert_eq!(gateway.notify(&notify_url, &unknown, false).await, "fail");
     let grants = "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ? AND source = 'order'";
-    assert_eq!(int(&db, grants, alice_id).await, 0);
+    assert_eq!(scalar_of(&db, grants, alice_id).await, 0);
     let notification = gateway.paid_notification(&paid);
     for round in 0..5 {
         let answers = join_all(
@@ -335,7 +311,7 @@ async fn plans_are_managed_and_bought_once(backend: Backend) {
         assert!(answers.iter().all(|a| a == "success"), "{answers:?}");
     }
     assert_eq!(
-        int(&db, grants, alice_id).await,
+        scalar_of(&db, grants, alice_id).await,
         1,
         "100 notifications, one subscription"
     );
@@ -346,7 +322,7 @@ async fn plans_are_managed_and_bought_once(backend: Backend) {
         .expect("order");
     assert_eq!(status, "success");
     assert_eq!(
-        int(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
+        scalar_of(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
         2_000_000
     );
     let own = alice.get("/api/subscription/self").await;
@@ -401,7 +377,7 @@ async fn plans_are_managed_and_bought_once(backend: Backend) {
         .await;
     assert!(deleted.success(), "{deleted:?}");
     assert_eq!(
-        int(
+        scalar_of(
             &db,
             "SELECT COUNT(*) FROM user_subscriptions WHERE user_id = ?",
             bob_id
@@ -434,7 +410,7 @@ async fn requests_are_paid_as_the_preference_says(backend: Backend) {
         .await;
     assert_eq!(bought.body["message"], "success", "{bought:?}");
     let wallet = "SELECT quota FROM users WHERE id = ?";
-    assert_eq!(int(&db, wallet, alice_id).await, 500_000);
+    assert_eq!(scalar_of(&db, wallet, alice_id).await, 500_000);
     let used = "SELECT amount_used FROM user_subscriptions WHERE user_id = ?";
     let (_, key) = create_key(&alice, "alice-key", 0, true).await;
     wait_until_routable(&pylon, &key, MODEL).await;
@@ -443,16 +419,16 @@ async fn requests_are_paid_as_the_preference_says(backend: Backend) {
     for _ in 0..2 {
         assert_eq!(relay_logged(&pylon, &db, &key, alice_id).await, Some(true));
     }
-    eventually(&db, used, alice_id, 2 * PER_REQUEST).await;
-    assert_eq!(int(&db, wallet, alice_id).await, 500_000);
+    eventually_of(&db, used, alice_id, 2 * PER_REQUEST).await;
+    assert_eq!(scalar_of(&db, wallet, alice_id).await, 500_000);
 
     // wallet_first: the wallet pays while it can.
     prefer(&pylon, &db, &alice, &key, "wallet_first", Some(false)).await;
-    let before = int(&db, wallet, alice_id).await;
-    let used_before = int(&db, used, alice_id).await;
+    let before = scalar_of(&db, wallet, alice_id).await;
+    let used_before = scalar_of(&db, used, alice_id).await;
     assert_eq!(relay_logged(&pylon, &db, &key, alice_id).await, Some(false));
-    eventually(&db, wallet, alice_id, before - PER_REQUEST).await;
-    assert_eq!(int(&db, used, alice_id).await, used_before);
+    eventually_of(&db, wallet, alice_id, before - PER_REQUEST).await;
+    assert_eq!(scalar_of(&db, used, alice_id).await, used_before);
 
     // subscription_only: the subscription pays until its quota is spent, then the request is
     // refused (429) rather than paid by the wallet; the quota is never exceeded.
@@ -464,16 +440,16 @@ async fn requests_are_paid_as_the_preference_says(backend: Backend) {
             Some(false) => panic!("the wallet paid under subscription_only"),
         }
     }
-    eventually(&db, used, alice_id, 10 * PER_REQUEST).await;
-    let wallet_left = int(&db, wallet, alice_id).await;
+    eventually_of(&db, used, alice_id, 10 * PER_REQUEST).await;
+    let wallet_left = scalar_of(&db, wallet, alice_id).await;
     let (status, text) = relay(&pylon, &key).await;
     assert_eq!(status, 429);
     assert!(text.contains("subscription"), "{text}");
 
     // wallet_only: the wallet pays again.
     prefer(&pylon, &db, &alice, &key, "wallet_only", Some(false)).await;
-    assert!(int(&db, wallet, alice_id).await < wallet_left);
-    assert_eq!(int(&db, used, alice_id).await, 10 * PER_REQUEST);
+    assert!(scalar_of(&db, wallet, alice_id).await < wallet_left);
+    assert_eq!(scalar_of(&db, used, alice_id).await, 10 * PER_REQUEST);
 
     // An unknown preference is new-api's default.
     let answer = alice
@@ -522,9 +498,9 @@ async fn a_subscription_is_never_overdrawn_and_resets(backend: Backend) {
         "{statuses:?}"
     );
     let used = "SELECT amount_used FROM user_subscriptions WHERE id = ?";
-    eventually(&db, used, sub_id, 5 * PER_REQUEST).await;
+    eventually_of(&db, used, sub_id, 5 * PER_REQUEST).await;
     assert_eq!(
-        int(&db, "SELECT quota FROM users WHERE id = ?", bob_id).await,
+        scalar_of(&db, "SELECT quota FROM users WHERE id = ?", bob_id).await,
         0
     );
     if backend == Backend::MySqlRedis {
@@ -563,13 +539,13 @@ async fn a_subscription_is_never_overdrawn_and_resets(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let last_reset = int(
+    let last_reset = scalar_of(
         &db,
         "SELECT last_reset_time FROM user_subscriptions WHERE id = ?",
         sub_id,
     )
     .await;
-    let next_reset = int(
+    let next_reset = scalar_of(
         &db,
         "SELECT next_reset_time FROM user_subscriptions WHERE id = ?",
         sub_id,
@@ -580,7 +556,7 @@ async fn a_subscription_is_never_overdrawn_and_resets(backend: Backend) {
         "{last_reset} {next_reset}"
     );
     assert_eq!(
-        int(&db, "SELECT quota FROM users WHERE id = ?", carol_id).await,
+        scalar_of(&db, "SELECT quota FROM users WHERE id = ?", carol_id).await,
         0
     );
     db.close().await;
@@ -648,7 +624,7 @@ async fn stripe_and_creem_checkouts_activate_once(backend: Backend) {
         200
     );
     assert_eq!(
-        int(&db, grants, alice_id).await,
+        scalar_of(&db, grants, alice_id).await,
         0,
         "a wrong amount activates nothing"
     );
@@ -656,7 +632,7 @@ async fn stripe_and_creem_checkouts_activate_once(backend: Backend) {
     let answers =
         join_all((0..20).map(|_| stripe.deliver(&webhook, &genuine, "whsec_sub", now))).await;
     assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
-    assert_eq!(int(&db, grants, alice_id).await, 1);
+    assert_eq!(scalar_of(&db, grants, alice_id).await, 1);
 
     // Creem: the plan's product; the signed webhook activates once.
     let paying = alice
@@ -670,7 +646,7 @@ async fn stripe_and_creem_checkouts_activate_once(backend: Backend) {
     let answers =
         join_all((0..20).map(|_| creem.deliver(&webhook, &genuine, "whsec_creem_sub"))).await;
     assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
-    assert_eq!(int(&db, grants, alice_id).await, 2);
+    assert_eq!(scalar_of(&db, grants, alice_id).await, 2);
     let own = alice.get("/api/subscription/self").await;
     let sources: Vec<&str> = own.data()["subscriptions"]
         .as_array()
@@ -680,7 +656,7 @@ async fn stripe_and_creem_checkouts_activate_once(backend: Backend) {
         .collect();
     assert_eq!(sources, ["order", "order"]);
     assert_eq!(
-        int(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
+        scalar_of(&db, "SELECT quota FROM users WHERE id = ?", alice_id).await,
         0
     );
     db.close().await;

@@ -18,8 +18,8 @@ use axum::http::request::Parts;
 use pylon_shared::db::UserRow;
 use pylon_shared::roles::{ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED};
 
-/// The header naming the user a console acts as.
-pub const USER_ID_HEADER: &str = "New-Api-User";
+pub use pylon_shared::session::USER_ID_HEADER;
+use pylon_shared::session::{check_named_user, refusals};
 
 /// An authenticated, enabled user of at least role 1.
 #[derive(Debug, Clone)]
@@ -45,45 +45,23 @@ pub async fn authenticate(
     let user_id = match session::from_headers(&parts.headers, app).await? {
         Some(found) => found.user_id,
         None => {
-            let token = access_token::from_headers(&parts.headers).ok_or(
-                ApiError::Unauthorized("Unauthorized, not logged in and no access token provided"),
-            )?;
+            let token = access_token::from_headers(&parts.headers)
+                .ok_or(ApiError::Unauthorized(refusals::NOT_LOGGED_IN))?;
             access_token::resolve(app, token)
                 .await?
-                .ok_or(ApiError::Unauthorized(
-                    "Unauthorized, access token is invalid",
-                ))?
+                .ok_or(ApiError::Unauthorized(refusals::ACCESS_TOKEN_INVALID))?
         }
     };
-
-    let named = parts
-        .headers
-        .get(USER_ID_HEADER)
-        .ok_or(ApiError::Unauthorized(
-            "Unauthorized, New-Api-User header not provided",
-        ))?;
-    let named: i64 = named
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or(ApiError::Unauthorized(
-            "Unauthorized, New-Api-User header is malformed",
-        ))?;
-    if named != user_id {
-        return Err(ApiError::Unauthorized(
-            "Unauthorized, New-Api-User does not match the logged-in user",
-        ));
-    }
+    let named = parts.headers.get(USER_ID_HEADER).map(|v| v.as_bytes());
+    check_named_user(named, user_id).map_err(ApiError::Unauthorized)?;
 
     let user = app
         .db
         .user_by_id(user_id)
         .await?
-        .ok_or(ApiError::Unauthorized(
-            "Unauthorized, user information is invalid",
-        ))?;
+        .ok_or(ApiError::Unauthorized(refusals::USER_INVALID))?;
     if user.status != STATUS_ENABLED {
-        return Err(ApiError::Forbidden("User has been banned"));
+        return Err(ApiError::Forbidden(refusals::BANNED));
     }
     if user.role < min_role {
         return Err(ApiError::Forbidden(INSUFFICIENT));

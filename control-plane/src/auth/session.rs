@@ -1,26 +1,13 @@
-//! Login sessions: a signed cookie (JWT, HS256, named `session` as in new-api) carrying a random
-//! session id, backed by a row in `sessions` so that logout revokes it before it expires.
+//! Login sessions: a signed cookie (see `pylon_shared::session`, which the proxy's playground
+//! checks too) carrying a random session id, backed by a row in `sessions` so that logout
+//! revokes it before it expires.
 
 use crate::app::App;
 use crate::error::ApiError;
 use axum::http::{HeaderMap, HeaderValue, header};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use pylon_shared::crypto::{random_alphanumeric, sha256_hex};
 use pylon_shared::db::now_secs;
-use serde::{Deserialize, Serialize};
-
-/// The cookie's name.
-pub const COOKIE_NAME: &str = "session";
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    /// The user id.
-    uid: i64,
-    /// The random session id (stored hashed).
-    sid: String,
-    iat: i64,
-    exp: i64,
-}
+use pylon_shared::session::{self as cookie_jwt, COOKIE_NAME};
 
 /// A valid, unrevoked session.
 #[derive(Debug, Clone)]
@@ -48,18 +35,8 @@ pub async fn start(
             user_agent,
         )
         .await?;
-    let claims = Claims {
-        uid: user_id,
-        sid,
-        iat: now,
-        exp: now + ttl,
-    };
-    let jwt = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(app.secrets.session.as_bytes()),
-    )
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    let jwt = cookie_jwt::sign(&app.secrets.session, user_id, sid, now, now + ttl)
+        .map_err(|e| ApiError::Internal(e.into()))?;
     cookie(&jwt, ttl)
 }
 
@@ -80,36 +57,20 @@ pub async fn from_headers(
     headers: &HeaderMap,
     app: &App,
 ) -> Result<Option<FoundSession>, ApiError> {
-    let Some(jwt) = cookie_value(headers) else {
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let Some(claim) = cookie_jwt::cookie_value(cookies)
+        .and_then(|jwt| cookie_jwt::verify(&app.secrets.session, jwt))
+    else {
         return Ok(None);
     };
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp"]);
-    let Ok(data) = jsonwebtoken::decode::<Claims>(
-        jwt,
-        &DecodingKey::from_secret(app.secrets.session.as_bytes()),
-        &validation,
-    ) else {
-        return Ok(None);
-    };
-    let id_hash = sha256_hex(data.claims.sid.as_bytes());
-    match app.db.live_session(&id_hash).await? {
-        Some(row) if row.user_id == data.claims.uid => Ok(Some(FoundSession {
+    match app.db.live_session(&claim.id_hash).await? {
+        Some(row) if row.user_id == claim.user_id => Ok(Some(FoundSession {
             user_id: row.user_id,
-            id_hash,
+            id_hash: claim.id_hash,
         })),
         _ => Ok(None),
     }
-}
-
-fn cookie_value(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE_NAME && !value.is_empty())
-        .map(|(_, value)| value)
 }

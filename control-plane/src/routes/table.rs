@@ -17,8 +17,8 @@ use super::{
     account, announcement, audit, channel, channel_model, commission, content, data, export, group,
     health, invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
     payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
-    setup, shop, status, status_monitor, subscription, system_info, token, topup, two_factor, user,
-    user_admin, user_channel, vendor,
+    setup, shop, stats, status, status_monitor, subscription, system_info, token, topup,
+    two_factor, usage, user, user_admin, user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -136,8 +136,20 @@ pub fn routes() -> Vec<Route> {
         get("/api/log/self", User, log::list::own),
         get("/api/log/stat", Admin, log::stat::all),
         get("/api/log/self/stat", User, log::stat::own),
+        delete("/api/log/", Admin, log::delete::delete),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
+        // Seed 001's statistics and log lists (the log lists are the routes above).
+        get("/api/stats", Admin, stats::overview::overview),
+        get("/api/channel-usage", Admin, stats::channel_usage::channel_usage),
+        get("/api/logs", Admin, log::list::all),
+        get("/api/user/stats", User, stats::own::own),
+        get("/api/user/logs", User, log::list::own),
+        // Seed 002's usage and system statistics, seed 004's points ledger.
+        get("/api/usage/stats", User, usage::stats::stats),
+        get("/api/usage/log", User, log::list::own),
+        get("/api/admin/stats", Admin, usage::admin_stats::stats),
+        get("/api/turnover", User, shop::turnover::list),
         // Dashboard data (new-api's `/api/data/`), from the per-hour usage aggregates.
         get("/api/data/", Admin, data::quota::all),
         get("/api/data/self", User, data::quota::own),

@@ -11,9 +11,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The key and its owner, both checked.
+#[derive(Clone)]
 pub struct Caller {
     pub token: Arc<TokenEntry>,
     pub user: Arc<UserEntry>,
+    /// A playground request: the key stands for the signed-in user (see `playground`).
+    pub playground: bool,
 }
 
 impl Caller {
@@ -118,7 +121,11 @@ pub async fn authenticate(
             "The owner of this API key is disabled",
         ));
     }
-    Ok(Caller { token, user })
+    Ok(Caller {
+        token,
+        user,
+        playground: false,
+    })
 }
 
 fn lookup_failed(error: pylon_shared::db::DbError) -> RelayError {

@@ -12,6 +12,7 @@ mod exchange;
 pub mod health;
 mod models;
 pub mod overload;
+pub mod playground;
 pub mod rate_limit;
 pub mod request;
 pub mod routing;
@@ -60,6 +61,8 @@ pub struct Relay {
     tokens: vertex_tokens::TokenCache,
     /// Keys' and users' request rate limits.
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// Console sessions, for the playground (`None`: the playground refuses everyone).
+    sessions: Option<playground::Sessions>,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -105,7 +108,14 @@ impl Relay {
             changes,
             in_flight: InFlight::default(),
             rate_limiter: Arc::new(rate_limit::RateLimiter::in_memory()),
+            sessions: None,
         }
+    }
+
+    /// Serves the playground for the console sessions `sessions` checks.
+    pub fn with_playground(mut self, sessions: playground::Sessions) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// Holds the rate limits in `limiter` (the shared cache's, across nodes).
@@ -119,13 +129,18 @@ impl Relay {
         self.in_flight.wait_idle(limit).await
     }
 
-    /// Handles a `/v1` or `/v1beta` request completely (the response is written here).
+    /// Handles a `/v1`, `/v1beta` or playground request completely (the response is written
+    /// here).
     pub async fn handle(
         &self,
         session: &mut Session,
         summary: &mut RelaySummary,
     ) -> pingora::Result<()> {
         let _in_flight = self.in_flight.enter();
+        let playground = playground::asked(session.req_header());
+        if playground && let Err(error) = playground::serve_as_relay(session.req_header_mut()) {
+            return error.respond(session).await;
+        }
         let method = session.req_header().method.clone();
         let path = session.req_header().uri.path().to_string();
         let path_and_query = session
@@ -150,13 +165,19 @@ impl Relay {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        let caller =
+        let caller = if playground {
+            match self.playground_caller(session.req_header()).await {
+                Ok(caller) => caller,
+                Err(refusal) => return refusal.respond(session).await,
+            }
+        } else {
             match auth::authenticate(&self.snapshot, session.req_header(), client_ip, now_secs())
                 .await
             {
                 Ok(caller) => caller,
                 Err(error) => return error.respond_in(family, session).await,
-            };
+            }
+        };
         let Some(ingress) = ingress else {
             return RelayError::model_not_found(format!("Invalid URL ({method} {path})"))
                 .respond_in(family, session)
@@ -179,6 +200,19 @@ impl Relay {
         }
     }
 
+    /// The signed-in user a playground request is made for.
+    async fn playground_caller(
+        &self,
+        header: &pingora::http::RequestHeader,
+    ) -> Result<Caller, playground::Refusal> {
+        let Some(sessions) = &self.sessions else {
+            return Err(playground::Refusal::Relay(RelayError::unavailable(
+                "The playground is not available on this node",
+            )));
+        };
+        sessions.authenticate(&self.snapshot, header).await
+    }
+
     async fn relay(
         &self,
         session: &mut Session,
@@ -190,6 +224,15 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let started = Instant::now();
         let body = request::read_body(session, self.config.max_body_bytes).await?;
+        let picked;
+        let (caller, body) = match (&self.sessions, caller.playground) {
+            (Some(sessions), true) => {
+                let (chosen, body) = sessions.pick_group(caller, body).await?;
+                picked = chosen;
+                (&picked, body)
+            }
+            _ => (caller, body),
+        };
         let content_type = session
             .req_header()
             .headers

@@ -279,6 +279,26 @@ pub struct Signup {
 }
 
 impl Db {
+    /// The quota each of the log rows `log_ids` moved on its user's balance (`user_delta`, signed),
+    /// by log id, for those written by a movement (read through the `log_id` index).
+    pub async fn movement_deltas_of_logs(
+        &self,
+        log_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, i64>, DbError> {
+        if log_ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let sql = format!(
+            "SELECT log_id, user_delta FROM ledger_movements WHERE log_id IN ({})",
+            vec!["?"; log_ids.len()].join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+        for id in log_ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?.into_iter().collect())
+    }
+
     /// Inside the transaction that created user `user_id`: grants its starting `quota` (when
     /// positive; one movement keyed `signup:<id>`, logged as a registration bonus) and applies
     /// `extra` movements (invitation rewards). A refused movement on another account (an

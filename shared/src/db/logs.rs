@@ -56,6 +56,9 @@ pub struct LogFilter {
     pub token_id: i64,
     /// Only the row of this request id.
     pub request_id: String,
+    /// Rows of any type but this one (0: none left out); e.g. a ledger view without the
+    /// failed requests, which moved no money.
+    pub exclude_type: i64,
 }
 
 /// The most rows a list counts: a larger total answers as this many (with `total_capped`).
@@ -139,6 +142,10 @@ impl LogFilter {
                 sql.push_str(&format!(" AND {column} = ?"));
                 args.push(Arg::Int(value));
             }
+        }
+        if self.exclude_type != 0 {
+            sql.push_str(" AND type <> ?");
+            args.push(Arg::Int(self.exclude_type));
         }
         if self.start_timestamp > 0 {
             sql.push_str(" AND created_at >= ?");

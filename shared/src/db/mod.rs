@@ -46,6 +46,7 @@ mod tokens;
 mod top_ups;
 mod two_factor;
 mod usage_stats;
+mod usage_summary;
 mod user_admin;
 mod user_channels;
 mod users;
@@ -123,6 +124,7 @@ pub use top_ups::{
 };
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
+pub use usage_summary::{HourRange, UsageDimension, UsageLine, UsageScope, UsageTotals};
 pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use user_channels::{
     MemberFields, USER_CHANNEL_DISABLED, USER_CHANNEL_ENABLED, UserChannelDelete,

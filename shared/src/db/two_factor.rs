@@ -202,9 +202,7 @@ impl Db {
 
     /// (live users, users with 2FA enabled), for the admin statistics.
     pub async fn two_factor_stats(&self) -> Result<(i64, i64), DbError> {
-        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL")
-            .fetch_one(self.pool())
-            .await?;
+        let users = self.count_live_users().await?;
         let enabled: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM two_factor t JOIN users u ON u.id = t.user_id \
              WHERE t.enabled = 1 AND u.deleted_at IS NULL",

@@ -16,15 +16,11 @@ use pylon_shared::pricing::OPTION_GROUP_RATIO;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-/// Option key: `{group: description}` of the groups users may choose.
-pub(crate) const OPTION_USABLE_GROUPS: &str = "UserUsableGroups";
+pub(crate) use pylon_shared::groups::{DEFAULT_USABLE_GROUPS, OPTION_USABLE_GROUPS};
 /// The group every account starts in.
 pub(crate) const DEFAULT_GROUP: &str = "default";
 /// new-api's automatic group: a routing rule (`AutoGroups`), not a group of its own.
 pub(crate) const AUTO_GROUP: &str = "auto";
-/// new-api's `UserUsableGroups` when the operator set none.
-pub(crate) const DEFAULT_USABLE_GROUPS: [(&str, &str); 2] =
-    [("default", "默认分组"), ("vip", "vip分组")];
 /// How often a write is retried when another writer changed the options first.
 const ATTEMPTS: usize = 10;
 

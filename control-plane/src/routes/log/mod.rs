@@ -1,7 +1,9 @@
 //! `/api/log/*`: the relay's log rows. Admins read everyone's (`/api/log/`), users their own
-//! (`/api/log/self`), with new-api's filters and pagination.
+//! (`/api/log/self`), with new-api's filters and pagination; admins delete old rows
+//! (`DELETE /api/log/`).
 
 pub(super) mod dead_letters;
+pub(super) mod delete;
 pub(super) mod list;
 pub(super) mod stat;
 
@@ -49,6 +51,7 @@ impl LogQuery {
             group: self.group.clone(),
             token_id: self.token_id,
             request_id: self.request_id.clone(),
+            exclude_type: 0,
         }
     }
 }

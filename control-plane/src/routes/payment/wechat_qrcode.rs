@@ -7,12 +7,11 @@
 use super::settings::{PaymentSettings, WechatSettings};
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::order::own_order;
 use crate::routes::topup::list::expire_stale;
-use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::IntoResponse;
 use pylon_shared::crypto::random_alphanumeric;
 use pylon_shared::db::{TOPUP_PENDING, now_secs};
 use pylon_shared::payment::wechat::{self, Merchant, NativeAmount, NativeOrder};
@@ -90,12 +89,9 @@ pub async fn qrcode(
         }
     };
     tracing::info!(user = user.id, trade_no = %order.trade_no, "wechat native order placed");
-    let data = json!({ "code_url": code_url, "orderId": order.trade_no, "expires_in": expires_in });
-    let mut answer = json!({ "success": true, "message": "", "data": data.clone() });
-    if let (Some(answer), Some(data)) = (answer.as_object_mut(), data.as_object()) {
-        answer.extend(data.clone());
-    }
-    Ok(Json(answer).into_response())
+    Ok(envelope::ok_flat(json!({
+        "code_url": code_url, "orderId": order.trade_no, "expires_in": expires_in
+    })))
 }
 
 /// Places the order; answers its `code_url`.

@@ -6,8 +6,9 @@
 //! `{"code": 0, "data": ..., "message": ...}`, a refusal with `code` 1 and the reason.
 //! Administrators manage the products (`/api/admin/products`, see `admin_products`) and the
 //! payment channel (`/api/admin/payment`, see `admin_payment`), and see every order
-//! (`GET /api/admin/orders`) and the card keys (`/api/admin/carmi`, see `admin_carmi`). Membership products (days of access) are subscription plans
-//! (see `membership`).
+//! (`GET /api/admin/orders`) and the card keys (`/api/admin/carmi`, see `admin_carmi`).
+//! Membership products (days of access) are subscription plans (see `membership`). The
+//! caller's points ledger is `GET /api/turnover` (see `turnover`).
 
 mod admin_carmi;
 mod admin_orders;
@@ -17,6 +18,7 @@ mod carmi;
 mod membership;
 mod precreate;
 mod product;
+pub(super) mod turnover;
 
 use crate::app::AppState;
 use crate::error::ApiError;
