@@ -65,20 +65,25 @@ impl Timeouts {
     }
 
     /// Runs one phase within `phase` (and the request's deadline); `Err` names what expired.
-    pub(super) async fn within<T>(
+    /// Not an `async fn`: one of those would hold `work` twice (as its argument and inside the
+    /// timer), and a held stream keeps the whole relay future, sized by its largest phase.
+    pub(super) fn within<'a, T>(
         &self,
         phase: Duration,
-        what: &str,
-        work: impl Future<Output = T>,
-    ) -> Result<T, String> {
+        what: &'a str,
+        work: impl Future<Output = T> + 'a,
+    ) -> impl Future<Output = Result<T, String>> + 'a {
         let limit = self.bound(phase);
-        tokio::time::timeout(limit, work).await.map_err(|_| {
-            if limit < phase {
-                format!("the request's deadline passed while waiting for {what}")
-            } else {
-                format!("no {what} within {}s", phase.as_secs_f32())
-            }
-        })
+        let timed = tokio::time::timeout(limit, work);
+        async move {
+            timed.await.map_err(|_| {
+                if limit < phase {
+                    format!("the request's deadline passed while waiting for {what}")
+                } else {
+                    format!("no {what} within {}s", phase.as_secs_f32())
+                }
+            })
+        }
     }
 
     /// The next body chunk, within the idle timeout.
@@ -188,7 +193,9 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
         .within(
             timeouts.connect,
             "connection",
-            connector.get_http_session(&peer),
+            // Boxed: Pingora's connect future (about 9 KiB) would otherwise size the state of
+            // every relayed request for its whole life, streams included.
+            Box::pin(connector.get_http_session(&peer)),
         )
         .await;
     let mut upstream_session = match connected {
@@ -440,17 +447,7 @@ async fn relay_answer(
         // A non-streamed answer sent with the upstream's length cannot be completed.
         delivery.cut = true;
     }
-    if delivery.client_gone {
-        delivery.tail = None;
-    }
-    if delivery.complete && upstream.response_done() {
-        connector
-            .release_http_session(upstream, peer, Some(POOL_IDLE))
-            .await;
-    } else {
-        upstream.shutdown().await;
-    }
-    Outcome::Delivered(delivery)
+    end_answer(connector, peer, upstream, delivery).await
 }
 
 /// The events that end a stream of `format` cleanly when its upstream stopped early.
@@ -501,9 +498,9 @@ async fn end_answer(
         delivery.tail = None;
     }
     if delivery.complete && upstream.response_done() {
-        connector
-            .release_http_session(upstream, peer, Some(POOL_IDLE))
-            .await;
+        // Boxed: the pool's future (about 3 KiB) would otherwise size every relayed request's
+        // state for its whole life.
+        Box::pin(connector.release_http_session(upstream, peer, Some(POOL_IDLE))).await;
     } else {
         upstream.shutdown().await;
     }

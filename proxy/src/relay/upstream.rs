@@ -94,9 +94,10 @@ pub async fn target<'a>(
         other: channel.other.clone(),
     };
     let access_token = match channel.kind {
+        // Boxed: the token exchange is an HTTP client's future (about 11 KiB), which would
+        // otherwise size every relayed request's state, not only Vertex AI's.
         ChannelType::VertexAi => Some(
-            tokens
-                .token(&formats_channel)
+            Box::pin(tokens.token(&formats_channel))
                 .await
                 .map_err(|e| TargetError::Channel(format!("channel #{}: {e}", channel.id)))?,
         ),
