@@ -5,6 +5,7 @@
 //! plane both read keys through [`split`], so that an index means the same key to both.
 
 use crate::crypto::sha256_hex;
+use crate::db::KeyStateRow;
 use crate::llm::ChannelType;
 
 /// A key in use.
@@ -19,11 +20,83 @@ pub const KEY_AUTO_DISABLED: i64 = 3;
 pub fn split(kind: i64, keys: &str) -> Vec<&str> {
     if kind == ChannelType::VertexAi.number() && keys.trim_start().starts_with('{') {
         let whole = keys.trim();
-        return if whole.is_empty() { vec![] } else { vec![whole] };
+        return if whole.is_empty() {
+            vec![]
+        } else {
+            vec![whole]
+        };
     }
     keys.lines()
         .map(str::trim)
         .filter(|key| !key.is_empty())
+        .collect()
+}
+
+/// One key of a channel with its stored state.
+#[derive(Debug, Clone)]
+pub struct PoolKey<'a> {
+    /// Its place in the channel's list (new-api's `key_index`).
+    pub index: usize,
+    pub key: &'a str,
+    /// Its fingerprint.
+    pub hash: String,
+    state: Option<&'a KeyStateRow>,
+}
+
+impl PoolKey<'_> {
+    /// 1 enabled, 2 disabled by an administrator, 3 disabled automatically.
+    pub fn status(&self) -> i64 {
+        self.state.map_or(KEY_ENABLED, |s| s.status)
+    }
+
+    /// Why it is disabled ("" when enabled).
+    pub fn reason(&self) -> &str {
+        match self.state {
+            Some(state) if state.status != KEY_ENABLED => &state.disabled_reason,
+            _ => "",
+        }
+    }
+
+    /// When it was disabled (0 when enabled).
+    pub fn disabled_time(&self) -> i64 {
+        match self.state {
+            Some(state) if state.status != KEY_ENABLED => state.disabled_time,
+            _ => 0,
+        }
+    }
+
+    /// Its last known balance in millionths of a US dollar, and when it was read; `None` if it
+    /// never was.
+    pub fn balance(&self) -> Option<(i64, i64)> {
+        self.state
+            .filter(|s| s.balance_updated_time > 0)
+            .map(|s| (s.balance_micros, s.balance_updated_time))
+    }
+}
+
+/// The keys of channel `channel_id` (type `kind`, key text `keys`) with their state among
+/// `states` (which may hold other channels' too), in order.
+pub fn pool<'a>(
+    channel_id: i64,
+    kind: i64,
+    keys: &'a str,
+    states: &'a [KeyStateRow],
+) -> Vec<PoolKey<'a>> {
+    split(kind, keys)
+        .into_iter()
+        .enumerate()
+        .map(|(index, key)| {
+            let hash = fingerprint(key);
+            let state = states
+                .iter()
+                .find(|s| s.channel_id == channel_id && s.key_hash == hash);
+            PoolKey {
+                index,
+                key,
+                hash,
+                state,
+            }
+        })
         .collect()
 }
 
@@ -54,6 +127,12 @@ pub fn mask(key: &str) -> String {
     format!("{head}**********{tail}")
 }
 
+/// A balance in millionths of a US dollar as the US dollars new-api's `balance` fields show (a
+/// JSON number: the nearest double to the exact amount).
+pub fn micros_usd(micros: i64) -> f64 {
+    micros_text(micros).parse().unwrap_or(0.0)
+}
+
 /// A balance in millionths of a US dollar as exact decimal text (`74.5`, `-0.000001`).
 pub fn micros_text(micros: i64) -> String {
     let sign = if micros < 0 { "-" } else { "" };
@@ -75,8 +154,14 @@ mod tests {
         assert_eq!(split(1, " a \n\n b\r\nc\n"), vec!["a", "b", "c"]);
         assert_eq!(split(1, ""), Vec::<&str>::new());
         let account = "{\n  \"type\": \"service_account\"\n}";
-        assert_eq!(split(ChannelType::VertexAi.number(), account), vec![account]);
-        assert_eq!(split(ChannelType::VertexAi.number(), "k1\nk2"), vec!["k1", "k2"]);
+        assert_eq!(
+            split(ChannelType::VertexAi.number(), account),
+            vec![account]
+        );
+        assert_eq!(
+            split(ChannelType::VertexAi.number(), "k1\nk2"),
+            vec!["k1", "k2"]
+        );
     }
 
     #[test]

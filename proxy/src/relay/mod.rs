@@ -30,9 +30,7 @@ use pingora::connectors::http::Connector;
 use pingora::proxy::Session;
 use pylon_shared::changes::{ChangeFeed, Topic};
 use pylon_shared::config::RelayConfig;
-use pylon_shared::db::{
-    Db, KeyDisabled, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs,
-};
+use pylon_shared::db::{Db, KeyDisabled, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
 use pylon_shared::llm::{self, Family};
 use pylon_shared::pricing::Price;
 use request::{Endpoint, RelayRequest};

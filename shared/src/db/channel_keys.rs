@@ -8,8 +8,8 @@
 
 use super::channels::{CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED};
 use super::{Db, DbError, now_secs};
-use sqlx::AssertSqlSafe;
 use crate::upstream_keys::{KEY_AUTO_DISABLED, KEY_ENABLED, fingerprint, split};
+use sqlx::AssertSqlSafe;
 
 /// The channel reason new-api records when its last key was disabled.
 pub const ALL_KEYS_DISABLED: &str = "All keys are disabled";
@@ -72,21 +72,25 @@ impl Db {
         .await?)
     }
 
-    /// The stored state of the keys of the channels with ids in `first..=last` (exports).
-    pub async fn channel_key_states_between(
-        &self,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<KeyStateRow>, DbError> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM channel_keys WHERE channel_id >= ? AND channel_id <= ?"
-        ))
-        .bind(first)
-        .bind(last)
-        .fetch_all(self.pool())
-        .await?)
+    /// The stored state of the keys of the channels `ids` (a page of channels, an export batch).
+    pub async fn channel_key_states_of(&self, ids: &[i64]) -> Result<Vec<KeyStateRow>, DbError> {
+        let mut states = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    key_columns!(),
+                    " FROM channel_keys WHERE channel_id IN ({})"
+                ),
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            states.extend(query.fetch_all(self.pool()).await?);
+        }
+        Ok(states)
     }
 
     /// Every key that is not enabled, as (channel id, fingerprint): what the proxy's routing
@@ -195,13 +199,15 @@ impl Db {
         }
         let mut reenabled = false;
         if switch == KeySwitch::Enable && !hashes.is_empty() {
-            reenabled = sqlx::query("UPDATE channels SET status = ?, status_reason = '' WHERE id = ? AND status = ?")
-                .bind(CHANNEL_ENABLED)
-                .bind(channel_id)
-                .bind(CHANNEL_AUTO_DISABLED)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+            reenabled = sqlx::query(
+                "UPDATE channels SET status = ?, status_reason = '' WHERE id = ? AND status = ?",
+            )
+            .bind(CHANNEL_ENABLED)
+            .bind(channel_id)
+            .bind(CHANNEL_AUTO_DISABLED)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
                 > 0;
             if reenabled {
                 super::abilities::set_abilities_enabled(&mut tx, channel_id, true).await?;
@@ -292,11 +298,13 @@ async fn disabled_hashes(
     channel_id: i64,
 ) -> Result<Vec<String>, DbError> {
     Ok(
-        sqlx::query_scalar("SELECT key_hash FROM channel_keys WHERE channel_id = ? AND status <> ?")
-            .bind(channel_id)
-            .bind(KEY_ENABLED)
-            .fetch_all(&mut *conn)
-            .await?,
+        sqlx::query_scalar(
+            "SELECT key_hash FROM channel_keys WHERE channel_id = ? AND status <> ?",
+        )
+        .bind(channel_id)
+        .bind(KEY_ENABLED)
+        .fetch_all(&mut *conn)
+        .await?,
     )
 }
 

@@ -116,7 +116,10 @@ struct PoolKey {
 impl ChannelEntry {
     /// Parses a stored row, leaving out the keys whose fingerprints are in `disabled`; `Err`
     /// says what in it cannot be used.
-    fn from_row(row: &ChannelRow, disabled: Option<&HashSet<String>>) -> Result<Self, &'static str> {
+    fn from_row(
+        row: &ChannelRow,
+        disabled: Option<&HashSet<String>>,
+    ) -> Result<Self, &'static str> {
         let upstream = Upstream::parse(&row.base_url).ok_or("bad base_url")?;
         let kind = ChannelType::from_number(row.r#type).unwrap_or(ChannelType::OpenAi);
         let keys: Vec<PoolKey> = upstream_keys::split(row.r#type, &row.keys)
