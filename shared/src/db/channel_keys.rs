@@ -116,6 +116,12 @@ impl Db {
         let hash = fingerprint(key);
         let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
         let mut tx = self.pool().begin().await?;
+        // Locks the channel's row first (SQLite: the write lock), so that concurrent refusals
+        // of its keys are decided one after another and the last one sees every other.
+        sqlx::query("UPDATE channels SET status = status WHERE id = ?")
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
         ensure_row(&mut tx, self.dialect(), channel_id, &hash).await?;
         let channel: Option<(i64, String, i64)> =
             sqlx::query_as("SELECT type, `keys`, status FROM channels WHERE id = ?")

@@ -54,7 +54,9 @@ pub(super) async fn refresh(app: &AppState, row: &ChannelRow) -> ApiResult<f64> 
     }
     let Some(total) = total else {
         let reason = first_error.unwrap_or_else(|| "the channel has no key".into());
-        return Err(ApiError::invalid(format!("Balance inquiry failed: {reason}")));
+        return Err(ApiError::invalid(format!(
+            "Balance inquiry failed: {reason}"
+        )));
     };
     let balance = upstream_keys::micros_usd(total);
     app.db.set_channel_balance(row.id, balance).await?;
