@@ -60,12 +60,24 @@ pub async fn manage(
         "get_key_status" => return Ok(key_status(&request, &keys)),
         "disable_key" => {
             let key = indexed(&keys, request.key_index, "disable")?;
-            switch(&app, &row, &[key.hash.clone()], KeySwitch::Disable).await?;
+            switch(
+                &app,
+                &row,
+                std::slice::from_ref(&key.hash),
+                KeySwitch::Disable,
+            )
+            .await?;
             envelope::ok_message("Key disabled")
         }
         "enable_key" => {
             let key = indexed(&keys, request.key_index, "enable")?;
-            switch(&app, &row, &[key.hash.clone()], KeySwitch::Enable).await?;
+            switch(
+                &app,
+                &row,
+                std::slice::from_ref(&key.hash),
+                KeySwitch::Enable,
+            )
+            .await?;
             envelope::ok_message("Key enabled")
         }
         "enable_all_keys" => {
