@@ -17,6 +17,7 @@ pub mod roles;
 pub mod secrets;
 pub mod session;
 pub mod telemetry;
+pub mod upstream_keys;
 pub mod usage;
 
 /// The version reported by /api/status and recorded at setup.

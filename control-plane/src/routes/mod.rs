@@ -31,6 +31,7 @@ mod pricing;
 mod public;
 mod rankings;
 mod redemption;
+mod secure_verification;
 mod setup;
 mod shop;
 mod stats;

@@ -17,8 +17,8 @@ use super::{
     account, announcement, audit, channel, channel_model, commission, content, data, export, group,
     health, invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
     payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
-    setup, shop, stats, status, status_monitor, subscription, system_info, token, topup,
-    two_factor, usage, user, user_admin, user_channel, vendor,
+    secure_verification, setup, shop, stats, status, status_monitor, subscription, system_info,
+    token, topup, two_factor, usage, user, user_admin, user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -104,6 +104,8 @@ pub fn routes() -> Vec<Route> {
         post("/api/user/2fa/disable", User, two_factor::disable::disable),
         post("/api/user/2fa/backup_codes", User, two_factor::backup_codes::regenerate),
         get("/api/user/2fa/stats", Admin, two_factor::stats::stats),
+        // new-api's secure verification before a sensitive action (viewing channel keys).
+        post("/api/verify", User, secure_verification::verify),
         delete("/api/user/{id}/2fa", Admin, two_factor::admin_reset::reset),
         // Passkeys.
         get("/api/user/passkey", User, passkey::status::status),
@@ -164,6 +166,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/channel/ops", Admin, channel::ops::ops),
         post("/api/channel/status/batch", Admin, channel::ops::set_status_batch),
         post("/api/channel/{id}/status", Admin, channel::ops::set_status),
+        post("/api/channel/{id}/key", Root, channel::key::reveal),
+        post("/api/channel/multi_key/manage", Admin, channel::multi_key::manage),
         post("/api/channel/tag/disabled", Admin, channel::tags::disable),
         post("/api/channel/tag/enabled", Admin, channel::tags::enable),
         get("/api/channel/tag/models", Admin, channel::tags::models),

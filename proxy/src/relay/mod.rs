@@ -30,7 +30,7 @@ use pingora::connectors::http::Connector;
 use pingora::proxy::Session;
 use pylon_shared::changes::{ChangeFeed, Topic};
 use pylon_shared::config::RelayConfig;
-use pylon_shared::db::{Db, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
+use pylon_shared::db::{Db, KeyDisabled, LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, now_secs};
 use pylon_shared::llm::{self, Family};
 use pylon_shared::pricing::Price;
 use request::{Endpoint, RelayRequest};
@@ -297,14 +297,18 @@ impl Relay {
             .flatten();
         let mut tried: Vec<i64> = Vec::new();
         let mut last_failure = None;
+        // A channel to try again with another of its keys (its upstream refused the last one).
+        let mut again: Option<routing::Pick> = None;
         while tried.len() <= self.config.max_retries {
-            let Some(routing::Pick { channel, served }) = route.next(
-                &group,
-                &request.model,
-                &tried,
-                &self.health,
-                sticky.as_deref(),
-            ) else {
+            let Some(routing::Pick { channel, served }) = again.take().or_else(|| {
+                route.next(
+                    &group,
+                    &request.model,
+                    &tried,
+                    &self.health,
+                    sticky.as_deref(),
+                )
+            }) else {
                 break;
             };
             tried.push(channel.id);
@@ -385,22 +389,31 @@ impl Relay {
                     return Ok(());
                 }
                 Outcome::Failed(failure) => {
-                    tracing::info!(channel = channel.id, status = ?failure.status, message = %failure.message, "attempt failed; trying another channel");
+                    tracing::info!(channel = channel.id, status = ?failure.status, message = %failure.message, "attempt failed; trying again");
                     self.metrics.retry(channel.id);
-                    match failure.retry_after {
-                        Some(pause) if failure.status == Some(429) => {
-                            self.health.pause(channel.id, pause)
+                    let refused = failure
+                        .status
+                        .filter(|s| self.config.auto_disable_statuses.contains(s));
+                    // A refused key of a channel with other usable keys is the key's fault: the
+                    // channel is tried again with another key, and its circuit is left alone.
+                    let other_key = refused.is_some_and(|status| {
+                        self.auto_disable(&channel, key, status, &failure.message)
+                    });
+                    if other_key {
+                        again = Some(routing::Pick {
+                            channel: Arc::clone(&channel),
+                            served,
+                        });
+                    } else {
+                        match failure.retry_after {
+                            Some(pause) if failure.status == Some(429) => {
+                                self.health.pause(channel.id, pause)
+                            }
+                            _ => self.health.failure(channel.id),
                         }
-                        _ => self.health.failure(channel.id),
                     }
                     self.metrics
                         .circuit(channel.id, self.health.circuit(channel.id));
-                    if let Some(status) = failure
-                        .status
-                        .filter(|s| self.config.auto_disable_statuses.contains(s))
-                    {
-                        self.auto_disable(&channel, status, &failure.message);
-                    }
                     last_failure = Some((failure.status, failure.message));
                 }
             }
@@ -437,26 +450,39 @@ impl Relay {
         })
     }
 
-    /// Disables a channel whose upstream refused it (e.g. a revoked key), when the channel
-    /// allows it. Off the request path; the change reaches every node through the feed.
-    fn auto_disable(&self, channel: &snapshot::ChannelEntry, status: u16, message: &str) {
+    /// Disables what an upstream refused with `key` (e.g. a revoked key), when the channel
+    /// allows it: of a channel with several keys only that key (this node stops using it at
+    /// once; the database disables the channel too if it was its last enabled key), else the
+    /// channel. Off the request path; the change reaches every node through the feed. Returns
+    /// whether the channel has another usable key to try.
+    fn auto_disable(
+        &self,
+        channel: &snapshot::ChannelEntry,
+        key: &str,
+        status: u16,
+        message: &str,
+    ) -> bool {
         if !channel.auto_ban {
-            return;
+            return false;
         }
         let (db, changes, id) = (self.db.clone(), Arc::clone(&self.changes), channel.id);
         let reason = format!("disabled automatically: upstream answered {status}: {message}");
-        tracing::warn!(channel = id, name = %channel.name, %reason, "disabling channel");
+        if !channel.is_multi_key() {
+            tracing::warn!(channel = id, name = %channel.name, %reason, "disabling channel");
+            tokio::spawn(async move {
+                let disabled = db.auto_disable_channel(id, &reason).await;
+                announce_disabled(&changes, id, disabled).await;
+            });
+            return false;
+        }
+        let other_key = channel.stop_using_key(key);
+        tracing::warn!(channel = id, name = %channel.name, %reason, other_key, "disabling one key of the channel");
+        let key = key.to_string();
         tokio::spawn(async move {
-            match db.auto_disable_channel(id, &reason).await {
-                Ok(true) => {
-                    if let Err(error) = changes.publish(Topic::Channel, id).await {
-                        tracing::warn!(%error, channel = id, "announcing the disabled channel failed");
-                    }
-                }
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, channel = id, "disabling the channel failed"),
-            }
+            let disabled = db.auto_disable_channel_key(id, &key, &reason).await;
+            announce_disabled(&changes, id, disabled.map(|d| d != KeyDisabled::Nothing)).await;
         });
+        other_key
     }
 
     fn timeouts(&self, started: Instant) -> Timeouts {
@@ -599,6 +625,23 @@ impl Relay {
                 Payer::Subscription { limited: true, .. }
             ),
         });
+    }
+}
+
+/// Announces an automatic disable that changed something (a channel or one of its keys).
+async fn announce_disabled(
+    changes: &ChangeFeed,
+    id: i64,
+    disabled: Result<bool, pylon_shared::db::DbError>,
+) {
+    match disabled {
+        Ok(true) => {
+            if let Err(error) = changes.publish(Topic::Channel, id).await {
+                tracing::warn!(%error, channel = id, "announcing the disabled channel failed");
+            }
+        }
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, channel = id, "disabling automatically failed"),
     }
 }
 

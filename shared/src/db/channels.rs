@@ -5,6 +5,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::abilities::{self, AbilitySource};
+use super::channel_keys;
 use super::{Db, DbError, now_secs};
 
 /// A channel that routes requests.
@@ -555,6 +556,7 @@ impl Db {
             return Ok(false);
         }
         abilities::replace_abilities(&mut tx, self.dialect(), &channel.ability_source(id)).await?;
+        channel_keys::forget_other_keys(&mut tx, id, channel.r#type, &channel.keys).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -637,6 +639,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             abilities::delete_abilities(&mut tx, id).await?;
+            channel_keys::forget_all_keys(&mut tx, id).await?;
             if result.rows_affected() > 0 && !deleted.contains(&id) {
                 deleted.push(id);
             }
@@ -664,6 +667,7 @@ impl Db {
                 .await?;
             if result.rows_affected() > 0 {
                 abilities::delete_abilities(&mut tx, id).await?;
+                channel_keys::forget_all_keys(&mut tx, id).await?;
                 deleted.push(id);
             }
         }

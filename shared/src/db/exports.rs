@@ -1,8 +1,10 @@
 //! Exports for administrators (seed 002's CSV downloads): users, orders, usage aggregates and
-//! the upstream channels' state, read in id order a batch at a time, so an export of any size
-//! holds one batch in memory. Secrets (passwords, keys, tokens) are never exported.
+//! the upstream key pool (a row per key of each channel, seed 004), read in id order a batch at
+//! a time, so an export of any size holds one batch in memory. Secrets (passwords, keys,
+//! tokens) are never exported: a key shows masked.
 
 use super::{Db, DbError};
+use crate::upstream_keys;
 use futures::Stream;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -67,14 +69,19 @@ impl Export {
                 "quota",
             ],
             Export::UpstreamKeys => &[
-                "id",
-                "name",
+                "channel_id",
+                "channel_name",
                 "type",
-                "status",
+                "channel_status",
                 "group",
-                "keys",
-                "used_quota",
+                "key_index",
+                "key",
+                "key_status",
+                "disabled_reason",
+                "disabled_time",
                 "balance",
+                "balance_updated_time",
+                "used_quota",
                 "response_time",
                 "test_time",
             ],
@@ -82,7 +89,7 @@ impl Export {
     }
 
     /// The query of one batch after an id (its columns in header order).
-    fn query(self, dialect: super::Dialect) -> String {
+    fn query(self) -> String {
         let (columns, table) = match self {
             Export::Users => (
                 "id, username, display_name, email, role, status, `group`, quota, used_quota, \
@@ -102,21 +109,12 @@ impl Export {
                     .to_string(),
                 "usage_hourly WHERE",
             ),
-            Export::UpstreamKeys => {
-                // How many keys (one a line of `keys`), never the keys.
-                let newline = match dialect {
-                    super::Dialect::MySql => "'\\n'",
-                    super::Dialect::Sqlite => "char(10)",
-                };
-                (
-                    format!(
-                        "id, name, type, status, `group`, CASE WHEN `keys` = '' THEN 0 ELSE \
-                         LENGTH(`keys`) - LENGTH(REPLACE(`keys`, {newline}, '')) + 1 END, \
-                         used_quota, balance, response_time, test_time"
-                    ),
-                    "channels WHERE",
-                )
-            }
+            // Expanded to a row per key by [`key_rows`].
+            Export::UpstreamKeys => (
+                "id, name, type, status, `group`, `keys`, used_quota, response_time, test_time"
+                    .to_string(),
+                "channels WHERE",
+            ),
         };
         format!("SELECT {columns} FROM {table} id > ? ORDER BY id LIMIT {BATCH}")
     }
@@ -135,7 +133,7 @@ impl Db {
                 let Some(after) = after else {
                     return Ok(None);
                 };
-                let sql = export.query(db.dialect());
+                let sql = export.query();
                 let rows = sqlx::query(AssertSqlSafe(sql))
                     .bind(after)
                     .fetch_all(db.pool())
@@ -143,18 +141,64 @@ impl Db {
                 if rows.is_empty() {
                     return Ok(None);
                 }
-                let columns = export.header().len();
+                let columns = match export {
+                    Export::UpstreamKeys => 9,
+                    _ => export.header().len(),
+                };
                 let mut last = after;
-                let mut batch = Vec::with_capacity(rows.len());
+                let mut batch: Vec<Vec<String>> = Vec::with_capacity(rows.len());
                 for row in &rows {
                     last = row.try_get::<i64, _>(0).unwrap_or(last);
                     batch.push((0..columns).map(|i| text_of(row, i)).collect());
                 }
                 let next = (i64::try_from(rows.len()).unwrap_or(0) == BATCH).then_some(last);
+                if export == Export::UpstreamKeys {
+                    batch = key_rows(&db, batch).await?;
+                }
                 Ok(Some((batch, next)))
             }
         })
     }
+}
+
+/// The channels of a batch (id, name, type, status, group, keys, used quota, response time,
+/// test time) as a row per key: the key masked, with its status, disabled reason and time, and
+/// last known balance (exact USD; empty when never read).
+async fn key_rows(db: &Db, channels: Vec<Vec<String>>) -> Result<Vec<Vec<String>>, DbError> {
+    let ids: Vec<i64> = channels
+        .iter()
+        .filter_map(|c| c.first()?.parse().ok())
+        .collect();
+    let states = db.channel_key_states_of(&ids).await?;
+    let mut rows = Vec::new();
+    for channel in channels {
+        let [id, name, kind, status, group, keys, used, response, test] =
+            <[String; 9]>::try_from(channel).unwrap_or_default();
+        let (channel_id, kind_number) = (id.parse().unwrap_or(0), kind.parse().unwrap_or(0));
+        for key in upstream_keys::pool(channel_id, kind_number, &keys, &states) {
+            let (balance, checked) = key.balance().map_or((String::new(), String::new()), |b| {
+                (upstream_keys::micros_text(b.0), b.1.to_string())
+            });
+            rows.push(vec![
+                id.clone(),
+                name.clone(),
+                kind.clone(),
+                status.clone(),
+                group.clone(),
+                key.index.to_string(),
+                upstream_keys::mask(key.key),
+                key.status().to_string(),
+                key.reason().to_string(),
+                key.disabled_time().to_string(),
+                balance,
+                checked,
+                used.clone(),
+                response.clone(),
+                test.clone(),
+            ]);
+        }
+    }
+    Ok(rows)
 }
 
 /// A column as text, whatever its type.

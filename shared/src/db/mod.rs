@@ -7,6 +7,7 @@ mod abilities;
 mod announcements;
 mod audit;
 mod changes;
+mod channel_keys;
 mod channel_models;
 mod channel_status;
 mod channels;
@@ -56,6 +57,7 @@ pub use abilities::split_list;
 pub use announcements::{AnnouncementFields, AnnouncementRow};
 pub use audit::AuditEntry;
 pub use changes::ChangeEvent;
+pub use channel_keys::{ALL_KEYS_DISABLED, KeyDisabled, KeyStateRow, KeySwitch};
 pub use channel_models::ChannelModelRow;
 pub use channels::{
     CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, CHANNEL_MANUALLY_DISABLED, ChannelFields,

@@ -1,6 +1,6 @@
 //! `GET /api/channel/{id}`: one channel, without its keys.
 
-use super::{find, view};
+use super::{find, key_states, view};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -10,5 +10,6 @@ use axum::extract::State;
 
 pub async fn get(State(app): State<AppState>, _: AdminUser, PathId(id): PathId) -> ApiResult {
     let row = find(&app, id).await?;
-    Ok(envelope::ok(view::channel(&row)))
+    let states = key_states(&app, std::slice::from_ref(&row)).await?;
+    Ok(envelope::ok(view::channel(&row, &states)))
 }

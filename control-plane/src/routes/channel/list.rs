@@ -2,7 +2,7 @@
 //! page of channels with the total and the count per type (for new-api's filter bar).
 
 use super::query::{self, Params};
-use super::view;
+use super::{key_states, view};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -26,7 +26,7 @@ pub async fn list(
         .await?;
     let counts = app.db.channel_type_counts(&filter).await?;
     Ok(envelope::ok(json!({
-        "items": view::channels(&rows),
+        "items": view::channels(&rows, &key_states(&app, &rows).await?),
         "total": total,
         "page": page.page,
         "page_size": page.size,

@@ -11,10 +11,12 @@ pub(super) mod delete_disabled;
 pub(super) mod fetch_models;
 pub(super) mod get;
 pub(super) mod input;
+pub(super) mod key;
 pub(super) mod kinds;
 pub(super) mod list;
 pub(super) mod models;
 pub(super) mod models_enabled;
+pub(super) mod multi_key;
 pub(super) mod ops;
 pub(super) mod query;
 pub(super) mod search;
@@ -30,7 +32,8 @@ pub(super) mod view;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use pylon_shared::changes::Topic;
-use pylon_shared::db::ChannelRow;
+use pylon_shared::db::{ChannelRow, KeyStateRow};
+use pylon_shared::upstream_keys;
 
 /// The channel with this id, or new-api's "does not exist" error.
 pub(super) async fn find(app: &AppState, id: i64) -> Result<ChannelRow, ApiError> {
@@ -38,6 +41,20 @@ pub(super) async fn find(app: &AppState, id: i64) -> Result<ChannelRow, ApiError
         .channel_by_id(id)
         .await?
         .ok_or_else(|| ApiError::invalid("Channel does not exist"))
+}
+
+/// The stored states of the keys of those of `rows` that have several keys (none are read
+/// when no channel has).
+pub(super) async fn key_states(app: &AppState, rows: &[ChannelRow]) -> ApiResult<Vec<KeyStateRow>> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|row| upstream_keys::split(row.r#type, &row.keys).len() > 1)
+        .map(|row| row.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(app.db.channel_key_states_of(&ids).await?)
 }
 
 /// Tells every process that these channels changed.

@@ -4,7 +4,7 @@
 //! before the type filter, and the page is cut from the whole result.
 
 use super::query::{self, Params};
-use super::view;
+use super::{key_states, view};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -45,8 +45,9 @@ pub async fn search(
     let end = start
         .saturating_add(usize::try_from(page.size).unwrap_or(0))
         .min(total);
+    let page_rows = &rows[start..end];
     Ok(envelope::ok(json!({
-        "items": view::channels(&rows[start..end]),
+        "items": view::channels(page_rows, &key_states(&app, page_rows).await?),
         "total": total,
         "page": page.page,
         "page_size": page.size,

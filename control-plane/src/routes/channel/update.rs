@@ -4,7 +4,7 @@
 //! abilities are rewritten in one transaction; the answer is the channel, without its keys.
 
 use super::input::{self, ChannelInput, Purpose};
-use super::{announce, find, view};
+use super::{announce, find, key_states, view};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -31,5 +31,6 @@ pub async fn update(
     announce(&app, &[id]).await?;
     tracing::info!(admin = admin.user.id, channel = id, "channel updated");
     let row = find(&app, id).await?;
-    Ok(envelope::ok(view::channel(&row)))
+    let states = key_states(&app, std::slice::from_ref(&row)).await?;
+    Ok(envelope::ok(view::channel(&row, &states)))
 }

@@ -1,6 +1,6 @@
-//! `GET /api/channel/update_balance`: refreshes the balance of every enabled single-key
-//! OpenAI-compatible channel, one after another; channels whose upstream cannot tell are
-//! skipped, as in new-api.
+//! `GET /api/channel/update_balance`: refreshes the balance of every enabled OpenAI-compatible
+//! channel (of each key of a channel with several), one after another; channels whose upstream
+//! cannot tell are skipped, as in new-api.
 
 use super::update_balance::refresh;
 use crate::app::AppState;

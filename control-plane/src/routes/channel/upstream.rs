@@ -312,17 +312,17 @@ pub(crate) async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<
     Ok(body)
 }
 
-/// The balance in USD of an OpenAI-compatible account, as new-api computes it: the hard limit
-/// of `/v1/dashboard/billing/subscription` minus the usage (in cents) reported by
+/// The balance of the OpenAI-compatible account of `key` (a key of the channel `row`), in
+/// millionths of a US dollar, as new-api computes it: the hard limit of
+/// `/v1/dashboard/billing/subscription` minus the usage (in cents) reported by
 /// `/v1/dashboard/billing/usage` since the start of the month (or 100 days back for accounts
-/// without a payment method).
-pub async fn openai_balance(row: &ChannelRow) -> Result<f64, String> {
+/// without a payment method). Each amount is rounded to the micro-dollar once, as read.
+pub async fn openai_balance_micros(row: &ChannelRow, key: &str) -> Result<i64, String> {
     let base = kinds::effective_base_url(row.r#type, &row.base_url);
     if base.is_empty() {
         return Err("The channel has no base_url".into());
     }
-    let key = first_key(row);
-    let subscription = get_json(&format!("{base}/v1/dashboard/billing/subscription"), &key).await?;
+    let subscription = get_json(&format!("{base}/v1/dashboard/billing/subscription"), key).await?;
     let hard_limit = subscription
         .get("hard_limit_usd")
         .and_then(Value::as_f64)
@@ -343,14 +343,22 @@ pub async fn openai_balance(row: &ChannelRow) -> Result<f64, String> {
             "{base}/v1/dashboard/billing/usage?start_date={start}&end_date={}",
             format_date(today)
         ),
-        &key,
+        key,
     )
     .await?;
     let total_usage_cents = usage
         .get("total_usage")
         .and_then(Value::as_f64)
         .ok_or("The usage answer has no total_usage")?;
-    Ok(hard_limit - total_usage_cents / 100.0)
+    let micros = |amount: f64| {
+        let micros = amount.round();
+        if micros.is_finite() && micros.abs() < 1e15 {
+            Ok(micros as i64)
+        } else {
+            Err("The upstream's amounts are out of range".to_string())
+        }
+    };
+    Ok(micros(hard_limit * 1e6)? - micros(total_usage_cents * 1e4)?)
 }
 
 async fn get_json(url: &str, key: &str) -> Result<Value, String> {

@@ -1,13 +1,23 @@
 //! A channel as the API shows it: new-api's field names, with `key` always empty (keys are
-//! never returned) and `channel_info` describing the keys without revealing them.
+//! never returned) and `channel_info` describing the keys without revealing them: how many,
+//! how they rotate, and the status of each that is not enabled (new-api's
+//! `multi_key_status_list`, index -> status; as new-api's lists, without reasons and times,
+//! which `POST /api/channel/multi_key/manage` reports).
 
-use super::input::split_keys;
-use pylon_shared::db::ChannelRow;
-use serde_json::{Value, json};
+use pylon_shared::db::{ChannelRow, KeyStateRow};
+use pylon_shared::upstream_keys::{self, KEY_ENABLED};
+use serde_json::{Map, Value, json};
 
-/// The JSON of one channel, without its keys.
-pub fn channel(row: &ChannelRow) -> Value {
-    let key_count = split_keys(&row.keys).len();
+/// The JSON of one channel, without its keys; `states` holds its keys' stored states (and
+/// maybe other channels').
+pub fn channel(row: &ChannelRow, states: &[KeyStateRow]) -> Value {
+    let keys = upstream_keys::pool(row.id, row.r#type, &row.keys, states);
+    let key_count = keys.len();
+    let status_list: Map<String, Value> = keys
+        .iter()
+        .filter(|key| key.status() != KEY_ENABLED)
+        .map(|key| (key.index.to_string(), json!(key.status())))
+        .collect();
     // new-api keeps the reason of the last status change in `other_info`.
     let other_info = if row.status_reason.is_empty() {
         String::new()
@@ -52,14 +62,15 @@ pub fn channel(row: &ChannelRow) -> Value {
             "is_multi_key": key_count > 1,
             "multi_key_size": key_count,
             "multi_key_mode": multi_key_mode,
+            "multi_key_status_list": status_list,
             "multi_key_polling_index": 0,
         },
     })
 }
 
-/// The JSON of several channels.
-pub fn channels(rows: &[ChannelRow]) -> Vec<Value> {
-    rows.iter().map(channel).collect()
+/// The JSON of several channels; `states` holds their keys' stored states.
+pub fn channels(rows: &[ChannelRow], states: &[KeyStateRow]) -> Vec<Value> {
+    rows.iter().map(|row| channel(row, states)).collect()
 }
 
 /// `type_counts`: channels per type, keyed by the type number as new-api's map renders it.

@@ -6,9 +6,10 @@ use super::user_channels::{UserChannelEntry, UserChannelSource};
 use pylon_shared::db::{ChannelModelRow, ChannelRow, report_bad_row};
 use pylon_shared::llm::{ChannelCaps, ChannelType};
 use pylon_shared::pricing::{GroupMultipliers, Multiplier};
-use std::collections::HashMap;
+use pylon_shared::upstream_keys;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Channel status: enabled.
 pub const CHANNEL_ENABLED: i64 = 1;
@@ -83,7 +84,8 @@ pub struct ChannelEntry {
     pub other: String,
     /// Where OpenAI-compatible requests go (the base URL parsed, OpenAI's when empty).
     pub upstream: Upstream,
-    keys: Vec<String>,
+    /// The upstream keys, with whether each may be used.
+    keys: Vec<PoolKey>,
     round_robin: bool,
     next_key: AtomicUsize,
     /// Requested model -> upstream model.
@@ -102,24 +104,32 @@ pub struct ChannelEntry {
     model_multipliers: HashMap<String, GroupMultipliers>,
 }
 
+/// One upstream key of a channel. A key the database holds disabled is left out of the entry;
+/// `usable` turns false when this node saw the upstream refuse it, so that the node stops
+/// using it at once, before the snapshot that leaves it out arrives.
+#[derive(Debug)]
+struct PoolKey {
+    value: String,
+    usable: AtomicBool,
+}
+
 impl ChannelEntry {
-    /// Parses a stored row; `Err` says what in it cannot be used.
-    fn from_row(row: &ChannelRow) -> Result<Self, &'static str> {
+    /// Parses a stored row, leaving out the keys whose fingerprints are in `disabled`; `Err`
+    /// says what in it cannot be used.
+    fn from_row(
+        row: &ChannelRow,
+        disabled: Option<&HashSet<String>>,
+    ) -> Result<Self, &'static str> {
         let upstream = Upstream::parse(&row.base_url).ok_or("bad base_url")?;
         let kind = ChannelType::from_number(row.r#type).unwrap_or(ChannelType::OpenAi);
-        let keys: Vec<String> = if kind == ChannelType::VertexAi
-            && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.keys).is_ok()
-        {
-            // One service account, pretty-printed over several lines.
-            vec![row.keys.trim().to_string()]
-        } else {
-            row.keys
-                .lines()
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        let keys: Vec<PoolKey> = upstream_keys::split(row.r#type, &row.keys)
+            .into_iter()
+            .filter(|key| disabled.is_none_or(|d| !d.contains(&upstream_keys::fingerprint(key))))
+            .map(|key| PoolKey {
+                value: key.to_string(),
+                usable: AtomicBool::new(true),
+            })
+            .collect();
         let model_mapping = json_object::<String>(&row.model_mapping)
             .ok_or("model_mapping is not a JSON object of model names")?
             .into_iter()
@@ -177,17 +187,40 @@ impl ChannelEntry {
         }
     }
 
-    /// The upstream key for the next request: random or round-robin.
+    /// The upstream key for the next request among the usable ones: random, or round-robin
+    /// (each usable key in turn, as new-api's polling skips disabled keys).
     pub fn pick_key(&self) -> Option<&str> {
-        if self.keys.is_empty() {
+        let usable = self.usable_keys().count();
+        if usable == 0 {
             return None;
         }
         let index = if self.round_robin {
-            self.next_key.fetch_add(1, Ordering::Relaxed) % self.keys.len()
+            self.next_key.fetch_add(1, Ordering::Relaxed) % usable
         } else {
-            rand::random_range(0..self.keys.len())
+            rand::random_range(0..usable)
         };
-        self.keys.get(index).map(String::as_str)
+        self.usable_keys().nth(index).map(|key| key.value.as_str())
+    }
+
+    fn usable_keys(&self) -> impl Iterator<Item = &PoolKey> {
+        self.keys
+            .iter()
+            .filter(|key| key.usable.load(Ordering::Relaxed))
+    }
+
+    /// Whether the channel has several keys (new-api's multi-key channel): a refused key is
+    /// then disabled alone, not the channel.
+    pub fn is_multi_key(&self) -> bool {
+        self.keys.len() > 1
+    }
+
+    /// Stops using `key` on this node (its upstream refused it); says whether a usable key is
+    /// left.
+    pub fn stop_using_key(&self, key: &str) -> bool {
+        for pool_key in self.keys.iter().filter(|k| k.value == key) {
+            pool_key.usable.store(false, Ordering::Relaxed);
+        }
+        self.usable_keys().next().is_some()
     }
 
     /// The model name to send upstream for `requested`.
@@ -216,20 +249,25 @@ pub struct RoutingTable {
 impl RoutingTable {
     /// Builds the table from every channel row alone.
     pub fn build(rows: &[ChannelRow]) -> Self {
-        Self::build_with(rows, &[], &UserChannelSource::default())
+        Self::build_with(rows, &[], &UserChannelSource::default(), &[])
     }
 
-    /// Builds the table from every channel row, the channel-models that have multipliers, and
-    /// the user channels.
+    /// Builds the table from every channel row, the channel-models that have multipliers, the
+    /// user channels, and the keys that are disabled (channel id, key fingerprint).
     pub fn build_with(
         rows: &[ChannelRow],
         channel_models: &[ChannelModelRow],
         user_channels: &UserChannelSource,
+        disabled_keys: &[(i64, String)],
     ) -> Self {
+        let mut disabled: HashMap<i64, HashSet<String>> = HashMap::new();
+        for (channel, hash) in disabled_keys {
+            disabled.entry(*channel).or_default().insert(hash.clone());
+        }
         let mut routes: HashMap<String, HashMap<String, Vec<Tier>>> = HashMap::new();
         let mut entries: HashMap<i64, (Arc<ChannelEntry>, &str)> = HashMap::new();
         for row in rows.iter().filter(|r| r.status == CHANNEL_ENABLED) {
-            let mut entry = match ChannelEntry::from_row(row) {
+            let mut entry = match ChannelEntry::from_row(row, disabled.get(&row.id)) {
                 Ok(entry) => entry,
                 Err(problem) => {
                     report_bad_row("channels", &row.id.to_string(), &problem);

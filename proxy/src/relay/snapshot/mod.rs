@@ -71,8 +71,8 @@ impl Snapshot {
         Ok(())
     }
 
-    /// Channels, the channel-models with multipliers and the user channels: all that routing
-    /// and seed 001's multipliers read (a user channel edit is announced as a channel change).
+    /// Channels, their disabled keys, the channel-models with multipliers and the user channels:
+    /// all that routing and seed 001's multipliers read (a user channel edit is announced as a channel change).
     async fn reload_channels(&self, db: &Db) -> Result<(), DbError> {
         let rows = db.all_channels().await?;
         let channel_models = db.channel_model_multipliers().await?;
@@ -80,10 +80,12 @@ impl Snapshot {
             rows: db.all_user_channels().await?,
             members: db.all_user_channel_members().await?,
         };
+        let disabled_keys = db.disabled_channel_keys().await?;
         self.routes.store(Arc::new(RoutingTable::build_with(
             &rows,
             &channel_models,
             &user_channels,
+            &disabled_keys,
         )));
         Ok(())
     }
