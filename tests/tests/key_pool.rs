@@ -366,15 +366,19 @@ async fn requests_rotate_over_enabled_keys(backend: Backend) {
     assert_eq!(row["status_reason"], json!("All keys are disabled"));
     assert_eq!(statuses(&root, channel).await, vec![3, 3, 3]);
 
-    // Enabling the keys enables the channel again; the proxy routes through it once more.
+    // A successful channel test enables the channel with the key it used (the first); enabling
+    // the others by hand brings them all back to the proxy.
     upstream.lock().unwrap().refused.clear();
+    let test = root.get(&format!("/api/channel/test/{channel}")).await;
+    assert_eq!(test.body["success"], json!(true), "{test:?}");
+    assert_eq!(channel_row(&root, channel).await["status"], json!(1));
+    assert_eq!(statuses(&root, channel).await, vec![1, 3, 3]);
     let all = manage(
         &root,
         json!({"channel_id": channel, "action": "enable_all_keys"}),
     )
     .await;
-    assert_eq!(all.message(), "Enabled 3 keys", "{all:?}");
-    assert_eq!(channel_row(&root, channel).await["status"], json!(1));
+    assert_eq!(all.message(), "Enabled 2 keys", "{all:?}");
     wait_routing(&pylon, &key, &upstream, &KEYS, 3).await;
 
     // Deleting: one key by index, then the automatically disabled ones.
@@ -490,14 +494,20 @@ async fn refusals_change_nothing_and_keys_need_verification(backend: Backend) {
     .await;
     assert_eq!(again.message(), "No key to disable");
     assert_eq!(statuses(&root, channel).await, vec![2, 2, 2]);
-    assert!(
-        manage(
-            &root,
-            json!({"channel_id": channel, "action": "enable_all_keys"})
-        )
+    assert_eq!(channel_row(&root, channel).await["status"], json!(1));
+    // Enabling keys of a channel disabled automatically enables the channel too.
+    sqlx::query("UPDATE channels SET status = 3 WHERE id = ?")
+        .bind(channel)
+        .execute(&pool)
         .await
-        .success()
-    );
+        .unwrap();
+    let enabled = manage(
+        &root,
+        json!({"channel_id": channel, "action": "enable_all_keys"}),
+    )
+    .await;
+    assert_eq!(enabled.message(), "Enabled 3 keys", "{enabled:?}");
+    assert_eq!(channel_row(&root, channel).await["status"], json!(1));
     assert_eq!(keys_of(channel).await.0, stored.0);
 
     // A common user and an administrator who is not root.

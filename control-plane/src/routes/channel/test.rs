@@ -1,7 +1,8 @@
 //! `GET /api/channel/test/{id}?model=`: sends a minimal chat completion through the channel and
 //! answers new-api's `{"success", "message", "time"}` (seconds; 0 when the upstream could not
 //! be reached). The response time and test time are recorded whenever the upstream answered,
-//! and a channel disabled automatically is enabled again by a successful test.
+//! and a channel disabled automatically is enabled again by a successful test (with the key it
+//! used, when its upstream had refused that key).
 
 use super::query::Params;
 use super::upstream::{self, TestOutcome};
@@ -13,7 +14,8 @@ use crate::extract::PathId;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
-use pylon_shared::db::{CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, ChannelRow};
+use pylon_shared::db::{CHANNEL_AUTO_DISABLED, CHANNEL_ENABLED, ChannelRow, KeySwitch};
+use pylon_shared::upstream_keys::{self, KEY_AUTO_DISABLED};
 use serde_json::json;
 
 /// The option that lets failed tests disable channels (new-api's name; off unless "true").
@@ -58,6 +60,7 @@ pub(super) async fn record(
         changed = true;
     }
     if outcome.success && row.status == CHANNEL_AUTO_DISABLED {
+        enable_tested_key(app, row).await?;
         changed |= app
             .db
             .set_channel_status(row.id, CHANNEL_ENABLED, "")
@@ -76,6 +79,22 @@ pub(super) async fn record(
     }
     if changed {
         announce(app, &[row.id]).await?;
+    }
+    Ok(())
+}
+
+/// Of a channel with several keys, enables the key a successful test used (its first) if its
+/// upstream had refused it, as new-api enables the tested key with the channel: a channel whose
+/// keys were all refused would otherwise come back with none usable.
+async fn enable_tested_key(app: &AppState, row: &ChannelRow) -> ApiResult<()> {
+    let states = app.db.channel_key_states(row.id).await?;
+    let keys = upstream_keys::pool(row.id, row.r#type, &row.keys, &states);
+    if let [first, _, ..] = keys.as_slice()
+        && first.status() == KEY_AUTO_DISABLED
+    {
+        app.db
+            .switch_channel_keys(row.id, std::slice::from_ref(&first.hash), KeySwitch::Enable)
+            .await?;
     }
     Ok(())
 }
