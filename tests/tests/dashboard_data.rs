@@ -45,6 +45,19 @@ fn record(n: usize, u: &Usage) -> RelayRecord {
     }
 }
 
+/// A control plane whose root is signed in, with [`settle_usage`]'s usage of alice and bob;
+/// answers the plane, root's console, the first hour and alice's and bob's ids.
+async fn with_settled_usage(backend: Backend) -> (InProcess, Console, i64, i64, i64) {
+    let plane = InProcess::start(backend).await;
+    let mut root = Console::new(&plane.base_url);
+    root.setup_root("root", PASSWORD).await;
+    root.login("root", PASSWORD).await;
+    let alice = create_user(&root, "alice", 1).await;
+    let bob = create_user(&root, "bob", 1).await;
+    let hour = settle_usage(&plane, alice, bob).await;
+    (plane, root, hour, alice, bob)
+}
+
 /// Two users' usage in the hour two hours back and the one after it; answers that first hour.
 async fn settle_usage(plane: &InProcess, alice: i64, bob: i64) -> i64 {
     let now = now_secs();
@@ -124,13 +137,7 @@ async fn settle_usage(plane: &InProcess, alice: i64, bob: i64) -> i64 {
 }
 
 async fn per_user_data_sums_the_aggregates(backend: Backend) {
-    let plane = InProcess::start(backend).await;
-    let mut root = Console::new(&plane.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
-    let alice = create_user(&root, "alice", 1).await;
-    let bob = create_user(&root, "bob", 1).await;
-    let hour = settle_usage(&plane, alice, bob).await;
+    let (_plane, root, hour, alice, bob) = with_settled_usage(backend).await;
     let now = now_secs();
 
     let answer = root
@@ -172,13 +179,7 @@ async fn per_user_data_sums_the_aggregates(backend: Backend) {
 on_every_backend!(per_user_data_sums_the_aggregates);
 
 async fn perf_metrics_sum_the_aggregates(backend: Backend) {
-    let plane = InProcess::start(backend).await;
-    let mut root = Console::new(&plane.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
-    let alice = create_user(&root, "alice", 1).await;
-    let bob = create_user(&root, "bob", 1).await;
-    let hour = settle_usage(&plane, alice, bob).await;
+    let (plane, _root, hour, _alice, _bob) = with_settled_usage(backend).await;
     let anonymous = Console::new(&plane.base_url);
 
     let summary = anonymous.get("/api/perf-metrics/summary").await;
@@ -228,13 +229,7 @@ async fn perf_metrics_sum_the_aggregates(backend: Backend) {
 on_every_backend!(perf_metrics_sum_the_aggregates);
 
 async fn rankings_sum_the_aggregates(backend: Backend) {
-    let plane = InProcess::start(backend).await;
-    let mut root = Console::new(&plane.base_url);
-    root.setup_root("root", PASSWORD).await;
-    root.login("root", PASSWORD).await;
-    let alice = create_user(&root, "alice", 1).await;
-    let bob = create_user(&root, "bob", 1).await;
-    let hour = settle_usage(&plane, alice, bob).await;
+    let (plane, root, hour, alice, bob) = with_settled_usage(backend).await;
     // The two hours fall in one day unless they straddle midnight (UTC).
     let days = if hour / 86_400 == (hour + 3600) / 86_400 {
         1
