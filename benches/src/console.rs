@@ -18,27 +18,40 @@ pub struct Console {
 impl Console {
     /// Sets up a fresh Pylon at `base` (`http://HOST:PORT`) with root's `password`, and logs in.
     pub async fn set_up_root(base: &str, password: &str) -> anyhow::Result<Self> {
-        let mut console = Self {
-            base: base.to_string(),
-            client: reqwest::Client::builder().cookie_store(true).build()?,
-            user_id: 0,
-        };
-        console
+        let anonymous = Self::anonymous(base)?;
+        anonymous
             .call(
                 Method::POST,
                 "/api/setup",
                 json!({"username": "root", "password": password, "confirmPassword": password}),
             )
             .await?;
-        let user = console
+        anonymous.log_in("root", password).await
+    }
+
+    /// Logs in as `username` at an already set-up Pylon at `base`.
+    pub async fn log_in_at(base: &str, username: &str, password: &str) -> anyhow::Result<Self> {
+        Self::anonymous(base)?.log_in(username, password).await
+    }
+
+    fn anonymous(base: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            base: base.to_string(),
+            client: reqwest::Client::builder().cookie_store(true).build()?,
+            user_id: 0,
+        })
+    }
+
+    async fn log_in(mut self, username: &str, password: &str) -> anyhow::Result<Self> {
+        let user = self
             .call(
                 Method::POST,
                 "/api/user/login",
-                json!({"username": "root", "password": password}),
+                json!({"username": username, "password": password}),
             )
             .await?;
-        console.user_id = user["id"].as_i64().context("login answered no user id")?;
-        Ok(console)
+        self.user_id = user["id"].as_i64().context("login answered no user id")?;
+        Ok(self)
     }
 
     /// Root's user id.

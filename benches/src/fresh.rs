@@ -55,27 +55,45 @@ impl Fresh {
     /// Creates the database `<prefix>_<pid>` (empty: Pylon applies its migrations on start).
     pub async fn create(backend: Backend, prefix: &str) -> anyhow::Result<Self> {
         let name = format!("{prefix}_{}", std::process::id());
+        let fresh = Self::named(backend, name);
+        std::fs::create_dir_all(fresh.dir.join("data"))?;
+        if backend == Backend::MySqlRedis {
+            let server = AnyPool::connect(MYSQL_SERVER).await?;
+            server
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+                    fresh.name
+                )))
+                .await?;
+            server.close().await;
+        }
+        Ok(fresh)
+    }
+
+    /// The database a run before made and kept (by [`Fresh::create`]'s `name`), to measure
+    /// again without filling it again.
+    pub async fn reopen(backend: Backend, name: &str) -> anyhow::Result<Self> {
+        let fresh = Self::named(backend, name.to_string());
+        if !fresh.dir.join("data").is_dir() {
+            bail!("no kept run {name} in {}", fresh.dir.display());
+        }
+        // Fails unless the database is there.
+        AnyPool::connect(&fresh.database_url).await?.close().await;
+        Ok(fresh)
+    }
+
+    fn named(backend: Backend, name: String) -> Self {
         let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(dir.join("data"))?;
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}/data/pylon.db", dir.display()),
-            Backend::MySqlRedis => {
-                let server = AnyPool::connect(MYSQL_SERVER).await?;
-                server
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                    )))
-                    .await?;
-                server.close().await;
-                format!("{MYSQL_SERVER}/{name}")
-            }
+            Backend::MySqlRedis => format!("{MYSQL_SERVER}/{name}"),
         };
-        Ok(Self {
+        Self {
             backend,
             name,
             dir,
             database_url,
-        })
+        }
     }
 
     /// Drops the MySQL database and deletes the directory.

@@ -4,6 +4,7 @@
 //! ([`faults`], the `pylon-faults` binary) and the TCP gate that cuts a server off
 //! ([`outage::Gate`]).
 
+pub mod bulk_indexes;
 pub mod compare;
 pub mod console;
 pub mod faults;
@@ -12,3 +13,4 @@ pub mod load;
 pub mod log_rows;
 pub mod mock;
 pub mod outage;
+pub mod retention_under_load;

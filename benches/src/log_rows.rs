@@ -13,6 +13,14 @@ pub const MODELS: u64 = 50;
 pub const CHANNELS: u64 = 20;
 /// Keys per user.
 pub const KEYS_PER_USER: u64 = 5;
+/// Digits of the row number in a request id.
+const ID_DIGITS: usize = 10;
+
+/// The request id of row `n`: `bench-` and the row number in [`ID_DIGITS`] digits, so that
+/// ids ascend with the rows as Pylon's time-ordered ids do.
+pub fn request_id(n: u64) -> String {
+    format!("bench-{n:0ID_DIGITS$}")
+}
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +69,11 @@ pub fn logs_statement(backend: Backend, shape: &Shape, offset: u64, count: u64) 
         concat(&["'bench-user-'", &user])
     );
     let token = format!("(1 + n % {keys})");
+    // Request ids in row order, as Pylon's own are time-ordered (see [`request_id`]).
+    let padded = match backend {
+        Backend::Sqlite => format!("printf('%0{ID_DIGITS}d', n)"),
+        Backend::MySqlRedis => format!("LPAD(n, {ID_DIGITS}, '0')"),
+    };
     format!(
         "INSERT INTO logs (request_id, user_id, created_at, type, content, username, token_name, \
          token_id, model_name, upstream_model, quota, prompt_tokens, completion_tokens, \
@@ -73,7 +86,7 @@ pub fn logs_statement(backend: Backend, shape: &Shape, offset: u64, count: u64) 
          1 + n % {CHANNELS}, 'default', '127.0.0.1', 200, 0, '' \
          FROM (SELECT {offset} + a.d * 1000 + b.d AS n FROM bench_digits a \
          CROSS JOIN bench_digits b WHERE a.d < {thousands}) s WHERE n < {end}",
-        request_id = concat(&["'bench-'", "n"]),
+        request_id = concat(&["'bench-'", &padded]),
         start = shape.start,
         rows = shape.rows.max(1),
         token_name = concat(&["'bench-key-'", &token]),
@@ -146,10 +159,11 @@ mod tests {
             days: 30,
         };
         let sqlite = logs_statement(Backend::Sqlite, &shape, 0, 2000);
-        assert!(sqlite.contains("'bench-'") && sqlite.contains("||"));
+        assert!(sqlite.contains("'bench-' || printf('%010d', n)"));
         assert!(sqlite.contains("a.d < 2") && sqlite.contains("n < 2000"));
         let mysql = logs_statement(Backend::MySqlRedis, &shape, 2000, 1000);
-        assert!(mysql.contains("CONCAT('bench-', n)") && mysql.contains(" DIV "));
+        assert!(mysql.contains("CONCAT('bench-', LPAD(n, 10, '0'))") && mysql.contains(" DIV "));
+        assert_eq!(request_id(42), "bench-0000000042");
         assert!(
             mysql.contains("n < 2500"),
             "the last batch stops at the row count"

@@ -4,27 +4,37 @@
 //! levels),
 //! starts `pylon-proxy` (which starts the control plane) on it, signs in as root and times the
 //! admin and user log lists (first pages, every filter) and statistics (`/api/log/stat`,
-//! `/api/data/`) over real HTTP, each `--repeat` times.
+//! `/api/data/`) over real HTTP, each `--repeat` times. Then the log retention deletes the
+//! oldest day while a steady load of relayed requests keeps writing
+//! ([`pylon_benches::retention_under_load`]).
+//!
+//! The log rows go in with the table's secondary indexes set aside, which are built again
+//! afterwards ([`pylon_benches::bulk_indexes`]): the table ends as its migrations made it.
 //!
 //! Run: `cargo build --release -p pylon-proxy -p pylon-control-plane -p pylon-benches` then
 //! `target/release/pylon-logs [--backend sqlite|mysql|both] [--rows N] [--users N]
-//! [--repeat N] [--bin-dir DIR]`. It needs about 400 bytes of disk per row (20 GB for 50
-//! million on SQLite) and removes its database afterwards.
+//! [--repeat N] [--bin-dir DIR] [--keep] [--reuse NAME] [--no-retention]`. It needs about 400
+//! bytes of disk per row (20 GB for 50 million on SQLite) and removes its database afterwards,
+//! unless `--keep` (it prints the name) or `--reuse NAME` (measures a kept database again,
+//! without filling it).
 #![expect(
     clippy::print_stdout,
     reason = "a command-line benchmark: its report is its output"
 )]
 
 use anyhow::{Context, bail};
-use pylon_benches::compare::procs::Spawned;
+use pylon_benches::bulk_indexes;
+use pylon_benches::compare::procs::{Launch, Spawned};
+use pylon_benches::console::Console;
 use pylon_benches::fresh::{Backend, Fresh, insert_rows, percentile, wait_answer};
 use pylon_benches::log_rows::{self, ROWS_PER_STATEMENT, Shape};
+use pylon_benches::retention_under_load;
 use sqlx::{AnyPool, Executor};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: pylon-logs [--backend sqlite|mysql|both] [--rows N] [--users N] \
-                     [--repeat N] [--bin-dir DIR]";
+                     [--repeat N] [--bin-dir DIR] [--keep] [--reuse NAME] [--no-retention]";
 const PASSWORD: &str = "bench-root-password";
 const DAYS: u64 = 30;
 
@@ -34,6 +44,9 @@ struct Options {
     users: u64,
     repeat: usize,
     bin_dir: PathBuf,
+    keep: bool,
+    reuse: Option<String>,
+    retention: bool,
 }
 
 #[tokio::main]
@@ -50,9 +63,23 @@ async fn main() -> anyhow::Result<()> {
         options.bin_dir.display()
     );
     for backend in &options.backends {
-        let fresh = Fresh::create(*backend, "pylon_logs").await?;
-        let result = measure(&fresh, &options).await;
-        fresh.remove().await;
+        let (fresh, filled) = match &options.reuse {
+            Some(name) => (Fresh::reopen(*backend, name).await?, true),
+            None => (Fresh::create(*backend, "pylon_logs").await?, false),
+        };
+        let result = measure(&fresh, filled, &options).await;
+        if options.keep || filled {
+            println!(
+                "\nkept: measure it again with --backend {} --reuse {}",
+                match backend {
+                    Backend::Sqlite => "sqlite",
+                    Backend::MySqlRedis => "mysql",
+                },
+                fresh.name
+            );
+        } else {
+            fresh.remove().await;
+        }
         result?;
     }
     Ok(())
@@ -66,6 +93,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         users: 1000,
         repeat: 5,
         bin_dir: exe.parent().context("no executable directory")?.into(),
+        keep: false,
+        reuse: None,
+        retention: true,
     };
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -78,6 +108,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
             "--users" => options.users = value()?.parse()?,
             "--repeat" => options.repeat = value()?.parse()?,
             "--bin-dir" => options.bin_dir = value()?.into(),
+            "--keep" => options.keep = true,
+            "--reuse" => options.reuse = Some(value()?),
+            "--no-retention" => options.retention = false,
             _ => bail!("unknown argument {arg}\n{USAGE}"),
         }
     }
@@ -87,66 +120,28 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     Ok(options)
 }
 
-async fn measure(fresh: &Fresh, options: &Options) -> anyhow::Result<()> {
+async fn measure(fresh: &Fresh, filled: bool, options: &Options) -> anyhow::Result<()> {
     let (launch, base) = fresh.launch(&options.bin_dir)?;
-    // A first start applies the migrations and creates root (user 1).
-    let mut first = Spawned::start(&launch, &fresh.dir)?;
-    wait_answer(&base, "/api/status", &mut first).await?;
-    let client = reqwest::Client::builder().cookie_store(true).build()?;
-    let setup = client
-        .post(format!("{base}/api/setup"))
-        .json(
-            &serde_json::json!({"username": "root", "password": PASSWORD,
-                                  "confirmPassword": PASSWORD}),
-        )
-        .send()
-        .await?
-        .text()
-        .await?;
-    if !setup.contains("\"success\":true") {
-        bail!("setup failed: {setup}");
+    // The retention task looks every second (it deletes nothing until the option is set).
+    let launch = launch.env("PYLON__CONTROL_PLANE__LOG_RETENTION_INTERVAL_SECS", "1");
+    if !filled {
+        set_up_and_fill(fresh, &launch, &base, options).await?;
     }
-    first.stop().await;
-
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs(),
-    )?;
-    let shape = Shape {
-        rows: options.rows,
-        users: options.users,
-        start: now - i64::try_from(DAYS * 86_400)?,
-        days: DAYS,
-    };
-    let filled = Instant::now();
     let pool = AnyPool::connect(&fresh.database_url).await?;
-    fill(&pool, fresh.backend, &shape).await?;
-    let fill_time = filled.elapsed();
-    let (logged, aggregated): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM logs), (SELECT CAST(SUM(requests + errors) AS SIGNED) \
-         FROM usage_hourly_models)",
-    )
-    .fetch_one(&pool)
-    .await?;
-    if u64::try_from(logged)? != options.rows || logged != aggregated {
-        bail!(
-            "filled {logged} rows, aggregated {aggregated}; expected {}",
-            options.rows
-        );
-    }
+    let seen = Seen::read(&pool).await?;
     let bytes = database_bytes(&pool, fresh).await?;
-    pool.close().await;
     println!(
-        "\n### {}: {} rows filled in {:.0} s, {:.1} GB on disk\n",
+        "\n### {}: {} log rows ({} .. {}), {:.1} GB on disk\n",
         fresh.backend.label(),
-        options.rows,
-        fill_time.as_secs_f64(),
+        seen.rows,
+        seen.first,
+        seen.last,
         bytes as f64 / 1e9
     );
 
     let mut plane = Spawned::start(&launch, &fresh.dir)?;
     wait_answer(&base, "/api/status", &mut plane).await?;
+    let client = reqwest::Client::builder().cookie_store(true).build()?;
     let login = client
         .post(format!("{base}/api/user/login"))
         .json(&serde_json::json!({"username": "root", "password": PASSWORD}))
@@ -158,7 +153,7 @@ async fn measure(fresh: &Fresh, options: &Options) -> anyhow::Result<()> {
         bail!("login failed: {login}");
     }
     println!("| request | first | p50 | max | answer |\n|---|---|---|---|---|");
-    for (label, path) in requests(&shape, now) {
+    for (label, path) in requests(&seen) {
         let mut times = Vec::with_capacity(options.repeat);
         let mut summary = String::new();
         for _ in 0..options.repeat {
@@ -183,15 +178,107 @@ async fn measure(fresh: &Fresh, options: &Options) -> anyhow::Result<()> {
             ms(percentile(&times, 1.0)),
         );
     }
+    let mut passed = true;
+    if options.retention {
+        let plan = retention_under_load::Plan {
+            rate: 100.0,
+            before: Duration::from_secs(15),
+            limit: Duration::from_secs(1800),
+            keep_days: i64::try_from(DAYS)? - 1,
+            keys: 10,
+        };
+        println!(
+            "\nRetention under load: {} requests/s, the retention ({} days) turned on after \
+             {} s\n\n| | |\n|---|---|",
+            plan.rate,
+            plan.keep_days,
+            plan.before.as_secs()
+        );
+        let found = retention_under_load::run(&base, PASSWORD, &pool, plan).await?;
+        for (label, value) in &found.rows {
+            println!("| {label} | {value} |");
+        }
+        passed = found.passed;
+    }
     plane.stop().await;
+    pool.close().await;
+    if !passed {
+        bail!("the retention under load did not pass (see the table)");
+    }
     Ok(())
 }
 
-/// Users, keys, the log rows in statements of a million, then their aggregates.
+/// First start (migrations, root), then the rows.
+async fn set_up_and_fill(
+    fresh: &Fresh,
+    launch: &Launch,
+    base: &str,
+    options: &Options,
+) -> anyhow::Result<()> {
+    let mut first = Spawned::start(launch, &fresh.dir)?;
+    wait_answer(base, "/api/status", &mut first).await?;
+    Console::set_up_root(base, PASSWORD).await?;
+    first.stop().await;
+
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    )?;
+    let shape = Shape {
+        rows: options.rows,
+        users: options.users,
+        start: now - i64::try_from(DAYS * 86_400)?,
+        days: DAYS,
+    };
+    let pool = AnyPool::connect(&fresh.database_url).await?;
+    fill(&pool, fresh.backend, &shape).await?;
+    let (logged, aggregated): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM logs), (SELECT CAST(SUM(requests + errors) AS SIGNED) \
+         FROM usage_hourly_models)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    if u64::try_from(logged)? != options.rows || logged != aggregated {
+        bail!(
+            "filled {logged} rows, aggregated {aggregated}; expected {}",
+            options.rows
+        );
+    }
+    Ok(())
+}
+
+/// What a filled database holds: the log rows' ids and time span.
+struct Seen {
+    /// The highest log id (the filled row count, before any deletion).
+    rows: i64,
+    first: i64,
+    last: i64,
+}
+
+impl Seen {
+    async fn read(pool: &AnyPool) -> anyhow::Result<Self> {
+        let (rows, first, last): (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MAX(id) FROM logs), (SELECT MIN(created_at) FROM logs), \
+                 (SELECT MAX(created_at) FROM logs)",
+        )
+        .fetch_one(pool)
+        .await?;
+        match (rows, first, last) {
+            (Some(rows), Some(first), Some(last)) => Ok(Self { rows, first, last }),
+            _ => bail!("the logs table is empty"),
+        }
+    }
+}
+
+/// Users, keys, the log rows in statements of a million (their indexes set aside and built
+/// again after), then their aggregates; each phase timed.
 async fn fill(pool: &AnyPool, backend: Backend, shape: &Shape) -> anyhow::Result<()> {
     if backend == Backend::Sqlite {
         pool.execute("PRAGMA synchronous = OFF").await?;
     }
+    let phase = Instant::now();
     insert_rows(
         pool,
         "INSERT INTO users (id, username, `group`, quota) VALUES ",
@@ -211,6 +298,7 @@ async fn fill(pool: &AnyPool, backend: Backend, shape: &Shape) -> anyhow::Result
     for statement in log_rows::digits_statements() {
         pool.execute(sqlx::AssertSqlSafe(statement)).await?;
     }
+    let indexes = bulk_indexes::set_aside(pool, backend, "logs").await?;
     let started = Instant::now();
     let mut offset = 0;
     while offset < shape.rows {
@@ -225,10 +313,23 @@ async fn fill(pool: &AnyPool, backend: Backend, shape: &Shape) -> anyhow::Result
             );
         }
     }
+    let built = Instant::now();
+    let statements = indexes.statements();
+    indexes.rebuild(pool).await?;
+    println!(
+        "  {statements} index statements in {:.0} s",
+        built.elapsed().as_secs_f64()
+    );
+    let aggregated = Instant::now();
     for statement in log_rows::aggregates_statements(backend) {
         pool.execute(sqlx::AssertSqlSafe(statement)).await?;
     }
     pool.execute("DROP TABLE bench_digits").await?;
+    println!(
+        "  aggregates in {:.0} s; filled in {:.0} s",
+        aggregated.elapsed().as_secs_f64(),
+        phase.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -253,12 +354,17 @@ async fn database_bytes(pool: &AnyPool, fresh: &Fresh) -> anyhow::Result<u64> {
     })
 }
 
-/// What is timed: every log list filter's first page and every statistic.
-fn requests(shape: &Shape, now: i64) -> Vec<(&'static str, String)> {
-    let day = format!("start_timestamp={}&end_timestamp={now}", now - 86_400);
-    let month = format!("start_timestamp={}&end_timestamp={now}", shape.start);
+/// What is timed: every log list filter's first page and every statistic; "last day" is the
+/// day before the newest row.
+fn requests(seen: &Seen) -> Vec<(&'static str, String)> {
+    let day = format!(
+        "start_timestamp={}&end_timestamp={}",
+        seen.last - 86_400,
+        seen.last
+    );
+    let month = format!("start_timestamp={}&end_timestamp={}", seen.first, seen.last);
     let page = "p=1&page_size=10";
-    let middle = shape.rows / 2;
+    let middle = log_rows::request_id(u64::try_from(seen.rows / 2).unwrap_or(0));
     vec![
         ("log list, first page", format!("/api/log/?{page}")),
         (
@@ -277,7 +383,7 @@ fn requests(shape: &Shape, now: i64) -> Vec<(&'static str, String)> {
         ("log list, last day", format!("/api/log/?{page}&{day}")),
         (
             "log list, by request id",
-            format!("/api/log/?{page}&request_id=bench-{middle}"),
+            format!("/api/log/?{page}&request_id={middle}"),
         ),
         ("own log list", format!("/api/log/self?{page}")),
         ("log stat, all", "/api/log/stat?type=2".to_string()),

@@ -76,6 +76,7 @@ impl Bench {
             rate: self.rate,
             duration: self.duration,
             timeout: CLIENT_TIMEOUT,
+            first: 0,
         })
     }
 

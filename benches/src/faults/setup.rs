@@ -46,11 +46,21 @@ pub struct Key {
     pub start: i64,
 }
 
-/// Sets the node at `base` up with `channels` and `keys` keys, and waits until the proxy
-/// routes the model for every key.
+/// Sets the node at `base` up: root, then [`provision`].
 pub async fn set_up(base: &str, channels: &[Channel], keys: usize) -> anyhow::Result<Vec<Key>> {
-    use reqwest::Method;
     let console = Console::set_up_root(base, ROOT_PASSWORD).await?;
+    provision(&console, base, channels, keys).await
+}
+
+/// Prices the load's model, funds root and adds `channels` and `keys` keys through root's
+/// `console` on the node at `base`, and waits until the proxy routes the model for every key.
+pub async fn provision(
+    console: &Console,
+    base: &str,
+    channels: &[Channel],
+    keys: usize,
+) -> anyhow::Result<Vec<Key>> {
+    use reqwest::Method;
     let user_id = console.user_id();
     console
         .call(

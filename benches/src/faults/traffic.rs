@@ -26,6 +26,9 @@ pub struct Load {
     pub duration: Duration,
     /// The client's whole-request timeout.
     pub timeout: Duration,
+    /// The number of the first request (its source address): a load that follows another on
+    /// the same node starts after the other's last, so that every request keeps its own.
+    pub first: u32,
 }
 
 /// The source address of request `n`.
@@ -103,6 +106,7 @@ async fn drive(load: Load, t0: Instant) -> Vec<Outcome> {
 
 /// Request `n`: key `n % keys`, streamed when `n` is even.
 async fn one(load: &Load, n: u32, t0: Instant) -> Outcome {
+    let n = load.first + n;
     let key = n as usize % load.keys.len();
     let stream = n.is_multiple_of(2);
     let ip = source_ip(n);

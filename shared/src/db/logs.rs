@@ -99,7 +99,39 @@ enum Arg<'a> {
     Text(&'a str),
 }
 
+/// The order of a list, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// By id: every filter's index holds its entries in id order.
+    Id,
+    /// By time, then id: what a time range's index holds (alone, or after the user), so that
+    /// a page of the last day reads ten index entries instead of sorting the day's rows. Ids
+    /// follow the time the rows were written, so both orders show the same newest rows.
+    Time,
+}
+
 impl LogFilter {
+    /// A time range, alone or with the user, is read in the time index's order; any other
+    /// filter's index is in id order.
+    fn order(&self) -> Order {
+        let ranged = self.start_timestamp > 0 || self.end_timestamp > 0;
+        let other_index = self.channel_id != 0
+            || self.token_id != 0
+            || [
+                &self.username,
+                &self.token_name,
+                &self.model_name,
+                &self.request_id,
+            ]
+            .iter()
+            .any(|text| !text.is_empty());
+        if ranged && !other_index {
+            Order::Time
+        } else {
+            Order::Id
+        }
+    }
+
     /// Whether a condition other than the type narrows the rows.
     fn narrowed_besides_type(&self) -> bool {
         self.user_id.is_some()
@@ -203,19 +235,24 @@ fn stat_query(dialect: super::Dialect, clause: &str, by_time: bool) -> String {
     )
 }
 
-/// The page query after `clause` and its row limit; its parameters follow the clause's:
-/// `LIMIT ?, OFFSET ?` or `id < ?, LIMIT ?`.
-fn page_query(clause: &str, paging: LogPaging) -> (String, i64) {
-    match paging {
-        LogPaging::Offset { limit, .. } => (
-            format!("SELECT {LOG_COLUMNS} FROM logs{clause} ORDER BY id DESC LIMIT ? OFFSET ?"),
-            limit,
-        ),
-        LogPaging::Before { limit, .. } => (
-            format!("SELECT {LOG_COLUMNS} FROM logs{clause} AND id < ? ORDER BY id DESC LIMIT ?"),
-            limit,
-        ),
-    }
+/// The page query after `clause`; its parameters follow the clause's: `LIMIT ?, OFFSET ?`, or
+/// after a cursor `id < ?, LIMIT ?` (by id) or `created_at <= ?, created_at < ?, id < ?,
+/// LIMIT ?` (by time: the rows before the cursor row's time and id).
+fn page_query(clause: &str, order: Order, paging: LogPaging) -> String {
+    let order_by = match order {
+        Order::Id => "id DESC",
+        Order::Time => "created_at DESC, id DESC",
+    };
+    let after = match (paging, order) {
+        (LogPaging::Offset { .. }, _) => {
+            return format!(
+                "SELECT {LOG_COLUMNS} FROM logs{clause} ORDER BY {order_by} LIMIT ? OFFSET ?"
+            );
+        }
+        (LogPaging::Before { .. }, Order::Id) => "id < ?",
+        (LogPaging::Before { .. }, Order::Time) => "created_at <= ? AND (created_at < ? OR id < ?)",
+    };
+    format!("SELECT {LOG_COLUMNS} FROM logs{clause} AND {after} ORDER BY {order_by} LIMIT ?")
 }
 
 impl Db {
@@ -234,11 +271,36 @@ impl Db {
         let counted: i64 = bind_all!(sqlx::query_scalar(AssertSqlSafe(count_sql)), &args)
             .fetch_one(self.pool())
             .await?;
-        let (page_sql, limit) = page_query(&clause, paging);
+        let order = filter.order();
+        let page_sql = page_query(&clause, order, paging);
         let mut query = bind_all!(sqlx::query_as(AssertSqlSafe(page_sql)), &args);
-        query = match paging {
-            LogPaging::Offset { offset, limit } => query.bind(limit).bind(offset),
-            LogPaging::Before { before, limit } => query.bind(before).bind(limit),
+        let limit = match paging {
+            LogPaging::Offset { offset, limit } => {
+                query = query.bind(limit).bind(offset);
+                limit
+            }
+            LogPaging::Before { before, limit } => {
+                if order == Order::Time {
+                    // The cursor row's time (or, if it is gone, the time of the row before it).
+                    let Some(at) = sqlx::query_scalar::<_, i64>(
+                        "SELECT created_at FROM logs WHERE id <= ? ORDER BY id DESC LIMIT 1",
+                    )
+                    .bind(before)
+                    .fetch_optional(self.pool())
+                    .await?
+                    else {
+                        return Ok(LogPage {
+                            rows: Vec::new(),
+                            total: counted.min(LOG_COUNT_CAP),
+                            total_capped: counted > LOG_COUNT_CAP,
+                            next_before: None,
+                        });
+                    };
+                    query = query.bind(at).bind(at);
+                }
+                query = query.bind(before).bind(limit);
+                limit
+            }
         };
         let rows: Vec<LogRow> = query.fetch_all(self.pool()).await?;
         let next_before = (i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit)
@@ -253,7 +315,7 @@ impl Db {
     }
 
     /// The database's plan of the page query for `filter` (one line per step: MySQL's
-    /// `EXPLAIN` rows as `table:type:key`, SQLite's `EXPLAIN QUERY PLAN` details), so tests and
+    /// `EXPLAIN` rows as `table:type:key:extra`, SQLite's `EXPLAIN QUERY PLAN` details), so tests and
     /// operators can check that each filter reads an index.
     pub async fn explain_logs_page(&self, filter: &LogFilter) -> Result<Vec<String>, DbError> {
         let (clause, args) = filter.clause(self.dialect());
@@ -261,8 +323,13 @@ impl Db {
             before: i64::MAX,
             limit: 10,
         };
-        let (page_sql, _) = page_query(&clause, paging);
-        self.explain(&page_sql, &args, &[i64::MAX, 10]).await
+        let order = filter.order();
+        let page_sql = page_query(&clause, order, paging);
+        let then: &[i64] = match order {
+            Order::Id => &[i64::MAX, 10],
+            Order::Time => &[i64::MAX, i64::MAX, i64::MAX, 10],
+        };
+        self.explain(&page_sql, &args, then).await
     }
 
     /// The same for the sums of [`Db::logs_stat`] (`recent`: of [`Db::recent_logs_stat`]).
@@ -302,10 +369,11 @@ impl Db {
             .iter()
             .map(|row| match self.dialect() {
                 super::Dialect::MySql => format!(
-                    "{}:{}:{}",
+                    "{}:{}:{}:{}",
                     text(row, "table"),
                     text(row, "type"),
-                    text(row, "key")
+                    text(row, "key"),
+                    text(row, "Extra")
                 ),
                 super::Dialect::Sqlite => text(row, "detail"),
             })

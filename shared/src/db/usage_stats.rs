@@ -416,7 +416,8 @@ impl Db {
     }
 
     /// new-api's dashboard data: requests, quota and tokens per model and hour for hours
-    /// starting in `[start, end]`, of one user or of everyone.
+    /// starting in `[start, end]`, of one user or of everyone. Grouped in the order of the
+    /// everyone table's key (hour, model, ...), which also is the answer's: no sort.
     pub async fn quota_by_model_hour(
         &self,
         user_id: Option<i64>,
@@ -433,7 +434,7 @@ impl Db {
              CAST(SUM(quota) AS SIGNED) AS quota, \
              CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS token_used \
              FROM {table} WHERE hour >= ? AND hour <= ?{user_clause} \
-             GROUP BY model_name, hour HAVING SUM(requests) > 0 ORDER BY hour, model_name"
+             GROUP BY hour, model_name HAVING SUM(requests) > 0 ORDER BY hour, model_name"
         );
         let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end);
         if let Some(id) = user_id {
