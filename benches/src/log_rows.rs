@@ -2,7 +2,7 @@
 //! row) over `days` days, of `users` users (user 1 is the root account), `users * 5` keys,
 //! 50 models and 20 channels, generated inside the database by `INSERT ... SELECT` over a
 //! table of 1 000 digits (no round trip per row), then the per-hour aggregates computed from
-//! them with one `GROUP BY`, as the settler would have written them.
+//! them by `GROUP BY`, as the settler would have written them.
 
 use crate::fresh::Backend;
 
@@ -95,25 +95,29 @@ pub fn logs_statement(backend: Backend, shape: &Shape, offset: u64, count: u64) 
     )
 }
 
-/// The per-hour aggregates of every log row, at both levels, as the settler writes them.
-pub fn aggregates_statements(backend: Backend) -> Vec<String> {
-    vec![
-        per_key_aggregates(backend),
-        "INSERT INTO usage_hourly_models (hour, model_name, channel_id, `group`, requests, \
-         errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
-         SELECT hour, model_name, channel_id, `group`, SUM(requests), SUM(errors), \
-         SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(quota) \
-         FROM usage_hourly GROUP BY hour, model_name, channel_id, `group`"
-            .to_string(),
-    ]
-}
-
-/// The per-key aggregates of every log row (consume rows as requests with their tokens and
-/// quota, error rows as errors).
-fn per_key_aggregates(backend: Backend) -> String {
-    let hour = match backend {
-        Backend::Sqlite => "(created_at / 3600) * 3600",
-        Backend::MySqlRedis => "(created_at DIV 3600) * 3600",
+/// The per-key aggregates of the log rows with ids in `(after, up_to]`, added to what is there
+/// (consume rows as requests with their tokens and quota, error rows as errors). Run after
+/// each generating statement, while its rows are fresh: one grouping of the whole table at
+/// 50 million rows spills to disk and took the better part of an hour on MySQL.
+pub fn per_key_aggregates(backend: Backend, after: i64, up_to: i64) -> String {
+    let (hour, upsert) = match backend {
+        Backend::Sqlite => (
+            "(created_at / 3600) * 3600",
+            "ON CONFLICT (hour, user_id, token_id, model_name, channel_id, `group`) DO UPDATE SET \
+             requests = requests + excluded.requests, errors = errors + excluded.errors, \
+             prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = completion_tokens + excluded.completion_tokens, \
+             cached_tokens = cached_tokens + excluded.cached_tokens, \
+             quota = quota + excluded.quota",
+        ),
+        Backend::MySqlRedis => (
+            "(created_at DIV 3600) * 3600",
+            "ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests), \
+             errors = errors + VALUES(errors), \
+             prompt_tokens = prompt_tokens + VALUES(prompt_tokens), \
+             completion_tokens = completion_tokens + VALUES(completion_tokens), \
+             cached_tokens = cached_tokens + VALUES(cached_tokens), quota = quota + VALUES(quota)",
+        ),
     };
     format!(
         "INSERT INTO usage_hourly (hour, user_id, token_id, model_name, channel_id, `group`, \
@@ -124,8 +128,18 @@ fn per_key_aggregates(backend: Backend) -> String {
          SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END), \
          SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END), \
          SUM(CASE WHEN type = 2 THEN quota ELSE 0 END) \
-         FROM logs GROUP BY h, user_id, token_id, model_name, channel_id, `group`"
+         FROM logs WHERE id > {after} AND id <= {up_to} \
+         GROUP BY h, user_id, token_id, model_name, channel_id, `group` {upsert}"
     )
+}
+
+/// Everyone's aggregates (hour × model × channel × group), summed from the per-key ones.
+pub fn model_aggregates() -> &'static str {
+    "INSERT INTO usage_hourly_models (hour, model_name, channel_id, `group`, requests, \
+     errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
+     SELECT hour, model_name, channel_id, `group`, SUM(requests), SUM(errors), \
+     SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(quota) \
+     FROM usage_hourly GROUP BY hour, model_name, channel_id, `group`"
 }
 
 /// The users (ids 2 ..= users; 1 is root) and keys, as multi-row value lists.
@@ -170,8 +184,11 @@ mod tests {
         );
         assert_eq!(key_rows(&shape).len(), 50);
         assert_eq!(user_rows(&shape).len(), 9);
-        let aggregates = aggregates_statements(Backend::MySqlRedis);
-        assert!(aggregates[0].contains("DIV 3600"));
-        assert!(aggregates[1].contains("usage_hourly_models"));
+        let mysql = per_key_aggregates(Backend::MySqlRedis, 10, 20);
+        assert!(mysql.contains("DIV 3600") && mysql.contains("id > 10 AND id <= 20"));
+        assert!(mysql.contains("ON DUPLICATE KEY UPDATE"));
+        let sqlite = per_key_aggregates(Backend::Sqlite, 0, 5);
+        assert!(sqlite.contains("ON CONFLICT") && sqlite.contains("excluded.quota"));
+        assert!(model_aggregates().contains("usage_hourly_models"));
     }
 }
