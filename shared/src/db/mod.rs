@@ -82,8 +82,8 @@ pub use ledger::{
 pub use lenient::{export_skipped_rows, report_bad_row, skipped_rows, skipped_rows_counter};
 pub use limits::{Limit, check_lengths, limit_of};
 pub use logs::{
-    LOG_COUNT_CAP, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogPage, LogPaging,
-    LogRow, LogStat,
+    LOG_COUNT_CAP, LOG_SEARCH_WINDOW, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter,
+    LogPage, LogPaging, LogRow, LogStat,
 };
 pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
