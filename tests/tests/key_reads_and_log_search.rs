@@ -280,11 +280,9 @@ async fn key_reads_and_log_searches(backend: Backend) {
         &admin.get(&long.replace("/self", "")).await,
         "a keyword over 128 bytes",
     );
-    for console in [&alice, &bob] {
-        let answer = console.get("/api/log/search?keyword=call").await;
-        refused(&answer, "a common user");
-        assert_eq!(answer.message(), INSUFFICIENT);
-    }
+    let answer = alice.get("/api/log/search?keyword=call").await;
+    refused(&answer, "a common user");
+    assert_eq!(answer.message(), INSUFFICIENT);
     assert_eq!(
         anonymous.get("/api/log/search?keyword=call").await.status,
         StatusCode::UNAUTHORIZED
