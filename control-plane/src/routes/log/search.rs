@@ -53,7 +53,7 @@ pub async fn all(
     let by_text = app.db.logs_with_content_prefix(&keyword, MAX_ROWS).await?;
     // Both lists are newest first; a row may be in both.
     rows.extend(by_text);
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.id));
     rows.dedup_by_key(|row| row.id);
     rows.truncate(usize::try_from(MAX_ROWS).unwrap_or(100));
     Ok(envelope::ok(rows))
