@@ -375,3 +375,39 @@ fn contents_of(body: &Value) -> Vec<String> {
         .map(|row| row["content"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// Through the proxy, as a browser on another site calls it: the preflight and the read.
+async fn key_reads_its_logs_through_the_proxy(backend: Backend) {
+    let pylon = pylon_tests::Pylon::start(backend).await;
+    let root = pylon_tests::fixtures::root_console(&pylon).await;
+    let key = sk_key(&root, "browser").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/log/token", pylon.base_url);
+    let preflight = client
+        .request(Method::OPTIONS, &url)
+        .header("Origin", "https://tool.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        preflight.headers()["access-control-allow-headers"],
+        "authorization"
+    );
+    let read = client
+        .get(&url)
+        .header("Origin", "https://tool.example")
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(read.headers()["access-control-allow-origin"], "*");
+    let body: Value = read.json().await.unwrap();
+    assert_eq!(body["success"], json!(true), "{body}");
+    assert_eq!(body["data"], json!([]), "{body}");
+}
+on_every_backend!(key_reads_its_logs_through_the_proxy);
