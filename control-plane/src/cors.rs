@@ -1,4 +1,5 @@
-//! new-api's open CORS for the routes a key calls from any web page (`GET /api/log/token`):
+//! new-api's open CORS for the routes a key calls from any web page (`GET /api/log/token`,
+//! `GET /api/usage/token/`):
 //! with an `Origin`, any origin may read the answer (`*`: no cookies, the key travels in
 //! `Authorization`), and the preflight `OPTIONS` is answered 204 with the methods and headers
 //! allowed and how long a browser may remember them (12 hours, gin's CORS default).

@@ -409,5 +409,27 @@ async fn key_reads_its_logs_through_the_proxy(backend: Backend) {
     let body: Value = read.json().await.unwrap();
     assert_eq!(body["success"], json!(true), "{body}");
     assert_eq!(body["data"], json!([]), "{body}");
+    // The key's usage is open to other sites the same way.
+    let usage_url = format!("{}/api/usage/token/", pylon.base_url);
+    let preflight = client
+        .request(Method::OPTIONS, &usage_url)
+        .header("Origin", "https://tool.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let usage = client
+        .get(&usage_url)
+        .header("Origin", "https://tool.example")
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(usage.status(), StatusCode::OK);
+    assert_eq!(usage.headers()["access-control-allow-origin"], "*");
+    let body: Value = usage.json().await.unwrap();
+    assert_eq!(body["data"]["name"], json!("browser"), "{body}");
 }
 on_every_backend!(key_reads_its_logs_through_the_proxy);

@@ -85,6 +85,7 @@ pub fn routes() -> Vec<Route> {
         get("/api/user/groups", Public, user::groups::public),
         // Authenticated by the `sk-` key itself.
         get("/api/usage/token/", Public, token::usage::usage),
+        options("/api/usage/token/", Public, token::usage::preflight),
         get("/api/log/token", Public, log::by_key::by_key),
         options("/api/log/token", Public, log::by_key::preflight),
         // The signed-in user's own account.

@@ -10,7 +10,7 @@ use crate::error::ApiResult;
 use crate::routes::token::key_auth;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use pylon_shared::db::LogFilter;
 
 pub async fn by_key(State(app): State<AppState>, headers: HeaderMap) -> ApiResult {
@@ -29,5 +29,5 @@ pub async fn by_key(State(app): State<AppState>, headers: HeaderMap) -> ApiResul
 
 /// The browser's preflight of `GET /api/log/token`.
 pub async fn preflight(headers: HeaderMap) -> Response {
-    cors::preflight(&headers).into_response()
+    cors::preflight(&headers)
 }

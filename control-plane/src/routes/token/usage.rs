@@ -1,20 +1,22 @@
 //! `GET /api/usage/token/`: a key reports its own quota and limits, authenticated by the key
 //! itself (`Authorization: Bearer sk-...`, see `key_auth`), not by a user session. Its answer
-//! has new-api's own shape: `{"code": true, "message": "ok", "data": {...}}`.
+//! has new-api's own shape: `{"code": true, "message": "ok", "data": {...}}`. Readable from any
+//! web page (new-api's open CORS on its `/api/usage` routes).
 
 use super::key_auth;
 use crate::app::AppState;
+use crate::cors;
 use crate::error::ApiResult;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 pub async fn usage(State(app): State<AppState>, headers: HeaderMap) -> ApiResult {
     let token = match key_auth::read_only(&app, &headers).await? {
         Ok(token) => token,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return Ok(cors::allow(&headers, refusal)),
     };
     let model_limits: Map<String, Value> = token
         .model_limits
@@ -29,7 +31,7 @@ pub async fn usage(State(app): State<AppState>, headers: HeaderMap) -> ApiResult
     } else {
         token.expired_time
     };
-    Ok(Json(json!({
+    let answer = Json(json!({
         "code": true,
         "message": "ok",
         "data": {
@@ -44,5 +46,11 @@ pub async fn usage(State(app): State<AppState>, headers: HeaderMap) -> ApiResult
             "expires_at": expires_at,
         }
     }))
-    .into_response())
+    .into_response();
+    Ok(cors::allow(&headers, answer))
+}
+
+/// The browser's preflight of `GET /api/usage/token/`.
+pub async fn preflight(headers: HeaderMap) -> Response {
+    cors::preflight(&headers)
 }
