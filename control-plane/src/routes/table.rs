@@ -602,4 +602,20 @@ mod tests {
         assert_eq!(routed("/api/token"), "/api/token");
         assert_eq!(routed("/"), "/");
     }
+
+    #[test]
+    fn only_the_slash_distinct_entries_keep_their_slash() {
+        use axum::http::Method;
+        assert!(keeps_trailing_slash(&Method::GET, "/api/models/"));
+        assert!(!keeps_trailing_slash(&Method::POST, "/api/models/"));
+        assert!(!keeps_trailing_slash(&Method::GET, "/api/models"));
+        assert!(!keeps_trailing_slash(&Method::GET, "/api/token/"));
+        let routed: Vec<&str> = routes()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/models/") && r.path.len() == 12)
+            .map(Route::routed_path)
+            .collect();
+        // GET keeps the slash; POST and PUT are routed without it, beside the users' GET.
+        assert_eq!(routed, vec!["/api/models/", "/api/models", "/api/models"]);
+    }
 }
