@@ -133,6 +133,7 @@ pub fn routes() -> Vec<Route> {
         post("/api/user/manage", Admin, user_admin::manage::manage),
         get("/api/user/{id}", Admin, user_admin::get::get),
         delete("/api/user/{id}", Admin, user_admin::delete::delete),
+        delete("/api/user/{id}/bindings/{binding_type}", Admin, user_admin::clear_binding::clear),
         // API keys.
         get("/api/token/", User, token::list::list),
         post("/api/token/", User, token::create::create),

@@ -127,7 +127,7 @@ pub use top_ups::{
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
 pub use usage_summary::{HourRange, UsageDimension, UsageLine, UsageScope, UsageTotals};
-pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
+pub use user_admin::{BindingColumn, UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use user_channels::{
     MemberFields, USER_CHANNEL_DISABLED, USER_CHANNEL_ENABLED, UserChannelDelete,
     UserChannelFields, UserChannelMember, UserChannelRow, UserChannelWrite,
