@@ -7,6 +7,7 @@
 mod app;
 mod auth;
 mod client_ip;
+mod cors;
 mod envelope;
 mod error;
 mod extract;

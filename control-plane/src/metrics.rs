@@ -5,13 +5,15 @@ use crate::app::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{Encoder, HistogramVec, IntCounterVec, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramVec, IntCounterVec, IntGauge, Registry, TextEncoder};
 
 /// The control plane's registry and instruments.
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Requests being answered now (new-api's `active_connections`).
+    in_flight: IntGauge,
     /// Post-commit cache work of the ledger that failed, by step (`balance_mirror`,
     /// `change_feed`): the movement stood, the caches catch up from the database.
     pub ledger_post_commit_failures: IntCounterVec,
@@ -44,7 +46,12 @@ impl Metrics {
             ),
             &["step"],
         )?;
+        let in_flight = IntGauge::new(
+            "http_requests_in_flight",
+            "HTTP requests being answered now",
+        )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(ledger_post_commit_failures.clone()))?;
         let skipped_rows = pylon_shared::db::skipped_rows_counter()?;
@@ -53,9 +60,15 @@ impl Metrics {
             registry,
             requests,
             latency,
+            in_flight,
             ledger_post_commit_failures,
             skipped_rows,
         })
+    }
+
+    /// Requests being answered now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.get()
     }
 
     /// The text exposition of every metric.
@@ -77,7 +90,9 @@ pub async fn track(State(app): State<AppState>, request: Request, next: Next) ->
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let started = std::time::Instant::now();
+    let in_flight = InFlight::start(&app.metrics.in_flight);
     let response = next.run(request).await;
+    drop(in_flight);
     let class = format!("{}xx", response.status().as_u16() / 100);
     app.metrics
         .requests
@@ -88,4 +103,21 @@ pub async fn track(State(app): State<AppState>, request: Request, next: Next) ->
         .with_label_values(&[route.as_str()])
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// One request counted in flight until it is dropped (also when the client goes away and the
+/// request's future is dropped before it answers).
+struct InFlight<'a>(&'a IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn start(gauge: &'a IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

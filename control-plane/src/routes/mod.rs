@@ -127,9 +127,13 @@ async fn method_not_allowed(
     }
 }
 
-/// Removes one trailing slash from the path (keeping the query).
+/// Removes one trailing slash from the path (keeping the query), unless the route table keeps
+/// it for this method and path.
 async fn trim_trailing_slash(mut request: Request) -> Request {
     let path = request.uri().path();
+    if table::keeps_trailing_slash(request.method(), path) {
+        return request;
+    }
     let trimmed = table::routed(path);
     if trimmed.len() != path.len() {
         let rewritten = match request.uri().query() {

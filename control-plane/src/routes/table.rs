@@ -4,7 +4,8 @@
 //! (`crate::auth::guard`) before the handler runs; handlers only read the user it found.
 //!
 //! Paths are spelled as new-api spells them (`/api/token/` with its trailing slash); a request
-//! is served with or without the trailing slash. `{id}` is a positive integer: any other
+//! is served with or without the trailing slash, except where new-api routes the two spellings
+//! apart ([`SLASH_DISTINCT`]). `{id}` is a positive integer: any other
 //! segment there is an unknown route (404). The snapshot test at the end lists every entry,
 //! so a route cannot appear, vanish or change its access unnoticed.
 //!
@@ -37,6 +38,9 @@ pub fn routes() -> Vec<Route> {
         get("/health", Public, health::health),
         get("/metrics", Public, metrics::metrics),
         get("/api/status", Public, status::status),
+        get("/api/status/test", Admin, health::status_test),
+        // The status monitors in new-api's Uptime Kuma shape.
+        get("/api/uptime/status", Public, status_monitor::uptime::status),
         get("/api/setup", Public, setup::get_setup),
         post("/api/setup", Public, setup::post_setup),
         get("/api/setup/status", Public, setup::get_setup),
@@ -81,6 +85,9 @@ pub fn routes() -> Vec<Route> {
         get("/api/user/groups", Public, user::groups::public),
         // Authenticated by the `sk-` key itself.
         get("/api/usage/token/", Public, token::usage::usage),
+        options("/api/usage/token/", Public, token::usage::preflight),
+        get("/api/log/token", Public, log::by_key::by_key),
+        options("/api/log/token", Public, log::by_key::preflight),
         // The signed-in user's own account.
         get("/api/user/self", User, user::self_info::get_self),
         put("/api/user/self", User, user::self_update::update),
@@ -115,6 +122,8 @@ pub fn routes() -> Vec<Route> {
         delete("/api/user/passkeys/{id}", User, passkey::delete::delete_one),
         post("/api/user/passkey/register/begin", User, passkey::register_begin::begin),
         post("/api/user/passkey/register/finish", User, passkey::register_finish::finish),
+        post("/api/user/passkey/verify/begin", User, passkey::verify_begin::begin),
+        post("/api/user/passkey/verify/finish", User, passkey::verify_finish::finish),
         delete("/api/user/{id}/reset_passkey", Admin, passkey::admin_reset::reset),
         // Users, for administrators.
         get("/api/user/", Admin, user_admin::list::list),
@@ -124,12 +133,14 @@ pub fn routes() -> Vec<Route> {
         post("/api/user/manage", Admin, user_admin::manage::manage),
         get("/api/user/{id}", Admin, user_admin::get::get),
         delete("/api/user/{id}", Admin, user_admin::delete::delete),
+        delete("/api/user/{id}/bindings/{binding_type}", Admin, user_admin::clear_binding::clear),
         // API keys.
         get("/api/token/", User, token::list::list),
         post("/api/token/", User, token::create::create),
         put("/api/token/", User, token::update::update),
         get("/api/token/search", User, token::search::search),
         post("/api/token/batch", User, token::batch_delete::batch_delete),
+        post("/api/token/batch/keys", User, token::batch_keys::batch_keys),
         get("/api/token/{id}", User, token::get::get),
         delete("/api/token/{id}", User, token::delete::delete),
         post("/api/token/{id}/key", User, token::reveal::reveal),
@@ -138,6 +149,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/log/self", User, log::list::own),
         get("/api/log/stat", Admin, log::stat::all),
         get("/api/log/self/stat", User, log::stat::own),
+        get("/api/log/search", Admin, log::search::all),
+        get("/api/log/self/search", User, log::search::own),
         delete("/api/log/", Admin, log::delete::delete),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
@@ -218,7 +231,9 @@ pub fn routes() -> Vec<Route> {
         post("/api/groups", Admin, group::manage::create),
         put("/api/groups/{name}", Admin, group::manage::update),
         delete("/api/groups/{name}", Admin, group::manage::delete),
-        // Model catalogue: new-api's model and vendor meta (also seed 001's /api/models).
+        // Model catalogue: new-api's model and vendor meta (also seed 001's /api/models). new-api
+        // routes `GET /api/models` (no slash) apart: any user's list of models per channel type.
+        get("/api/models", User, model::dashboard::by_channel_type),
         get("/api/models/", Admin, model::list::all),
         post("/api/models/", Admin, model::manage::create),
         put("/api/models/", Admin, model::manage::update),
@@ -361,6 +376,18 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// The entries whose trailing slash is part of the route: new-api serves `GET /api/models` (a
+/// signed-in user's) and `GET /api/models/` (an administrator's) with different handlers, so
+/// this method and path keep the slash when routed and when requested.
+pub const SLASH_DISTINCT: &[(Verb, &str)] = &[(GET, "/api/models/")];
+
+/// Whether a request's method and path name a [`SLASH_DISTINCT`] entry (its slash is kept).
+pub fn keeps_trailing_slash(method: &axum::http::Method, path: &str) -> bool {
+    SLASH_DISTINCT
+        .iter()
+        .any(|(verb, distinct)| verb.name() == method.as_str() && *distinct == path)
+}
+
 /// The HTTP methods routes use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -369,8 +396,11 @@ pub enum Verb {
     Put,
     Patch,
     Delete,
+    Options,
 }
-use Verb::{Delete as DELETE, Get as GET, Patch as PATCH, Post as POST, Put as PUT};
+use Verb::{
+    Delete as DELETE, Get as GET, Options as OPTIONS, Patch as PATCH, Post as POST, Put as PUT,
+};
 
 impl Verb {
     /// The method's name.
@@ -381,6 +411,7 @@ impl Verb {
             Verb::Put => "PUT",
             Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
+            Verb::Options => "OPTIONS",
         }
     }
 
@@ -391,6 +422,7 @@ impl Verb {
             Verb::Put => MethodFilter::PUT,
             Verb::Patch => MethodFilter::PATCH,
             Verb::Delete => MethodFilter::DELETE,
+            Verb::Options => MethodFilter::OPTIONS,
         }
     }
 }
@@ -444,6 +476,10 @@ fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Acces
     route(DELETE, path, access, h)
 }
 
+fn options<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, h: H) -> Route {
+    route(OPTIONS, path, access, h)
+}
+
 fn module(
     verb: Verb,
     path: &'static str,
@@ -459,9 +495,14 @@ fn module(
 }
 
 impl Route {
-    /// The path as it is routed: without new-api's trailing slash.
+    /// The path as it is routed: without new-api's trailing slash (unless
+    /// [`SLASH_DISTINCT`] keeps it).
     pub fn routed_path(&self) -> &'static str {
-        routed(self.path)
+        if SLASH_DISTINCT.contains(&(self.verb, self.path)) {
+            self.path
+        } else {
+            routed(self.path)
+        }
     }
 
     /// The path, method, access and handling of this entry, for the router.
@@ -561,5 +602,21 @@ mod tests {
         assert_eq!(routed("/api/token/"), "/api/token");
         assert_eq!(routed("/api/token"), "/api/token");
         assert_eq!(routed("/"), "/");
+    }
+
+    #[test]
+    fn only_the_slash_distinct_entries_keep_their_slash() {
+        use axum::http::Method;
+        assert!(keeps_trailing_slash(&Method::GET, "/api/models/"));
+        assert!(!keeps_trailing_slash(&Method::POST, "/api/models/"));
+        assert!(!keeps_trailing_slash(&Method::GET, "/api/models"));
+        assert!(!keeps_trailing_slash(&Method::GET, "/api/token/"));
+        let routed: Vec<&str> = routes()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/models/") && r.path.len() == 12)
+            .map(Route::routed_path)
+            .collect();
+        // GET keeps the slash; POST and PUT are routed without it, beside the users' GET.
+        assert_eq!(routed, vec!["/api/models/", "/api/models", "/api/models"]);
     }
 }

@@ -463,6 +463,13 @@ impl Db {
             .await?)
     }
 
+    /// Every channel's type and `models` list (the models known per channel type).
+    pub async fn channel_type_model_lists(&self) -> Result<Vec<(i64, String)>, DbError> {
+        Ok(sqlx::query_as("SELECT type, models FROM channels")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Creates channels and their abilities, all or none, and returns their ids in order.
     pub async fn insert_channels(&self, channels: &[ChannelFields]) -> Result<Vec<i64>, DbError> {
         for channel in channels {

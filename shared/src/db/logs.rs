@@ -407,6 +407,85 @@ impl Db {
     }
 }
 
+/// How many of the newest rows a search of the log text reads (new-api's log search matches a
+/// prefix of `content`, which no index serves): a bounded range of the primary key.
+pub const LOG_SEARCH_WINDOW: i64 = 10_000;
+
+/// The prefix `LIKE` pattern of `text`, its own `%`, `_` and `!` escaped with `!` (an escape
+/// character both dialects read the same way in a string literal).
+fn prefix_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+const CONTENT_PREFIX_QUERY: &str =
+    "logs WHERE id > ? AND content LIKE ? ESCAPE '!' ORDER BY id DESC LIMIT ?";
+
+impl Db {
+    /// The newest `limit` rows the filter selects (no count): read as a page of its index.
+    pub async fn newest_logs(
+        &self,
+        filter: &LogFilter,
+        limit: i64,
+    ) -> Result<Vec<LogRow>, DbError> {
+        let (clause, args) = filter.clause(self.dialect());
+        let (sql, _) = page_query(
+            &clause,
+            LogPaging::Before {
+                before: i64::MAX,
+                limit,
+            },
+        );
+        Ok(bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &args)
+            .bind(i64::MAX)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The newest `limit` rows among the last [`LOG_SEARCH_WINDOW`] whose `content` starts with
+    /// `prefix` (compared as the database's collation compares text).
+    pub async fn logs_with_content_prefix(
+        &self,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<LogRow>, DbError> {
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM logs")
+            .fetch_one(self.pool())
+            .await?;
+        let Some(newest) = newest else {
+            return Ok(Vec::new());
+        };
+        let sql = format!("SELECT {LOG_COLUMNS} FROM {CONTENT_PREFIX_QUERY}");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(newest.saturating_sub(LOG_SEARCH_WINDOW))
+            .bind(prefix_pattern(prefix))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The plans of [`Db::newest_logs`] for `filter` and of [`Db::logs_with_content_prefix`]
+    /// (see [`Db::explain_logs_page`]).
+    pub async fn explain_log_search(
+        &self,
+        filter: &LogFilter,
+    ) -> Result<(Vec<String>, Vec<String>), DbError> {
+        let newest = self.explain_logs_page(filter).await?;
+        let sql = format!("SELECT {LOG_COLUMNS} FROM {CONTENT_PREFIX_QUERY}");
+        let text = [Arg::Int(0), Arg::Text("a%")];
+        let content = self.explain(&sql, &text, &[10]).await?;
+        Ok((newest, content))
+    }
+}
+
 /// Log type of a top-up (new-api's numbering).
 pub const LOG_TYPE_TOPUP: i64 = 1;
 /// Log type of an administrator's change to an account (the audit log).

@@ -82,8 +82,8 @@ pub use ledger::{
 pub use lenient::{export_skipped_rows, report_bad_row, skipped_rows, skipped_rows_counter};
 pub use limits::{Limit, check_lengths, limit_of};
 pub use logs::{
-    LOG_COUNT_CAP, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter, LogPage, LogPaging,
-    LogRow, LogStat,
+    LOG_COUNT_CAP, LOG_SEARCH_WINDOW, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter,
+    LogPage, LogPaging, LogRow, LogStat,
 };
 pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
@@ -127,7 +127,7 @@ pub use top_ups::{
 pub use two_factor::{BackupCodeRow, TwoFactorRow};
 pub use usage_stats::{PerfBucket, QuotaDatum, UserQuotaDatum};
 pub use usage_summary::{HourRange, UsageDimension, UsageLine, UsageScope, UsageTotals};
-pub use user_admin::{UserProfile, UserSearch, UserSort, is_unique_violation};
+pub use user_admin::{BindingColumn, UserProfile, UserSearch, UserSort, is_unique_violation};
 pub use user_channels::{
     MemberFields, USER_CHANNEL_DISABLED, USER_CHANNEL_ENABLED, UserChannelDelete,
     UserChannelFields, UserChannelMember, UserChannelRow, UserChannelWrite,

@@ -380,6 +380,32 @@ impl Db {
         .await?)
     }
 
+    /// Those of `ids` that are `user_id`'s tokens, with their sealed keys (others' ids and
+    /// unknown ids are simply absent), in id order.
+    pub async fn user_tokens_by_ids(
+        &self,
+        user_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<StoredToken>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                token_columns!(),
+                ", key_ciphertext FROM tokens WHERE user_id = ? AND id IN ({}) ORDER BY id"
+            ),
+            placeholders
+        );
+        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(user_id);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
     /// `user_id`'s tokens that pass `filter`, newest first: `limit` of them from `offset`
     /// (all of them when `limit` is `None`), and how many pass in all.
     pub async fn search_user_tokens(

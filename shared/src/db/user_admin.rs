@@ -7,6 +7,32 @@ use super::{Db, DbError, UserRow, now_secs};
 use crate::roles::{ROLE_ROOT, STATUS_ENABLED};
 use sqlx::AssertSqlSafe;
 
+/// new-api's sign-in bindings of a user and the `users` column each is kept in.
+const BINDING_COLUMNS: [(&str, &str); 7] = [
+    ("email", "email"),
+    ("github", "github_id"),
+    ("discord", "discord_id"),
+    ("oidc", "oidc_id"),
+    ("wechat", "wechat_id"),
+    ("telegram", "telegram_id"),
+    ("linuxdo", "linux_do_id"),
+];
+
+/// The `users` column of one of new-api's sign-in bindings (see [`BindingColumn::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindingColumn(&'static str);
+
+impl BindingColumn {
+    /// The column of binding type `name` (`email`, `github`, `discord`, `oidc`, `wechat`,
+    /// `telegram`, `linuxdo`); `None` for any other name.
+    pub fn of(name: &str) -> Option<Self> {
+        BINDING_COLUMNS
+            .iter()
+            .find(|(binding, _)| *binding == name)
+            .map(|(_, column)| BindingColumn(column))
+    }
+}
+
 /// The columns of [`UserRow`]. `users.rs` keeps the same list in a macro private to it; both
 /// must name every field of the struct.
 const USER_COLUMNS: &str = "id, username, password, display_name, role, status, email, \
@@ -309,6 +335,23 @@ impl Db {
             .bind(id)
             .execute(self.pool())
             .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Empties the sign-in binding `column` of the live user `id`; false when there is no such
+    /// user.
+    pub async fn clear_user_binding(
+        &self,
+        id: i64,
+        column: BindingColumn,
+    ) -> Result<bool, DbError> {
+        let result = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE users SET {} = '' WHERE id = ? AND deleted_at IS NULL",
+            column.0
+        )))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(result.rows_affected() == 1)
     }
 

@@ -1,10 +1,13 @@
 //! `/api/log/*`: the relay's log rows. Admins read everyone's (`/api/log/`), users their own
-//! (`/api/log/self`), with new-api's filters and pagination; admins delete old rows
-//! (`DELETE /api/log/`).
+//! (`/api/log/self`), with new-api's filters and pagination, or search them
+//! (`/api/log/search`, `/api/log/self/search`); a key reads its own (`/api/log/token`); admins
+//! delete old rows (`DELETE /api/log/`).
 
+pub(super) mod by_key;
 pub(super) mod dead_letters;
 pub(super) mod delete;
 pub(super) mod list;
+pub(super) mod search;
 pub(super) mod stat;
 
 use pylon_shared::db::LogFilter;

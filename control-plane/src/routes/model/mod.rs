@@ -1,5 +1,6 @@
 //! `/api/models/*` (new-api's model meta, `AdminAuth`), which is also seed 001's `/api/models`
-//! catalogue (same path: new-api's shape is the one served). `GET /api/models/` and
+//! catalogue (same path: new-api's shape is the one served; `GET /api/models` without the
+//! trailing slash is new-api's per-channel-type list for signed-in users, [`dashboard`]). `GET /api/models/` and
 //! `GET /api/models/search?keyword=&vendor=` list records by page with `vendor_counts`;
 //! `GET /api/models/{id}` reads one; `GET /api/models/missing` names the models channels
 //! serve that no record names; `POST /api/models/` creates; `PUT /api/models/` (id in the
@@ -8,6 +9,7 @@
 //! channels, groups and price ([`enrich`]); a
 //! request's `pricing` sets the price in the price options ([`pricing_input`]).
 
+pub(super) mod dashboard;
 mod enrich;
 pub(super) mod list;
 pub(super) mod manage;

@@ -1,8 +1,9 @@
 //! The server half of a WebAuthn ceremony between `begin` and `finish`: webauthn-rs's state
 //! (challenge, allowed credentials), kept in the shared cache so that any node can finish it,
 //! and taken (deleted) when used, so a challenge is answered once. Registration state is keyed
-//! by the signed-in user; a passwordless login has no user yet, so its state is keyed by a
-//! random flow id carried in a short-lived cookie, as new-api keeps it in its session cookie.
+//! by the signed-in user, a secure verification by the login session it proves; a passwordless
+//! login has no user yet, so its state is keyed by a random flow id carried in a short-lived
+//! cookie, as new-api keeps it in its session cookie.
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -20,6 +21,12 @@ pub const LOGIN_COOKIE: &str = "pylon_passkey";
 /// The cache key of the user's registration in progress.
 pub fn registration_key(user_id: i64) -> String {
     format!("passkey:register:{user_id}")
+}
+
+/// The cache key of the secure verification (`/api/user/passkey/verify/*`) in progress in the
+/// login session whose id hashes to `session_id_hash`.
+pub fn verification_key(session_id_hash: &str) -> String {
+    format!("passkey:verify:{session_id_hash}")
 }
 
 /// The cache key of the passwordless login `flow`.

@@ -1,7 +1,8 @@
 //! Passkeys (WebAuthn, new-api's `/api/user/passkey/*`): a signed-in user registers passkeys,
-//! lists and deletes them, and logs in with one without a password (discoverable
-//! credentials). Relying party settings are new-api's `passkey.*` options; the routes refuse
-//! while `passkey.enabled` is off (listing and deleting still work, as in new-api).
+//! lists and deletes them, logs in with one without a password (discoverable credentials), and
+//! proves it is them again before a sensitive action (secure verification,
+//! `/api/user/passkey/verify/*`). Relying party settings are new-api's `passkey.*` options; the
+//! routes refuse while `passkey.enabled` is off (listing and deleting still work, as in new-api).
 //! Administrators may remove a user's passkeys.
 
 pub(super) mod admin_reset;
@@ -14,6 +15,8 @@ pub(super) mod register_begin;
 pub(super) mod register_finish;
 pub(super) mod relying_party;
 pub(super) mod status;
+pub(super) mod verify_begin;
+pub(super) mod verify_finish;
 
 use pylon_shared::db::PasskeyRow;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! `PUT/DELETE /api/status-monitors/{id}`) and check one at once
 //! (`POST /api/status-monitors/{id}/check`); the control plane's clock checks each enabled
 //! monitor every `interval_secs`; `GET /api/public/status` shows the public ones with their
-//! uptime. A monitor is an HTTP address (`kind: "http"`, up on 2xx/3xx within its timeout) or a
+//! uptime, and `GET /api/uptime/status` in new-api's Uptime Kuma shape. A monitor is an HTTP address (`kind: "http"`, up on 2xx/3xx within its timeout) or a
 //! channel (`kind: "channel"`, `target` its id: up when the channel test's minimal chat request
 //! succeeds).
 
@@ -10,6 +10,7 @@ pub mod check;
 pub mod clock;
 pub mod manage;
 pub mod public;
+pub mod uptime;
 
 use pylon_shared::db::StatusMonitorRow;
 use serde_json::{Value, json};

@@ -3,13 +3,16 @@
 //! user's id gets the same answer as an id that does not exist.
 //!
 //! Keys travel as new-api sends them: without the `sk-` prefix (its console adds it), masked in
-//! lists and details, in full only from `POST /api/token/{id}/key`.
+//! lists and details, in full only from `POST /api/token/{id}/key` and
+//! `POST /api/token/batch/keys`.
 
 pub(super) mod batch_delete;
+pub(super) mod batch_keys;
 pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod fields;
 pub(super) mod get;
+pub(super) mod key_auth;
 pub(super) mod list;
 pub(super) mod reveal;
 pub(super) mod search;

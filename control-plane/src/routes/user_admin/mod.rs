@@ -1,6 +1,6 @@
 //! Administrators' user management, new-api's `AdminAuth` routes under `/api/user/`: list,
-//! search, get, create, update, delete and `POST /api/user/manage` (disable, enable, delete,
-//! promote, demote, add_quota).
+//! search, get, create, update, delete, `POST /api/user/manage` (disable, enable, delete,
+//! promote, demote, add_quota) and clearing a sign-in binding.
 //!
 //! The rules are new-api's: an administrator acts only on users of a lower role (root on
 //! everyone), creates users only below their own role, and only root promotes. Beyond
@@ -10,6 +10,7 @@
 //! change the relay caches is announced on the change feed, so a disabled or deleted user's
 //! keys stop working on every proxy node.
 
+pub(super) mod clear_binding;
 pub(super) mod create;
 pub(super) mod delete;
 pub(super) mod fields;
