@@ -6,6 +6,8 @@
 
 #[path = "account_journey.rs"]
 mod account_journey;
+#[path = "admin_clear_binding.rs"]
+mod admin_clear_binding;
 #[path = "admission.rs"]
 mod admission;
 #[path = "audit_log.rs"]
@@ -30,6 +32,8 @@ mod channels;
 mod checkin;
 #[path = "configuration.rs"]
 mod configuration;
+#[path = "console_status_and_models.rs"]
+mod console_status_and_models;
 #[path = "dashboard_data.rs"]
 mod dashboard_data;
 #[path = "data_layer.rs"]
@@ -50,6 +54,8 @@ mod invitation_quota;
 mod key_cache;
 #[path = "key_pool.rs"]
 mod key_pool;
+#[path = "key_reads_and_log_search.rs"]
+mod key_reads_and_log_search;
 #[path = "ledger.rs"]
 mod ledger;
 #[path = "log_queries.rs"]
@@ -68,6 +74,8 @@ mod oidc;
 mod openai_sdk;
 #[path = "options.rs"]
 mod options;
+#[path = "passkey_verification.rs"]
+mod passkey_verification;
 #[path = "passkeys.rs"]
 mod passkeys;
 #[path = "payments.rs"]
