@@ -175,6 +175,17 @@ pub fn routes() -> Vec<Route> {
         post("/api/channel/fix", Admin, channel::tags::fix),
         post("/api/channel/copy/{id}", Admin, channel::copy::copy),
         get("/api/channel/fetch_models/{id}", Admin, channel::fetch_models::fetch_models),
+        post("/api/channel/fetch_models", Root, channel::fetch_models::fetch_unsaved),
+        put("/api/channel/tag", Admin, channel::tag_edit::edit),
+        // new-api's upstream model updates and Ollama helpers.
+        post("/api/channel/upstream_updates/detect", Admin, channel::upstream_updates::detect::detect),
+        post("/api/channel/upstream_updates/detect_all", Admin, channel::upstream_updates::detect::detect_all),
+        post("/api/channel/upstream_updates/apply", Admin, channel::upstream_updates::apply::apply),
+        post("/api/channel/upstream_updates/apply_all", Admin, channel::upstream_updates::apply::apply_all),
+        post("/api/channel/ollama/pull", Admin, channel::ollama::pull),
+        post("/api/channel/ollama/pull/stream", Admin, channel::ollama::pull_stream),
+        delete("/api/channel/ollama/delete", Admin, channel::ollama::delete),
+        get("/api/channel/ollama/version/{id}", Admin, channel::ollama::version),
         get("/api/channel/test", Admin, channel::test_all::test_all),
         get("/api/channel/test/{id}", Admin, channel::test::test),
         get("/api/channel/update_balance", Admin, channel::update_balance_all::update_balance_all),
@@ -255,6 +266,11 @@ pub fn routes() -> Vec<Route> {
         // new-api's /api/ratio_sync.
         post("/api/models/prices/sync/preview", Admin, price_sync::preview::preview),
         post("/api/models/prices/sync/apply", Admin, price_sync::apply::apply),
+        // new-api's price sync (root) and its exposed prices (public while ExposeRatioEnabled).
+        get("/api/ratio_sync/channels", Root, price_sync::sync_channels::channels),
+        post("/api/ratio_sync/fetch", Root, price_sync::sync_fetch::fetch),
+        get("/api/ratio_config", Public, price_sync::ratio_config::ratio_config),
+        post("/api/option/rest_model_ratio", Root, price_sync::reset::reset),
         get("/api/option/", Root, option::list::list),
         put("/api/option/", Root, option::update::update),
         // Top-ups and payments (served by their module's own router for now).
