@@ -58,16 +58,17 @@ fn trusted(source: &Prices, model: &str) -> bool {
     !matches!((ratio, completion), (Some(r), Some(c)) if equal(*r, 37.5) && equal(*c, 1.0))
 }
 
+/// One field of one model where some upstream disagrees: the current value, each upstream's
+/// value and whether it is trusted.
+type Found = (Option<f64>, Map<String, Value>, Map<String, Value>);
+
 /// Every disagreement between `local` and the named `upstreams`.
 pub fn differences(local: &Prices, upstreams: &[(String, Prices)]) -> Map<String, Value> {
     let models: BTreeSet<&String> = std::iter::once(local)
         .chain(upstreams.iter().map(|(_, p)| p))
         .flat_map(|p| p.values().flat_map(BTreeMap::keys))
         .collect();
-    let mut found: BTreeMap<
-        String,
-        BTreeMap<String, (Option<f64>, Map<String, Value>, Map<String, Value>)>,
-    > = BTreeMap::new();
+    let mut found: BTreeMap<String, BTreeMap<String, Found>> = BTreeMap::new();
     for model in models {
         for (_, field) in FIELDS {
             let current = local.get(field).and_then(|t| t.get(model)).copied();

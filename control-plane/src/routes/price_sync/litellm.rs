@@ -105,11 +105,8 @@ impl Decimal {
                 .checked_mul(10)?
                 .checked_add(u128::from(digit.checked_sub(b'0').filter(|d| *d < 10)?))?;
         }
-        Some(Decimal {
-            mantissa,
-            scale: u32::try_from(fraction.len()).ok()?,
-        })
-        .map(Decimal::trimmed)
+        let scale = u32::try_from(fraction.len()).ok()?;
+        Some(Decimal { mantissa, scale }.trimmed())
     }
 
     fn is_zero(self) -> bool {
@@ -118,7 +115,7 @@ impl Decimal {
 
     /// Without trailing zeros after the point.
     fn trimmed(mut self) -> Decimal {
-        while self.scale > 0 && self.mantissa % 10 == 0 {
+        while self.scale > 0 && self.mantissa.is_multiple_of(10) {
             self.mantissa /= 10;
             self.scale -= 1;
         }
