@@ -13,6 +13,7 @@ mod admission;
 mod decimal;
 mod defaults;
 mod estimate;
+pub mod litellm;
 mod multiplier;
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,6 @@
 
 pub(super) mod apply;
 mod differences;
-mod litellm;
 pub(super) mod preview;
 pub(super) mod ratio_config;
 pub(super) mod reset;

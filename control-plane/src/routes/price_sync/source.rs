@@ -5,11 +5,12 @@
 //! - new-api's `GET /api/ratio_config` (its envelope's `data`, or that object itself);
 //! - new-api's `GET /api/pricing` (`data` is a list of models, each with `quota_type` 1 for a
 //!   price per request, else ratios);
-//! - LiteLLM's `model_prices_and_context_window.json` (per-token USD prices, see [`litellm`]).
+//! - LiteLLM's `model_prices_and_context_window.json` (per-token USD prices, see
+//!   [`pylon_shared::pricing::litellm`]).
 
 use super::FIELDS;
-use super::litellm;
 use crate::routes::channel::upstream::client;
+use pylon_shared::pricing::litellm;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
