@@ -3,6 +3,7 @@
 //! rewrites the channel's abilities in the same transaction and is announced on the change
 //! feed, so that every proxy reloads its routing snapshot.
 
+pub(super) mod codex;
 pub(super) mod copy;
 pub(super) mod create;
 pub(super) mod delete;
