@@ -56,13 +56,14 @@ pub async fn usage(State(app): State<AppState>, _: AdminUser, PathId(id): PathId
     let mut answer = ask(&base_url, &key.access_token, &key.account_id)
         .await
         .map_err(ApiError::invalid)?;
-    if matches!(answer.0, 401 | 403) && !key.refresh_token.trim().is_empty() {
-        if let Ok(renewed) = refreshed(&app, key.clone()).await {
-            save_key(&app, &row, &renewed).await?;
-            answer = ask(&base_url, &renewed.access_token, &renewed.account_id)
-                .await
-                .map_err(ApiError::invalid)?;
-        }
+    if matches!(answer.0, 401 | 403)
+        && !key.refresh_token.trim().is_empty()
+        && let Ok(renewed) = refreshed(&app, key.clone()).await
+    {
+        save_key(&app, &row, &renewed).await?;
+        answer = ask(&base_url, &renewed.access_token, &renewed.account_id)
+            .await
+            .map_err(ApiError::invalid)?;
     }
     let (status, body) = answer;
     let data = serde_json::from_slice::<Value>(&body)
