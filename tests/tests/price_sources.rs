@@ -277,6 +277,15 @@ async fn prices_are_exposed_synced_and_reset(backend: Backend) {
     assert!(exposed["model_ratio"].get("own").is_none(), "{exposed}");
     assert!(exposed["model_ratio"].get("lite-model").is_none());
     assert_eq!(exposed["model_ratio"]["gpt-4o"], json!(1.25));
+
+    // new-api's critical rate limit: a client asks 20 times in 20 minutes (3 so far).
+    for call in 4..=20 {
+        let answer = anonymous.get("/api/ratio_config").await;
+        assert_eq!(answer.status, StatusCode::OK, "call {call}: {answer:?}");
+    }
+    let limited = anonymous.get("/api/ratio_config").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{limited:?}");
+    assert!(!limited.success());
 }
 
 on_every_backend!(prices_are_exposed_synced_and_reset);
