@@ -168,6 +168,7 @@ fn channel_row(id: i64, priority: i64, weight: i64) -> ChannelRow {
         tag: String::new(),
         other: String::new(),
         setting: String::new(),
+        settings: String::new(),
         remark: String::new(),
         balance: 0.0,
         balance_updated_time: 0,

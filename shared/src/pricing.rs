@@ -13,6 +13,7 @@ mod admission;
 mod decimal;
 mod defaults;
 mod estimate;
+pub mod litellm;
 mod multiplier;
 #[cfg(test)]
 mod tests;
@@ -321,6 +322,19 @@ impl PriceTable {
             .and_then(|by_group| by_group.get(using_group))
             .copied()
             .unwrap_or_else(|| self.group_ratio(using_group))
+    }
+
+    /// The per-model price tables in force, by option key (`ModelRatio`, `CompletionRatio`,
+    /// `CacheRatio`, `CreateCacheRatio`, `ModelPrice`): what new-api's `GET /api/ratio_config`
+    /// exposes and its price sync compares.
+    pub fn model_tables(&self) -> [(&'static str, &HashMap<String, f64>); 5] {
+        [
+            (OPTION_MODEL_RATIO, &self.model_ratio),
+            (OPTION_COMPLETION_RATIO, &self.completion_ratio),
+            (OPTION_CACHE_RATIO, &self.cache_ratio),
+            (OPTION_CREATE_CACHE_RATIO, &self.create_cache_ratio),
+            (OPTION_MODEL_PRICE, &self.model_price),
+        ]
     }
 
     /// Whether `model` has any price configured (per request or by tokens).

@@ -22,10 +22,16 @@ mod catalogue_groups;
 mod catalogue_models;
 #[path = "catalogue_sync.rs"]
 mod catalogue_sync;
+#[path = "channel_codex.rs"]
+mod channel_codex;
+#[path = "channel_helpers.rs"]
+mod channel_helpers;
 #[path = "channel_ops.rs"]
 mod channel_ops;
 #[path = "channel_types.rs"]
 mod channel_types;
+#[path = "channel_upstream_updates.rs"]
+mod channel_upstream_updates;
 #[path = "channels.rs"]
 mod channels;
 #[path = "checkin.rs"]
@@ -96,6 +102,8 @@ mod payments_seed004;
 mod playground;
 #[path = "prefill_groups.rs"]
 mod prefill_groups;
+#[path = "price_sources.rs"]
+mod price_sources;
 #[path = "pricing_defaults.rs"]
 mod pricing_defaults;
 #[path = "protocols.rs"]

@@ -46,6 +46,11 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`control_plane.monitor_tick_secs` must be at least 1",
     );
     need(
+        config.control_plane.codex_auth_url.starts_with("https://")
+            || config.control_plane.codex_auth_url.starts_with("http://"),
+        "`control_plane.codex_auth_url` must be an http(s) URL",
+    );
+    need(
         config.database.url.starts_with("sqlite:") || config.database.url.starts_with("mysql:"),
         "`database.url` must start with sqlite: or mysql:",
     );

@@ -47,6 +47,8 @@ pub struct ChannelRow {
     pub tag: String,
     pub other: String,
     pub setting: String,
+    /// new-api's `settings` (its OtherSettings): a JSON object, or empty.
+    pub settings: String,
     pub remark: String,
     pub balance: f64,
     pub balance_updated_time: i64,
@@ -64,8 +66,8 @@ macro_rules! channel_columns {
     () => {
         "id, type, name, `keys`, key_mode, status, status_reason, base_url, models, `group`, \
          model_mapping, header_override, priority, weight, test_model, openai_organization, \
-         auto_ban, tag, other, setting, remark, balance, balance_updated_time, response_time, \
-         test_time, used_quota, created_time, group_multipliers"
+         auto_ban, tag, other, setting, settings, remark, balance, balance_updated_time, \
+         response_time, test_time, used_quota, created_time, group_multipliers"
     };
 }
 
@@ -92,6 +94,8 @@ pub struct ChannelFields {
     pub tag: String,
     pub other: String,
     pub setting: String,
+    /// new-api's `settings` JSON object (empty: none).
+    pub settings: String,
     pub remark: String,
 }
 
@@ -117,6 +121,7 @@ impl From<&ChannelRow> for ChannelFields {
             tag: row.tag.clone(),
             other: row.other.clone(),
             setting: row.setting.clone(),
+            settings: row.settings.clone(),
             remark: row.remark.clone(),
         }
     }
@@ -143,6 +148,7 @@ impl ChannelFields {
                 ("tag", &self.tag),
                 ("other", &self.other),
                 ("setting", &self.setting),
+                ("settings", &self.settings),
                 ("remark", &self.remark),
             ],
         )?;
@@ -481,9 +487,9 @@ impl Db {
             let result = sqlx::query(
                 "INSERT INTO channels (type, name, `keys`, key_mode, status, status_reason, \
                  base_url, models, `group`, model_mapping, header_override, priority, weight, \
-                 test_model, openai_organization, auto_ban, tag, other, setting, remark, \
-                 created_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-                 ?, ?)",
+                 test_model, openai_organization, auto_ban, tag, other, setting, settings, \
+                 remark, created_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+                 ?, ?, ?, ?, ?)",
             )
             .bind(channel.r#type)
             .bind(&channel.name)
@@ -504,6 +510,7 @@ impl Db {
             .bind(&channel.tag)
             .bind(&channel.other)
             .bind(&channel.setting)
+            .bind(&channel.settings)
             .bind(&channel.remark)
             .bind(now_secs())
             .execute(&mut *tx)
@@ -522,48 +529,10 @@ impl Db {
     pub async fn update_channel(&self, id: i64, channel: &ChannelFields) -> Result<bool, DbError> {
         channel.check_lengths()?;
         let mut tx = self.pool().begin().await?;
-        // The write comes first so that SQLite takes the write lock at once.
-        sqlx::query(
-            "UPDATE channels SET type = ?, name = ?, `keys` = ?, key_mode = ?, status = ?, \
-             status_reason = ?, base_url = ?, models = ?, `group` = ?, model_mapping = ?, \
-             header_override = ?, priority = ?, weight = ?, test_model = ?, \
-             openai_organization = ?, auto_ban = ?, tag = ?, other = ?, setting = ?, remark = ? \
-             WHERE id = ?",
-        )
-        .bind(channel.r#type)
-        .bind(&channel.name)
-        .bind(&channel.keys)
-        .bind(&channel.key_mode)
-        .bind(channel.status)
-        .bind(&channel.status_reason)
-        .bind(&channel.base_url)
-        .bind(&channel.models)
-        .bind(&channel.group)
-        .bind(&channel.model_mapping)
-        .bind(&channel.header_override)
-        .bind(channel.priority)
-        .bind(channel.weight)
-        .bind(&channel.test_model)
-        .bind(&channel.openai_organization)
-        .bind(channel.auto_ban)
-        .bind(&channel.tag)
-        .bind(&channel.other)
-        .bind(&channel.setting)
-        .bind(&channel.remark)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        // MySQL counts only rows whose values changed, so existence is checked separately.
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM channels WHERE id = ?")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if exists == 0 {
+        if !update_in(&mut tx, self.dialect(), id, channel).await? {
             tx.rollback().await?;
             return Ok(false);
         }
-        abilities::replace_abilities(&mut tx, self.dialect(), &channel.ability_source(id)).await?;
-        channel_keys::forget_other_keys(&mut tx, id, channel.r#type, &channel.keys).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -606,6 +575,71 @@ impl Db {
         abilities::replace_abilities(&mut tx, self.dialect(), &fields.ability_source(id)).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Replaces a channel's model list and `settings` with `models` and `settings` if both still
+    /// are `old_models` and `old_settings` (a compare-and-set against a concurrent edit), and
+    /// rebuilds its abilities from the row as it now is, in one transaction. False when the
+    /// channel is gone or either changed meanwhile (nothing is written).
+    pub async fn replace_channel_models_and_settings(
+        &self,
+        id: i64,
+        (old_models, old_settings): (&str, &str),
+        (models, settings): (&str, &str),
+    ) -> Result<bool, DbError> {
+        super::check_lengths("channels", &[("models", models), ("settings", settings)])?;
+        for model in abilities::split_list(models) {
+            super::check_lengths("abilities", &[("model", model)])?;
+        }
+        let mut tx = self.pool().begin().await?;
+        // The write comes first so that SQLite takes the write lock at once.
+        sqlx::query(
+            "UPDATE channels SET models = ?, settings = ? WHERE id = ? AND models = ? \
+             AND settings = ?",
+        )
+        .bind(models)
+        .bind(settings)
+        .bind(id)
+        .bind(old_models)
+        .bind(old_settings)
+        .execute(&mut *tx)
+        .await?;
+        let row: Option<ChannelRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM channels WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row.filter(|row| row.models == models && row.settings == settings) else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let fields = ChannelFields::from(&row);
+        abilities::replace_abilities(&mut tx, self.dialect(), &fields.ability_source(id)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Overwrites the admin-set columns of several channels and rebuilds their abilities, all
+    /// in one transaction (all or none). Returns the ids that existed.
+    pub async fn update_channels(
+        &self,
+        channels: &[(i64, ChannelFields)],
+    ) -> Result<Vec<i64>, DbError> {
+        for (_, channel) in channels {
+            channel.check_lengths()?;
+        }
+        let mut tx = self.pool().begin().await?;
+        let mut updated = Vec::with_capacity(channels.len());
+        for (id, channel) in channels {
+            if update_in(&mut tx, self.dialect(), *id, channel).await? {
+                updated.push(*id);
+            }
+        }
+        tx.commit().await?;
+        Ok(updated)
     }
 
     /// Sets a channel's status and reason, and whether its abilities are enabled, in one
@@ -740,4 +774,57 @@ impl Db {
             .await?;
         Ok(())
     }
+}
+
+/// Overwrites the admin-set columns of channel `id` and rebuilds its abilities on `conn` (a transaction);
+/// false (nothing written) when there is no such channel.
+async fn update_in(
+    conn: &mut sqlx::AnyConnection,
+    dialect: super::Dialect,
+    id: i64,
+    channel: &ChannelFields,
+) -> Result<bool, DbError> {
+    // The write comes first so that SQLite takes the write lock at once.
+    sqlx::query(
+        "UPDATE channels SET type = ?, name = ?, `keys` = ?, key_mode = ?, status = ?, \
+         status_reason = ?, base_url = ?, models = ?, `group` = ?, model_mapping = ?, \
+         header_override = ?, priority = ?, weight = ?, test_model = ?, \
+         openai_organization = ?, auto_ban = ?, tag = ?, other = ?, setting = ?, \
+         settings = ?, remark = ? WHERE id = ?",
+    )
+    .bind(channel.r#type)
+    .bind(&channel.name)
+    .bind(&channel.keys)
+    .bind(&channel.key_mode)
+    .bind(channel.status)
+    .bind(&channel.status_reason)
+    .bind(&channel.base_url)
+    .bind(&channel.models)
+    .bind(&channel.group)
+    .bind(&channel.model_mapping)
+    .bind(&channel.header_override)
+    .bind(channel.priority)
+    .bind(channel.weight)
+    .bind(&channel.test_model)
+    .bind(&channel.openai_organization)
+    .bind(channel.auto_ban)
+    .bind(&channel.tag)
+    .bind(&channel.other)
+    .bind(&channel.setting)
+    .bind(&channel.settings)
+    .bind(&channel.remark)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    // MySQL counts only rows whose values changed, so existence is checked separately.
+    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM channels WHERE id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if exists == 0 {
+        return Ok(false);
+    }
+    abilities::replace_abilities(conn, dialect, &channel.ability_source(id)).await?;
+    channel_keys::forget_other_keys(conn, id, channel.r#type, &channel.keys).await?;
+    Ok(true)
 }

@@ -20,7 +20,7 @@ const MAX_TEXT_BYTES: usize = 65_535;
 
 /// A channel as new-api's console and API send it. Fields that accept either a string or a
 /// list (`models`, `group`) or either a JSON string or an object (`model_mapping`,
-/// `header_override`, `setting`) are read as raw JSON and checked in [`apply`].
+/// `header_override`, `setting`, `settings`) are read as raw JSON and checked in [`apply`].
 #[derive(Debug, Default, Deserialize)]
 pub struct ChannelInput {
     #[serde(default)]
@@ -60,6 +60,9 @@ pub struct ChannelInput {
     pub other: Option<String>,
     #[serde(default)]
     pub setting: Option<Value>,
+    /// new-api's `settings` (OtherSettings): a JSON object, or its text.
+    #[serde(default)]
+    pub settings: Option<Value>,
     #[serde(default)]
     pub remark: Option<String>,
     /// Ours: `random` or `round_robin` (new-api's `polling`). On update new-api also sends
@@ -109,6 +112,7 @@ pub fn new_channel() -> ChannelFields {
         tag: String::new(),
         other: String::new(),
         setting: String::new(),
+        settings: String::new(),
         remark: String::new(),
     }
 }
@@ -161,6 +165,9 @@ pub fn apply(
     }
     if let Some(setting) = json_object_field("setting", input.setting, false)? {
         fields.setting = setting;
+    }
+    if let Some(settings) = json_object_field("settings", input.settings, false)? {
+        fields.settings = settings;
     }
     if let Some(priority) = input.priority {
         fields.priority = priority;
@@ -305,7 +312,7 @@ fn long_text(name: &str, value: String) -> Result<String, ApiError> {
 }
 
 /// Empty, or an http(s) URL with a host; stored without a trailing slash.
-fn base_url(raw: &str) -> Result<String, ApiError> {
+pub(super) fn base_url(raw: &str) -> Result<String, ApiError> {
     let url = raw.trim().trim_end_matches('/');
     if url.is_empty() {
         return Ok(String::new());

@@ -3,6 +3,7 @@
 //! rewrites the channel's abilities in the same transaction and is announced on the change
 //! feed, so that every proxy reloads its routing snapshot.
 
+pub(super) mod codex;
 pub(super) mod copy;
 pub(super) mod create;
 pub(super) mod delete;
@@ -17,9 +18,11 @@ pub(super) mod list;
 pub(super) mod models;
 pub(super) mod models_enabled;
 pub(super) mod multi_key;
+pub(super) mod ollama;
 pub(super) mod ops;
 pub(super) mod query;
 pub(super) mod search;
+pub(super) mod tag_edit;
 pub(super) mod tags;
 pub(super) mod test;
 pub(super) mod test_all;
@@ -27,6 +30,7 @@ pub(super) mod update;
 pub(super) mod update_balance;
 pub(super) mod update_balance_all;
 pub(super) mod upstream;
+pub(super) mod upstream_updates;
 pub(super) mod view;
 
 use crate::app::AppState;

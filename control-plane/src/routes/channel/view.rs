@@ -50,6 +50,7 @@ pub fn channel(row: &ChannelRow, states: &[KeyStateRow]) -> Value {
         "tag": row.tag,
         "other": row.other,
         "setting": row.setting,
+        "settings": row.settings,
         "remark": row.remark,
         "balance": row.balance,
         "balance_updated_time": row.balance_updated_time,

@@ -1,19 +1,29 @@
 //! Price sync (seed 001's `/api/models/prices/sync/*`): the price options brought in line with
-//! a price source, the answer of another new-api instance's `GET /api/ratio_config`
+//! a price source ([`source`]: another new-api instance's `GET /api/ratio_config`
 //! (`{"success": true, "data": {"model_ratio": {...}, "completion_ratio": {...},
-//! "cache_ratio": {...}, "model_price": {...}}}`, or the `data` object itself).
+//! "cache_ratio": {...}, "model_price": {...}}}`, or the `data` object itself), its
+//! `/api/pricing`, or LiteLLM's price file).
 //! `POST /api/models/prices/sync/preview` with `{"url": ...}` answers every price the source
 //! would change and changes nothing; `POST /api/models/prices/sync/apply` with the same body
 //! (and `"models": [...]` to take only some) writes them into the price options, the one source
 //! the relay charges by. Both are the root user's, as new-api's `/api/ratio_sync`.
+//!
+//! new-api's own routes over the same parsing: `GET /api/ratio_sync/channels` and
+//! `POST /api/ratio_sync/fetch` (root) compare upstreams' prices with the prices in force
+//! ([`differences`]); `GET /api/ratio_config` (public while `ExposeRatioEnabled` is on) exposes
+//! them; `POST /api/option/rest_model_ratio` (root) puts the shipped defaults back.
 
 pub(super) mod apply;
+mod differences;
 pub(super) mod preview;
+pub(super) mod ratio_config;
+pub(super) mod reset;
+mod source;
+pub(super) mod sync_channels;
+pub(super) mod sync_fetch;
 pub(crate) mod write;
 
-use super::channel::upstream::{client, read_bounded};
 use crate::error::ApiError;
-use crate::extract::parse_json;
 use crate::settings::Options;
 use pylon_shared::pricing::{
     OPTION_CACHE_RATIO, OPTION_COMPLETION_RATIO, OPTION_CREATE_CACHE_RATIO, OPTION_MODEL_PRICE,
@@ -23,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 /// Each price option with the field of the source that feeds it.
-const FIELDS: [(&str, &str); 5] = [
+pub(super) const FIELDS: [(&str, &str); 5] = [
     (OPTION_MODEL_RATIO, "model_ratio"),
     (OPTION_COMPLETION_RATIO, "completion_ratio"),
     (OPTION_CACHE_RATIO, "cache_ratio"),
@@ -107,32 +117,13 @@ fn table(value: &Value) -> Option<Vec<(String, Number)>> {
         .collect()
 }
 
-/// The source's price object (its `data` when it answers in new-api's envelope).
+/// The source's prices in the ratio config shape ([`source`]).
 async fn fetch(url: &str) -> Result<Map<String, Value>, ApiError> {
     let parsed = url::Url::parse(url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| ApiError::invalid("The price source must be an http or https URL"))?;
-    let unreachable =
-        |reason: String| ApiError::invalid(format!("Reading the price source failed: {reason}"));
-    let response = client()?
-        .get(parsed)
-        .send()
+    source::fetch(&parsed, None)
         .await
-        .map_err(|e| unreachable(e.without_url().to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(unreachable(format!("status code {}", status.as_u16())));
-    }
-    let body = read_bounded(response).await.map_err(unreachable)?;
-    let mut answer: Map<String, Value> = parse_json(&body)
-        .map_err(|_| unreachable("the answer is not a JSON object".to_string()))?;
-    if answer.get("success") == Some(&Value::Bool(false)) {
-        let message = answer.get("message").and_then(Value::as_str).unwrap_or("");
-        return Err(unreachable(format!("the source refused: {message}")));
-    }
-    match answer.remove("data") {
-        Some(Value::Object(data)) => Ok(data),
-        _ => Ok(answer),
-    }
+        .map_err(|reason| ApiError::invalid(format!("Reading the price source failed: {reason}")))
 }
