@@ -17,6 +17,7 @@ pub mod outage;
 pub mod passkey_fixtures;
 pub mod payment_gateways;
 pub mod process;
+pub mod query_plans;
 pub mod registration_fixtures;
 pub mod smtp_sink;
 pub mod user_admin_fixtures;

@@ -107,7 +107,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
             "--rows" => options.rows = value()?.parse()?,
             "--users" => options.users = value()?.parse()?,
             "--repeat" => options.repeat = value()?.parse()?,
-            "--bin-dir" => options.bin_dir = value()?.into(),
+            // Absolute: the processes start in the run's own directory.
+            "--bin-dir" => options.bin_dir = std::fs::canonicalize(value()?)?,
             "--keep" => options.keep = true,
             "--reuse" => options.reuse = Some(value()?),
             "--no-retention" => options.retention = false,

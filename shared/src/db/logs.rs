@@ -436,14 +436,21 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<LogRow>, DbError> {
         let (clause, args) = filter.clause(self.dialect());
-        let (sql, _) = page_query(
+        let order = filter.order();
+        let sql = page_query(
             &clause,
+            order,
             LogPaging::Before {
                 before: i64::MAX,
                 limit,
             },
         );
-        Ok(bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &args)
+        let mut query = bind_all!(sqlx::query_as(AssertSqlSafe(sql)), &args);
+        if order == Order::Time {
+            // No cursor: before any time.
+            query = query.bind(i64::MAX).bind(i64::MAX);
+        }
+        Ok(query
             .bind(i64::MAX)
             .bind(limit)
             .fetch_all(self.pool())
