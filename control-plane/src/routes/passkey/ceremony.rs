@@ -12,6 +12,7 @@ use pylon_shared::crypto::sha256_hex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
+use webauthn_rs::prelude::{Passkey, PasskeyAuthentication, PublicKeyCredential};
 
 /// How long a ceremony may take (the browser's own timeout is 2 minutes).
 const TTL: Duration = Duration::from_secs(300);
@@ -72,4 +73,35 @@ pub fn login_cookie(flow: &str) -> Result<HeaderValue, ApiError> {
         "{LOGIN_COOKIE}={flow}; Path=/api/user/passkey/login; Max-Age={max_age}; HttpOnly; SameSite=Strict"
     ))
     .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Checks an authenticator's answer against the ceremony `state` and records the use of the
+/// stored `passkey` (row `row_id` of user `user_id`): its signature counter moves on, as a
+/// stale copy would flag the next use as a clone. A refusal is logged as `what` and answers
+/// `refused`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one ceremony's parts, named at each call"
+)]
+pub async fn finish_authentication(
+    app: &App,
+    headers: &HeaderMap,
+    credential: &PublicKeyCredential,
+    state: &PasskeyAuthentication,
+    mut passkey: Passkey,
+    row_id: i64,
+    user_id: i64,
+    (what, refused): (&str, &'static str),
+) -> Result<(), ApiError> {
+    let webauthn = super::relying_party::webauthn(app, headers).await?;
+    let result = webauthn
+        .finish_passkey_authentication(credential, state)
+        .map_err(|error| {
+            tracing::info!(user = user_id, %error, "{what} refused");
+            ApiError::invalid(refused)
+        })?;
+    passkey.update_credential(&result);
+    let stored = serde_json::to_string(&passkey).map_err(|e| ApiError::Internal(e.into()))?;
+    app.db.record_passkey_use(row_id, &stored).await?;
+    Ok(())
 }

@@ -51,7 +51,7 @@ pub async fn finish(
         .passkey_by_credential_hash(&credential_hash(credential.get_credential_id()))
         .await?
         .ok_or_else(|| ApiError::invalid(FAILED))?;
-    let mut passkey: Passkey =
+    let passkey: Passkey =
         serde_json::from_str(&row.passkey).map_err(|e| ApiError::Internal(e.into()))?;
     let user = app
         .db
@@ -68,17 +68,17 @@ pub async fn finish(
     }
 
     let state = with_allowed_credential(state, &passkey)?;
-    let webauthn = relying_party::webauthn(&app, &headers).await?;
-    let result = webauthn
-        .finish_passkey_authentication(&credential, &state)
-        .map_err(|error| {
-            tracing::info!(user = user.id, %error, "passkey login refused");
-            ApiError::invalid(FAILED)
-        })?;
-    // The signature counter moves on; a stale copy would flag the next use as a clone.
-    passkey.update_credential(&result);
-    let stored = serde_json::to_string(&passkey).map_err(|e| ApiError::Internal(e.into()))?;
-    app.db.record_passkey_use(row.id, &stored).await?;
+    ceremony::finish_authentication(
+        &app,
+        &headers,
+        &credential,
+        &state,
+        passkey,
+        row.id,
+        user.id,
+        ("passkey login", FAILED),
+    )
+    .await?;
 
     let mut response = login::sign_in(&app, &user, ip, &headers).await?;
     response

@@ -55,19 +55,19 @@ pub async fn finish(
         .iter()
         .find(|row| row.credential_id == presented)
         .ok_or_else(|| ApiError::invalid(FAILED))?;
-    let mut passkey: Passkey =
+    let passkey: Passkey =
         serde_json::from_str(&row.passkey).map_err(|e| ApiError::Internal(e.into()))?;
-    let webauthn = relying_party::webauthn(&app, &headers).await?;
-    let result = webauthn
-        .finish_passkey_authentication(&credential, &state)
-        .map_err(|error| {
-            tracing::info!(user = user.id, %error, "passkey verification refused");
-            ApiError::invalid(FAILED)
-        })?;
-    // The signature counter moves on, as after a login.
-    passkey.update_credential(&result);
-    let stored = serde_json::to_string(&passkey).map_err(|e| ApiError::Internal(e.into()))?;
-    app.db.record_passkey_use(row.id, &stored).await?;
+    ceremony::finish_authentication(
+        &app,
+        &headers,
+        &credential,
+        &state,
+        passkey,
+        row.id,
+        user.id,
+        ("passkey verification", FAILED),
+    )
+    .await?;
     secure_verification::mark_passkey_ready(&app, &session).await?;
     Ok(envelope::ok_message("Passkey verification successful"))
 }
