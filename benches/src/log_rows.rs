@@ -133,13 +133,58 @@ pub fn per_key_aggregates(backend: Backend, after: i64, up_to: i64) -> String {
     )
 }
 
-/// Everyone's aggregates (hour × model × channel × group), summed from the per-key ones.
-pub fn model_aggregates() -> &'static str {
-    "INSERT INTO usage_hourly_models (hour, model_name, channel_id, `group`, requests, \
-     errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
-     SELECT hour, model_name, channel_id, `group`, SUM(requests), SUM(errors), \
-     SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(quota) \
-     FROM usage_hourly GROUP BY hour, model_name, channel_id, `group`"
+/// Everyone's per-minute aggregates (minute × model) of the log rows with ids in
+/// `(after, up_to]`, added to what is there; run with [`per_key_aggregates`].
+pub fn minute_aggregates(backend: Backend, after: i64, up_to: i64) -> String {
+    let (minute, upsert) = match backend {
+        Backend::Sqlite => (
+            "(created_at / 60) * 60",
+            "ON CONFLICT (minute, model_name) DO UPDATE SET \
+             requests = requests + excluded.requests, errors = errors + excluded.errors, \
+             prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = completion_tokens + excluded.completion_tokens, \
+             cached_tokens = cached_tokens + excluded.cached_tokens, \
+             quota = quota + excluded.quota",
+        ),
+        Backend::MySqlRedis => (
+            "(created_at DIV 60) * 60",
+            "ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests), \
+             errors = errors + VALUES(errors), \
+             prompt_tokens = prompt_tokens + VALUES(prompt_tokens), \
+             completion_tokens = completion_tokens + VALUES(completion_tokens), \
+             cached_tokens = cached_tokens + VALUES(cached_tokens), quota = quota + VALUES(quota)",
+        ),
+    };
+    format!(
+        "INSERT INTO usage_model_minutes (minute, model_name, requests, errors, prompt_tokens, \
+         completion_tokens, cached_tokens, quota) \
+         SELECT {minute} AS m, model_name, \
+         SUM(CASE WHEN type = 2 THEN 1 ELSE 0 END), SUM(CASE WHEN type = 5 THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN prompt_tokens ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END), \
+         SUM(CASE WHEN type = 2 THEN quota ELSE 0 END) \
+         FROM logs WHERE id > {after} AND id <= {up_to} \
+         GROUP BY m, model_name {upsert}"
+    )
+}
+
+/// Everyone's aggregates, summed from the per-key ones: hour × model × channel × group, then
+/// hour × model; and the minutes marked as holding every row (the fill wrote them all).
+pub fn model_aggregates() -> [&'static str; 3] {
+    [
+        "INSERT INTO usage_hourly_models (hour, model_name, channel_id, `group`, requests, \
+         errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
+         SELECT hour, model_name, channel_id, `group`, SUM(requests), SUM(errors), \
+         SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), SUM(quota) \
+         FROM usage_hourly GROUP BY hour, model_name, channel_id, `group`",
+        "INSERT INTO usage_model_hours (hour, model_name, requests, errors, prompt_tokens, \
+         completion_tokens, cached_tokens, quota) \
+         SELECT hour, model_name, SUM(requests), SUM(errors), SUM(prompt_tokens), \
+         SUM(completion_tokens), SUM(cached_tokens), SUM(quota) \
+         FROM usage_hourly_models GROUP BY hour, model_name",
+        "UPDATE usage_levels SET since = 0 WHERE name = 'model_minutes'",
+    ]
 }
 
 /// The users (ids 2 ..= users; 1 is root) and keys, as multi-row value lists.
@@ -189,6 +234,8 @@ mod tests {
         assert!(mysql.contains("ON DUPLICATE KEY UPDATE"));
         let sqlite = per_key_aggregates(Backend::Sqlite, 0, 5);
         assert!(sqlite.contains("ON CONFLICT") && sqlite.contains("excluded.quota"));
-        assert!(model_aggregates().contains("usage_hourly_models"));
+        assert!(model_aggregates()[0].contains("usage_hourly_models"));
+        let minutes = minute_aggregates(Backend::MySqlRedis, 10, 20);
+        assert!(minutes.contains("DIV 60") && minutes.contains("id > 10 AND id <= 20"));
     }
 }

@@ -2,7 +2,8 @@
 //! log rows older than the retention age (the `LogRetentionDays` option while set, else
 //! `control_plane.log_retention_days`; 0 keeps everything), `log_retention_batch` rows per
 //! statement with `log_retention_pause_ms` between statements, so that it never holds the
-//! settlement writer up for long. The per-hour aggregates are kept.
+//! settlement writer up for long. The per-hour aggregates are kept; everyone's per-minute
+//! usage goes with the logs.
 
 use crate::app::AppState;
 use pylon_shared::db::now_secs;
@@ -28,7 +29,20 @@ pub async fn run(app: AppState) {
             Ok(deleted) => tracing::info!(deleted, days, "deleted request logs past retention"),
             Err(error) => tracing::warn!(%error, "deleting old request logs failed"),
         }
+        if let Err(error) = purge_minutes(&app, cutoff).await {
+            tracing::warn!(%error, "deleting old per-minute usage failed");
+        }
     }
+}
+
+/// Deletes everyone's per-minute usage before `cutoff` (they only answer the partial hours the
+/// logs answered), an hour of it per statement with the same pause.
+async fn purge_minutes(app: &AppState, cutoff: i64) -> Result<(), pylon_shared::db::DbError> {
+    let pause = Duration::from_millis(app.config.control_plane.log_retention_pause_ms);
+    while app.db.delete_usage_minutes_before(cutoff).await? > 0 {
+        tokio::time::sleep(pause).await;
+    }
+    Ok(())
 }
 
 /// The retention age in days in force now (0: keep every row).

@@ -2,7 +2,8 @@
 //! relayed through a mock upstream are aggregated in the settlement transaction, so that the
 //! aggregates equal the sums of the log rows; a replayed settlement batch counts nothing twice;
 //! `/api/log/stat`, `/api/log/self/stat`, `/api/data/` and `/api/data/self` answer the sums of
-//! the logs (whole hours from the aggregates, ragged range edges and key names from the logs).
+//! the logs (whole hours from the aggregates, the whole minutes of ragged edges from everyone's
+//! per-minute rows, seconds and key names from the logs).
 
 use pylon_benches::mock::{MockConfig, MockUpstream};
 use pylon_shared::config::Config;
@@ -67,6 +68,10 @@ async fn aggregate_sums(pool: &sqlx::AnyPool) -> Vec<i64> {
         per_key, everyone,
         "everyone's aggregates are the per-key ones summed"
     );
+    for level in ["usage_model_hours", "usage_model_minutes"] {
+        let summed = sums(pool, format!("SELECT {columns} FROM {level}"), &[]).await;
+        assert_eq!(summed, per_key, "{level} sums the same records");
+    }
     per_key
 }
 
@@ -351,3 +356,95 @@ async fn aggregates_equal_logs_and_answer_stats(backend: Backend) {
     db.close().await;
 }
 on_every_backend!(aggregates_equal_logs_and_answer_stats);
+
+/// The whole minutes of a partial hour come from everyone's per-minute rows once those hold
+/// every record (the log rows of those minutes are not read: a row deleted behind the
+/// aggregates' back still counts), and from the logs before; the retention prunes the minutes.
+async fn partial_hours_read_the_minutes(backend: Backend) {
+    let pylon = Pylon::start(backend).await;
+    let console = root_console(&pylon).await;
+    let db = database(&pylon).await;
+    let shared = shared_db(&pylon).await;
+    let now = pylon_shared::db::now_secs();
+    let base = now - now % 3600 - 3 * 3600;
+    let mut other = record("req_minutes_other", base + 1800, LOG_TYPE_CONSUME, 0, 500);
+    other.model_name = "gpt-other".into();
+    let batch = vec![
+        record("req_minutes_1", base + 1234, LOG_TYPE_CONSUME, 0, 1_000),
+        record("req_minutes_2", base + 1294, LOG_TYPE_CONSUME, 0, 2_000),
+        record("req_minutes_err", base + 1300, LOG_TYPE_ERROR, 0, 0),
+        other,
+        record("req_minutes_3", base + 4000, LOG_TYPE_CONSUME, 0, 4_000),
+        record("req_minutes_4", base + 4090, LOG_TYPE_CONSUME, 0, 8_000),
+    ];
+    assert_eq!(shared.apply_relay_records(&batch).await.expect("apply"), 6);
+    aggregate_sums(&db).await;
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM usage_model_minutes").await,
+        5,
+        "a row per minute and model: 20:00, 21:00 (a request and the error), 30:00 (another \
+         model), 66:00 and 68:00"
+    );
+    let set_since = |since: i64| {
+        let db = &db;
+        async move {
+            sqlx::query("UPDATE usage_levels SET since = ? WHERE name = 'model_minutes'")
+                .bind(since)
+                .execute(db)
+                .await
+                .expect("since");
+        }
+    };
+    let stat = |query: String| {
+        let console = &console;
+        async move { stat_of(&console.get(&format!("/api/log/stat?{query}")).await) }
+    };
+    // Ragged at both ends and inside no whole hour: 1100 .. 4100 after the hour.
+    let range = format!(
+        "start_timestamp={}&end_timestamp={}",
+        base + 1100,
+        base + 4100
+    );
+    let everything = vec![5, 15_500, 55, 65];
+    // The minutes started after these records (the migration's time): the logs answer.
+    assert!(scalar(&db, "SELECT since FROM usage_levels").await > base + 4100);
+    assert_eq!(stat(range.clone()).await, everything);
+    set_since(0).await;
+    assert_eq!(stat(range.clone()).await, everything, "the minutes agree");
+    assert_eq!(
+        stat(format!("{range}&model_name=gpt-other")).await,
+        vec![1, 500, 11, 13]
+    );
+    // A log row of a whole minute gone behind the aggregates' back: still counted, so the
+    // minutes answered; the seconds at the ends (4080 .. 4100) still come from the logs.
+    sqlx::query("DELETE FROM logs WHERE request_id IN ('req_minutes_1', 'req_minutes_4')")
+        .execute(&db)
+        .await
+        .expect("delete");
+    assert_eq!(stat(range.clone()).await, vec![4, 7_500, 44, 52]);
+    set_since(now + 60).await;
+    assert_eq!(
+        stat(range.clone()).await,
+        vec![3, 6_500, 33, 39],
+        "before the minutes hold everything, the logs answer"
+    );
+    // The retention prunes the minutes before its cut-off, oldest hour first.
+    set_since(0).await;
+    assert_eq!(
+        shared
+            .delete_usage_minutes_before(base + 1260)
+            .await
+            .expect("prune"),
+        1
+    );
+    assert_eq!(
+        shared
+            .delete_usage_minutes_before(base + 1260)
+            .await
+            .expect("prune"),
+        0
+    );
+    assert_eq!(stat(range).await, vec![3, 6_500, 33, 39]);
+    db.close().await;
+}
+on_every_backend!(partial_hours_read_the_minutes);

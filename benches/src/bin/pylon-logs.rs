@@ -1,7 +1,6 @@
 //! `pylon-logs`: logs and statistics at a real operator's size. Fills a fresh database
 //! (SQLite, or MySQL and Redis) with `--rows` relay log rows (default 50 million, over 30
-//! days, 1 000 users, 5 000 keys, 50 models, 20 channels) and their per-hour aggregates (both
-//! levels),
+//! days, 1 000 users, 5 000 keys, 50 models, 20 channels) and their aggregates (every level),
 //! starts `pylon-proxy` (which starts the control plane) on it, signs in as root and times the
 //! admin and user log lists (first pages, every filter) and statistics (`/api/log/stat`,
 //! `/api/data/`) over real HTTP, each `--repeat` times. Then the log retention deletes the
@@ -234,16 +233,19 @@ async fn set_up_and_fill(
     };
     let pool = AnyPool::connect(&fresh.database_url).await?;
     fill(&pool, fresh.backend, &shape).await?;
-    let (logged, aggregated): (i64, i64) = sqlx::query_as(
+    let (logged, aggregated, hours, minutes): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM logs), (SELECT CAST(SUM(requests + errors) AS SIGNED) \
-         FROM usage_hourly_models)",
+         FROM usage_hourly_models), (SELECT CAST(SUM(requests + errors) AS SIGNED) \
+         FROM usage_model_hours), (SELECT CAST(SUM(requests + errors) AS SIGNED) \
+         FROM usage_model_minutes)",
     )
     .fetch_one(&pool)
     .await?;
     pool.close().await;
-    if u64::try_from(logged)? != options.rows || logged != aggregated {
+    if u64::try_from(logged)? != options.rows || [aggregated, hours, minutes] != [logged; 3] {
         bail!(
-            "filled {logged} rows, aggregated {aggregated}; expected {}",
+            "filled {logged} rows, aggregated {aggregated} (by model and hour {hours}, \
+             by model and minute {minutes}); expected {}",
             options.rows
         );
     }
@@ -308,8 +310,12 @@ async fn fill(pool: &AnyPool, backend: Backend, shape: &Shape) -> anyhow::Result
         let sql = log_rows::logs_statement(backend, shape, offset, count);
         pool.execute(sqlx::AssertSqlSafe(sql)).await?;
         let up_to = max_log_id(pool).await?;
-        let sql = log_rows::per_key_aggregates(backend, last_id, up_to);
-        pool.execute(sqlx::AssertSqlSafe(sql)).await?;
+        for sql in [
+            log_rows::per_key_aggregates(backend, last_id, up_to),
+            log_rows::minute_aggregates(backend, last_id, up_to),
+        ] {
+            pool.execute(sqlx::AssertSqlSafe(sql)).await?;
+        }
         last_id = up_to;
         offset += count;
         if offset % (10 * ROWS_PER_STATEMENT) == 0 || offset == shape.rows {
@@ -327,7 +333,9 @@ async fn fill(pool: &AnyPool, backend: Backend, shape: &Shape) -> anyhow::Result
         built.elapsed().as_secs_f64()
     );
     let aggregated = Instant::now();
-    pool.execute(log_rows::model_aggregates()).await?;
+    for sql in log_rows::model_aggregates() {
+        pool.execute(sql).await?;
+    }
     pool.execute("DROP TABLE bench_digits").await?;
     println!(
         "  everyone's aggregates in {:.0} s; filled in {:.0} s",

@@ -1,6 +1,7 @@
 //! Log retention: request log rows older than a cut-off are deleted a small batch at a time, so
 //! that no statement holds locks long enough to stall the settlement writer. The per-hour
-//! aggregates (`usage_hourly`) are a separate table and stay.
+//! aggregates are separate tables and stay; everyone's per-minute rows, which only answer the
+//! partial hours of a range the logs answered before, go with the logs.
 
 use super::{Db, DbError};
 use sqlx::AssertSqlSafe;
@@ -27,5 +28,23 @@ impl Db {
             query = query.bind(*id);
         }
         Ok(query.execute(self.pool()).await?.rows_affected())
+    }
+
+    /// Deletes everyone's per-minute usage rows of minutes before `cutoff`, at most an hour of
+    /// them per call (the oldest), read and deleted by their primary key; answers how many went.
+    pub async fn delete_usage_minutes_before(&self, cutoff: i64) -> Result<u64, DbError> {
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(minute) FROM usage_model_minutes")
+            .fetch_one(self.pool())
+            .await?;
+        let Some(oldest) = oldest.filter(|oldest| *oldest < cutoff) else {
+            return Ok(0);
+        };
+        Ok(
+            sqlx::query("DELETE FROM usage_model_minutes WHERE minute < ?")
+                .bind(cutoff.min(oldest + 3600))
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
     }
 }

@@ -1,11 +1,17 @@
-//! Per-hour usage aggregates at two levels: `usage_hourly`, one row per hour × user × key × model
-//! × channel × group, and `usage_hourly_models`, the same summed over users and keys (hour ×
-//! model × channel × group). The settlement batch adds its fresh records to both in the
-//! transaction that writes their log rows, so the aggregates always equal the sums of the logs;
-//! statistics read them instead of scanning the logs (everyone's from the smaller table, a user's
-//! or a key's from the wider one), and fall back to the logs only for what an hourly row cannot
-//! answer (a key name, a log type other than consume, the part of a time range that is not whole
-//! hours).
+//! Usage aggregates, per hour at three levels and per minute at one:
+//!
+//! - `usage_hourly`: hour × user × key × model × channel × group;
+//! - `usage_hourly_models`: the same summed over users and keys (hour × model × channel ×
+//!   group);
+//! - `usage_model_hours`: everyone's per hour and model (the dashboard's bars);
+//! - `usage_model_minutes`: everyone's per minute and model (the whole minutes of a partial
+//!   hour).
+//!
+//! The settlement batch adds its fresh records to all of them in the transaction that writes
+//! their log rows, so the aggregates always equal the sums of the logs; statistics read the
+//! smallest level that answers them, and fall back to the logs only for what no level can (a
+//! key name, a log type other than consume, the seconds of a range that are not whole minutes,
+//! the partial hours of a user's or a key's range).
 
 use super::settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord};
 use super::{Db, DbError, Dialect, LogFilter, LogStat};
@@ -13,6 +19,7 @@ use sqlx::AssertSqlSafe;
 use std::collections::BTreeMap;
 
 const HOUR: i64 = 3600;
+const MINUTE: i64 = 60;
 
 /// The key of one aggregate row.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,15 +55,40 @@ struct UsageSums {
     ttft_count: i64,
 }
 
+/// What one record adds to its aggregate rows: consume records count as requests with their
+/// tokens and quota, error records as errors only; other types are not relayed requests (None).
+fn record_sums(r: &RelayRecord) -> Option<UsageSums> {
+    if r.log_type == LOG_TYPE_ERROR {
+        return Some(UsageSums {
+            errors: 1,
+            ..UsageSums::default()
+        });
+    }
+    if r.log_type != LOG_TYPE_CONSUME {
+        return None;
+    }
+    let streamed = r.is_stream && r.ttft_ms > 0;
+    Some(UsageSums {
+        requests: 1,
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+        cached_tokens: r.cached_tokens,
+        quota: r.quota,
+        use_time_ms: r.use_time_ms.max(0),
+        ttft_ms: if streamed { r.ttft_ms } else { 0 },
+        ttft_count: i64::from(streamed),
+        ..UsageSums::default()
+    })
+}
+
 /// The aggregate additions of a batch's records, in key order (so that nodes writing at once
-/// lock rows in the same order). Consume records count as requests with their tokens and quota;
-/// error records count as errors only; other types are not relayed requests.
+/// lock rows in the same order).
 fn sums_of(records: &[&RelayRecord]) -> BTreeMap<UsageKey, UsageSums> {
     let mut sums: BTreeMap<UsageKey, UsageSums> = BTreeMap::new();
     for r in records {
-        if r.log_type != LOG_TYPE_CONSUME && r.log_type != LOG_TYPE_ERROR {
+        let Some(added) = record_sums(r) else {
             continue;
-        }
+        };
         let key = UsageKey {
             hour: r.created_at - r.created_at.rem_euclid(HOUR),
             user_id: r.user_id,
@@ -65,20 +97,20 @@ fn sums_of(records: &[&RelayRecord]) -> BTreeMap<UsageKey, UsageSums> {
             channel_id: r.channel_id,
             group: r.group.clone(),
         };
-        let row = sums.entry(key).or_default();
-        if r.log_type == LOG_TYPE_ERROR {
-            row.errors += 1;
-            continue;
-        }
-        row.requests += 1;
-        row.prompt_tokens = row.prompt_tokens.saturating_add(r.prompt_tokens);
-        row.completion_tokens = row.completion_tokens.saturating_add(r.completion_tokens);
-        row.cached_tokens = row.cached_tokens.saturating_add(r.cached_tokens);
-        row.quota = row.quota.saturating_add(r.quota);
-        row.use_time_ms = row.use_time_ms.saturating_add(r.use_time_ms.max(0));
-        if r.is_stream && r.ttft_ms > 0 {
-            row.ttft_ms = row.ttft_ms.saturating_add(r.ttft_ms);
-            row.ttft_count += 1;
+        sums.entry(key).or_default().add(&added);
+    }
+    sums
+}
+
+/// The additions to everyone's per-minute rows (minute × model), in key order.
+fn minute_sums(records: &[&RelayRecord]) -> BTreeMap<(i64, String), UsageSums> {
+    let mut sums: BTreeMap<(i64, String), UsageSums> = BTreeMap::new();
+    for r in records {
+        if let Some(added) = record_sums(r) {
+            let minute = r.created_at - r.created_at.rem_euclid(MINUTE);
+            sums.entry((minute, r.model_name.clone()))
+                .or_default()
+                .add(&added);
         }
     }
     sums
@@ -113,6 +145,18 @@ fn model_sums(sums: &BTreeMap<UsageKey, UsageSums>) -> BTreeMap<ModelKey, UsageS
         models.entry(model).or_default().add(row);
     }
     models
+}
+
+/// Everyone's per-model sums folded over channels and groups: `(hour, model)` in key order.
+fn model_hour_sums(models: &BTreeMap<ModelKey, UsageSums>) -> BTreeMap<(i64, String), UsageSums> {
+    let mut hours: BTreeMap<(i64, String), UsageSums> = BTreeMap::new();
+    for (key, row) in models {
+        hours
+            .entry((key.hour, key.model_name.clone()))
+            .or_default()
+            .add(row);
+    }
+    hours
 }
 
 /// Aggregate rows per upsert statement (at most 15 parameters each).
@@ -158,6 +202,7 @@ pub(super) async fn add_usage(
         },
     )
     .await?;
+    let model_hours: Vec<_> = model_hour_sums(&models).into_iter().collect();
     let models: Vec<_> = models.into_iter().collect();
     upsert(
         tx,
@@ -174,10 +219,36 @@ pub(super) async fn add_usage(
                 .bind(k.group.clone())
         },
     )
+    .await?;
+    upsert(
+        tx,
+        dialect,
+        "usage_model_hours",
+        "hour, model_name",
+        2,
+        &model_hours,
+        bind_period,
+    )
+    .await?;
+    let minutes: Vec<_> = minute_sums(records).into_iter().collect();
+    upsert(
+        tx,
+        dialect,
+        "usage_model_minutes",
+        "minute, model_name",
+        2,
+        &minutes,
+        bind_period,
+    )
     .await
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the key of a per-period row of everyone's: the period's first second and the model.
+fn bind_period<'q>(query: AnyQuery<'q>, key: &(i64, String)) -> AnyQuery<'q> {
+    query.bind(key.0).bind(key.1.clone())
+}
 
 /// Adds `rows` (a key of `key_len` columns, bound by `bind_key`, and its sums) to `table`.
 async fn upsert<K>(
@@ -219,27 +290,32 @@ async fn upsert<K>(
 /// answer (`hour >= from AND hour < until`) and the partial hours at either end the logs answer.
 #[derive(Debug, PartialEq, Eq)]
 struct SplitRange {
-    /// Whole hours, when there is at least one.
-    hours: Option<(i64, i64)>,
+    /// Whole periods (hours, or minutes), when there is at least one.
+    whole: Option<(i64, i64)>,
     /// Inclusive `[start, end]` ranges of seconds left to the logs.
     edges: Vec<(i64, i64)>,
 }
 
 fn split_range(start: i64, end: i64) -> SplitRange {
+    split_range_by(start, end, HOUR)
+}
+
+/// [`split_range`] for periods of `span` seconds (whole minutes, whole hours).
+fn split_range_by(start: i64, end: i64, span: i64) -> SplitRange {
     let start = start.max(0);
     let from = if start > 0 {
-        start.div_euclid(HOUR) * HOUR + if start % HOUR == 0 { 0 } else { HOUR }
+        start.div_euclid(span) * span + if start % span == 0 { 0 } else { span }
     } else {
         0
     };
     let until = if end > 0 {
-        (end.saturating_add(1)).div_euclid(HOUR) * HOUR
+        (end.saturating_add(1)).div_euclid(span) * span
     } else {
         i64::MAX
     };
     if end > 0 && from >= until {
         return SplitRange {
-            hours: None,
+            whole: None,
             edges: vec![(start, end)],
         };
     }
@@ -251,9 +327,26 @@ fn split_range(start: i64, end: i64) -> SplitRange {
         edges.push((until, end));
     }
     SplitRange {
-        hours: Some((from, until)),
+        whole: Some((from, until)),
         edges,
     }
+}
+
+/// Adds `part` to `total`.
+fn add_stat(total: &mut LogStat, part: &LogStat) {
+    total.quota += part.quota;
+    total.requests += part.requests;
+    total.prompt_tokens += part.prompt_tokens;
+    total.completion_tokens += part.completion_tokens;
+}
+
+/// Whether a filter selects everyone's rows by model at most (no user, key, channel or
+/// group): what everyone's per-model levels answer.
+fn everyone_by_model(filter: &LogFilter) -> bool {
+    filter.user_id.is_none()
+        && filter.token_id == 0
+        && filter.channel_id == 0
+        && filter.group.is_empty()
 }
 
 /// One bar of new-api's dashboard (`/api/data/`): a model's use in one hour.
@@ -319,23 +412,98 @@ impl Db {
             return self.logs_stat(&filter).await;
         }
         let range = split_range(filter.start_timestamp, filter.end_timestamp);
-        let mut total = match range.hours {
+        let mut total = match range.whole {
             Some((from, until)) => self.aggregate_stat(&filter, from, until).await?,
             None => LogStat::default(),
         };
         for (start, end) in range.edges {
-            let edge = LogFilter {
-                start_timestamp: start,
-                end_timestamp: end,
-                ..filter.clone()
-            };
-            let part = self.logs_stat(&edge).await?;
-            total.quota += part.quota;
-            total.requests += part.requests;
-            total.prompt_tokens += part.prompt_tokens;
-            total.completion_tokens += part.completion_tokens;
+            let part = self.edge_stat(&filter, start, end).await?;
+            add_stat(&mut total, &part);
         }
         Ok(total)
+    }
+
+    /// Sums of a partial hour `[start, end]`: its whole minutes from everyone's per-minute
+    /// rows when the filter is everyone's (by model at most) and the minutes hold every record
+    /// then; the rest (seconds at either end, other filters, earlier times) from the logs.
+    async fn edge_stat(
+        &self,
+        filter: &LogFilter,
+        start: i64,
+        end: i64,
+    ) -> Result<LogStat, DbError> {
+        let logs = |start: i64, end: i64| LogFilter {
+            start_timestamp: start,
+            end_timestamp: end,
+            ..filter.clone()
+        };
+        if !everyone_by_model(filter) {
+            return self.logs_stat(&logs(start, end)).await;
+        }
+        let since = self.minute_level_since().await?;
+        let mut total = LogStat::default();
+        let mut start = start;
+        if start < since {
+            add_stat(
+                &mut total,
+                &self.logs_stat(&logs(start, end.min(since - 1))).await?,
+            );
+            if end < since {
+                return Ok(total);
+            }
+            start = since;
+        }
+        let split = split_range_by(start, end, MINUTE);
+        if let Some((from, until)) = split.whole {
+            add_stat(
+                &mut total,
+                &self.minute_stat(&filter.model_name, from, until).await?,
+            );
+        }
+        for (start, end) in split.edges {
+            add_stat(&mut total, &self.logs_stat(&logs(start, end)).await?);
+        }
+        Ok(total)
+    }
+
+    /// Since when everyone's per-minute rows hold every record (unix seconds; the migration
+    /// that made them set it, a database filled with them has 0).
+    async fn minute_level_since(&self) -> Result<i64, DbError> {
+        let since: Option<i64> =
+            sqlx::query_scalar("SELECT since FROM usage_levels WHERE name = 'model_minutes'")
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(since.unwrap_or(i64::MAX))
+    }
+
+    /// Sums of everyone's per-minute rows of minutes `[from, until)`, of one model or all.
+    async fn minute_stat(&self, model: &str, from: i64, until: i64) -> Result<LogStat, DbError> {
+        let model_clause = if model.is_empty() {
+            ""
+        } else {
+            " AND model_name = ?"
+        };
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(quota), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(requests), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(prompt_tokens), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) \
+             FROM usage_model_minutes WHERE minute >= ? AND minute < ?{model_clause}"
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(sql))
+            .bind(from)
+            .bind(until);
+        if !model.is_empty() {
+            query = query.bind(model);
+        }
+        let (quota, requests, prompt_tokens, completion_tokens) =
+            query.fetch_one(self.pool()).await?;
+        Ok(LogStat {
+            quota,
+            requests,
+            prompt_tokens,
+            completion_tokens,
+        })
     }
 
     /// Sums of the aggregate rows of hours `[from, until)` matching the filter's user, key,
@@ -346,7 +514,9 @@ impl Db {
         from: i64,
         until: i64,
     ) -> Result<LogStat, DbError> {
-        let table = if filter.user_id.is_none() && filter.token_id == 0 {
+        let table = if everyone_by_model(filter) {
+            "usage_model_hours"
+        } else if filter.user_id.is_none() && filter.token_id == 0 {
             "usage_hourly_models"
         } else {
             "usage_hourly"
@@ -424,18 +594,19 @@ impl Db {
         start: i64,
         end: i64,
     ) -> Result<Vec<QuotaDatum>, DbError> {
-        let (table, user_clause) = if user_id.is_some() {
-            ("usage_hourly", " AND user_id = ?")
-        } else {
-            ("usage_hourly_models", "")
-        };
-        let sql = format!(
+        let sql = if user_id.is_some() {
             "SELECT model_name, hour AS created_at, CAST(SUM(requests) AS SIGNED) AS count, \
              CAST(SUM(quota) AS SIGNED) AS quota, \
              CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS token_used \
-             FROM {table} WHERE hour >= ? AND hour <= ?{user_clause} \
+             FROM usage_hourly WHERE hour >= ? AND hour <= ? AND user_id = ? \
              GROUP BY hour, model_name HAVING SUM(requests) > 0 ORDER BY hour, model_name"
-        );
+        } else {
+            // Everyone's: one row per hour and model already, read in its key's order.
+            "SELECT model_name, hour AS created_at, requests AS count, quota, \
+             prompt_tokens + completion_tokens AS token_used \
+             FROM usage_model_hours WHERE hour >= ? AND hour <= ? AND requests > 0 \
+             ORDER BY hour, model_name"
+        };
         let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end);
         if let Some(id) = user_id {
             query = query.bind(id);
@@ -517,7 +688,7 @@ mod tests {
         assert_eq!(
             split_range(0, 0),
             SplitRange {
-                hours: Some((0, i64::MAX)),
+                whole: Some((0, i64::MAX)),
                 edges: vec![]
             }
         );
@@ -525,7 +696,7 @@ mod tests {
         assert_eq!(
             split_range(7200, 10799),
             SplitRange {
-                hours: Some((7200, 10800)),
+                whole: Some((7200, 10800)),
                 edges: vec![]
             }
         );
@@ -533,7 +704,7 @@ mod tests {
         assert_eq!(
             split_range(7300, 14500),
             SplitRange {
-                hours: Some((10800, 14400)),
+                whole: Some((10800, 14400)),
                 edges: vec![(7300, 10799), (14400, 14500)]
             }
         );
@@ -541,7 +712,7 @@ mod tests {
         assert_eq!(
             split_range(7300, 7400),
             SplitRange {
-                hours: None,
+                whole: None,
                 edges: vec![(7300, 7400)]
             }
         );
@@ -549,8 +720,26 @@ mod tests {
         assert_eq!(
             split_range(7300, 0),
             SplitRange {
-                hours: Some((10800, i64::MAX)),
+                whole: Some((10800, i64::MAX)),
                 edges: vec![(7300, 10799)]
+            }
+        );
+    }
+
+    #[test]
+    fn partial_hours_split_into_whole_minutes_and_seconds() {
+        assert_eq!(
+            split_range_by(1100, 4100, MINUTE),
+            SplitRange {
+                whole: Some((1140, 4080)),
+                edges: vec![(1100, 1139), (4080, 4100)]
+            }
+        );
+        assert_eq!(
+            split_range_by(1100, 1130, MINUTE),
+            SplitRange {
+                whole: None,
+                edges: vec![(1100, 1130)]
             }
         );
     }

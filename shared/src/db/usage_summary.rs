@@ -1,8 +1,8 @@
 //! Usage summaries for the seeds' statistics routes (seed 001's `/api/stats`,
 //! `/api/channel-usage` and `/api/user/stats`, seed 002's `/api/usage/stats` and
 //! `/api/admin/stats`): totals and breakdowns by model or channel over whole hours, read only
-//! from the per-hour aggregates (`usage_hourly` for one user, `usage_hourly_models` for
-//! everyone), never from the logs, so they cost the same at ten million log rows as at ten and
+//! from the per-hour aggregates (`usage_hourly` for one user, `usage_model_hours` and
+//! `usage_hourly_models` for everyone), never from the logs, so they cost the same at ten million log rows as at ten and
 //! survive log retention and `DELETE /api/log/`.
 
 use super::{Db, DbError};
@@ -75,12 +75,18 @@ const SUMS: &str = "CAST(COALESCE(SUM(requests), 0) AS SIGNED) AS requests, \
     CAST(COALESCE(SUM(completion_tokens), 0) AS SIGNED) AS completion_tokens, \
     CAST(COALESCE(SUM(cached_tokens), 0) AS SIGNED) AS cached_tokens";
 
-/// `FROM ... WHERE ...` of a scope and range; its parameters are the range's bounds, then the
-/// user id of a user scope.
-fn source(scope: UsageScope) -> &'static str {
-    match scope {
-        UsageScope::Everyone => "FROM usage_hourly_models WHERE hour >= ? AND hour <= ?",
-        UsageScope::User(_) => "FROM usage_hourly WHERE hour >= ? AND hour <= ? AND user_id = ?",
+/// `FROM ... WHERE ...` of a scope and range, for totals (`by` None) or a breakdown; its
+/// parameters are the range's bounds, then the user id of a user scope. Everyone's totals and
+/// models come from the per-model hours, everyone's channels from the per-channel ones.
+fn source(scope: UsageScope, by: Option<UsageDimension>) -> &'static str {
+    match (scope, by) {
+        (UsageScope::Everyone, Some(UsageDimension::Channel)) => {
+            "FROM usage_hourly_models WHERE hour >= ? AND hour <= ?"
+        }
+        (UsageScope::Everyone, _) => "FROM usage_model_hours WHERE hour >= ? AND hour <= ?",
+        (UsageScope::User(_), _) => {
+            "FROM usage_hourly WHERE hour >= ? AND hour <= ? AND user_id = ?"
+        }
     }
 }
 
@@ -98,7 +104,7 @@ impl Db {
         scope: UsageScope,
         range: HourRange,
     ) -> Result<UsageTotals, DbError> {
-        let sql = format!("SELECT {SUMS} {}", source(scope));
+        let sql = format!("SELECT {SUMS} {}", source(scope, None));
         let mut query = sqlx::query_as(AssertSqlSafe(sql))
             .bind(range.from)
             .bind(range.until);
@@ -123,7 +129,7 @@ impl Db {
         let sql = format!(
             "SELECT CAST({column} AS CHAR) AS `key`, {SUMS} {} GROUP BY {column} \
              HAVING SUM(requests) + SUM(errors) > 0 ORDER BY quota DESC, {column}",
-            source(scope)
+            source(scope, Some(by))
         );
         let mut query = sqlx::query_as::<_, KeyedTotals>(AssertSqlSafe(sql))
             .bind(range.from)
