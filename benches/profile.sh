@@ -12,6 +12,9 @@
 # /proc over the measured window, divided by the requests answered in it): a quick A/B of one
 # setting, e.g. PYLON__SERVER__WORK_STEALING=true bash benches/profile.sh --cpu. PYLON_BIN_DIR points
 # it at other binaries (a copy of another commit's release build, for an A/B of two commits).
+# With --held N it holds N streams open at once (the mock sends a chunk a second, 20 in all)
+# and prints the proxy's memory per held stream: (peak RSS - RSS before) / N. E.g. the
+# upstream over HTTP/2: PYLON__RELAY__UPSTREAM_HTTP2=prior_knowledge bash benches/profile.sh --held 1000
 #
 # Everything runs on loopback and stops when the script ends.
 set -euo pipefail
@@ -21,14 +24,16 @@ seconds=10
 stream=""
 strace=""
 cpu=""
+held=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --stream) stream="--stream"; shift ;;
         --strace) strace=1; shift ;;
         --cpu) cpu=1; shift ;;
+        --held) held="$2"; stream="--stream"; connections="$2"; seconds=20; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
-        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--connections N] [--seconds S]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N] [--connections N] [--seconds S]" >&2; exit 2 ;;
     esac
 done
 
@@ -48,7 +53,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 mock_port=$(port); proxy_port=$(port); metrics_port=$(port); control_port=$(port)
 
 taskset -c 0 "$bin/mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 \
-    --ttft-ms 0 --chunks 20 >"$run/mock.log" 2>&1 &
+    --ttft-ms 0 --chunks 20 ${held:+--chunk-interval-ms 1000} >"$run/mock.log" 2>&1 &
 pids+=($!)
 (
     cd "$run"
@@ -88,6 +93,23 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+if [[ -n "$held" ]]; then
+    ulimit -n 65536 2>/dev/null || true
+    rss() { awk '/VmRSS/ {print $2}' "/proc/$proxy_pid/status"; }
+    before=$(rss)
+    taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --model bench-json \
+        --mode closed --concurrency "$held" --duration 15 --max-requests "$held" --stream \
+        >"$run/load.txt" 2>&1 &
+    load_pid=$!
+    peak=$before
+    while kill -0 "$load_pid" 2>/dev/null; do
+        now=$(rss); (( now > peak )) && peak=$now
+        sleep 0.2
+    done
+    cat "$run/load.txt"
+    python3 -c "print(f'proxy RSS {$before} KiB before, {$peak} KiB at the peak: {($peak-$before)/$held:.1f} KiB per held stream ({$held} streams)')"
+    exit 0
+fi
 echo "profiling pid $proxy_pid for ${seconds}s at $connections connections ${stream:+(streams)}; run directory $run"
 taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --model bench-json \
     --mode closed --concurrency "$connections" --warmup 2 --duration "$((seconds + 2))" $stream \

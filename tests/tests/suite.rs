@@ -152,6 +152,8 @@ mod system_info;
 mod tokens;
 #[path = "two_factor.rs"]
 mod two_factor;
+#[path = "upstream_http2.rs"]
+mod upstream_http2;
 #[path = "user_admin.rs"]
 mod user_admin;
 #[path = "user_channels.rs"]

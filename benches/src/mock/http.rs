@@ -26,6 +26,8 @@ pub(crate) struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub keep_alive: bool,
+    /// `HTTP/1.1` (or `HTTP/1.0`), or `HTTP/2`.
+    pub version: &'static str,
 }
 
 impl Request {
@@ -110,6 +112,11 @@ pub(crate) async fn read_request(
         headers,
         body: Vec::new(),
         keep_alive: false,
+        version: if version == "HTTP/1.0" {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        },
     };
     let connection = req.header("connection").unwrap_or("").to_ascii_lowercase();
     req.keep_alive = if version == "HTTP/1.0" {

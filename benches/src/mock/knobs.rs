@@ -186,6 +186,7 @@ mod tests {
                 .collect(),
             body: Vec::new(),
             keep_alive: true,
+            version: "HTTP/1.1",
         }
     }
 

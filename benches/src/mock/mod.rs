@@ -26,6 +26,7 @@ mod openai;
 mod record;
 mod rng;
 mod server;
+mod sink;
 mod sse;
 mod text;
 

@@ -24,6 +24,8 @@ pub struct RecordedRequest {
     pub form: Vec<FormField>,
     /// When the whole request had arrived.
     pub received_at: Instant,
+    /// `HTTP/1.1` (or `HTTP/1.0`), or `HTTP/2` (h2c).
+    pub version: &'static str,
 }
 
 impl RecordedRequest {
@@ -41,6 +43,7 @@ impl RecordedRequest {
             json: json.cloned(),
             form,
             received_at,
+            version: req.version,
         }
     }
 

@@ -1,5 +1,7 @@
 //! The running server: accepts connections, reads requests, applies delays and injected
-//! errors, routes to the endpoint handlers and writes their answers.
+//! errors, routes to the endpoint handlers and writes their answers. A connection that opens
+//! with HTTP/2's preface is served as h2c (prior knowledge), one task per stream; any other
+//! as HTTP/1.1 with keep-alive.
 
 use super::config::MockConfig;
 use super::errors::{self, Dialect};
@@ -7,6 +9,7 @@ use super::handler::{Ctx, HandlerResult, Reply};
 use super::http::{self, Conn, ReadError, Request, Response};
 use super::knobs::Knobs;
 use super::record::RecordedRequest;
+use super::sink::Sink;
 use super::sse::{self, Ending};
 use super::{anthropic, gemini, openai, rng};
 use serde_json::{Value, json};
@@ -14,9 +17,12 @@ use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+/// How long an HTTP/2 stream cut on purpose waits before its reset.
+const H2_ABORT_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// State shared by the handle and every connection.
 pub(crate) struct Shared {
@@ -80,7 +86,7 @@ pub(crate) async fn accept_loop(
                     tokio::select! {
                         _ = stopped(&mut shutdown) => {}
                         // A peer that goes away mid-exchange is normal for a mock; nothing to do.
-                        _ = connection(stream, &shared) => {}
+                        _ = connection(stream, shared) => {}
                     }
                 });
             }
@@ -98,10 +104,21 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Serves one keep-alive connection, request after request.
-async fn connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
+/// Serves one connection: HTTP/2 when it opens with the h2 preface (`PRI * HTTP/2.0`), else
+/// HTTP/1.1 request after request.
+async fn connection(stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut conn = BufReader::with_capacity(16 * 1024, stream);
+    // No HTTP/1 method starts with "PRI": three bytes tell the protocols apart.
+    while conn.buffer().len() < 3 {
+        let before = conn.buffer().len();
+        if conn.fill_buf().await?.len() == before {
+            return Ok(());
+        }
+    }
+    if conn.buffer().starts_with(b"PRI") {
+        return h2_connection(conn, shared).await;
+    }
     loop {
         let mut max_body = 0;
         let limit = || {
@@ -123,10 +140,82 @@ async fn connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             }
         };
         let keep_alive = req.keep_alive;
-        if exchange(&mut conn, req, shared).await? == Ending::Aborted || !keep_alive {
+        let mut sink = Sink::H1 {
+            conn: &mut conn,
+            keep_alive,
+        };
+        if exchange(&mut sink, req, &shared).await? == Ending::Aborted || !keep_alive {
             return Ok(());
         }
     }
+}
+
+/// Serves an h2c connection: each stream's request read whole, then answered by its own task.
+async fn h2_connection(conn: Conn, shared: Arc<Shared>) -> io::Result<()> {
+    let mut connection = h2::server::handshake(conn)
+        .await
+        .map_err(io::Error::other)?;
+    while let Some(accepted) = connection.accept().await {
+        let (request, respond) = accepted.map_err(io::Error::other)?;
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            // A stream the client resets or a body over the limit ends only that stream.
+            let _ = h2_stream(request, respond, &shared).await;
+        });
+    }
+    Ok(())
+}
+
+async fn h2_stream(
+    request: ::http::Request<h2::RecvStream>,
+    respond: h2::server::SendResponse<bytes::Bytes>,
+    shared: &Shared,
+) -> io::Result<()> {
+    let (head, mut incoming) = request.into_parts();
+    let max_body = shared.config().max_body_bytes;
+    let mut body = Vec::new();
+    while let Some(data) = incoming.data().await {
+        let data = data.map_err(io::Error::other)?;
+        let _ = incoming.flow_control().release_capacity(data.len());
+        body.extend_from_slice(&data);
+        if body.len() > max_body {
+            let message = format!("Request body larger than {max_body} bytes.");
+            let resp = errors::error(Dialect::OpenAi, 413, &message, None);
+            let mut sink = Sink::H2 {
+                respond,
+                body: None,
+            };
+            return sink.full(&resp).await;
+        }
+    }
+    let headers = head
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let req = Request {
+        method: head.method.as_str().to_string(),
+        path: head.uri.path().to_string(),
+        query: head.uri.query().map(str::to_string),
+        headers,
+        body,
+        keep_alive: true,
+        version: "HTTP/2",
+    };
+    let mut sink = Sink::H2 {
+        respond,
+        body: None,
+    };
+    if exchange(&mut sink, req, shared).await? == Ending::Aborted {
+        // A reset discards the stream's frames still queued: give the connection a moment
+        // to write what was sent, as a dying upstream would have.
+        tokio::time::sleep(H2_ABORT_PAUSE).await;
+        sink.abort();
+    }
+    Ok(())
 }
 
 /// Answers a request that cannot be read and closes the connection. The unread rest of the
@@ -142,7 +231,7 @@ async fn refuse(conn: &mut Conn, resp: &Response) -> io::Result<()> {
 }
 
 /// Answers one request.
-async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<Ending> {
+async fn exchange(sink: &mut Sink<'_>, req: Request, shared: &Shared) -> io::Result<Ending> {
     let received = Instant::now();
     let config = shared.config();
     let json = parse_json(&req);
@@ -158,7 +247,7 @@ async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<
     let dialect = Dialect::of(&req.path);
     let mut knobs = match Knobs::resolve(&config, &req) {
         Ok(knobs) => knobs,
-        Err(message) => return full(conn, &req, errors::error(dialect, 400, &message, None)).await,
+        Err(message) => return full(sink, errors::error(dialect, 400, &message, None)).await,
     };
     knobs.limit_completion(json.as_ref());
     if !knobs.delay.is_zero() || knobs.jitter_ms > 0 {
@@ -173,7 +262,7 @@ async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<
     if let Some(status) = injected {
         let message = errors::injected_message(status);
         let resp = errors::error(dialect, status, message, knobs.retry_after.as_deref());
-        return full(conn, &req, resp).await;
+        return full(sink, resp).await;
     }
     let ctx = Ctx {
         req: &req,
@@ -182,25 +271,25 @@ async fn exchange(conn: &mut Conn, req: Request, shared: &Shared) -> io::Result<
         config: &config,
     };
     match route(&ctx) {
-        Ok(Reply::Stream(stream)) => sse::send(conn, stream, &knobs, req.keep_alive).await,
+        Ok(Reply::Stream(stream)) => sse::send(sink, stream, &knobs).await,
         Ok(Reply::Full(mut resp)) => {
             // A forced success status (e.g. 201) replaces 200 on the normal body.
             if let Some(status) = knobs.status.filter(|s| *s < 400) {
                 resp.status = status;
             }
             if let Some(sent) = knobs.cut_body {
-                http::write_cut_response(conn, &resp, sent).await?;
+                sink.cut(&resp, sent).await?;
                 tokio::time::sleep(knobs.stall_body).await;
                 return Ok(Ending::Aborted);
             }
-            full(conn, &req, resp).await
+            full(sink, resp).await
         }
-        Err(resp) => full(conn, &req, resp).await,
+        Err(resp) => full(sink, resp).await,
     }
 }
 
-async fn full(conn: &mut Conn, req: &Request, resp: Response) -> io::Result<Ending> {
-    http::write_response(conn, &resp, req.keep_alive).await?;
+async fn full(sink: &mut Sink<'_>, resp: Response) -> io::Result<Ending> {
+    sink.full(&resp).await?;
     Ok(Ending::Complete)
 }
 

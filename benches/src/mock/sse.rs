@@ -1,9 +1,9 @@
 //! Paced streams: writes a stream's events on absolute deadlines
-//! (`start + ttft + i * interval`, so pacing never drifts), each event as its own HTTP chunk,
-//! and ends it cleanly or aborts it mid-way.
+//! (`start + ttft + i * interval`, so pacing never drifts), each event as its own HTTP/1.1
+//! chunk or HTTP/2 data frame, and ends it cleanly or aborts it mid-way.
 
-use super::http::{self, Conn};
 use super::knobs::Knobs;
+use super::sink::Sink;
 use super::{rng, text};
 use std::io;
 use std::time::Duration;
@@ -66,18 +66,17 @@ pub(crate) fn named_event(name: &str, json: &str) -> Vec<u8> {
 /// Sends the stream: head at once, opening events and chunk 0 at `ttft`, chunk `i` at
 /// `ttft + i * interval` (plus jitter), closing events right after the last chunk.
 pub(crate) async fn send(
-    conn: &mut Conn,
+    sink: &mut Sink<'_>,
     mut stream: Stream,
     knobs: &Knobs,
-    keep_alive: bool,
 ) -> io::Result<Ending> {
-    http::write_stream_head(conn, stream.content_type, keep_alive).await?;
+    sink.stream_head(stream.content_type).await?;
     let start = Instant::now();
     let size = knobs.chunk_bytes();
     let mut events = Vec::new();
     sleep_until(deadline(start, knobs, 0)).await;
     stream.source.opening(&mut events);
-    write_all(conn, &mut events).await?;
+    write_all(sink, &mut events).await?;
     for i in 0..knobs.chunks {
         if i > 0 {
             sleep_until(deadline(start, knobs, i)).await;
@@ -86,14 +85,14 @@ pub(crate) async fn send(
             return Ok(Ending::Aborted);
         }
         let event = stream.source.delta(i, &text::chunk_text(i, size));
-        http::write_chunk(conn, &event).await?;
+        sink.chunk(&event).await?;
     }
     if knobs.abort_after == Some(knobs.chunks) {
         return Ok(Ending::Aborted);
     }
     stream.source.closing(&mut events);
-    write_all(conn, &mut events).await?;
-    http::write_last_chunk(conn).await?;
+    write_all(sink, &mut events).await?;
+    sink.end_stream().await?;
     Ok(Ending::Complete)
 }
 
@@ -101,9 +100,9 @@ fn deadline(start: Instant, knobs: &Knobs, index: u32) -> Instant {
     start + knobs.ttft + knobs.interval * index + Duration::from_millis(rng::up_to(knobs.jitter_ms))
 }
 
-async fn write_all(conn: &mut Conn, events: &mut Vec<Vec<u8>>) -> io::Result<()> {
+async fn write_all(sink: &mut Sink<'_>, events: &mut Vec<Vec<u8>>) -> io::Result<()> {
     for event in events.drain(..) {
-        http::write_chunk(conn, &event).await?;
+        sink.chunk(&event).await?;
     }
     Ok(())
 }

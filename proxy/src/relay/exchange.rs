@@ -11,8 +11,10 @@ use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::HttpPeer;
+use pingora::protocols::ALPN;
 use pingora::protocols::http::client::HttpSession;
 use pingora::proxy::Session;
+use pylon_shared::config::UpstreamHttp2;
 use pylon_shared::pricing::Usage;
 use pylon_shared::usage::{StreamFormat, StreamScanner, usage_from_json};
 use std::net::SocketAddr;
@@ -24,6 +26,14 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub(super) const USAGE_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Idle pooled upstream connections are kept this long.
 const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Requests one HTTP/2 upstream connection carries at once (upstreams announce their own
+/// limit, commonly 100 or more; the lower one applies).
+const H2_STREAMS: usize = 100;
+/// HTTP/2 receive windows: a stream may have this much unread before the upstream waits, and
+/// all streams of a connection together the connection's (the protocol's default, 64 KiB,
+/// would let a few fast answers stall every other stream of the connection).
+const H2_STREAM_WINDOW: u32 = 256 * 1024;
+const H2_CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 /// Client request headers passed upstream.
 const PASSED_HEADERS: &[&str] = &[
     "accept",
@@ -123,6 +133,8 @@ pub struct Attempt<'a> {
     /// Where and what to send (path with prefix, `key=` removed; headers; body).
     pub target: Target<'a>,
     pub timeouts: Timeouts,
+    /// Which HTTP version to speak to the upstream.
+    pub http2: UpstreamHttp2,
 }
 
 /// Why an attempt failed before anything reached the client.
@@ -188,6 +200,7 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
     peer.options.connection_timeout = Some(timeouts.connect);
     peer.options.total_connection_timeout = Some(timeouts.connect);
     peer.options.idle_timeout = Some(POOL_IDLE);
+    offer_http2(&mut peer, attempt.http2);
 
     let connected = timeouts
         .within(
@@ -307,6 +320,21 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
         started,
     )
     .await
+}
+
+/// Sets which HTTP versions the connection to `peer` offers (ALPN over TLS; prior knowledge
+/// for a plain-text HTTP/2 upstream) and how an HTTP/2 connection is shared.
+fn offer_http2(peer: &mut HttpPeer, mode: UpstreamHttp2) {
+    peer.options.alpn = match mode {
+        UpstreamHttp2::Off => ALPN::H1,
+        UpstreamHttp2::Negotiate if peer.is_tls() => ALPN::H2H1,
+        UpstreamHttp2::Negotiate => ALPN::H1,
+        UpstreamHttp2::PriorKnowledge if peer.is_tls() => ALPN::H2H1,
+        UpstreamHttp2::PriorKnowledge => ALPN::H2,
+    };
+    peer.options.max_h2_streams = H2_STREAMS;
+    peer.options.h2_stream_window_size = Some(H2_STREAM_WINDOW);
+    peer.options.h2_connection_window_size = Some(H2_CONNECTION_WINDOW);
 }
 
 #[expect(

@@ -360,6 +360,7 @@ impl Relay {
                 request: &request,
                 target,
                 timeouts: self.timeouts(started),
+                http2: self.config.upstream_http2,
             };
             let _stream = request.stream.then(|| self.metrics.stream_started());
             let outcome = exchange::run(&self.connector, attempt, session).await;

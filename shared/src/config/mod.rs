@@ -145,6 +145,21 @@ pub struct RelayConfig {
     pub shed_after_ms: u64,
     pub key_cache_capacity: usize,
     pub unknown_key_ttl_ms: u64,
+    pub upstream_http2: UpstreamHttp2,
+}
+
+/// Which HTTP version the relay speaks to upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamHttp2 {
+    /// HTTP/1.1 only.
+    Off,
+    /// Over TLS, offer HTTP/2 and HTTP/1.1 and use what the upstream picks (ALPN), as Go's
+    /// client (new-api's) does; plain-text upstreams get HTTP/1.1.
+    Negotiate,
+    /// As `negotiate` over TLS; plain-text upstreams get HTTP/2 at once (h2c with prior
+    /// knowledge), for upstreams known to speak it.
+    PriorKnowledge,
 }
 
 /// The shared admission counters (Redis).
