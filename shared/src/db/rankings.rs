@@ -23,7 +23,7 @@ impl Db {
     ) -> Result<Vec<(String, i64)>, DbError> {
         Ok(sqlx::query_as(
             "SELECT model_name, CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS t \
-             FROM usage_hourly WHERE hour >= ? AND hour <= ? GROUP BY model_name \
+             FROM usage_model_hours WHERE hour >= ? AND hour <= ? GROUP BY model_name \
              HAVING SUM(prompt_tokens) + SUM(completion_tokens) > 0 ORDER BY t DESC, model_name",
         )
         .bind(from)
@@ -42,7 +42,7 @@ impl Db {
         Ok(sqlx::query_as(
             "SELECT hour - (hour % ?) AS bucket, model_name, \
              CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS t \
-             FROM usage_hourly WHERE hour >= ? AND hour <= ? \
+             FROM usage_model_hours WHERE hour >= ? AND hour <= ? \
              GROUP BY bucket, model_name \
              HAVING SUM(prompt_tokens) + SUM(completion_tokens) > 0 ORDER BY bucket, model_name",
         )
