@@ -144,7 +144,10 @@ pub const OPTIONS: &[Known] = &[
     option("WaffoCurrency", ""),
     option("WaffoUnitPrice", "1"),
     option("WaffoMinTopUp", "1"),
-    option("WaffoPayMethods", pylon_shared::payment::waffo::DEFAULT_PAY_METHODS),
+    option(
+        "WaffoPayMethods",
+        pylon_shared::payment::waffo::DEFAULT_PAY_METHODS,
+    ),
     // Models, groups and pricing.
     option("ModelRatio", ""),
     option("ModelPrice", ""),

@@ -299,7 +299,11 @@ mod tests {
         let signature = sign(&private, body).expect("sign");
         assert_eq!(verify(&public, body, &signature), Ok(()));
         assert_eq!(
-            verify(&public, br#"{"eventType":"PAYMENT_NOTIFICATION" }"#, &signature),
+            verify(
+                &public,
+                br#"{"eventType":"PAYMENT_NOTIFICATION" }"#,
+                &signature
+            ),
             Err(WaffoError::BadSignature)
         );
         assert_eq!(
@@ -353,7 +357,10 @@ mod tests {
     #[test]
     fn the_redirect_is_read_from_the_order_action() {
         let web = r#"{"actionType":"WEB","webUrl":"https://pay.waffo.com/c/1"}"#;
-        assert_eq!(redirect_url(web).as_deref(), Some("https://pay.waffo.com/c/1"));
+        assert_eq!(
+            redirect_url(web).as_deref(),
+            Some("https://pay.waffo.com/c/1")
+        );
         let deeplink = r#"{"actionType":"DEEPLINK","webUrl":"https://w","deeplinkUrl":"app://d"}"#;
         assert_eq!(redirect_url(deeplink).as_deref(), Some("app://d"));
         assert_eq!(redirect_url("{}"), None);
@@ -401,7 +408,9 @@ mod tests {
         assert_eq!(defaults[0].pay_method_type, "CREDITCARD,DEBITCARD");
         assert_eq!(defaults[1].pay_method_name, "APPLEPAY");
         assert_eq!(parse_pay_methods("{broken"), defaults);
-        let custom = parse_pay_methods(r#"[{"name":"PayPal","payMethodType":"EWALLET","payMethodName":"PAYPAL"}]"#);
+        let custom = parse_pay_methods(
+            r#"[{"name":"PayPal","payMethodType":"EWALLET","payMethodName":"PAYPAL"}]"#,
+        );
         assert_eq!(custom.len(), 1);
         assert_eq!(custom[0].pay_method_name, "PAYPAL");
         assert_eq!(custom[0].icon, "");

@@ -37,7 +37,9 @@ pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Byte
         waffo::private_key(&settings.waffo.private_key),
         waffo::public_key(&settings.waffo.public_key),
     ) else {
-        tracing::error!("waffo webhook: keys do not read; check WaffoPrivateKey and WaffoPublicCert");
+        tracing::error!(
+            "waffo webhook: keys do not read; check WaffoPrivateKey and WaffoPublicCert"
+        );
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let signature = headers
