@@ -21,6 +21,7 @@ pub mod query_plans;
 pub mod registration_fixtures;
 pub mod smtp_sink;
 pub mod user_admin_fixtures;
+pub mod waffo_gateway;
 
 pub use backend::Backend;
 pub use client::Console;

@@ -98,6 +98,8 @@ mod payments_secrets;
 mod payments_seed001;
 #[path = "payments_seed004.rs"]
 mod payments_seed004;
+#[path = "payments_waffo.rs"]
+mod payments_waffo;
 #[path = "playground.rs"]
 mod playground;
 #[path = "prefill_groups.rs"]

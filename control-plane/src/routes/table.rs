@@ -305,6 +305,8 @@ pub fn routes() -> Vec<Route> {
         module(POST, "/api/user/stripe/pay", User, payment::router),
         module(POST, "/api/user/stripe/amount", User, payment::router),
         module(POST, "/api/user/creem/pay", User, payment::router),
+        module(POST, "/api/user/waffo/pay", User, payment::router),
+        module(POST, "/api/user/waffo/amount", User, payment::router),
         module(GET, "/api/payment/qrcode", User, payment::router),
         module(POST, "/api/coupon/redeem", User, topup::router),
         // Gateways' callbacks, authenticated by their signatures.
@@ -312,6 +314,7 @@ pub fn routes() -> Vec<Route> {
         module(POST, "/api/user/epay/notify", Public, payment::router),
         module(POST, "/api/stripe/webhook", Public, payment::router),
         module(POST, "/api/creem/webhook", Public, payment::router),
+        module(POST, "/api/waffo/webhook", Public, payment::router),
         module(POST, "/api/payment/wechat/notify", Public, payment::router),
         // Plans and their orders (seed 002), referral commissions (seed 001).
         module(GET, "/api/plans", User, plan::router),

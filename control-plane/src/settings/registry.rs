@@ -129,6 +129,25 @@ pub const OPTIONS: &[Known] = &[
     option("StripeUnitPrice", "8"),
     option("StripeMinTopUp", "1"),
     option("StripePromotionCodesEnabled", "false"),
+    option("WaffoEnabled", "false"),
+    option("WaffoSandbox", "false"),
+    option("WaffoApiKey", ""),
+    option("WaffoPrivateKey", ""),
+    option("WaffoPublicCert", ""),
+    option("WaffoSandboxApiKey", ""),
+    option("WaffoSandboxPrivateKey", ""),
+    option("WaffoSandboxPublicCert", ""),
+    option("WaffoMerchantId", ""),
+    option("WaffoNotifyUrl", ""),
+    option("WaffoReturnUrl", ""),
+    // Unset: USD.
+    option("WaffoCurrency", ""),
+    option("WaffoUnitPrice", "1"),
+    option("WaffoMinTopUp", "1"),
+    option(
+        "WaffoPayMethods",
+        pylon_shared::payment::waffo::DEFAULT_PAY_METHODS,
+    ),
     // Models, groups and pricing.
     option("ModelRatio", ""),
     option("ModelPrice", ""),
@@ -178,6 +197,7 @@ const NUMBER_OPTIONS: &[&str] = &["LogRetentionDays"];
 const JSON_OPTIONS: &[&str] = &[
     "Chats",
     "PayMethods",
+    "WaffoPayMethods",
     "TopupGroupRatio",
     "ModelRatio",
     "ModelPrice",

@@ -7,6 +7,7 @@ pub mod epay;
 pub mod money;
 pub mod secret_options;
 pub mod stripe;
+pub mod waffo;
 pub mod wechat;
 
 /// Hex-encoded HMAC-SHA256 of `message` under `secret` (Stripe and Creem sign this way).

@@ -1,5 +1,6 @@
 //! The payment credentials kept in the `options` table (Stripe's API and webhook secrets, the
-//! EPay key, Creem's API key and webhook secret, WeChat Pay's private key and API v3 key) are
+//! EPay key, Creem's API key and webhook secret, WeChat Pay's private key and API v3 key,
+//! Waffo's API keys and merchant private keys, production and sandbox) are
 //! stored sealed with the key encryption secret, like the copy of each API key, so that a
 //! database dump alone does not reveal them. A sealed value carries [`SEALED_PREFIX`]; a value
 //! without it is a plaintext one stored before sealing existed, still read as it is until it is
@@ -8,7 +9,7 @@
 use crate::crypto;
 
 /// The option names that hold a payment credential.
-pub const SECRET_OPTIONS: [&str; 7] = [
+pub const SECRET_OPTIONS: [&str; 11] = [
     "StripeApiSecret",
     "StripeWebhookSecret",
     "EpayKey",
@@ -16,6 +17,10 @@ pub const SECRET_OPTIONS: [&str; 7] = [
     "CreemWebhookSecret",
     "WechatPayPrivateKey",
     "WechatPayApiV3Key",
+    "WaffoApiKey",
+    "WaffoPrivateKey",
+    "WaffoSandboxApiKey",
+    "WaffoSandboxPrivateKey",
 ];
 
 /// Marks a sealed value (then base64 of nonce || ciphertext, see [`crypto::seal`]).

@@ -1,10 +1,11 @@
 //! Paying for top-ups through gateways: EPay (`POST /api/user/pay`), Stripe
-//! (`POST /api/user/stripe/pay`, `POST /api/user/stripe/amount`) and Creem
-//! (`POST /api/user/creem/pay`, by product). An order is created pending
+//! (`POST /api/user/stripe/pay`, `POST /api/user/stripe/amount`), Creem
+//! (`POST /api/user/creem/pay`, by product) and Waffo (`POST /api/user/waffo/pay`,
+//! `POST /api/user/waffo/amount`). An order is created pending
 //! with the quota and the money it stands for fixed, so that a callback can later be checked
 //! against it (signature, merchant, amount, currency). The gateways' callbacks credit the
-//! orders: `GET|POST /api/user/epay/notify`, `POST /api/stripe/webhook` and
-//! `POST /api/creem/webhook`. Plan orders (`routes::order`) are paid through WeChat Pay Native:
+//! orders: `GET|POST /api/user/epay/notify`, `POST /api/stripe/webhook`,
+//! `POST /api/creem/webhook` and `POST /api/waffo/webhook`. Plan orders (`routes::order`) are paid through WeChat Pay Native:
 //! `GET /api/payment/qrcode` and its notification `POST /api/payment/wechat/notify`.
 //!
 //! These routes answer in new-api's payment shape: `{"message": "success", "data": ...}`, or
@@ -18,6 +19,8 @@ mod http;
 pub mod settings;
 pub(crate) mod stripe_pay;
 mod stripe_webhook;
+mod waffo_pay;
+mod waffo_webhook;
 mod wechat_notify;
 mod wechat_qrcode;
 
@@ -43,6 +46,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/stripe/webhook", post(stripe_webhook::webhook))
         .route("/api/user/creem/pay", post(creem_pay::pay))
         .route("/api/creem/webhook", post(creem_webhook::webhook))
+        .route("/api/user/waffo/pay", post(waffo_pay::pay))
+        .route("/api/user/waffo/amount", post(waffo_pay::amount))
+        .route("/api/waffo/webhook", post(waffo_webhook::webhook))
         .route("/api/payment/qrcode", get(wechat_qrcode::qrcode))
         .route("/api/payment/wechat/notify", post(wechat_notify::notify))
 }

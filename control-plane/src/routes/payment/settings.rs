@@ -13,9 +13,16 @@
 //! (`payment_setting.order_expire_minutes`, default 30) and the inviter's share of each paid
 //! top-up (`ReferralCommissionRate`, default 0: none).
 //!
-//! Pylon adds `StripeApiBaseUrl`, `CreemApiBaseUrl` and `WechatPayApiBaseUrl` (default `https://api.stripe.com`), so that a test or a
-//! proxy can stand in for Stripe's API, and `StripeCurrency` (default `usd`), the currency of
-//! `StripePriceId`, which a paid session must report.
+//! Waffo (`WaffoEnabled`, `WaffoSandbox`, and for each of production and sandbox an API key,
+//! the merchant's private key and Waffo's public key: `WaffoApiKey`, `WaffoPrivateKey`,
+//! `WaffoPublicCert`, `WaffoSandboxApiKey`, `WaffoSandboxPrivateKey`, `WaffoSandboxPublicCert`;
+//! `WaffoMerchantId`, `WaffoNotifyUrl`, `WaffoReturnUrl`, `WaffoCurrency` (default USD),
+//! `WaffoUnitPrice` (default 1), `WaffoMinTopUp` (default 1), `WaffoPayMethods`).
+//!
+//! Pylon adds `StripeApiBaseUrl`, `CreemApiBaseUrl`, `WechatPayApiBaseUrl` and `WaffoApiBaseUrl`
+//! (default: the gateway's own API), so that a test or a proxy can stand in for a gateway's API,
+//! and `StripeCurrency` (default `usd`), the currency of `StripePriceId`, which a paid session
+//! must report.
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -23,6 +30,7 @@ use pylon_shared::db::{CompletionRules, now_secs};
 use pylon_shared::payment::creem;
 use pylon_shared::payment::money::Decimal6;
 use pylon_shared::payment::secret_options::{self, Stored};
+use pylon_shared::payment::waffo;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -71,6 +79,7 @@ pub struct PaymentSettings {
     pub creem_products: Vec<creem::Product>,
     pub creem_api_base: String,
     pub wechat: WechatSettings,
+    pub waffo: WaffoSettings,
     /// Seconds a pending order waits for its payment before it expires.
     pub order_expire_secs: i64,
     /// The inviter's share of each paid top-up of an invitee (0: no commission).
@@ -107,6 +116,84 @@ impl WechatSettings {
     }
 }
 
+/// Waffo's settings, for the environment in force (production, or sandbox when
+/// `WaffoSandbox` is on).
+pub struct WaffoSettings {
+    /// `WaffoEnabled`: whether new orders may be paid through Waffo. Notifications of orders
+    /// already placed are still credited while it is off, as in new-api.
+    pub switched_on: bool,
+    pub api_key: String,
+    /// The merchant's private key (base64 PKCS#8, or PEM).
+    pub private_key: String,
+    /// Waffo's public key (base64 X.509, or PEM), which signs its answers and notifications.
+    pub public_key: String,
+    /// Empty: not sent, and not checked on notifications.
+    pub merchant_id: String,
+    /// Where Waffo notifies payments (`WaffoNotifyUrl`, else the callback address's
+    /// `/api/waffo/webhook`; empty when neither is set).
+    pub notify_url: String,
+    /// Where the payer returns (`WaffoReturnUrl`, else the site's top-up history).
+    pub return_url: String,
+    /// Upper case (`USD`).
+    pub currency: String,
+    pub unit_price: Decimal6,
+    pub min_topup: i64,
+    pub pay_methods: Vec<waffo::PayMethod>,
+    pub api_base: String,
+}
+
+impl WaffoSettings {
+    /// Whether the keys of the environment in force are all set (enough to verify and answer
+    /// a notification).
+    pub fn configured(&self) -> bool {
+        !self.api_key.is_empty() && !self.private_key.is_empty() && !self.public_key.is_empty()
+    }
+
+    /// Whether top-ups through Waffo are offered.
+    pub fn enabled(&self) -> bool {
+        self.switched_on && self.configured()
+    }
+
+    fn load(text: &dyn Fn(&str) -> String, callback_address: &str, server_address: &str) -> Self {
+        let sandbox = text("WaffoSandbox") == "true";
+        let pick = |production: &str, test: &str| text(if sandbox { test } else { production });
+        let notify_url = match text("WaffoNotifyUrl") {
+            url if !url.is_empty() => url,
+            _ if callback_address.is_empty() => String::new(),
+            _ => format!("{callback_address}/api/waffo/webhook"),
+        };
+        let return_url = match text("WaffoReturnUrl") {
+            url if !url.is_empty() => url,
+            _ => format!("{server_address}/console/topup?show_history=true"),
+        };
+        let api_base = match text("WaffoApiBaseUrl") {
+            base if !base.is_empty() => base.trim_end_matches('/').to_string(),
+            _ if sandbox => waffo::SANDBOX_API_BASE.to_string(),
+            _ => waffo::PRODUCTION_API_BASE.to_string(),
+        };
+        Self {
+            switched_on: text("WaffoEnabled") == "true",
+            api_key: pick("WaffoApiKey", "WaffoSandboxApiKey"),
+            private_key: pick("WaffoPrivateKey", "WaffoSandboxPrivateKey"),
+            public_key: pick("WaffoPublicCert", "WaffoSandboxPublicCert"),
+            merchant_id: text("WaffoMerchantId"),
+            notify_url,
+            return_url,
+            currency: match text("WaffoCurrency").to_ascii_uppercase() {
+                currency if currency.is_empty() => "USD".to_string(),
+                currency => currency,
+            },
+            unit_price: Decimal6::parse(&text("WaffoUnitPrice"))
+                .ok()
+                .filter(|price| !price.is_zero())
+                .unwrap_or(Decimal6::ONE),
+            min_topup: text("WaffoMinTopUp").parse::<i64>().unwrap_or(1),
+            pay_methods: waffo::parse_pay_methods(&text("WaffoPayMethods")),
+            api_base,
+        }
+    }
+}
+
 impl PaymentSettings {
     /// Reads the current options. A malformed value falls back to its default, as in new-api
     /// (the option update route checks what it can).
@@ -129,6 +216,12 @@ impl PaymentSettings {
         let custom_callback = text("CustomCallbackAddress")
             .trim_end_matches('/')
             .to_string();
+        let callback_address = if custom_callback.is_empty() {
+            server_address.clone()
+        } else {
+            custom_callback
+        };
+        let waffo = WaffoSettings::load(&text, &callback_address, &server_address);
         let stripe_api_base = match text("StripeApiBaseUrl") {
             base if base.is_empty() => DEFAULT_STRIPE_API.to_string(),
             base => base.trim_end_matches('/').to_string(),
@@ -149,11 +242,7 @@ impl PaymentSettings {
                 .into_iter()
                 .filter_map(|(k, v)| k.parse::<i64>().ok().map(|k| (k, v)))
                 .collect(),
-            callback_address: if custom_callback.is_empty() {
-                server_address.clone()
-            } else {
-                custom_callback
-            },
+            callback_address,
             server_address,
             stripe_api_secret: text("StripeApiSecret"),
             stripe_webhook_secret: text("StripeWebhookSecret"),
@@ -191,6 +280,7 @@ impl PaymentSettings {
                     base => base.trim_end_matches('/').to_string(),
                 },
             },
+            waffo,
             order_expire_secs: int(
                 "payment_setting.order_expire_minutes",
                 DEFAULT_ORDER_EXPIRE_MINUTES,

@@ -1,5 +1,5 @@
 //! `GET /api/user/topup/info`: what the top-up page shows, in new-api's fields: which ways to
-//! pay are on, the EPay methods (and Stripe when configured), minimum amounts, the preset
+//! pay are on, the EPay methods (and Stripe and Waffo when configured), Waffo's methods, minimum amounts, the preset
 //! amounts and their discounts.
 
 use crate::app::AppState;
@@ -26,6 +26,15 @@ pub async fn info(State(app): State<AppState>, _: AuthUser) -> ApiResult {
             "min_topup": settings.stripe_min_topup.to_string(),
         }));
     }
+    let waffo = &settings.waffo;
+    if waffo.enabled() && !settings.has_pay_method("waffo") {
+        pay_methods.push(json!({
+            "name": "Waffo (Global Payment)",
+            "type": "waffo",
+            "color": "rgba(var(--semi-blue-5), 1)",
+            "min_topup": waffo.min_topup.to_string(),
+        }));
+    }
     // Discounts as numbers, read from their exact text.
     let discount: serde_json::Map<String, Value> = settings
         .amount_discount
@@ -46,6 +55,9 @@ pub async fn info(State(app): State<AppState>, _: AuthUser) -> ApiResult {
         "enable_online_topup": settings.epay_enabled(),
         "enable_stripe_topup": settings.stripe_enabled(),
         "enable_creem_topup": settings.creem_enabled(),
+        "enable_waffo_topup": waffo.enabled(),
+        "waffo_pay_methods": waffo.enabled().then_some(&waffo.pay_methods),
+        "waffo_min_topup": waffo.min_topup,
         "enable_redemption": true,
         "pay_methods": pay_methods,
         "min_topup": settings.min_topup,
