@@ -42,7 +42,9 @@ bin="${PYLON_BIN_DIR:-$root/target/release}"
 for b in pylon-proxy pylon-control-plane mock-upstream pylon-load; do
     [[ -x "$bin/$b" ]] || { echo "missing $bin/$b: run cargo build --release --bins" >&2; exit 1; }
 done
-command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 1; }
+if [[ -z "$cpu$held$strace" ]]; then
+    command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 1; }
+fi
 
 run="$(mktemp -d /tmp/pylon-profile.XXXXXX)"
 pids=()
