@@ -16,11 +16,11 @@
 
 use super::{
     account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
-    export, group,
-    health, invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
-    payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
-    secure_verification, setup, shop, stats, status, status_monitor, subscription, system_info,
-    token, topup, two_factor, usage, user, user_admin, user_channel, vendor,
+    export, group, health, invitation, log, metrics, model, model_sync, oidc, option, order,
+    passkey, payment, payment_orders, perf, plan, prefill_group, price_sync, pricing, public,
+    rankings, redemption, secure_verification, setup, shop, stats, status, status_monitor,
+    subscription, system_info, token, topup, two_factor, usage, user, user_admin, user_channel,
+    vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;

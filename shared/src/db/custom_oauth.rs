@@ -116,7 +116,11 @@ impl Db {
         &self,
         enabled_only: bool,
     ) -> Result<Vec<CustomOAuthProviderRow>, DbError> {
-        let filter = if enabled_only { "WHERE enabled = 1 " } else { "" };
+        let filter = if enabled_only {
+            "WHERE enabled = 1 "
+        } else {
+            ""
+        };
         let query = sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM {TABLE} {filter}ORDER BY id"
         )));
@@ -174,7 +178,9 @@ impl Db {
             Ok(result) => Ok(ProviderWrite::Done(
                 super::inserted_id(&mut conn, self.dialect(), &result).await?,
             )),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(ProviderWrite::SlugTaken),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Ok(ProviderWrite::SlugTaken)
+            }
             Err(e) => Err(e.into()),
         }
     }

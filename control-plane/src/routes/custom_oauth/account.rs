@@ -220,11 +220,19 @@ async fn create(
     if usable_username(&external.username) {
         names.push(external.username.clone());
     }
-    names.push(format!("{}_{}", provider.slug, app.db.max_user_id().await? + 1));
+    names.push(format!(
+        "{}_{}",
+        provider.slug,
+        app.db.max_user_id().await? + 1
+    ));
     for attempt in 0..SUFFIX_ATTEMPTS {
         let candidate = match names.get(attempt) {
             Some(name) => name.clone(),
-            None => format!("{}_{}", provider.slug, random_alphanumeric(6).to_lowercase()),
+            None => format!(
+                "{}_{}",
+                provider.slug,
+                random_alphanumeric(6).to_lowercase()
+            ),
         };
         let user = NewUser {
             username: &candidate,
@@ -324,8 +332,7 @@ async fn sync(
     {
         profile.email = Some(&email);
     }
-    if settings.sync_group_on_login && !identity.group.is_empty() && identity.group != user.group
-    {
+    if settings.sync_group_on_login && !identity.group.is_empty() && identity.group != user.group {
         profile.group = Some(&identity.group);
     }
     // Never a root's role, and only to a common user or an administrator.
@@ -345,7 +352,10 @@ async fn sync(
         return Ok(());
     }
     if !app.db.sync_external_profile(user.id, &profile).await? {
-        tracing::info!(user = user.id, "custom OAuth profile sync skipped: username taken");
+        tracing::info!(
+            user = user.id,
+            "custom OAuth profile sync skipped: username taken"
+        );
         return Ok(());
     }
     app.changes.publish(Topic::User, user.id).await?;

@@ -22,7 +22,11 @@ pub async fn unbind(
 ) -> ApiResult {
     let provider_id = provider_id(&params)?;
     remove(&app, user.id, provider_id).await?;
-    tracing::info!(user = user.id, provider = provider_id, "custom OAuth binding removed");
+    tracing::info!(
+        user = user.id,
+        provider = provider_id,
+        "custom OAuth binding removed"
+    );
     Ok(envelope::ok_message("Unbound successfully"))
 }
 
@@ -50,7 +54,11 @@ pub async fn of_user(app: &App, user_id: i64) -> Result<Vec<Value>, ApiError> {
 
 /// Removes `user_id`'s binding to `provider_id`; refused when there is none.
 pub async fn remove(app: &App, user_id: i64, provider_id: i64) -> Result<(), ApiError> {
-    if !app.db.unbind_external_identity(user_id, provider_id).await? {
+    if !app
+        .db
+        .unbind_external_identity(user_id, provider_id)
+        .await?
+    {
         return Err(ApiError::invalid("No binding to this OAuth provider"));
     }
     Ok(())

@@ -32,11 +32,12 @@ pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {
         return None;
     }
-    path.split('.').try_fold(value, |current, key| match current {
-        Value::Object(fields) => fields.get(key),
-        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
+    path.split('.')
+        .try_fold(value, |current, key| match current {
+            Value::Object(fields) => fields.get(key),
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
 }
 
 /// A scalar as text (a number as its digits, as gjson's `String()`); empty for anything else.
@@ -57,12 +58,11 @@ pub fn text_at(value: &Value, path: &str) -> String {
 /// The non-empty texts at `path`: each item of an array, or the one scalar.
 pub fn candidates_at(value: &Value, path: &str) -> Vec<String> {
     match lookup(value, path) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(text)
+        Some(Value::Array(items)) => items.iter().map(text).filter(|t| !t.is_empty()).collect(),
+        Some(scalar) => Some(text(scalar))
             .filter(|t| !t.is_empty())
+            .into_iter()
             .collect(),
-        Some(scalar) => Some(text(scalar)).filter(|t| !t.is_empty()).into_iter().collect(),
         None => Vec::new(),
     }
 }
@@ -176,7 +176,10 @@ mod tests {
             ..Settings::default()
         };
         let groups = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(mapped_group(&groups(&["ghost", "staff"]), &settings, &known), "vip");
+        assert_eq!(
+            mapped_group(&groups(&["ghost", "staff"]), &settings, &known),
+            "vip"
+        );
         assert_eq!(mapped_group(&groups(&["eng"]), &settings, &known), "");
         settings.group_mapping_mode = "mapping_first".into();
         assert_eq!(mapped_group(&groups(&["eng"]), &settings, &known), "eng");

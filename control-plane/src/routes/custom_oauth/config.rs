@@ -322,7 +322,10 @@ impl Provider {
         } else {
             crypto::open(&app.secrets.key_encryption, &row.client_secret).unwrap_or_else(|| {
                 // Sealed under another key encryption secret: the provider will refuse it.
-                tracing::warn!(provider = row.id, "custom OAuth client secret cannot be opened");
+                tracing::warn!(
+                    provider = row.id,
+                    "custom OAuth client secret cannot be opened"
+                );
                 String::new()
             })
         };
@@ -408,7 +411,12 @@ mod tests {
     #[test]
     fn every_request_field_is_a_draft_field() {
         let draft = serde_json::to_value(Draft::default()).unwrap();
-        let names: Vec<&str> = draft.as_object().unwrap().keys().map(String::as_str).collect();
+        let names: Vec<&str> = draft
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         for (field, _) in FIELDS {
             assert!(names.contains(field), "{field} is not stored");
         }

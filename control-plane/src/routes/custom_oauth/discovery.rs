@@ -47,7 +47,8 @@ pub async fn discovery(
             "The discovery URL is invalid: only http and https are supported",
         ));
     }
-    let failed = |why: String| ApiError::invalid(format!("Failed to get the discovery document: {why}"));
+    let failed =
+        |why: String| ApiError::invalid(format!("Failed to get the discovery document: {why}"));
     let response = client()?
         .get(&target)
         .header(ACCEPT, "application/json")
@@ -55,14 +56,25 @@ pub async fn discovery(
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "custom OAuth discovery failed");
-            failed(if e.is_timeout() { "timed out" } else { "unreachable" }.to_string())
+            failed(
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "unreachable"
+                }
+                .to_string(),
+            )
         })?;
     let status = response.status();
     let body = read_body(response)
         .await
         .map_err(|_| failed("unreadable answer".to_string()))?;
     if status != reqwest::StatusCode::OK {
-        let text: String = String::from_utf8_lossy(&body).trim().chars().take(512).collect();
+        let text: String = String::from_utf8_lossy(&body)
+            .trim()
+            .chars()
+            .take(512)
+            .collect();
         return Err(failed(if text.is_empty() {
             format!("HTTP {}", status.as_u16())
         } else {
@@ -72,7 +84,9 @@ pub async fn discovery(
     let document: Value = serde_json::from_slice(&body)
         .ok()
         .filter(Value::is_object)
-        .ok_or_else(|| ApiError::invalid("Failed to parse the discovery document: not a JSON object"))?;
+        .ok_or_else(|| {
+            ApiError::invalid("Failed to parse the discovery document: not a JSON object")
+        })?;
     Ok(envelope::ok(json!({
         "well_known_url": target,
         "discovery": document,

@@ -71,10 +71,8 @@ async fn redeem(
         .header(ACCEPT, "application/json")
         .form(&form);
     if basic {
-        let credentials = STANDARD.encode(format!(
-            "{}:{}",
-            provider.client_id, provider.client_secret
-        ));
+        let credentials =
+            STANDARD.encode(format!("{}:{}", provider.client_id, provider.client_secret));
         request = request.header(AUTHORIZATION, format!("Basic {credentials}"));
     }
     let response = request

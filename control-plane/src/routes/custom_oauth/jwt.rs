@@ -52,7 +52,9 @@ pub fn public_key(pem: &str) -> Result<DecodingKey, Refusal> {
 fn pem_block(text: &str) -> Option<(String, Vec<u8>)> {
     let text = text.trim();
     let (label, rest) = text.strip_prefix("-----BEGIN ")?.split_once("-----")?;
-    let body = rest.split_once(format!("-----END {label}-----").as_str())?.0;
+    let body = rest
+        .split_once(format!("-----END {label}-----").as_str())?
+        .0;
     let label = label.to_string();
     let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     let der = STANDARD.decode(base64).ok()?;
@@ -65,8 +67,8 @@ pub async fn verify(
     settings: &Settings,
     token: &str,
 ) -> Result<Value, Refusal> {
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|e| Refusal::Token(format!("malformed ({e})")))?;
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|e| Refusal::Token(format!("malformed ({e})")))?;
     let key = if settings.public_key.is_empty() {
         jwks_key(call, &settings.jwks_url, header.kid.as_deref(), header.alg).await?
     } else {
@@ -89,7 +91,9 @@ pub async fn verify(
     if !claims.is_object() {
         return Err(Refusal::Token("its claims are not an object".into()));
     }
-    if !settings.issuer.is_empty() && claims["iss"].as_str().map(str::trim) != Some(&settings.issuer) {
+    if !settings.issuer.is_empty()
+        && claims["iss"].as_str().map(str::trim) != Some(&settings.issuer)
+    {
         return Err(Refusal::Token("issuer mismatch".into()));
     }
     if !settings.audience.is_empty() {

@@ -91,5 +91,8 @@ async fn answer(app: &AppState, id: i64, message: &str) -> ApiResult {
     let provider = Provider::load(app, id)
         .await?
         .ok_or_else(|| ApiError::invalid(NOT_FOUND))?;
-    Ok(Json(json!({ "success": true, "message": message, "data": provider.view() })).into_response())
+    Ok(
+        Json(json!({ "success": true, "message": message, "data": provider.view() }))
+            .into_response(),
+    )
 }

@@ -164,7 +164,11 @@ async fn mapped(
 }
 
 /// Refuses an account without an id, or with one too long to store.
-fn check_external_id(provider: &Provider, user: &ExternalUser, field: &str) -> Result<(), ApiError> {
+fn check_external_id(
+    provider: &Provider,
+    user: &ExternalUser,
+    field: &str,
+) -> Result<(), ApiError> {
     if user.id.is_empty() {
         return Err(ApiError::invalid(format!(
             "{} returned no user id (field {field})",

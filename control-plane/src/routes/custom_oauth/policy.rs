@@ -249,11 +249,23 @@ mod tests {
     #[test]
     fn policies_are_checked() {
         for (raw, why) in [
-            (json!({"logic": "xor", "conditions": [{"field": "a", "op": "eq"}]}), "logic"),
+            (
+                json!({"logic": "xor", "conditions": [{"field": "a", "op": "eq"}]}),
+                "logic",
+            ),
             (json!({"logic": "and"}), "at least one"),
-            (json!({"conditions": [{"field": " ", "op": "eq"}]}), "field is required"),
-            (json!({"conditions": [{"field": "a", "op": "like"}]}), "unsupported"),
-            (json!({"conditions": [{"field": "a", "op": "in", "value": 1}]}), "array"),
+            (
+                json!({"conditions": [{"field": " ", "op": "eq"}]}),
+                "field is required",
+            ),
+            (
+                json!({"conditions": [{"field": "a", "op": "like"}]}),
+                "unsupported",
+            ),
+            (
+                json!({"conditions": [{"field": "a", "op": "in", "value": 1}]}),
+                "array",
+            ),
             (json!({"groups": [{"logic": "and"}]}), "group[0]"),
         ] {
             let refused = Policy::parse(&raw.to_string()).unwrap_err();
@@ -267,13 +279,27 @@ mod tests {
         let claims = json!({"org": "acme", "level": "3", "roles": ["dev", "ops"],
             "email": "a@acme.io"});
         let allow = |raw: Value| policy(raw).evaluate(&claims).is_ok();
-        assert!(allow(json!({"conditions": [{"field": "org", "op": "eq", "value": "acme"}]})));
-        assert!(allow(json!({"conditions": [{"field": "level", "op": "gte", "value": 3}]})));
-        assert!(!allow(json!({"conditions": [{"field": "level", "op": "gt", "value": 10}]})));
-        assert!(allow(json!({"conditions": [{"field": "roles", "op": "contains", "value": "ops"}]})));
-        assert!(allow(json!({"conditions": [{"field": "email", "op": "contains", "value": "@acme"}]})));
-        assert!(allow(json!({"conditions": [{"field": "org", "op": "in", "value": ["x", "acme"]}]})));
-        assert!(allow(json!({"conditions": [{"field": "banned", "op": "not_exists"}]})));
+        assert!(allow(
+            json!({"conditions": [{"field": "org", "op": "eq", "value": "acme"}]})
+        ));
+        assert!(allow(
+            json!({"conditions": [{"field": "level", "op": "gte", "value": 3}]})
+        ));
+        assert!(!allow(
+            json!({"conditions": [{"field": "level", "op": "gt", "value": 10}]})
+        ));
+        assert!(allow(
+            json!({"conditions": [{"field": "roles", "op": "contains", "value": "ops"}]})
+        ));
+        assert!(allow(
+            json!({"conditions": [{"field": "email", "op": "contains", "value": "@acme"}]})
+        ));
+        assert!(allow(
+            json!({"conditions": [{"field": "org", "op": "in", "value": ["x", "acme"]}]})
+        ));
+        assert!(allow(
+            json!({"conditions": [{"field": "banned", "op": "not_exists"}]})
+        ));
         assert!(!allow(json!({"conditions": [
             {"field": "org", "op": "eq", "value": "acme"},
             {"field": "org", "op": "eq", "value": "other"}]})));
@@ -285,9 +311,10 @@ mod tests {
     #[test]
     fn denials_fill_in_their_template() {
         let claims = json!({"org": "other", "name": "Ada"});
-        let failure = policy(json!({"conditions": [{"field": "org", "op": "eq", "value": "acme"}]}))
-            .evaluate(&claims)
-            .unwrap_err();
+        let failure =
+            policy(json!({"conditions": [{"field": "org", "op": "eq", "value": "acme"}]}))
+                .evaluate(&claims)
+                .unwrap_err();
         assert_eq!(denial("", "Corp", &claims, &failure), DEFAULT_DENIAL);
         assert_eq!(
             denial(

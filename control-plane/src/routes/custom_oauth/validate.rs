@@ -114,7 +114,9 @@ pub fn draft(draft: &mut Draft) -> Result<Kind, ApiError> {
                 }
             }
             if !(0..=2).contains(&settings.auth_style) {
-                return Err(invalid("auth_style must be 0 (auto), 1 (params) or 2 (header)"));
+                return Err(invalid(
+                    "auth_style must be 0 (auto), 1 (params) or 2 (header)",
+                ));
             }
         }
         Kind::JwtDirect => jwt_direct(settings)?,
@@ -238,12 +240,15 @@ fn jwt_direct(settings: &mut Settings) -> Result<(), ApiError> {
         "POST" => "POST".to_string(),
         _ => return Err(invalid("ticket_exchange_method is invalid")),
     };
-    settings.ticket_exchange_payload_mode =
-        match settings.ticket_exchange_payload_mode.to_lowercase().as_str() {
-            "" | "query" => "query".to_string(),
-            mode @ ("form" | "json" | "multipart") => mode.to_string(),
-            _ => return Err(invalid("ticket_exchange_payload_mode is invalid")),
-        };
+    settings.ticket_exchange_payload_mode = match settings
+        .ticket_exchange_payload_mode
+        .to_lowercase()
+        .as_str()
+    {
+        "" | "query" => "query".to_string(),
+        mode @ ("form" | "json" | "multipart") => mode.to_string(),
+        _ => return Err(invalid("ticket_exchange_payload_mode is invalid")),
+    };
     if settings.ticket_exchange_ticket_field.is_empty() {
         settings.ticket_exchange_ticket_field = "ticket".to_string();
     }
@@ -487,7 +492,10 @@ mod tests {
     fn bad_providers_are_refused() {
         let cases: Vec<(Box<dyn Fn(&mut Draft)>, &str)> = vec![
             (Box::new(|d| d.name.clear()), "name is required"),
-            (Box::new(|d| d.slug = "a b".into()), "only lowercase letters"),
+            (
+                Box::new(|d| d.slug = "a b".into()),
+                "only lowercase letters",
+            ),
             (Box::new(|d| d.slug = "state".into()), "conflicts"),
             (Box::new(|d| d.kind = "cas".into()), "kind is invalid"),
             (Box::new(|d| d.client_id.clear()), "client ID is required"),
