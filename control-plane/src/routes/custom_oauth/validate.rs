@@ -490,7 +490,8 @@ mod tests {
 
     #[test]
     fn bad_providers_are_refused() {
-        let cases: Vec<(Box<dyn Fn(&mut Draft)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Draft)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|d| d.name.clear()), "name is required"),
             (
                 Box::new(|d| d.slug = "a b".into()),
