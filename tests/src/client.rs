@@ -124,6 +124,29 @@ impl Console {
         self.send(Method::POST, path, Some(body.to_string())).await
     }
 
+    /// POST `path` with a JSON body and extra request headers (a proxy's, say).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self
+            .request(Method::POST, path)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request reaches Pylon");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("response body");
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// POST `path` with a raw (possibly malformed) body.
     pub async fn post_raw(&self, path: &str, body: &str) -> Answer {
         self.send(Method::POST, path, Some(body.to_string())).await

@@ -40,6 +40,10 @@ mod checkin;
 mod configuration;
 #[path = "console_status_and_models.rs"]
 mod console_status_and_models;
+#[path = "custom_oauth.rs"]
+mod custom_oauth;
+#[path = "custom_oauth_external.rs"]
+mod custom_oauth_external;
 #[path = "dashboard_data.rs"]
 mod dashboard_data;
 #[path = "data_layer.rs"]

@@ -8,6 +8,7 @@ mod channel;
 mod channel_model;
 mod commission;
 mod content;
+mod custom_oauth;
 mod data;
 mod export;
 mod group;

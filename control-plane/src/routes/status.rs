@@ -1,7 +1,9 @@
 //! `GET /api/status`: public site information with every key new-api's `GetStatus` sends, so
 //! that its consoles render. Values come from the settings snapshot (defaults while unset);
 //! sign-in methods Pylon does not implement (GitHub, Discord, LinuxDO, Telegram, WeChat,
-//! Turnstile) are reported off, and no custom OAuth providers are listed.
+//! Turnstile) are reported off. The enabled custom OAuth providers are listed in
+//! `custom_oauth_providers` (absent when there is none, as in new-api), so that the login page
+//! shows their buttons.
 //!
 //! The console panels follow new-api's `console_setting.*` switches (on by default): while on,
 //! `api_info` and `faq` carry their lists. `announcements_enabled` is on while its switch is
@@ -129,6 +131,10 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
     }
     if faq_enabled {
         data["faq"] = Value::Array(list("console_setting.faq"));
+    }
+    let providers = crate::routes::custom_oauth::status_entries(&app).await?;
+    if !providers.is_empty() {
+        data["custom_oauth_providers"] = Value::Array(providers);
     }
     Ok(envelope::ok(data))
 }

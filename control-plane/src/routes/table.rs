@@ -15,11 +15,12 @@
 //! HTTP on both backends.
 
 use super::{
-    account, announcement, audit, channel, channel_model, commission, content, data, export, group,
-    health, invitation, log, metrics, model, model_sync, oidc, option, order, passkey, payment,
-    payment_orders, perf, plan, prefill_group, price_sync, pricing, public, rankings, redemption,
-    secure_verification, setup, shop, stats, status, status_monitor, subscription, system_info,
-    token, topup, two_factor, usage, user, user_admin, user_channel, vendor,
+    account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
+    export, group, health, invitation, log, metrics, model, model_sync, oidc, option, order,
+    passkey, payment, payment_orders, perf, plan, prefill_group, price_sync, pricing, public,
+    rankings, redemption, secure_verification, setup, shop, stats, status, status_monitor,
+    subscription, system_info, token, topup, two_factor, usage, user, user_admin, user_channel,
+    vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -79,6 +80,11 @@ pub fn routes() -> Vec<Route> {
         get("/auth/login", Public, oidc::start::redirect),
         get("/api/oauth/oidc", Public, oidc::callback::callback),
         get("/auth/callback", Public, oidc::callback::callback),
+        // Custom OAuth providers (new-api's): the callback by slug (the fixed paths above win),
+        // and the JWT and trusted header logins.
+        get("/api/oauth/{provider}", Public, custom_oauth::callback::callback),
+        post("/api/auth/external/{provider}/jwt/login", Public, custom_oauth::jwt_login::login),
+        post("/api/auth/external/{provider}/header/login", Public, custom_oauth::header_login::login),
         // Ends the session in the cookie, if any.
         get("/api/user/logout", Public, user::logout::logout),
         // The caller's groups when signed in, the sign-up groups otherwise.
@@ -104,6 +110,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/user/check-in/status", User, user::checkin_status::status),
         get("/api/user/check-in/records", User, user::checkin_records::list),
         post("/api/user/oidc/bind-url", User, oidc::bind_url::bind_url),
+        get("/api/user/oauth/bindings", User, custom_oauth::bindings::list),
+        delete("/api/user/oauth/bindings/{provider_id}", User, custom_oauth::bindings::unbind),
         // Two-factor authentication.
         get("/api/user/2fa/status", User, two_factor::status::status),
         post("/api/user/2fa/setup", User, two_factor::setup::setup),
@@ -134,6 +142,8 @@ pub fn routes() -> Vec<Route> {
         get("/api/user/{id}", Admin, user_admin::get::get),
         delete("/api/user/{id}", Admin, user_admin::delete::delete),
         delete("/api/user/{id}/bindings/{binding_type}", Admin, user_admin::clear_binding::clear),
+        get("/api/user/{id}/oauth/bindings", Admin, user_admin::oauth_bindings::list),
+        delete("/api/user/{id}/oauth/bindings/{provider_id}", Admin, user_admin::oauth_bindings::unbind),
         // API keys.
         get("/api/token/", User, token::list::list),
         post("/api/token/", User, token::create::create),
@@ -390,6 +400,13 @@ pub fn routes() -> Vec<Route> {
         get("/api/invitation-code/{id}", Root, invitation::list::get),
         delete("/api/invitation-code/{id}", Root, invitation::manage::delete),
         put("/api/option/invitation-code", Root, invitation::settings::update),
+        // Custom OAuth providers (new-api's `/api/custom-oauth-provider/`, root's).
+        post("/api/custom-oauth-provider/discovery", Root, custom_oauth::discovery::discovery),
+        get("/api/custom-oauth-provider/", Root, custom_oauth::manage::list),
+        post("/api/custom-oauth-provider/", Root, custom_oauth::manage::create),
+        get("/api/custom-oauth-provider/{id}", Root, custom_oauth::manage::get),
+        put("/api/custom-oauth-provider/{id}", Root, custom_oauth::manage::update),
+        delete("/api/custom-oauth-provider/{id}", Root, custom_oauth::manage::delete),
         // Redemption codes.
         module(GET, "/api/redemption/", Admin, redemption::router),
         module(POST, "/api/redemption/", Admin, redemption::router),

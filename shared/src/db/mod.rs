@@ -13,6 +13,7 @@ mod channel_status;
 mod channels;
 mod checkins;
 mod commissions;
+mod custom_oauth;
 mod dead_letters;
 mod dialect;
 mod exports;
@@ -65,6 +66,10 @@ pub use channels::{
 };
 pub use checkins::{CheckinRow, CheckinTotals};
 pub use commissions::CommissionRow;
+pub use custom_oauth::{
+    BindOutcome, BindingOwner, CustomOAuthProviderFields, CustomOAuthProviderRow, ExternalProfile,
+    ExternalSignup, ProviderDelete, ProviderWrite, UserBindingRow,
+};
 pub use dead_letters::DeadLetter;
 pub use dialect::Dialect;
 pub use exports::{Export, csv_line};

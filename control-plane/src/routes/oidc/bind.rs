@@ -6,7 +6,7 @@ use super::provider::Identity;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use axum::Json;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use pylon_shared::db::OidcOwner;
 use pylon_shared::roles::STATUS_ENABLED;
 use serde_json::json;
@@ -35,10 +35,15 @@ pub async fn finish(app: &App, user_id: i64, identity: &Identity) -> ApiResult {
         Ok(())
     })
     .await?;
-    Ok(Json(json!({
+    Ok(bound())
+}
+
+/// new-api's answer to a finished binding: `message` "bind", which its console checks.
+pub fn bound() -> Response {
+    Json(json!({
         "success": true,
         "message": "bind",
         "data": { "action": "bind" },
     }))
-    .into_response())
+    .into_response()
 }

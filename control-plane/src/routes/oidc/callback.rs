@@ -89,9 +89,17 @@ async fn finish(
     if code.is_empty() {
         return Err(ApiError::invalid("Invalid parameters: code is missing"));
     }
+    // A flow another provider started (its code is for another client) is refused.
+    if !pending.is_for(super::PROVIDER) {
+        return Err(ApiError::invalid(pending::INVALID_STATE));
+    }
     settings.require_enabled()?;
     let endpoints = settings.endpoints(app).await?;
-    let identity = provider::identify(settings, &endpoints, pending, code).await?;
+    let mut pending = pending.clone();
+    if pending.redirect_uri.is_empty() {
+        pending.redirect_uri = settings.redirect_uri(super::CONSOLE_CALLBACK_PATH)?;
+    }
+    let identity = provider::identify(settings, &endpoints, &pending, code).await?;
     match pending.purpose {
         Purpose::Login => login::finish(app, settings, &identity, ip, user_agent).await,
         Purpose::Bind(user_id) => bind::finish(app, user_id, &identity).await,

@@ -40,10 +40,15 @@ pub async fn finish(
         }
     };
 
-    let user =
-        app.db.user_by_id(user_id).await?.ok_or_else(|| {
-            ApiError::invalid("The user bound to this OIDC account was not found")
-        })?;
+    start_session(app, user_id, ip, user_agent).await
+}
+
+/// Signs `user_id` in (the account an external provider vouched for): a session exactly as a
+/// password login makes, and the same answer. A banned or vanished user is refused.
+pub async fn start_session(app: &App, user_id: i64, ip: &str, user_agent: &str) -> ApiResult {
+    let user = app.db.user_by_id(user_id).await?.ok_or_else(|| {
+        ApiError::invalid("The user bound to this external account was not found")
+    })?;
     if user.status != STATUS_ENABLED {
         return Err(ApiError::invalid("User has been banned"));
     }

@@ -25,6 +25,8 @@ pub(super) mod signup;
 pub(super) mod start;
 pub(super) mod state;
 
+/// The OIDC provider's name in a flow's state (custom providers use their slug).
+const PROVIDER: &str = "oidc";
 /// Where the provider sends the browser back in new-api's flow (a console page, which calls
 /// `GET /api/oauth/oidc`).
 const CONSOLE_CALLBACK_PATH: &str = "/oauth/oidc";

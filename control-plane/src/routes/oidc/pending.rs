@@ -45,8 +45,15 @@ pub struct Pending {
     pub code_verifier: Option<String>,
     /// The nonce sent in the authorization request, checked against the ID token.
     pub nonce: Option<String>,
-    /// The redirect URI of the authorization request; the token request repeats it.
+    /// The redirect URI of the authorization request; the token request repeats it. Empty for
+    /// a bare state (`GET /api/oauth/state`), whose console builds the authorization request
+    /// itself: it then sends the browser back to its page of the provider that redeems the
+    /// state (`ServerAddress/oauth/{provider}`).
     pub redirect_uri: String,
+    /// The provider whose authorization request this flow made (`oidc`, or a custom
+    /// provider's slug); `None` for a bare state, which any provider may redeem.
+    #[serde(default)]
+    pub provider: Option<String>,
     /// Unix time after which the state is refused.
     pub expires_at: i64,
 }
@@ -72,24 +79,56 @@ impl Started {
     }
 }
 
-/// Starts a flow: a fresh state, stored with its verifier and nonce when `pkce`.
-pub async fn begin(
-    app: &App,
-    purpose: Purpose,
-    redirect_uri: String,
-    pkce: bool,
-) -> Result<Started, ApiError> {
+/// How a flow's authorization request is made.
+pub enum Request {
+    /// By the console, from a bare state: no PKCE, any provider may redeem it.
+    Console,
+    /// Here, for `provider`, coming back to `redirect_uri`, with PKCE and a nonce.
+    Full {
+        provider: &'static str,
+        redirect_uri: String,
+    },
+}
+
+/// Starts a flow: a fresh state, stored with what its callback will need.
+pub async fn begin(app: &App, purpose: Purpose, request: Request) -> Result<Started, ApiError> {
     let state = random_alphanumeric(STATE_LEN);
+    let (provider, redirect_uri, pkce) = match request {
+        Request::Console => (None, String::new(), false),
+        Request::Full {
+            provider,
+            redirect_uri,
+        } => (Some(provider.to_string()), redirect_uri, true),
+    };
     let pending = Pending {
         purpose,
         code_verifier: pkce.then(|| random_alphanumeric(VERIFIER_LEN)),
         nonce: pkce.then(|| random_alphanumeric(STATE_LEN)),
         redirect_uri,
+        provider,
         expires_at: now_secs() + STATE_TTL.as_secs() as i64,
     };
     let value = serde_json::to_string(&pending).map_err(|e| ApiError::Internal(e.into()))?;
     app.cache.set(&entry_key(&state), &value, STATE_TTL).await?;
     Ok(Started { state, pending })
+}
+
+/// This site's public address (`ServerAddress`, without a trailing slash): every redirect URI
+/// starts with it.
+pub fn server_address(app: &App) -> Result<String, ApiError> {
+    let snapshot = app.settings.now();
+    let address = snapshot.text("ServerAddress").trim().trim_end_matches('/');
+    if address.is_empty() {
+        return Err(ApiError::invalid(
+            "External sign-in is not configured: set ServerAddress to this site's public address",
+        ));
+    }
+    Ok(address.to_string())
+}
+
+/// Whether the site at `address` is served over HTTPS (the state cookie is then `Secure`).
+pub fn is_https(address: &str) -> bool {
+    address.starts_with("https://")
 }
 
 /// Redeems `state` for the browser whose request carries `headers`. Unknown, expired, already
@@ -126,6 +165,13 @@ pub async fn take(app: &App, headers: &HeaderMap, state: &str) -> Result<Pending
         return Err(ApiError::invalid(INVALID_STATE));
     }
     Ok(pending)
+}
+
+impl Pending {
+    /// Whether `provider` may redeem this flow: its own, or a bare state's.
+    pub fn is_for(&self, provider: &str) -> bool {
+        self.provider.as_deref().is_none_or(|own| own == provider)
+    }
 }
 
 /// The `Set-Cookie` value that removes the state cookie.
@@ -171,6 +217,7 @@ mod tests {
                 code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
                 nonce: None,
                 redirect_uri: String::new(),
+                provider: None,
                 expires_at: 0,
             },
         };
@@ -188,6 +235,7 @@ mod tests {
                 code_verifier: None,
                 nonce: None,
                 redirect_uri: "https://example.com/oauth/oidc".into(),
+                provider: Some("oidc".into()),
                 expires_at: 1,
             };
             let text = serde_json::to_string(&pending).unwrap();

@@ -3,7 +3,7 @@
 //! `GET /auth/login` (seed 001) redirects the browser to it. A signed-in caller of the former
 //! binds the provider account to their own; everyone else signs in.
 
-use super::pending::{self, Purpose, Started};
+use super::pending::{self, Purpose, Request, Started};
 use super::settings::{Settings, http_url};
 use super::{CONSOLE_CALLBACK_PATH, SERVER_CALLBACK_PATH};
 use crate::app::{App, AppState};
@@ -82,7 +82,11 @@ async fn begin(
     settings.require_enabled()?;
     let endpoints = settings.endpoints(app).await?;
     let redirect_uri = settings.redirect_uri(callback_path)?;
-    let started = pending::begin(app, purpose, redirect_uri, true).await?;
+    let request = Request::Full {
+        provider: super::PROVIDER,
+        redirect_uri,
+    };
+    let started = pending::begin(app, purpose, request).await?;
     Ok(Flow {
         url: authorization_url(&endpoints.authorization, &settings, &started)?,
         cookie: started.cookie(settings.is_https())?,

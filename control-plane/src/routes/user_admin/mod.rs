@@ -1,6 +1,7 @@
 //! Administrators' user management, new-api's `AdminAuth` routes under `/api/user/`: list,
 //! search, get, create, update, delete, `POST /api/user/manage` (disable, enable, delete,
-//! promote, demote, add_quota) and clearing a sign-in binding.
+//! promote, demote, add_quota), clearing a sign-in binding, and a user's custom OAuth provider
+//! bindings.
 //!
 //! The rules are new-api's: an administrator acts only on users of a lower role (root on
 //! everyone), creates users only below their own role, and only root promotes. Beyond
@@ -17,6 +18,7 @@ pub(super) mod fields;
 pub(super) mod get;
 pub(super) mod list;
 pub(super) mod manage;
+pub(super) mod oauth_bindings;
 pub(super) mod quota;
 pub(super) mod search;
 pub(super) mod update;
