@@ -324,6 +324,16 @@ impl RoutingTable {
         }
     }
 
+    /// Takes over the round robin turns of `previous`'s user channels (see
+    /// [`UserChannelEntry::keep_turns`]).
+    pub fn keep_turns(&self, previous: &RoutingTable) {
+        for (id, entry) in &self.user_channels {
+            if let Some(old) = previous.user_channels.get(id) {
+                entry.keep_turns(old);
+            }
+        }
+    }
+
     /// The enabled user channel with this id.
     pub fn user_channel(&self, id: i64) -> Option<&UserChannelEntry> {
         self.user_channels.get(&id)

@@ -81,12 +81,10 @@ impl Snapshot {
             members: db.all_user_channel_members().await?,
         };
         let disabled_keys = db.disabled_channel_keys().await?;
-        self.routes.store(Arc::new(RoutingTable::build_with(
-            &rows,
-            &channel_models,
-            &user_channels,
-            &disabled_keys,
-        )));
+        let table =
+            RoutingTable::build_with(&rows, &channel_models, &user_channels, &disabled_keys);
+        table.keep_turns(&self.routes.load());
+        self.routes.store(Arc::new(table));
         Ok(())
     }
 

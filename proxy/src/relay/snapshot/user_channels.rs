@@ -10,7 +10,7 @@ use pylon_shared::db::{
 use pylon_shared::pricing::Multiplier;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How a user channel picks among its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,18 @@ impl UserChannelEntry {
     /// Its members serving `model`, when any does.
     pub fn pool(&self, model: &str) -> Option<&Pool> {
         self.pools.get(model)
+    }
+
+    /// Takes over the round robin turns of the same user channel in an earlier snapshot, so
+    /// that a reload (any channel change) does not send the next requests to the first member
+    /// again.
+    pub(super) fn keep_turns(&self, previous: &UserChannelEntry) {
+        for (model, pool) in &self.pools {
+            if let Some(old) = previous.pools.get(model) {
+                pool.cursor
+                    .store(old.cursor.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
     }
 }
 
