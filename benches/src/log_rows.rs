@@ -95,77 +95,80 @@ pub fn logs_statement(backend: Backend, shape: &Shape, offset: u64, count: u64) 
     )
 }
 
-/// The per-key aggregates of the log rows with ids in `(after, up_to]`, added to what is there
-/// (consume rows as requests with their tokens and quota, error rows as errors). Run after
-/// each generating statement, while its rows are fresh: one grouping of the whole table at
-/// 50 million rows spills to disk and took the better part of an hour on MySQL.
-pub fn per_key_aggregates(backend: Backend, after: i64, up_to: i64) -> String {
-    let (hour, upsert) = match backend {
-        Backend::Sqlite => (
-            "(created_at / 3600) * 3600",
-            "ON CONFLICT (hour, user_id, token_id, model_name, channel_id, `group`) DO UPDATE SET \
-             requests = requests + excluded.requests, errors = errors + excluded.errors, \
-             prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = completion_tokens + excluded.completion_tokens, \
-             cached_tokens = cached_tokens + excluded.cached_tokens, \
-             quota = quota + excluded.quota",
-        ),
-        Backend::MySqlRedis => (
-            "(created_at DIV 3600) * 3600",
-            "ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests), \
-             errors = errors + VALUES(errors), \
-             prompt_tokens = prompt_tokens + VALUES(prompt_tokens), \
-             completion_tokens = completion_tokens + VALUES(completion_tokens), \
-             cached_tokens = cached_tokens + VALUES(cached_tokens), quota = quota + VALUES(quota)",
-        ),
+/// The sums a generated aggregate row takes from its log rows (consume rows as requests with
+/// their tokens and quota, error rows as errors), in [`SUM_COLUMNS`]' order.
+const SUM_COLUMNS: &str =
+    "requests, errors, prompt_tokens, completion_tokens, cached_tokens, quota";
+const SUMS_OF_LOGS: &str = "SUM(CASE WHEN type = 2 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN type = 5 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN type = 2 THEN prompt_tokens ELSE 0 END), \
+    SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END), \
+    SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END), \
+    SUM(CASE WHEN type = 2 THEN quota ELSE 0 END)";
+
+/// `INSERT INTO table (key, sums) SELECT period, key, sums FROM logs WHERE id in (after,
+/// up_to] GROUP BY ...`, adding to rows already there: the period (`span` seconds) is the
+/// first key column, `rest` the others.
+fn aggregates_of_logs(
+    backend: Backend,
+    table: &str,
+    period: &str,
+    span: i64,
+    rest: &str,
+    (after, up_to): (i64, i64),
+) -> String {
+    let sums: Vec<&str> = SUM_COLUMNS.split(", ").collect();
+    let (start, upsert) = match backend {
+        Backend::Sqlite => {
+            let sets: Vec<String> = sums
+                .iter()
+                .map(|c| format!("{c} = {c} + excluded.{c}"))
+                .collect();
+            (
+                format!("(created_at / {span}) * {span}"),
+                format!(
+                    "ON CONFLICT ({period}, {rest}) DO UPDATE SET {}",
+                    sets.join(", ")
+                ),
+            )
+        }
+        Backend::MySqlRedis => {
+            let sets: Vec<String> = sums
+                .iter()
+                .map(|c| format!("{c} = {c} + VALUES({c})"))
+                .collect();
+            (
+                format!("(created_at DIV {span}) * {span}"),
+                format!("ON DUPLICATE KEY UPDATE {}", sets.join(", ")),
+            )
+        }
     };
     format!(
-        "INSERT INTO usage_hourly (hour, user_id, token_id, model_name, channel_id, `group`, \
-         requests, errors, prompt_tokens, completion_tokens, cached_tokens, quota) \
-         SELECT {hour} AS h, user_id, token_id, model_name, channel_id, `group`, \
-         SUM(CASE WHEN type = 2 THEN 1 ELSE 0 END), SUM(CASE WHEN type = 5 THEN 1 ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN prompt_tokens ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN quota ELSE 0 END) \
-         FROM logs WHERE id > {after} AND id <= {up_to} \
-         GROUP BY h, user_id, token_id, model_name, channel_id, `group` {upsert}"
+        "INSERT INTO {table} ({period}, {rest}, {SUM_COLUMNS}) \
+         SELECT {start} AS p, {rest}, {SUMS_OF_LOGS} \
+         FROM logs WHERE id > {after} AND id <= {up_to} GROUP BY p, {rest} {upsert}"
     )
+}
+
+/// The per-key aggregates of the log rows with ids in `(after, up_to]`, added to what is there.
+/// Run after each generating statement, while its rows are fresh: one grouping of the whole
+/// table at 50 million rows spills to disk and took the better part of an hour on MySQL.
+pub fn per_key_aggregates(backend: Backend, after: i64, up_to: i64) -> String {
+    let rest = "user_id, token_id, model_name, channel_id, `group`";
+    aggregates_of_logs(backend, "usage_hourly", "hour", 3600, rest, (after, up_to))
 }
 
 /// Everyone's per-minute aggregates (minute × model) of the log rows with ids in
 /// `(after, up_to]`, added to what is there; run with [`per_key_aggregates`].
 pub fn minute_aggregates(backend: Backend, after: i64, up_to: i64) -> String {
-    let (minute, upsert) = match backend {
-        Backend::Sqlite => (
-            "(created_at / 60) * 60",
-            "ON CONFLICT (minute, model_name) DO UPDATE SET \
-             requests = requests + excluded.requests, errors = errors + excluded.errors, \
-             prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = completion_tokens + excluded.completion_tokens, \
-             cached_tokens = cached_tokens + excluded.cached_tokens, \
-             quota = quota + excluded.quota",
-        ),
-        Backend::MySqlRedis => (
-            "(created_at DIV 60) * 60",
-            "ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests), \
-             errors = errors + VALUES(errors), \
-             prompt_tokens = prompt_tokens + VALUES(prompt_tokens), \
-             completion_tokens = completion_tokens + VALUES(completion_tokens), \
-             cached_tokens = cached_tokens + VALUES(cached_tokens), quota = quota + VALUES(quota)",
-        ),
-    };
-    format!(
-        "INSERT INTO usage_model_minutes (minute, model_name, requests, errors, prompt_tokens, \
-         completion_tokens, cached_tokens, quota) \
-         SELECT {minute} AS m, model_name, \
-         SUM(CASE WHEN type = 2 THEN 1 ELSE 0 END), SUM(CASE WHEN type = 5 THEN 1 ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN prompt_tokens ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN completion_tokens ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN cached_tokens ELSE 0 END), \
-         SUM(CASE WHEN type = 2 THEN quota ELSE 0 END) \
-         FROM logs WHERE id > {after} AND id <= {up_to} \
-         GROUP BY m, model_name {upsert}"
+    let range = (after, up_to);
+    aggregates_of_logs(
+        backend,
+        "usage_model_minutes",
+        "minute",
+        60,
+        "model_name",
+        range,
     )
 }
 
