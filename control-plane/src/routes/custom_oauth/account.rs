@@ -43,6 +43,17 @@ pub struct Client<'a> {
     pub user_agent: &'a str,
 }
 
+impl<'a> Client<'a> {
+    /// The client at `ip` with the request's `User-Agent` ("" without one).
+    pub fn of(ip: &'a str, headers: &'a axum::http::HeaderMap) -> Self {
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Self { ip, user_agent }
+    }
+}
+
 /// Binds or signs in, as the flow's purpose says.
 pub async fn finish(
     app: &App,

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::routes::oidc::pending::{self, Pending};
 use axum::Json;
 use axum::extract::{RawPathParams, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::HashMap;
@@ -52,13 +52,8 @@ pub async fn callback(
     };
 
     // The state is spent from here on, whatever happens: the browser forgets it too.
-    let client = Client {
-        ip: &ip.to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    };
+    let ip = ip.to_string();
+    let client = Client::of(&ip, &headers);
     let outcome = finish(&app, &provider, &pending, &query, &address, &client).await;
     clearing_state(
         outcome.unwrap_or_else(IntoResponse::into_response),

@@ -8,17 +8,17 @@
 use super::account::{self, Client};
 use super::claims::ExternalUser;
 use super::config::{Kind, Provider};
-use super::jwt_login::LoginRequest;
+use super::jwt_login::Started;
 use super::validate::trusted_networks;
-use super::{check_external_id, clearing_state, enabled_provider, limit, mapped};
+use super::{check_external_id, mapped};
 use crate::app::{App, AppState};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::oidc::pending::{self, Pending};
 use axum::body::Bytes;
 use axum::extract::{RawPathParams, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use std::net::IpAddr;
 
 pub async fn login(
@@ -28,29 +28,19 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Response> {
-    limit(&app, ip).await.map_err(IntoResponse::into_response)?;
-    let slug = super::callback::path_param(&params, "provider");
-    let provider = enabled_provider(&app, &slug, Kind::TrustedHeader)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let request = LoginRequest::parse(&headers, &body).map_err(IntoResponse::into_response)?;
-    let address = pending::server_address(&app).map_err(IntoResponse::into_response)?;
-    let pending = pending::take(&app, &headers, request.state.trim())
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let client = Client {
-        ip: &ip.to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    };
-    let outcome = finish(&app, &provider, &pending, &headers, ip, &client).await;
-    clearing_state(
-        outcome.unwrap_or_else(IntoResponse::into_response),
-        pending::is_https(&address),
+    let started = Started::new(&app, ip, &params, &headers, &body, Kind::TrustedHeader).await?;
+    let ip_text = ip.to_string();
+    let client = Client::of(&ip_text, &headers);
+    let outcome = finish(
+        &app,
+        &started.provider,
+        &started.pending,
+        &headers,
+        ip,
+        &client,
     )
-    .map_err(IntoResponse::into_response)
+    .await;
+    Ok(started.end(outcome))
 }
 
 async fn finish(

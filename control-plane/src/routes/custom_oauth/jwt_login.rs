@@ -22,6 +22,7 @@ use axum::extract::{RawPathParams, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::net::IpAddr;
 
 /// The request (new-api's field names).
 #[derive(Debug, Default, Deserialize)]
@@ -84,29 +85,62 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Response> {
-    limit(&app, ip).await.map_err(IntoResponse::into_response)?;
-    let slug = super::callback::path_param(&params, "provider");
-    let provider = enabled_provider(&app, &slug, Kind::JwtDirect)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let request = LoginRequest::parse(&headers, &body).map_err(IntoResponse::into_response)?;
-    let address = pending::server_address(&app).map_err(IntoResponse::into_response)?;
-    let pending = pending::take(&app, &headers, request.state.trim())
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let client = Client {
-        ip: &ip.to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    };
-    let outcome = finish(&app, &provider, &pending, &request, &client).await;
-    clearing_state(
-        outcome.unwrap_or_else(IntoResponse::into_response),
-        pending::is_https(&address),
+    let started = Started::new(&app, ip, &params, &headers, &body, Kind::JwtDirect).await?;
+    let ip = ip.to_string();
+    let client = Client::of(&ip, &headers);
+    let outcome = finish(
+        &app,
+        &started.provider,
+        &started.pending,
+        &started.request,
+        &client,
     )
-    .map_err(IntoResponse::into_response)
+    .await;
+    Ok(started.end(outcome))
+}
+
+/// What both external logins (JWT and trusted header) start with: the rate limit, the enabled
+/// provider of the path's slug and kind, the posted request, and the pending sign-in it names.
+pub(super) struct Started {
+    pub provider: Provider,
+    pub request: LoginRequest,
+    pub pending: Pending,
+    /// Whether the site is served over HTTPS (the state cookie's `Secure`).
+    https: bool,
+}
+
+impl Started {
+    pub(super) async fn new(
+        app: &App,
+        ip: IpAddr,
+        params: &RawPathParams,
+        headers: &HeaderMap,
+        body: &[u8],
+        kind: Kind,
+    ) -> Result<Self, Response> {
+        limit(app, ip).await.map_err(IntoResponse::into_response)?;
+        let slug = super::callback::path_param(params, "provider");
+        let provider = enabled_provider(app, &slug, kind)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let request = LoginRequest::parse(headers, body).map_err(IntoResponse::into_response)?;
+        let address = pending::server_address(app).map_err(IntoResponse::into_response)?;
+        let pending = pending::take(app, headers, request.state.trim())
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            provider,
+            request,
+            pending,
+            https: pending::is_https(&address),
+        })
+    }
+
+    /// The login's answer, with the spent state's cookie cleared.
+    pub(super) fn end(&self, outcome: ApiResult) -> Response {
+        let answer = outcome.unwrap_or_else(IntoResponse::into_response);
+        clearing_state(answer, self.https).unwrap_or_else(IntoResponse::into_response)
+    }
 }
 
 async fn finish(
