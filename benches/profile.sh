@@ -119,7 +119,7 @@ taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --
 load_pid=$!
 sleep 2
 if [[ -n "$strace" ]]; then
-    timeout -s INT "$seconds" strace -c -f -p "$proxy_pid" -o "$run/strace.txt" || true
+    timeout -s INT "$seconds" strace ${STRACE_ARGS:--c} -f -p "$proxy_pid" -o "$run/strace.txt" || true
     wait "$load_pid" || true
     cat "$run/load.txt"
     head -25 "$run/strace.txt"
@@ -137,7 +137,7 @@ if [[ -n "$cpu" ]]; then
     python3 -c "t=($after-$before)/$hz; r=$rps*$seconds; print(f'proxy CPU: {t:.2f} s over {$seconds} s at {$rps} req/s = {t*1e6/r:.1f} µs per request')"
     exit 0
 fi
-perf record -F 1999 -g --call-graph dwarf,16384 -p "$proxy_pid" -o "$run/perf.data" -- sleep "$seconds" \
+perf record -F 1999 -g --call-graph "${PERF_CALL_GRAPH:-dwarf,16384}" -p "$proxy_pid" -o "$run/perf.data" -- sleep "$seconds" \
     >"$run/perf.log" 2>&1
 wait "$load_pid" || true
 cat "$run/load.txt"

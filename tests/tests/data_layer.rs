@@ -211,7 +211,7 @@ on_every_backend!(secrets_are_generated_once_and_kept);
 /// A settlement batch writes every log row and moves each balance by the sum of its charges;
 /// sent again (as after an uncertain commit), it changes nothing.
 async fn settlement_batches_apply_exactly_once(backend: Backend) {
-    use pylon_shared::db::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewUser, RelayRecord};
+    use pylon_shared::db::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewUser, RelayRecord, Written};
     let store = Store::new(backend).await;
     let db = Db::connect(&store.config).await.expect("connect");
     db.migrate().await.expect("migrate");
@@ -266,7 +266,18 @@ async fn settlement_batches_apply_exactly_once(backend: Backend) {
         other: "{}".into(),
         ..RelayRecord::default()
     });
-    assert_eq!(db.apply_relay_records(&again).await.expect("apply"), 1);
+    // Said to be a first write, the batch fails on the record already there and changes
+    // nothing; the writer then retries it as possibly written.
+    let refs: Vec<&RelayRecord> = again.iter().collect();
+    db.apply_relay_batch(&refs, Written::Never)
+        .await
+        .expect_err("a first write of a logged request id fails");
+    assert_eq!(
+        db.apply_relay_batch(&refs, Written::Maybe)
+            .await
+            .expect("apply"),
+        1
+    );
 
     sqlx::any::install_default_drivers();
     let pool = &sqlx::AnyPool::connect(&store.config.database.url)

@@ -211,7 +211,7 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
             Box::pin(connector.get_http_session(&peer)),
         )
         .await;
-    let mut upstream_session = match connected {
+    let upstream_session = match connected {
         Ok(Ok((session, _reused))) => session,
         Err(expired) => {
             return failed(
@@ -238,30 +238,36 @@ pub async fn run(connector: &Connector, attempt: Attempt<'_>, client: &mut Sessi
             );
         }
     };
-    let sent = async {
-        upstream_session
-            .write_request_header(Box::new(header))
-            .await?;
-        upstream_session
-            .write_request_body(attempt.target.body.clone(), true)
-            .await?;
-        upstream_session.finish_request_body().await?;
-        upstream_session.read_response_header().await
+    let (body, to) = (&attempt.target.body, &peer);
+    let sent = async move {
+        let (mut session, written) =
+            super::request_write::send(upstream_session, header, body, to).await;
+        let answered = match written {
+            Ok(()) => session.read_response_header().await,
+            Err(error) => Err(error),
+        };
+        (session, answered)
     };
-    let sent = match timeouts
+    // A deadline drops the session, and with it the connection.
+    let mut upstream_session = match timeouts
         .within(timeouts.response_header, "response header", sent)
         .await
     {
-        Ok(sent) => sent.map_err(|error| error.to_string()),
-        Err(expired) => Err(expired),
+        Ok((session, Ok(()))) => session,
+        Ok((mut session, Err(error))) => {
+            session.shutdown().await;
+            return failed(
+                None,
+                format!("channel #{} did not answer: {error}", attempt.channel.id),
+            );
+        }
+        Err(expired) => {
+            return failed(
+                None,
+                format!("channel #{} did not answer: {expired}", attempt.channel.id),
+            );
+        }
     };
-    if let Err(error) = sent {
-        upstream_session.shutdown().await;
-        return failed(
-            None,
-            format!("channel #{} did not answer: {error}", attempt.channel.id),
-        );
-    }
     let Some(response) = upstream_session.response_header().cloned() else {
         upstream_session.shutdown().await;
         return failed(None, "upstream sent no response header");

@@ -15,6 +15,7 @@ pub mod overload;
 pub mod playground;
 pub mod rate_limit;
 pub mod request;
+mod request_write;
 pub mod routing;
 pub mod select;
 pub mod snapshot;

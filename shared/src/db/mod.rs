@@ -109,7 +109,9 @@ pub use redemptions::{
 pub use registration::Registration;
 pub use self_service::{ProfileOutcome, SelfDeleteOutcome};
 pub use sessions::SessionRow;
-pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, SubscriptionBrief, UserBrief};
+pub use settlement::{
+    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, SubscriptionBrief, UserBrief, Written,
+};
 pub use sign_in_ids::{EmailBinding, SignInSignup};
 pub use status_monitors::{
     CheckHistory, CheckOutcome, MONITOR_KINDS, StatusMonitorFields, StatusMonitorRow,

@@ -144,15 +144,32 @@ impl Db {
 
     /// Writes a batch of records in one transaction: the log rows (several per statement), their
     /// per-hour usage aggregates and the balance moves they imply, summed per user, key and
-    /// channel (one statement each, in id order so that nodes writing at once never deadlock). Records whose `request_id`
-    /// is already logged are skipped entirely, so a batch may be retried safely after an
-    /// uncertain failure. Returns how many records were newly applied.
+    /// channel (one statement each, in id order so that nodes writing at once never deadlock).
+    /// Records whose `request_id` is already logged are skipped entirely, so a batch may be
+    /// retried safely after an uncertain failure. Returns how many records were newly applied.
     pub async fn apply_relay_records(&self, records: &[RelayRecord]) -> Result<usize, DbError> {
+        let records: Vec<&RelayRecord> = records.iter().collect();
+        self.apply_relay_batch(&records, Written::Maybe).await
+    }
+
+    /// [`Db::apply_relay_records`] for a batch the caller knows more about: with
+    /// [`Written::Never`] the database is not searched for its request ids first (a record
+    /// that is there after all fails the batch on the unique index, which changes nothing; the
+    /// caller retries it with [`Written::Maybe`]).
+    pub async fn apply_relay_batch(
+        &self,
+        records: &[&RelayRecord],
+        written: Written,
+    ) -> Result<usize, DbError> {
         let mut tx = self.pool().begin().await?;
-        let logged = logged_request_ids(&mut tx, records).await?;
+        let logged = match written {
+            Written::Maybe => logged_request_ids(&mut tx, records).await?,
+            Written::Never => HashSet::new(),
+        };
         let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
         let fresh: Vec<&RelayRecord> = records
             .iter()
+            .copied()
             .filter(|r| !logged.contains(&r.request_id) && seen.insert(r.request_id.as_str()))
             .collect();
         for rows in fresh.chunks(ROWS_PER_INSERT) {
@@ -206,6 +223,15 @@ impl Db {
     }
 }
 
+/// Whether some records of a batch may already be in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Possibly: replayed from a journal, or retried after a failure that may have committed.
+    Maybe,
+    /// Certainly not: their first write.
+    Never,
+}
+
 /// Log rows per `INSERT` statement (24 parameters each: well under SQLite's and MySQL's limits).
 const ROWS_PER_INSERT: usize = 100;
 /// Request ids per `IN (...)` list when looking for rows already logged.
@@ -221,7 +247,7 @@ const LOG_PLACEHOLDERS: &str =
 /// The request ids of `records` that already have a log row.
 async fn logged_request_ids(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    records: &[RelayRecord],
+    records: &[&RelayRecord],
 ) -> Result<HashSet<String>, DbError> {
     let mut logged = HashSet::new();
     for ids in records.chunks(IDS_PER_LOOKUP) {

@@ -23,7 +23,7 @@ use super::journal::Journal;
 use super::ledger::WrittenCharge;
 use super::{Balances, Ledger, Payer, Reservation};
 use crate::metrics::ProxyMetrics;
-use pylon_shared::db::{Db, LOG_TYPE_CONSUME, RelayRecord};
+use pylon_shared::db::{Db, LOG_TYPE_CONSUME, RelayRecord, Written};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -155,6 +155,19 @@ struct Pending {
     replayed: bool,
     /// Failed single writes while the database answered.
     failures: u32,
+    /// A write of it was tried and failed, perhaps after its commit: it may be written.
+    attempted: bool,
+}
+
+impl Pending {
+    fn new(settlement: Settlement, replayed: bool) -> Self {
+        Self {
+            settlement,
+            replayed,
+            failures: 0,
+            attempted: false,
+        }
+    }
 }
 
 impl Settler {
@@ -201,11 +214,7 @@ impl Settler {
             progress,
             pending: replay
                 .into_iter()
-                .map(|settlement| Pending {
-                    settlement,
-                    replayed: true,
-                    failures: 0,
-                })
+                .map(|settlement| Pending::new(settlement, true))
                 .collect(),
         };
         tokio::spawn(journaler.run(drain_requests));
@@ -336,11 +345,9 @@ impl Writer {
             tokio::select! {
                 command = receiver.recv() => match command {
                     Some(Journaled::Batch(batch)) => {
-                        self.pending.extend(batch.into_iter().map(|settlement| Pending {
-                            settlement,
-                            replayed: false,
-                            failures: 0,
-                        }));
+                        self.pending.extend(
+                            batch.into_iter().map(|settlement| Pending::new(settlement, false)),
+                        );
                     }
                     Some(Journaled::Drain(done)) => {
                         self.drain().await;
@@ -378,11 +385,14 @@ impl Writer {
             return;
         }
         let take = self.pending.len().min(self.settings.batch);
-        let batch: Vec<Pending> = self.pending.drain(..take).collect();
+        let mut batch: Vec<Pending> = self.pending.drain(..take).collect();
         let unwritten = match self.write(&batch).await {
             Ok(()) => Vec::new(),
             Err(error) => {
                 self.metrics.settlement("write_failed", 1);
+                for pending in &mut batch {
+                    pending.attempted = true;
+                }
                 if error.is_transient() || self.db.ping().await.is_err() {
                     tracing::warn!(%error, records = batch.len(), "the database is not taking settlements; they wait in the journal");
                     batch
@@ -455,7 +465,14 @@ impl Writer {
 
     /// Writes records in one transaction and moves their charges out of the holds.
     async fn write(&self, batch: &[Pending]) -> Result<(), pylon_shared::db::DbError> {
-        let records: Vec<RelayRecord> = batch.iter().map(|p| p.settlement.record.clone()).collect();
+        let records: Vec<&RelayRecord> = batch.iter().map(|p| &p.settlement.record).collect();
+        // Only a replayed record or one whose earlier write failed (perhaps after its commit)
+        // can be in the database already; a batch of neither skips looking for them.
+        let written = if batch.iter().any(|p| p.replayed || p.attempted) {
+            Written::Maybe
+        } else {
+            Written::Never
+        };
         // Embedded mode: a snapshot reload must not read balances between the commit and the
         // in-memory move below.
         let _flush = if self.ledger.in_memory() {
@@ -463,7 +480,7 @@ impl Writer {
         } else {
             None
         };
-        self.db.apply_relay_records(&records).await?;
+        self.db.apply_relay_batch(&records, written).await?;
         self.settled(batch.len());
         self.metrics.settlement("written", batch.len());
         // Records skipped as already applied were applied by an earlier attempt (or before a
