@@ -137,14 +137,9 @@ impl Relay {
     /// The channel affinity state that a request forwarded to the control plane carries (see
     /// `affinity::admin`): None for every request but those of new-api's affinity routes.
     pub async fn affinity_state(&self, header: &pingora::http::RequestHeader) -> Option<String> {
-        let setting = self.snapshot.affinity.load_full();
+        let (method, uri) = (&header.method, &header.uri);
         self.affinity
-            .state_for(
-                &setting,
-                &header.method,
-                header.uri.path(),
-                header.uri.query(),
-            )
+            .state_for(&self.snapshot.affinity, method, uri.path(), uri.query())
             .await
     }
 

@@ -4,6 +4,7 @@
 //! request and clears what the control plane's answer says (see `wire`).
 
 use super::Affinity;
+use arc_swap::ArcSwap;
 use pylon_shared::channel_affinity::Setting;
 use pylon_shared::channel_affinity::wire::{self, CacheStats, Clear};
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ impl Affinity {
     /// for its usage route; None for any other request.
     pub async fn state_for(
         &self,
-        setting: &Setting,
+        setting: &ArcSwap<Setting>,
         method: &http::Method,
         path: &str,
         query: Option<&str>,
@@ -23,7 +24,8 @@ impl Affinity {
         if path == wire::CACHE_PATH
             && (method == http::Method::GET || method == http::Method::DELETE)
         {
-            return serde_json::to_string(&self.stats(setting).await).ok();
+            let setting = setting.load_full();
+            return serde_json::to_string(&self.stats(&setting).await).ok();
         }
         if path == wire::USAGE_PATH && method == http::Method::GET {
             let (mut rule, mut group, mut key_fp) = (String::new(), String::new(), String::new());
