@@ -59,6 +59,19 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// Hex-encoded HMAC-SHA256 of `message` under `secret` (Stripe, Creem and Telegram's login
+/// widget sign this way).
+pub fn hmac_sha256_hex(secret: &[u8], message: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    // HMAC accepts keys of any length, so this never fails.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Length of the random nonce that starts every sealed value.
 const NONCE_LEN: usize = 12;
 

@@ -8,6 +8,8 @@ use serde_json::Value;
 pub struct Console {
     base_url: String,
     client: reqwest::Client,
+    /// The same cookie jar, without following redirects.
+    no_redirect: reqwest::Client,
     /// Sent as `New-Api-User` when set.
     pub user_id: Option<i64>,
     /// Sent as `Authorization: Bearer` when set.
@@ -41,10 +43,16 @@ impl Answer {
 impl Console {
     /// A fresh console (empty cookie jar) for the Pylon at `base_url`.
     pub fn new(base_url: &str) -> Self {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Self {
             base_url: base_url.to_string(),
             client: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(jar.clone())
+                .build()
+                .expect("HTTP client"),
+            no_redirect: reqwest::Client::builder()
+                .cookie_provider(jar)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("HTTP client"),
             user_id: None,
@@ -112,6 +120,26 @@ impl Console {
             .expect("request reaches Pylon");
         let status = response.status().as_u16();
         (status, response.text().await.expect("response body"))
+    }
+
+    /// GETs `path` as a browser navigation (the console's cookies only, no `New-Api-User`)
+    /// without following a redirect: the answer and its `Location`, if any.
+    pub async fn navigate(&self, path: &str) -> (Answer, Option<String>) {
+        let response = self
+            .no_redirect
+            .get(format!("{}{}", self.base_url, path))
+            .send()
+            .await
+            .expect("request reaches Pylon");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.expect("response body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (Answer { status, body }, location)
     }
 
     /// GET `path`.

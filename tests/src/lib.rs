@@ -22,6 +22,8 @@ pub mod process;
 pub mod query_plans;
 pub mod registration_fixtures;
 pub mod smtp_sink;
+pub mod social_fixtures;
+pub mod social_providers;
 pub mod user_admin_fixtures;
 pub mod waffo_gateway;
 

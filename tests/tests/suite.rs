@@ -50,6 +50,8 @@ mod custom_oauth_external;
 mod dashboard_data;
 #[path = "data_layer.rs"]
 mod data_layer;
+#[path = "email_bind.rs"]
+mod email_bind;
 #[path = "email_login_and_reset.rs"]
 mod email_login_and_reset;
 #[path = "exports.rs"]
@@ -80,6 +82,10 @@ mod login_throttling;
 mod mock_upstream;
 #[path = "multi_node.rs"]
 mod multi_node;
+#[path = "oauth_builtin.rs"]
+mod oauth_builtin;
+#[path = "oauth_wechat_telegram.rs"]
+mod oauth_wechat_telegram;
 #[path = "oidc.rs"]
 mod oidc;
 #[path = "openai_sdk.rs"]

@@ -35,6 +35,7 @@ mod redemption;
 mod secure_verification;
 mod setup;
 mod shop;
+mod social;
 mod stats;
 mod status;
 mod status_monitor;

@@ -1,7 +1,8 @@
 //! `GET /api/status`: public site information with every key new-api's `GetStatus` sends, so
-//! that its consoles render. Values come from the settings snapshot (defaults while unset);
-//! sign-in methods Pylon does not implement (GitHub, Discord, LinuxDO, Telegram, WeChat,
-//! Turnstile) are reported off. The enabled custom OAuth providers are listed in
+//! that its consoles render. Values come from the settings snapshot (defaults while unset):
+//! each sign-in method's switch and what the console needs to start it (GitHub's, Discord's
+//! and LinuxDO's client ids, Telegram's bot name, WeChat's QR code); Turnstile, which Pylon
+//! does not implement, is reported off. The enabled custom OAuth providers are listed in
 //! `custom_oauth_providers` (absent when there is none, as in new-api), so that the login page
 //! shows their buttons.
 //!
@@ -77,17 +78,17 @@ pub async fn status(State(app): State<AppState>) -> ApiResult {
         "email_verification": flag("EmailVerificationEnabled"),
         "invitation_code_required": invitations.required,
         "invitation_code_methods": invitations.methods,
-        "github_oauth": false,
-        "github_client_id": "",
-        "discord_oauth": false,
-        "discord_client_id": "",
-        "linuxdo_oauth": false,
-        "linuxdo_client_id": "",
+        "github_oauth": flag("GitHubOAuthEnabled"),
+        "github_client_id": text("GitHubClientId"),
+        "discord_oauth": flag("discord.enabled"),
+        "discord_client_id": text("discord.client_id"),
+        "linuxdo_oauth": flag("LinuxDOOAuthEnabled"),
+        "linuxdo_client_id": text("LinuxDOClientId"),
         "linuxdo_minimum_trust_level": options.number("LinuxDOMinimumTrustLevel").unwrap_or(0.0) as i64,
-        "telegram_oauth": false,
-        "telegram_bot_name": "",
-        "wechat_qrcode": "",
-        "wechat_login": false,
+        "telegram_oauth": flag("TelegramOAuthEnabled"),
+        "telegram_bot_name": text("TelegramBotName"),
+        "wechat_qrcode": text("WeChatAccountQRCodeImageURL"),
+        "wechat_login": flag("WeChatAuthEnabled"),
         "turnstile_check": false,
         "turnstile_site_key": "",
         "oidc_enabled": flag("oidc.enabled"),

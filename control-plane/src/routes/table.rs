@@ -18,7 +18,7 @@ use super::{
     account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
     export, group, health, invitation, log, metrics, model, model_sync, oidc, option, order,
     passkey, payment, payment_orders, perf, plan, prefill_group, price_sync, pricing, public,
-    rankings, redemption, secure_verification, setup, shop, stats, status, status_monitor,
+    rankings, redemption, secure_verification, setup, shop, social, stats, status, status_monitor,
     subscription, system_info, token, topup, two_factor, usage, user, user_admin, user_channel,
     vendor,
 };
@@ -80,6 +80,18 @@ pub fn routes() -> Vec<Route> {
         get("/auth/login", Public, oidc::start::redirect),
         get("/api/oauth/oidc", Public, oidc::callback::callback),
         get("/auth/callback", Public, oidc::callback::callback),
+        // new-api's built-in sign-ins (GitHub, Discord and LinuxDO bind while the state's
+        // session is signed in; WeChat and Telegram bind through their own routes), and binding
+        // an email address. These fixed paths win over the custom providers' slugs below.
+        get("/api/oauth/github", Public, social::callback::github),
+        get("/api/oauth/discord", Public, social::callback::discord),
+        get("/api/oauth/linuxdo", Public, social::callback::linuxdo),
+        get("/api/oauth/wechat", Public, social::wechat::login),
+        post("/api/oauth/wechat/bind", User, social::wechat::bind),
+        get("/api/oauth/telegram/login", Public, social::telegram::login),
+        // The widget sends the browser here: the session cookie names the user, as in new-api.
+        get("/api/oauth/telegram/bind", Public, social::telegram::bind),
+        post("/api/oauth/email/bind", User, account::email_bind::bind),
         // Custom OAuth providers (new-api's): the callback by slug (the fixed paths above win),
         // and the JWT and trusted header logins.
         get("/api/oauth/{provider}", Public, custom_oauth::callback::callback),

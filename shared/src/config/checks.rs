@@ -45,11 +45,19 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         config.control_plane.monitor_tick_secs >= 1,
         "`control_plane.monitor_tick_secs` must be at least 1",
     );
-    need(
-        config.control_plane.codex_auth_url.starts_with("https://")
-            || config.control_plane.codex_auth_url.starts_with("http://"),
-        "`control_plane.codex_auth_url` must be an http(s) URL",
-    );
+    let control_plane = &config.control_plane;
+    for (name, url) in [
+        ("codex_auth_url", &control_plane.codex_auth_url),
+        ("github_url", &control_plane.github_url),
+        ("github_api_url", &control_plane.github_api_url),
+        ("discord_api_url", &control_plane.discord_api_url),
+        ("linuxdo_url", &control_plane.linuxdo_url),
+    ] {
+        need(
+            url.starts_with("https://") || url.starts_with("http://"),
+            &format!("`control_plane.{name}` must be an http(s) URL"),
+        );
+    }
     need(
         config.database.url.starts_with("sqlite:") || config.database.url.starts_with("mysql:"),
         "`database.url` must start with sqlite: or mysql:",

@@ -70,6 +70,14 @@ pub struct ControlPlaneConfig {
     pub monitor_tick_secs: u64,
     /// OpenAI's OAuth server, where Codex channels sign in and refresh their credentials.
     pub codex_auth_url: String,
+    /// GitHub's sign-in server (`/login/oauth/access_token`).
+    pub github_url: String,
+    /// GitHub's API (`/user`).
+    pub github_api_url: String,
+    /// Discord's API, with its version (`/oauth2/token`, `/users/@me`).
+    pub discord_api_url: String,
+    /// LinuxDO Connect (`/oauth2/token`, `/api/user`).
+    pub linuxdo_url: String,
 }
 
 /// Where the durable state lives.

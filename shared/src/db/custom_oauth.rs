@@ -7,7 +7,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{Db, DbError, NewUser, Signup, check_lengths, now_secs};
+use super::{Db, DbError, NewUser, Signup, check_lengths, is_unique_violation, now_secs};
 
 const TABLE: &str = "custom_oauth_providers";
 const COLUMNS: &str =
@@ -417,43 +417,19 @@ impl Db {
         provider_user_id: &str,
     ) -> Result<ExternalSignup, DbError> {
         check_lengths(
-            "users",
-            &[
-                ("username", user.username),
-                ("display_name", user.display_name),
-                ("email", user.email),
-                ("group", user.group),
-            ],
-        )?;
-        check_lengths(
             "user_oauth_bindings",
             &[("provider_user_id", provider_user_id)],
         )?;
         let mut tx = self.pool().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
-             email, inviter_id, setting, created_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, '', ?)",
-        )
-        .bind(user.username)
-        .bind(user.password_hash)
-        .bind(user.display_name)
-        .bind(user.role)
-        .bind(user.group)
-        .bind(user.email)
-        .bind(user.inviter_id)
-        .bind(now_secs())
-        .execute(&mut *tx)
-        .await;
-        let result = match inserted {
-            Ok(result) => result,
-            // `username` is the only unique column this insert sets.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+        // `username` is the only unique column this insert sets.
+        let id = match self.insert_user(&mut tx, user, None).await {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => {
                 tx.rollback().await?;
                 return Ok(ExternalSignup::UsernameTaken);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
-        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
         let bound = sqlx::query(
             "INSERT INTO user_oauth_bindings (user_id, provider_id, provider_user_id, created_at) \
              VALUES (?, ?, ?, ?)",

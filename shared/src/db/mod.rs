@@ -27,7 +27,6 @@ mod log_retention;
 mod logs;
 mod migrate;
 mod models;
-mod oidc;
 mod options;
 mod passkeys;
 mod payments;
@@ -42,6 +41,7 @@ mod self_service;
 mod sessions;
 mod settlement;
 mod setup;
+mod sign_in_ids;
 mod status_monitors;
 mod subscriptions;
 mod tokens;
@@ -94,7 +94,6 @@ pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
     NAME_RULE_SUFFIX,
 };
-pub use oidc::{OidcOwner, OidcSignup};
 pub use options::OptionSwap;
 pub use passkeys::{NewPasskey, PasskeyRow};
 pub use payments::{
@@ -111,6 +110,7 @@ pub use registration::Registration;
 pub use self_service::{ProfileOutcome, SelfDeleteOutcome};
 pub use sessions::SessionRow;
 pub use settlement::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, RelayRecord, SubscriptionBrief, UserBrief};
+pub use sign_in_ids::{EmailBinding, SignInSignup};
 pub use status_monitors::{
     CheckHistory, CheckOutcome, MONITOR_KINDS, StatusMonitorFields, StatusMonitorRow,
 };

@@ -2,7 +2,7 @@
 //! bookkeeping in the same transaction) and finding an account by its email for code logins and resets.
 
 use super::invitation_codes::{InvitationRefusal, consume_invitation_code};
-use super::{Db, DbError, Movement, NewUser, Signup, now_secs};
+use super::{Db, DbError, Movement, NewUser, Signup, is_unique_violation};
 
 /// What became of a registration.
 #[derive(Debug, Clone)]
@@ -81,35 +81,13 @@ impl Db {
         invitation_code: Option<&str>,
         rewards: impl FnOnce(i64) -> Vec<Movement>,
     ) -> Result<Registration, DbError> {
-        super::check_lengths(
-            "users",
-            &[
-                ("username", user.username),
-                ("display_name", user.display_name),
-                ("group", user.group),
-                ("email", user.email),
-            ],
-        )?;
         let mut tx = self.pool().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
-             email, inviter_id, aff_code, setting, created_at) \
-             VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, ?, '', ?)",
-        )
-        .bind(user.username)
-        .bind(user.password_hash)
-        .bind(user.display_name)
-        .bind(user.role)
-        .bind(user.group)
-        .bind(user.email)
-        .bind(user.inviter_id)
-        .bind(aff_code)
-        .bind(now_secs())
-        .execute(&mut *tx)
-        .await;
-        let result = match inserted {
-            Ok(result) => result,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+        let id = match self
+            .insert_user(&mut tx, user, Some(("aff_code", aff_code)))
+            .await
+        {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => {
                 tx.rollback().await?;
                 // Two unique columns: tell which one collided.
                 return Ok(if self.username_exists(user.username).await? {
@@ -118,9 +96,8 @@ impl Db {
                     Registration::AffCodeTaken
                 });
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
-        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
         if let Some(code) = invitation_code
             && let Err(refusal) = consume_invitation_code(&mut tx, code, id).await?
         {

@@ -23,6 +23,18 @@ const BINDING_COLUMNS: [(&str, &str); 7] = [
 pub struct BindingColumn(&'static str);
 
 impl BindingColumn {
+    pub const GITHUB: Self = Self("github_id");
+    pub const DISCORD: Self = Self("discord_id");
+    pub const OIDC: Self = Self("oidc_id");
+    pub const WECHAT: Self = Self("wechat_id");
+    pub const TELEGRAM: Self = Self("telegram_id");
+    pub const LINUXDO: Self = Self("linux_do_id");
+
+    /// The column's name in SQL.
+    pub(super) fn name(self) -> &'static str {
+        self.0
+    }
+
     /// The column of binding type `name` (`email`, `github`, `discord`, `oidc`, `wechat`,
     /// `telegram`, `linuxdo`); `None` for any other name.
     pub fn of(name: &str) -> Option<Self> {

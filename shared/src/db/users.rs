@@ -1,6 +1,7 @@
 //! The `users` table.
 
 use super::{Db, DbError, Signup, now_secs};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 
 /// Every column of a user, as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -62,6 +63,25 @@ impl Db {
     /// Creates a user with its starting quota (`user.quota`, granted through the ledger in the
     /// same transaction).
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<Signup, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let id = self.insert_user(&mut tx, user, None).await?;
+        let signup = self
+            .grant_signup(&mut tx, id, user.quota, Vec::new())
+            .await?;
+        tx.commit().await?;
+        Ok(signup)
+    }
+
+    /// Inserts the row of `user` (enabled, no quota until the ledger grants it) in `tx`, also
+    /// setting the column `extra` names (a fixed identifier) to its value; answers the new id.
+    /// A unique column that already holds one of its values fails the insert
+    /// ([`super::is_unique_violation`]; the caller rolls back).
+    pub(super) async fn insert_user(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        user: &NewUser<'_>,
+        extra: Option<(&'static str, &str)>,
+    ) -> Result<i64, DbError> {
         super::check_lengths(
             "users",
             &[
@@ -71,27 +91,28 @@ impl Db {
                 ("email", user.email),
             ],
         )?;
-        let mut tx = self.pool().begin().await?;
-        let result = sqlx::query(
+        let (extra_column, extra_value) = match extra {
+            Some((column, value)) => (format!(", {column}"), Some(value)),
+            None => (String::new(), None),
+        };
+        let placeholder = if extra_value.is_some() { ", ?" } else { "" };
+        let mut insert = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO users (username, password, display_name, role, status, quota, `group`, \
-             email, inviter_id, setting, created_at) VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?, '', ?)",
-        )
+             email, inviter_id{extra_column}, setting, created_at) \
+             VALUES (?, ?, ?, ?, 1, 0, ?, ?, ?{placeholder}, '', ?)"
+        )))
         .bind(user.username)
         .bind(user.password_hash)
         .bind(user.display_name)
         .bind(user.role)
         .bind(user.group)
         .bind(user.email)
-        .bind(user.inviter_id)
-        .bind(now_secs())
-        .execute(&mut *tx)
-        .await?;
-        let id = super::inserted_id(&mut tx, self.dialect(), &result).await?;
-        let signup = self
-            .grant_signup(&mut tx, id, user.quota, Vec::new())
-            .await?;
-        tx.commit().await?;
-        Ok(signup)
+        .bind(user.inviter_id);
+        if let Some(value) = extra_value {
+            insert = insert.bind(value);
+        }
+        let result = insert.bind(now_secs()).execute(&mut **tx).await?;
+        super::inserted_id(&mut *tx, self.dialect(), &result).await
     }
 
     /// A live (not deleted) user by id.

@@ -1,6 +1,7 @@
-//! Accounts without a session yet: registration (new-api's `POST /api/user/register`, with
+//! Accounts and their email addresses: registration (new-api's `POST /api/user/register`, with
 //! email verification and invitation codes), email-code login (seed 004's flow, also under its
-//! own paths) and password reset by email. Codes live in [`crate::verification`]; mail goes
+//! own paths), password reset by email, and binding a verified address to the signed-in
+//! account (`POST /api/oauth/email/bind`). Codes live in [`crate::verification`]; mail goes
 //! through [`crate::mail`].
 //!
 //! Answers never tell whether an address belongs to an account: asking for a code, a login
@@ -8,6 +9,7 @@
 //! like a wrong code.
 
 pub(super) mod address;
+pub(super) mod email_bind;
 pub(super) mod email_login;
 pub(super) mod messages;
 pub(super) mod register;

@@ -18,6 +18,7 @@ use crate::routes::oidc::bind::bound;
 use crate::routes::oidc::login::start_session;
 use crate::routes::oidc::pending::Purpose;
 use crate::routes::oidc::settings::Settings as SiteOptions;
+use crate::routes::oidc::signup::{display_name, usable_username};
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::random_alphanumeric;
 use pylon_shared::db::{BindOutcome, BindingOwner, ExternalProfile, ExternalSignup, NewUser};
@@ -25,13 +26,9 @@ use pylon_shared::roles::{ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, STATUS_ENABLED};
 
 /// new-api's registration method name for custom providers (invitation codes).
 const METHOD: &str = "custom_oauth";
-/// Usernames a provider proposes are used up to this length (new-api's `UserNameMaxLength`).
-const MAX_USERNAME_CHARS: usize = 20;
 /// new-api syncs display names and emails up to these lengths.
 const MAX_SYNCED_DISPLAY_NAME: usize = 20;
 const MAX_SYNCED_EMAIL: usize = 50;
-/// `users.display_name` is VARCHAR(64).
-const MAX_DISPLAY_NAME_CHARS: usize = 64;
 /// `users.email` is VARCHAR(255).
 const MAX_EMAIL_CHARS: usize = 255;
 /// Random usernames tried after the proposed ones are taken.
@@ -192,21 +189,10 @@ async fn create(
     quota: i64,
 ) -> Result<i64, ApiError> {
     let external = &identity.user;
-    let display_name = [external.display_name.as_str(), external.username.as_str()]
-        .into_iter()
-        .map(|name| {
-            name.chars()
-                .filter(|c| !c.is_control())
-                .take(MAX_DISPLAY_NAME_CHARS)
-                .collect::<String>()
-        })
-        .find(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| {
-            format!("{} User", provider.name)
-                .chars()
-                .take(MAX_DISPLAY_NAME_CHARS)
-                .collect()
-        });
+    let display_name = display_name(
+        [external.display_name.as_str(), external.username.as_str()],
+        &format!("{} User", provider.name),
+    );
     // An email that is someone else's is not stored (the provider may not have verified it),
     // and the sign-up goes on without it, so the answer never tells whether it exists.
     let email = external.email.trim().to_lowercase();
@@ -283,13 +269,6 @@ async fn create(
         "Could not find a free username for this {} account, please try again",
         provider.name
     )))
-}
-
-/// Whether a provider's username can name an account as it is.
-fn usable_username(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= MAX_USERNAME_CHARS
-        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Updates what the provider is set to sync on each sign-in (new-api's

@@ -1,7 +1,9 @@
 //! Talking to a custom provider's back channel, as new-api's generic provider does: redeeming
 //! the code at the token endpoint (client credentials as form fields or HTTP Basic, per
 //! `auth_style`; a JSON or form-encoded answer), then reading the user info endpoint with the
-//! access token. Every failure is a clear error naming the provider and changes nothing.
+//! access token. Every failure is a clear error naming the provider and changes nothing. The
+//! built-in providers of `routes::social` send their own token requests through [`tokens`]
+//! and read their user documents through [`fetch_json`].
 
 use super::config::Provider;
 use crate::error::ApiError;
@@ -17,8 +19,8 @@ pub struct ProviderCall<'p> {
 }
 
 /// What the token endpoint answered.
-struct Tokens {
-    access_token: String,
+pub struct Tokens {
+    pub access_token: String,
     token_type: String,
 }
 
@@ -71,10 +73,28 @@ async fn redeem(
         .header(ACCEPT, "application/json")
         .form(&form);
     if basic {
-        let credentials =
-            STANDARD.encode(format!("{}:{}", provider.client_id, provider.client_secret));
-        request = request.header(AUTHORIZATION, format!("Basic {credentials}"));
+        request = request.header(
+            AUTHORIZATION,
+            basic_auth(&provider.client_id, &provider.client_secret),
+        );
     }
+    tokens(call, request).await
+}
+
+/// The `Authorization` value of HTTP Basic with a client's credentials.
+pub fn basic_auth(client_id: &str, client_secret: &str) -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{client_id}:{client_secret}"))
+    )
+}
+
+/// Sends a token request (a code redeemed at a provider's token endpoint) and reads the access
+/// token from the answer (JSON or form-encoded); a provider's error is refused with its reason.
+pub async fn tokens(
+    call: &ProviderCall<'_>,
+    request: reqwest::RequestBuilder,
+) -> Result<Tokens, ApiError> {
     let response = request
         .send()
         .await
@@ -93,7 +113,7 @@ async fn redeem(
     let error = field("error");
     if !error.is_empty() {
         let description = field("error_description");
-        tracing::warn!(provider = call.name, %status, %error, "custom OAuth token request refused");
+        tracing::warn!(provider = call.name, %status, %error, "OAuth token request refused");
         let reason = if description.is_empty() {
             error
         } else {
@@ -107,7 +127,7 @@ async fn redeem(
     }
     let access_token = field("access_token");
     if access_token.is_empty() {
-        tracing::warn!(provider = call.name, %status, "custom OAuth token request failed");
+        tracing::warn!(provider = call.name, %status, "OAuth token request failed");
         return Err(ApiError::invalid(format!(
             "{}: the token request failed (HTTP {}, no access token)",
             call.name,
@@ -172,7 +192,7 @@ pub async fn fetch_json(
         .map_err(|e| CallFailed(call.unreachable(what, &e)))?;
     let status = response.status();
     if !status.is_success() {
-        tracing::warn!(provider = call.name, %status, "custom OAuth {what} request failed");
+        tracing::warn!(provider = call.name, %status, "OAuth {what} request failed");
         return Err(CallFailed(format!(
             "Failed to get the {what} from {} (HTTP {})",
             call.name,
@@ -192,7 +212,7 @@ pub async fn fetch_json(
 
 impl ProviderCall<'_> {
     fn unreachable(&self, what: &str, error: &reqwest::Error) -> String {
-        tracing::warn!(provider = self.name, %error, "custom OAuth {what} request failed");
+        tracing::warn!(provider = self.name, %error, "OAuth {what} request failed");
         let why = if error.is_timeout() {
             "timed out"
         } else {

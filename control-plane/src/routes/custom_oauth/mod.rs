@@ -28,6 +28,7 @@ pub(super) mod jwt;
 pub(super) mod jwt_login;
 pub(super) mod manage;
 pub(super) mod policy;
+pub(super) mod redeem;
 pub(super) mod validate;
 
 use crate::app::App;

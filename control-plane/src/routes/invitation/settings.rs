@@ -5,8 +5,9 @@
 //! them), so that the pair in force is always one an administrator submitted. `/api/status`
 //! shows them as `invitation_code_required` and `invitation_code_methods`.
 //!
-//! Pylon registers with a password (`password`) and through OIDC (`oidc`); the other methods
-//! new-api knows are accepted and kept so that its consoles round-trip them.
+//! Pylon registers with a password (`password`), through OIDC (`oidc`), GitHub, Discord,
+//! LinuxDO and WeChat (`github`, `discord`, `linuxdo`, `wechat`) and custom OAuth providers
+//! (`custom_oauth`); an external sign-up that needs a code is refused, as its flow carries none.
 
 use crate::app::AppState;
 use crate::auth::RootUser;

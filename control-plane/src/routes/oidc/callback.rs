@@ -6,11 +6,14 @@
 
 use super::pending::{self, Purpose};
 use super::settings::Settings;
+use super::sign_in_id::Slot;
 use super::{bind, login, provider};
 use crate::app::{App, AppState};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit;
+use crate::routes::custom_oauth::account::Client;
+use crate::routes::custom_oauth::redeem::{param, refusal};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
@@ -43,19 +46,9 @@ pub async fn callback(
     let pending = pending::take(&app, &headers, param(&query, "state")).await?;
 
     // The state is spent from here on, whatever happens: the browser forgets it too.
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let outcome = finish(
-        &app,
-        &settings,
-        &pending,
-        &query,
-        &ip.to_string(),
-        user_agent,
-    )
-    .await;
+    let ip = ip.to_string();
+    let client = Client::of(&ip, &headers);
+    let outcome = finish(&app, &settings, &pending, &query, &client).await;
     let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -69,18 +62,9 @@ async fn finish(
     settings: &Settings,
     pending: &pending::Pending,
     query: &HashMap<String, String>,
-    ip: &str,
-    user_agent: &str,
+    client: &Client<'_>,
 ) -> ApiResult {
-    let error = param(query, "error");
-    if !error.is_empty() {
-        let description = param(query, "error_description");
-        let reason = if description.is_empty() {
-            error
-        } else {
-            description
-        };
-        let reason: String = reason.chars().take(200).collect();
+    if let Some(reason) = refusal(query) {
         return Err(ApiError::invalid(format!(
             "The OIDC provider refused the sign-in: {reason}"
         )));
@@ -99,14 +83,14 @@ async fn finish(
     if pending.redirect_uri.is_empty() {
         pending.redirect_uri = settings.redirect_uri(super::CONSOLE_CALLBACK_PATH)?;
     }
-    let identity = provider::identify(settings, &endpoints, &pending, code).await?;
+    let person = provider::identify(settings, &endpoints, &pending, code)
+        .await?
+        .person();
     match pending.purpose {
-        Purpose::Login => login::finish(app, settings, &identity, ip, user_agent).await,
-        Purpose::Bind(user_id) => bind::finish(app, user_id, &identity).await,
+        Purpose::Login => login::finish(app, &Slot::OIDC, &person, client).await,
+        Purpose::Bind(user_id) => {
+            bind::finish(app, &Slot::OIDC, user_id, &person).await?;
+            Ok(bind::bound())
+        }
     }
-}
-
-/// A query parameter, trimmed; empty when absent.
-fn param<'q>(query: &'q HashMap<String, String>, name: &str) -> &'q str {
-    query.get(name).map_or("", |v| v.trim())
 }

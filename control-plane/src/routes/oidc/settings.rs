@@ -184,7 +184,9 @@ pub fn client() -> Result<&'static reqwest::Client, ApiError> {
     if let Some(client) = CLIENT.get() {
         return Ok(client);
     }
+    // GitHub's API refuses requests without a User-Agent.
     let built = reqwest::Client::builder()
+        .user_agent(format!("Pylon/{}", pylon_shared::VERSION))
         .timeout(PROVIDER_TIMEOUT)
         .connect_timeout(PROVIDER_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
