@@ -5,9 +5,10 @@ use crate::route::Route;
 use crate::state::ProxyState;
 use async_trait::async_trait;
 use bytes::Bytes;
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{ProxyHttp, Session};
+use pylon_shared::channel_affinity::wire;
 use std::sync::Arc;
 
 /// Pylon's proxy service.
@@ -74,6 +75,38 @@ impl ProxyHttp for PylonProxy {
             upstream_request.insert_header("X-Forwarded-For", &ip)?;
         }
         upstream_request.insert_header("X-Forwarded-Proto", "http")?;
+        // The control plane believes this only from here too.
+        match self.state.relay.affinity_state(session.req_header()).await {
+            Some(state) => upstream_request.insert_header(wire::STATE_HEADER, state)?,
+            None => {
+                upstream_request.remove_header(wire::STATE_HEADER);
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        // Only the control plane's answer to new-api's clearing route orders a clear, and the
+        // order never reaches the client.
+        let Some(order) = upstream_response.remove_header(wire::CLEAR_HEADER) else {
+            return Ok(());
+        };
+        let header = session.req_header();
+        let clearing = ctx.route == Route::ControlPlane
+            && header.method == http::Method::DELETE
+            && header.uri.path().trim_end_matches('/') == wire::CACHE_PATH;
+        match serde_json::from_slice::<wire::Clear>(order.as_bytes()) {
+            Ok(clear) if clearing => {
+                let cleared = self.state.relay.affinity.clear(&clear).await;
+                tracing::info!(?clear, cleared, "channel affinity bindings cleared");
+            }
+            _ => tracing::warn!("ignored a malformed or misplaced channel affinity clear order"),
+        }
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! throwaway runtime would die with it, so this one lives as long as the process.
 
 use crate::relay::Relay;
+use crate::relay::affinity::Affinity;
 use crate::relay::billing::{Balances, Journal, Ledger, Settler, SettlerSettings};
 use crate::relay::rate_limit::RateLimiter;
 use crate::relay::snapshot::{KeyCacheSettings, KeySource, Snapshot};
@@ -157,6 +158,7 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         db,
         changes,
     )
+    .with_affinity(Affinity::new(Arc::clone(&cache)))
     .with_rate_limiter(RateLimiter::new(cache))
     .with_playground(sessions);
     tokio::spawn(Arc::clone(&relay.rate_limiter).sweep_every(Duration::from_secs(300)));

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod changes;
+pub mod channel_affinity;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -22,6 +22,8 @@ mod catalogue_groups;
 mod catalogue_models;
 #[path = "catalogue_sync.rs"]
 mod catalogue_sync;
+#[path = "channel_affinity.rs"]
+mod channel_affinity;
 #[path = "channel_codex.rs"]
 mod channel_codex;
 #[path = "channel_helpers.rs"]

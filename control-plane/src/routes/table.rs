@@ -176,6 +176,8 @@ pub fn routes() -> Vec<Route> {
         delete("/api/log/", Admin, log::delete::delete),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
+        // Usage of one channel affinity key (new-api's; the counters are pylon-proxy's).
+        get("/api/log/channel_affinity_usage_cache", Admin, log::channel_affinity_usage::usage),
         // Seed 001's statistics and log lists (the log lists are the routes above).
         get("/api/stats", Admin, stats::overview::overview),
         get("/api/channel-usage", Admin, stats::channel_usage::channel_usage),
@@ -316,6 +318,9 @@ pub fn routes() -> Vec<Route> {
         post("/api/option/rest_model_ratio", Root, price_sync::reset::reset),
         get("/api/option/", Root, option::list::list),
         put("/api/option/", Root, option::update::update),
+        // Channel affinity bindings (held by pylon-proxy): statistics and clearing.
+        get("/api/option/channel_affinity_cache", Root, option::channel_affinity::stats),
+        delete("/api/option/channel_affinity_cache", Root, option::channel_affinity::clear),
         // Top-ups and payments (served by their module's own router for now).
         module(GET, "/api/user/topup", Admin, topup::router),
         module(POST, "/api/user/topup", User, topup::router),

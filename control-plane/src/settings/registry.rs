@@ -3,6 +3,8 @@
 //! the settings snapshot reads its defaults here. Options whose name marks a credential (new-api's
 //! rule: ending in `Token`, `Secret`, `Key`, `secret` or `api_key`) are never sent back.
 
+use pylon_shared::channel_affinity::setting as affinity;
+
 /// One option: its key and the value in force while it is unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Known {
@@ -176,6 +178,14 @@ pub const OPTIONS: &[Known] = &[
     option("ModelRequestRateLimitGroup", ""),
     // Channels and relaying.
     option("RetryTimes", "0"),
+    // new-api's channel affinity (sticky routing by session key; see
+    // `pylon_shared::channel_affinity`), with its defaults.
+    option(affinity::ENABLED, "true"),
+    option(affinity::SWITCH_ON_SUCCESS, "true"),
+    option(affinity::KEEP_ON_CHANNEL_DISABLED, "false"),
+    option(affinity::MAX_ENTRIES, "100000"),
+    option(affinity::DEFAULT_TTL_SECONDS, "3600"),
+    option(affinity::RULES, affinity::DEFAULT_RULES),
     option("AutomaticDisableChannelEnabled", "false"),
     option("AutomaticEnableChannelEnabled", "false"),
     option("ChannelDisableThreshold", "5"),
@@ -223,6 +233,7 @@ const JSON_OPTIONS: &[&str] = &[
     "console_setting.announcements",
     "console_setting.faq",
     "console_setting.uptime_kuma_groups",
+    affinity::RULES,
 ];
 
 /// What kind of text an option holds.
@@ -256,7 +267,8 @@ impl Known {
 }
 
 /// Checks a value for `key` before it is stored: a known option must hold its kind (an empty
-/// value is accepted for every kind: it reads as unset); unknown keys are free text, as new-api
+/// value is accepted for every kind: it reads as unset), and the channel affinity options their
+/// shape (rules whose patterns compile, whole numbers); unknown keys are free text, as new-api
 /// keeps many.
 pub fn check(key: &str, value: &str) -> Result<(), String> {
     let Some(known) = find(key) else {
@@ -273,7 +285,7 @@ pub fn check(key: &str, value: &str) -> Result<(), String> {
         Kind::Text => true,
     };
     if fits {
-        return Ok(());
+        return affinity::check(key, value);
     }
     Err(match known.kind() {
         Kind::Switch => format!("{key} must be true or false"),
@@ -330,6 +342,39 @@ mod tests {
         for option in OPTIONS {
             assert!(check(option.key, option.default).is_ok(), "{}", option.key);
         }
+        assert!(check(affinity::RULES, r#"[{"name": "r"}]"#).is_err());
+        assert!(check(affinity::MAX_ENTRIES, "-5").is_err());
+    }
+
+    #[test]
+    fn the_channel_affinity_defaults_are_the_settings() {
+        let defaults = OPTIONS
+            .iter()
+            .filter(|o| o.key.starts_with("channel_affinity_setting."))
+            .map(|o| (o.key, o.default));
+        let (read, problems) = pylon_shared::channel_affinity::Setting::from_options(defaults);
+        assert!(problems.is_empty(), "{problems:?}");
+        let default = pylon_shared::channel_affinity::Setting::default();
+        assert_eq!(
+            (
+                read.enabled,
+                read.switch_on_success,
+                read.keep_on_channel_disabled
+            ),
+            (
+                default.enabled,
+                default.switch_on_success,
+                default.keep_on_channel_disabled
+            )
+        );
+        assert_eq!(
+            (read.max_entries, read.default_ttl, read.rules.len()),
+            (
+                default.max_entries,
+                default.default_ttl,
+                default.rules.len()
+            )
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! channels until one answers, relay the answer, and settle the exact cost.
 
 mod admission;
+pub mod affinity;
 pub mod auth;
 pub mod billing;
 mod charge;
@@ -62,6 +63,8 @@ pub struct Relay {
     tokens: vertex_tokens::TokenCache,
     /// Keys' and users' request rate limits.
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// Where channel affinity keeps its bindings.
+    pub affinity: affinity::Affinity,
     /// Console sessions, for the playground (`None`: the playground refuses everyone).
     sessions: Option<playground::Sessions>,
 }
@@ -109,6 +112,7 @@ impl Relay {
             changes,
             in_flight: InFlight::default(),
             rate_limiter: Arc::new(rate_limit::RateLimiter::in_memory()),
+            affinity: affinity::Affinity::in_memory(),
             sessions: None,
         }
     }
@@ -123,6 +127,21 @@ impl Relay {
     pub fn with_rate_limiter(mut self, limiter: rate_limit::RateLimiter) -> Self {
         self.rate_limiter = Arc::new(limiter);
         self
+    }
+
+    /// Keeps channel affinity's bindings in `affinity` (the shared cache's, across nodes).
+    pub fn with_affinity(mut self, affinity: affinity::Affinity) -> Self {
+        self.affinity = affinity;
+        self
+    }
+
+    /// The channel affinity state that a request forwarded to the control plane carries (see
+    /// `affinity::admin`): None for every request but those of new-api's affinity routes.
+    pub async fn affinity_state(&self, header: &pingora::http::RequestHeader) -> Option<String> {
+        let (method, uri) = (&header.method, &header.uri);
+        self.affinity
+            .state_for(&self.snapshot.affinity, method, uri.path(), uri.query())
+            .await
     }
 
     /// Waits until no request is being relayed, or `limit` passed; says whether it got there.
@@ -296,20 +315,46 @@ impl Relay {
                     .map(str::to_string)
             })
             .flatten();
+        let mut binding = affinity::Binding::find(
+            &self.snapshot.affinity.load(),
+            &affinity::Facts {
+                request: &request,
+                path: session.req_header().uri.path(),
+                header: session.req_header(),
+                caller,
+                group: &group,
+            },
+        );
+        if let Some(binding) = binding.as_deref_mut() {
+            Box::pin(self.affinity.look_up(binding)).await;
+        }
         let mut tried: Vec<i64> = Vec::new();
         let mut last_failure = None;
         // A channel to try again with another of its keys (its upstream refused the last one).
         let mut again: Option<routing::Pick> = None;
         while tried.len() <= self.config.max_retries {
-            let Some(routing::Pick { channel, served }) = again.take().or_else(|| {
-                route.next(
-                    &group,
-                    &request.model,
-                    &tried,
-                    &self.health,
-                    sticky.as_deref(),
-                )
-            }) else {
+            // A request its binding routed goes to no other channel when its rule says so.
+            if again.is_none() && binding.as_ref().is_some_and(|b| b.stops_retries()) {
+                break;
+            }
+            let Some(routing::Pick { channel, served }) = again
+                .take()
+                .or_else(|| {
+                    let binding = binding.as_deref_mut()?;
+                    let (model, health) = (&request.model, &self.health);
+                    self.affinity
+                        .first_choice(binding, &route, &group, model, &tried, health)
+                })
+                .or_else(|| {
+                    route.next(
+                        &group,
+                        &request.model,
+                        &tried,
+                        &self.health,
+                        sticky.as_deref(),
+                    )
+                })
+            else {
                 break;
             };
             tried.push(channel.id);
@@ -386,6 +431,7 @@ impl Relay {
                         tried.len() - 1,
                         &admission,
                     );
+                    let record = self.affinity.settle(binding.as_deref(), &tried, record);
                     self.finish(&mut guard, caller, record, reservation).await;
                     exchange::end(session, &mut delivery).await;
                     return Ok(());
@@ -444,6 +490,7 @@ impl Relay {
             other: "{}".into(),
             ..RelayRecord::default()
         };
+        let record = self.affinity.settle(binding.as_deref(), &tried, record);
         self.finish(&mut guard, caller, record, reservation).await;
         Err(match status {
             Some(status) if status < 500 && status != 429 => RelayError::upstream(502, message),

@@ -9,6 +9,7 @@ use pingora::proxy::Session;
 use pylon_shared::llm::{ApiFormat, Ingress, Op};
 use pylon_shared::usage::{BodyFormat, StreamFormat};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// The relay endpoints.
@@ -121,6 +122,29 @@ pub struct RelayRequest {
     pub body: Bytes,
     /// The client's Content-Type, passed upstream unchanged.
     pub content_type: Option<String>,
+    /// Top-level fields that session keys are read from, kept as the body's JSON of them.
+    pub session_fields: SessionFields,
+}
+
+/// The JSON of the top-level body fields that channel affinity rules read session keys from
+/// (new-api's default rules: `prompt_cache_key`, `metadata.user_id`), kept by the one parse of
+/// the body so that a rule reading them does not read the body again.
+#[derive(Debug, Default)]
+pub struct SessionFields {
+    prompt_cache_key: Option<Bytes>,
+    metadata: Option<Bytes>,
+}
+
+impl SessionFields {
+    /// The JSON of top-level field `name`: `Some(None)` when the body has no such field,
+    /// `None` when it is not one of the fields kept (the body must be read for it).
+    pub fn get(&self, name: &str) -> Option<Option<&[u8]>> {
+        match name {
+            "prompt_cache_key" => Some(self.prompt_cache_key.as_deref()),
+            "metadata" => Some(self.metadata.as_deref()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -139,6 +163,10 @@ struct Peek<'a> {
     max_output_tokens: Option<i64>,
     #[serde(default, rename = "generationConfig")]
     generation_config: Option<GenerationConfig>,
+    #[serde(borrow, default)]
+    prompt_cache_key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +237,7 @@ impl RelayRequest {
                 max_tokens: None,
                 body,
                 content_type,
+                session_fields: SessionFields::default(),
             });
         }
         let peek: Peek<'_> = serde_json::from_slice(&body)
@@ -236,6 +265,11 @@ impl RelayRequest {
         .flatten()
         .filter(|m| *m > 0)
         .min();
+        let kept = |raw: Option<&RawValue>| raw.map(|raw| body.slice_ref(raw.get().as_bytes()));
+        let session_fields = SessionFields {
+            prompt_cache_key: kept(peek.prompt_cache_key),
+            metadata: kept(peek.metadata),
+        };
         Ok(Self {
             endpoint,
             ingress,
@@ -245,6 +279,7 @@ impl RelayRequest {
             max_tokens,
             body,
             content_type,
+            session_fields,
         })
     }
 
@@ -389,6 +424,22 @@ mod tests {
         assert!(r.injects_usage());
         let r = chat(r#"{"model":"gpt-x","stream":true,"stream_options":{"include_usage":true}}"#);
         assert!(!r.injects_usage());
+    }
+
+    #[test]
+    fn keeps_the_session_fields_without_copying() {
+        let r = chat(r#"{"model":"m","metadata":{"user_id":"u"},"prompt_cache_key":"k"}"#);
+        assert_eq!(
+            r.session_fields.get("metadata"),
+            Some(Some(&br#"{"user_id":"u"}"#[..]))
+        );
+        assert_eq!(
+            r.session_fields.get("prompt_cache_key"),
+            Some(Some(&br#""k""#[..]))
+        );
+        assert_eq!(r.session_fields.get("user"), None);
+        let r = chat(r#"{"model":"m"}"#);
+        assert_eq!(r.session_fields.get("metadata"), Some(None));
     }
 
     #[test]

@@ -27,6 +27,34 @@ pub struct Pick {
     pub served: Served,
 }
 
+impl Pick {
+    /// `channel` serving `group`'s request for `model`, reached through `user_channel` if any.
+    fn of(
+        channel: Arc<ChannelEntry>,
+        group: &str,
+        model: &str,
+        user_channel: Option<&UserChannelEntry>,
+    ) -> Self {
+        Pick {
+            served: Served {
+                channel_multiplier: channel.multiplier(group, model),
+                user_channel: user_channel.map(|uc| (uc.id, uc.multiplier)),
+            },
+            channel,
+        }
+    }
+}
+
+/// What routing makes of a channel a request prefers.
+pub enum Preferred {
+    /// Try it first.
+    Take(Pick),
+    /// One of the request's candidates, but tried already or unhealthy: route as usual.
+    Unavailable,
+    /// Not a candidate of the request (disabled, deleted, not serving the group and model).
+    NotCandidate,
+}
+
 /// The multipliers of a request served by one channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Served {
@@ -112,23 +140,47 @@ impl<'a> Route<'a> {
         match self {
             Route::Group(tiers) => {
                 let channel = select::choose(tiers, tried, health, sticky)?;
-                Some(Pick {
-                    served: Served {
-                        channel_multiplier: channel.multiplier(group, model),
-                        user_channel: None,
-                    },
-                    channel,
-                })
+                Some(Pick::of(channel, group, model, None))
             }
             Route::UserChannels(pools) => pools.iter().find_map(|(user_channel, pool)| {
                 let channel = select::choose_member(pool, user_channel.algorithm, tried, health)?;
-                Some(Pick {
-                    served: Served {
-                        channel_multiplier: channel.multiplier(group, model),
-                        user_channel: Some((user_channel.id, user_channel.multiplier)),
-                    },
-                    channel,
-                })
+                Some(Pick::of(channel, group, model, Some(user_channel)))
+            }),
+        }
+    }
+
+    /// What becomes of channel `id`, which the request prefers (its channel affinity): taken
+    /// when it is a candidate not yet tried that is healthy, whatever its priority or weight.
+    pub fn preferred(
+        &self,
+        id: i64,
+        group: &str,
+        model: &str,
+        tried: &[i64],
+        health: &ChannelHealth,
+    ) -> Preferred {
+        let Some(pick) = self.candidate(id, group, model) else {
+            return Preferred::NotCandidate;
+        };
+        if !tried.contains(&id) && health.is_available(id) && health.admit(id) {
+            Preferred::Take(pick)
+        } else {
+            Preferred::Unavailable
+        }
+    }
+
+    /// Channel `id` as this request's pick, if it is one of its candidates.
+    fn candidate(&self, id: i64, group: &str, model: &str) -> Option<Pick> {
+        match self {
+            Route::Group(tiers) => tiers
+                .iter()
+                .flat_map(|tier| &tier.members)
+                .find(|channel| channel.id == id)
+                .map(|channel| Pick::of(Arc::clone(channel), group, model, None)),
+            Route::UserChannels(pools) => pools.iter().find_map(|(user_channel, pool)| {
+                let member = pool.members.iter().find(|m| m.channel.id == id)?;
+                let channel = Arc::clone(&member.channel);
+                Some(Pick::of(channel, group, model, Some(user_channel)))
             }),
         }
     }

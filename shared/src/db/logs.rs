@@ -9,7 +9,7 @@ use super::{Db, DbError};
 use sqlx::AssertSqlSafe;
 
 /// One log row as the APIs show it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, Default, sqlx::FromRow, serde::Serialize)]
 pub struct LogRow {
     pub id: i64,
     pub user_id: i64,

@@ -20,7 +20,9 @@ pub async fn by_key(State(app): State<AppState>, headers: HeaderMap) -> ApiResul
                 token_id: token.id,
                 ..LogFilter::default()
             };
-            envelope::ok(app.db.newest_logs(&filter, MAX_ROWS).await?)
+            envelope::ok(super::for_user(
+                app.db.newest_logs(&filter, MAX_ROWS).await?,
+            ))
         }
         Err(refusal) => refusal,
     };

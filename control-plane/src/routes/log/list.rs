@@ -45,7 +45,12 @@ async fn one_page(app: &AppState, query: &LogQuery, page: Page, user_id: Option<
         },
     };
     let found = app.db.logs_page(&query.filter(user_id), paging).await?;
-    let mut body = page.body(found.rows, found.total);
+    let rows = if user_id.is_some() {
+        super::for_user(found.rows)
+    } else {
+        found.rows
+    };
+    let mut body = page.body(rows, found.total);
     body["total_capped"] = found.total_capped.into();
     body["next_before"] = found.next_before.into();
     Ok(envelope::ok(body))

@@ -4,13 +4,14 @@
 //! delete old rows (`DELETE /api/log/`).
 
 pub(super) mod by_key;
+pub(super) mod channel_affinity_usage;
 pub(super) mod dead_letters;
 pub(super) mod delete;
 pub(super) mod list;
 pub(super) mod search;
 pub(super) mod stat;
 
-use pylon_shared::db::LogFilter;
+use pylon_shared::db::{LogFilter, LogRow};
 use serde::Deserialize;
 
 /// Query parameters of the log routes (new-api names).
@@ -56,5 +57,41 @@ impl LogQuery {
             request_id: self.request_id.clone(),
             exclude_type: 0,
         }
+    }
+}
+
+/// Rows as their user sees them: without new-api's details for administrators
+/// (`other.admin_info`, e.g. the channel affinity that routed the request).
+pub fn for_user(mut rows: Vec<LogRow>) -> Vec<LogRow> {
+    for row in rows
+        .iter_mut()
+        .filter(|row| row.other.contains("\"admin_info\""))
+    {
+        if let Ok(mut other) =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.other)
+        {
+            other.remove("admin_info");
+            row.other = serde_json::Value::Object(other).to_string();
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_do_not_see_admin_info() {
+        let row = |other: &str| LogRow {
+            other: other.to_string(),
+            ..LogRow::default()
+        };
+        let rows = for_user(vec![
+            row(r#"{"cache_tokens":1,"admin_info":{"channel_affinity":{}}}"#),
+            row("{}"),
+        ]);
+        assert_eq!(rows[0].other, r#"{"cache_tokens":1}"#);
+        assert_eq!(rows[1].other, "{}");
     }
 }

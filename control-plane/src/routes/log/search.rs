@@ -73,5 +73,6 @@ pub async fn own(
         log_type,
         ..LogFilter::default()
     };
-    Ok(envelope::ok(app.db.newest_logs(&filter, MAX_ROWS).await?))
+    let rows = app.db.newest_logs(&filter, MAX_ROWS).await?;
+    Ok(envelope::ok(super::for_user(rows)))
 }

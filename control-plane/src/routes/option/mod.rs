@@ -2,6 +2,7 @@
 //! guards them with `RootAuth`; an admin or common user gets "insufficient privileges").
 //! Every change is announced on the change feed so that every process reloads its settings.
 
+pub(super) mod channel_affinity;
 pub(super) mod groups;
 pub(super) mod list;
 pub(super) mod pricing;

@@ -22,6 +22,7 @@ pub use users::{BillingPreference, SubscriptionEntry, UserEntry};
 
 use super::rate_limit::UserLimits;
 use arc_swap::ArcSwap;
+use pylon_shared::channel_affinity;
 use pylon_shared::db::{ChangeEvent, Db, DbError};
 use pylon_shared::pricing::PriceTable;
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct Snapshot {
     pub prices: ArcSwap<PriceTable>,
     /// new-api's per-user rate limits from the options.
     pub user_limits: ArcSwap<UserLimits>,
+    /// new-api's channel affinity setting from the options.
+    pub affinity: ArcSwap<channel_affinity::Setting>,
 }
 
 impl Snapshot {
@@ -47,6 +50,7 @@ impl Snapshot {
             routes: ArcSwap::from_pointee(RoutingTable::default()),
             prices: ArcSwap::from_pointee(PriceTable::default()),
             user_limits: ArcSwap::from_pointee(UserLimits::default()),
+            affinity: ArcSwap::from_pointee(channel_affinity::Setting::default()),
         }
     }
 
@@ -55,7 +59,7 @@ impl Snapshot {
     pub async fn reload_all(&self, db: &Db) -> Result<(), DbError> {
         self.keys.refresh().await?;
         self.reload_channels(db).await?;
-        self.reload_prices(db).await?;
+        self.reload_options(db).await?;
         Ok(())
     }
 
@@ -65,7 +69,7 @@ impl Snapshot {
             "token" => self.keys.token_changed(event.entity_id).await?,
             "user" => self.keys.user_changed(event.entity_id).await?,
             "channel" => self.reload_channels(db).await?,
-            "option" => self.reload_prices(db).await?,
+            "option" => self.reload_options(db).await?,
             _ => {}
         }
         Ok(())
@@ -88,7 +92,8 @@ impl Snapshot {
         Ok(())
     }
 
-    async fn reload_prices(&self, db: &Db) -> Result<(), DbError> {
+    /// Prices and the other options the relay reads.
+    async fn reload_options(&self, db: &Db) -> Result<(), DbError> {
         let options = db.all_options().await?;
         let (table, problems) =
             PriceTable::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -99,6 +104,13 @@ impl Snapshot {
         let limits =
             UserLimits::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         self.user_limits.store(Arc::new(limits));
+        let (affinity, problems) = channel_affinity::Setting::from_options(
+            options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        for problem in problems {
+            pylon_shared::db::report_bad_row("options", "channel_affinity_setting", &problem);
+        }
+        self.affinity.store(Arc::new(affinity));
         Ok(())
     }
 }
