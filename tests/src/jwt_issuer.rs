@@ -4,6 +4,7 @@
 //! and a user info endpoint (`/userinfo`) that answers the claims of the access tokens
 //! registered with it and checks the header they come in.
 
+use crate::mock_server::{self, MockServer};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -77,22 +78,14 @@ pub struct JwtIssuer {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     shared: Shared,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for JwtIssuer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: MockServer,
 }
 
 impl JwtIssuer {
     /// Starts the issuer.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the mock JWT issuer");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let bound = mock_server::bind("JWT issuer").await;
+        let base_url = bound.base_url.clone();
         let shared: Shared = Arc::new(Mutex::new(Inner {
             token_header: "authorization".into(),
             ..Inner::default()
@@ -101,13 +94,10 @@ impl JwtIssuer {
             .route("/jwks", get(jwks))
             .route("/userinfo", get(userinfo))
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
         Self {
             base_url,
             shared,
-            task,
+            _server: bound.serve(router),
         }
     }
 

@@ -5,6 +5,7 @@
 //! user info endpoint. Failures can be injected: a refused sign-in, a failing token or user
 //! info endpoint, a slow token endpoint.
 
+use crate::mock_server::{self, MockServer};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -128,22 +129,14 @@ pub struct MockOidc {
     /// `http://127.0.0.1:<port>`, also the issuer.
     pub base_url: String,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MockOidc {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: MockServer,
 }
 
 impl MockOidc {
     /// Starts a provider that knows one client.
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the mock OIDC provider");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let bound = mock_server::bind("OIDC provider").await;
+        let base_url = bound.base_url.clone();
         let shared = Arc::new(Shared {
             base_url: base_url.clone(),
             client_id: client_id.to_string(),
@@ -163,13 +156,10 @@ impl MockOidc {
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
         Self {
             base_url,
             shared,
-            task,
+            _server: bound.serve(router),
         }
     }
 

@@ -13,6 +13,7 @@
 //! at most once, only by the expected client and with the expected redirect URI. Also:
 //! Telegram's login widget data, signed as Telegram signs it ([`telegram_widget`]).
 
+use crate::mock_server::{self, MockServer};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -109,23 +110,15 @@ pub struct MockSocial {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MockSocial {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: MockServer,
 }
 
 impl MockSocial {
     /// Mocks that know one OAuth client (the same at every site), and a WeChat server that
     /// takes `wechat_token`. They expect the redirect URIs of [`Self::expect_server`].
     pub async fn start(client_id: &str, client_secret: &str, wechat_token: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the social mocks");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let bound = mock_server::bind("social providers").await;
+        let base_url = bound.base_url.clone();
         let shared = Arc::new(Shared {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
@@ -148,13 +141,10 @@ impl MockSocial {
             .route("/api/user", get(linuxdo_user))
             .route("/api/wechat/user", get(wechat_user))
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
         Self {
             base_url,
             shared,
-            task,
+            _server: bound.serve(router),
         }
     }
 
