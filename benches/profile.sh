@@ -16,6 +16,11 @@
 # and prints the proxy's memory per held stream: (peak RSS - RSS before) / N. E.g. the
 # upstream over HTTP/2: PYLON__RELAY__UPSTREAM_HTTP2=prior_knowledge bash benches/profile.sh --held 1000
 #
+# With --backend mysql it runs on a fresh MariaDB database (dropped at the end) and Redis
+# (a fresh key prefix) instead of SQLite, from PROFILE_MYSQL (default root@127.0.0.1:3306) and
+# PROFILE_REDIS (default redis://127.0.0.1:6379); --cpu then also prints the CPU per request of
+# mariadbd and redis-server over the same window (whole processes: keep the machine quiet).
+#
 # Everything runs on loopback and stops when the script ends.
 set -euo pipefail
 
@@ -25,6 +30,7 @@ stream=""
 strace=""
 cpu=""
 held=""
+backend=sqlite
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --stream) stream="--stream"; shift ;;
@@ -33,7 +39,8 @@ while [[ $# -gt 0 ]]; do
         --held) held="$2"; stream="--stream"; connections="$2"; seconds=20; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
-        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N] [--connections N] [--seconds S]" >&2; exit 2 ;;
+        --backend) backend="$2"; shift 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N] [--connections N] [--seconds S] [--backend sqlite|mysql]" >&2; exit 2 ;;
     esac
 done
 
@@ -48,7 +55,29 @@ fi
 
 run="$(mktemp -d /tmp/pylon-profile.XXXXXX)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+database_url="sqlite://data/pylon.db"
+redis_url=""
+schema=""
+case "$backend" in
+    sqlite) ;;
+    mysql)
+        mysql_at="${PROFILE_MYSQL:-root@127.0.0.1:3306}"
+        schema="pylon_profile_$(basename "$run" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+        mysql -u"${mysql_at%%@*}" -h"$(echo "${mysql_at#*@}" | cut -d: -f1)" \
+            -P"$(echo "$mysql_at" | cut -d: -f2)" -e "CREATE DATABASE $schema"
+        database_url="mysql://$mysql_at/$schema"
+        redis_url="${PROFILE_REDIS:-redis://127.0.0.1:6379}"
+        ;;
+    *) echo "--backend is sqlite or mysql" >&2; exit 2 ;;
+esac
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [[ -n "$schema" ]]; then
+        mysql -u"${mysql_at%%@*}" -h"$(echo "${mysql_at#*@}" | cut -d: -f1)" \
+            -P"$(echo "$mysql_at" | cut -d: -f2)" -e "DROP DATABASE IF EXISTS $schema" || true
+    fi
+}
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -64,7 +93,9 @@ pids+=($!)
     PYLON__SERVER__THREADS=1 \
     PYLON__CONTROL_PLANE__LISTEN="127.0.0.1:$control_port" \
     PYLON__DATA__DIR="$run/data" \
-    PYLON__DATABASE__URL="sqlite://data/pylon.db" \
+    PYLON__DATABASE__URL="$database_url" \
+    PYLON__CACHE__REDIS_URL="$redis_url" \
+    PYLON__CACHE__KEY_PREFIX="${schema:-pylon}:" \
     exec taskset -c 0 "$bin/pylon-proxy"
 ) >"$run/pylon.log" 2>&1 &
 proxy_pid=$!
@@ -126,15 +157,26 @@ if [[ -n "$strace" ]]; then
     exit 0
 fi
 if [[ -n "$cpu" ]]; then
-    ticks() { awk '{print $14 + $15}' "/proc/$proxy_pid/stat"; }
-    before=$(ticks)
+    ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    others=()
+    if [[ "$backend" == mysql ]]; then
+        others=("mariadbd:$(pgrep -x mariadbd | head -1)" "redis-server:$(pgrep -x redis-server | head -1)")
+    fi
+    before=$(ticks "$proxy_pid")
+    others_before=()
+    for o in "${others[@]}"; do others_before+=("$(ticks "${o#*:}")"); done
     sleep "$seconds"
-    after=$(ticks)
+    after=$(ticks "$proxy_pid")
+    others_after=()
+    for o in "${others[@]}"; do others_after+=("$(ticks "${o#*:}")"); done
     wait "$load_pid" || true
     cat "$run/load.txt"
     rps=$(grep -o '[0-9.]* ok/s' "$run/load.txt" | head -1 | cut -d' ' -f1)
     hz=$(getconf CLK_TCK)
     python3 -c "t=($after-$before)/$hz; r=$rps*$seconds; print(f'proxy CPU: {t:.2f} s over {$seconds} s at {$rps} req/s = {t*1e6/r:.1f} µs per request')"
+    for i in "${!others[@]}"; do
+        python3 -c "t=(${others_after[$i]}-${others_before[$i]})/$hz; r=$rps*$seconds; print(f'${others[$i]%%:*} CPU: {t:.2f} s = {t*1e6/r:.1f} µs per request')"
+    done
     exit 0
 fi
 perf record -F 1999 -g --call-graph "${PERF_CALL_GRAPH:-dwarf,16384}" -p "$proxy_pid" -o "$run/perf.data" -- sleep "$seconds" \

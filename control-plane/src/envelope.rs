@@ -7,7 +7,23 @@ use serde_json::json;
 
 /// A successful answer carrying `data`.
 pub fn ok<T: Serialize>(data: T) -> Response {
-    Json(json!({ "success": true, "message": "", "data": data })).into_response()
+    Json(Success {
+        data,
+        message: "",
+        success: true,
+    })
+    .into_response()
+}
+
+/// The envelope of [`ok`], serialized straight from `data`: building a `serde_json::Value` of
+/// it first allocated a map per row (35 000 rows of `/api/data/`: 40 ms of 45). Its fields are in
+/// the order the `Value` gave them (alphabetical), so answers are byte for byte the same at
+/// the top level.
+#[derive(Serialize)]
+struct Success<T> {
+    data: T,
+    message: &'static str,
+    success: bool,
 }
 
 /// A successful answer carrying the object `data` both as `data` and at the top level, for the
