@@ -352,7 +352,7 @@ impl RelayRequest {
     }
 }
 
-fn multipart_boundary(content_type: &str) -> Option<&str> {
+pub(crate) fn multipart_boundary(content_type: &str) -> Option<&str> {
     if !content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
@@ -368,7 +368,7 @@ fn multipart_boundary(content_type: &str) -> Option<&str> {
 }
 
 /// The text value of form field `name` in a multipart body.
-fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
+pub(crate) fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
     let delimiter = format!("--{boundary}");
     let text = body;
     let mut start = 0;
