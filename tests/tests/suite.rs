@@ -172,3 +172,5 @@ mod upstream_http2;
 mod user_admin;
 #[path = "user_channels.rs"]
 mod user_channels;
+#[path = "video_tasks.rs"]
+mod video_tasks;
