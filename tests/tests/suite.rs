@@ -174,3 +174,5 @@ mod user_admin;
 mod user_channels;
 #[path = "video_tasks.rs"]
 mod video_tasks;
+#[path = "video_tasks_sdk.rs"]
+mod video_tasks_sdk;

@@ -13,11 +13,11 @@ use pylon_tests::{Backend, Console, Pylon, on_every_backend};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const MODEL: &str = "sora-test";
+pub const MODEL: &str = "sora-test";
 /// The name the channel maps [`MODEL`] to.
 const UPSTREAM_MODEL: &str = "sora-2-up";
 /// `ModelPrice` 0.1 USD x 500 000 quota per USD, per second of video.
-const PER_SECOND: i64 = 50_000;
+pub const PER_SECOND: i64 = 50_000;
 
 pub struct Scene {
     pub pylon: Pylon,
@@ -64,7 +64,7 @@ pub async fn scene(backend: Backend) -> Scene {
     }
 }
 
-async fn balances(scene: &Scene) -> (i64, i64) {
+pub async fn balances(scene: &Scene) -> (i64, i64) {
     (
         scalar_of(&scene.pool, "SELECT quota FROM users WHERE id = ?", 1).await,
         scalar_of(
@@ -77,7 +77,7 @@ async fn balances(scene: &Scene) -> (i64, i64) {
 }
 
 /// Waits until the user's and the key's stored balances are `expected`.
-async fn eventually_balances(scene: &Scene, expected: (i64, i64)) {
+pub async fn eventually_balances(scene: &Scene, expected: (i64, i64)) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let now = balances(scene).await;
