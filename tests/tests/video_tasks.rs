@@ -370,7 +370,17 @@ async fn forms_and_task_lists(backend: Backend) {
     let form_id = form_task["id"].as_str().expect("id").to_string();
     let sent = scene.mock.created();
     assert!(sent[0].content_type.starts_with("multipart/form-data"));
-    assert!(String::from_utf8_lossy(&sent[0].body).contains("animate this picture"));
+    let form_body = String::from_utf8_lossy(&sent[0].body).to_string();
+    assert!(form_body.contains("animate this picture"), "{form_body}");
+    assert!(
+        form_body.contains(&format!("\r\n\r\n{UPSTREAM_MODEL}\r\n")),
+        "{form_body}"
+    );
+    assert!(
+        !form_body.contains(&format!("\r\n\r\n{MODEL}\r\n")),
+        "{form_body}"
+    );
+    assert!(form_body.contains("frame.png"), "{form_body}");
     let (status, text_task) = submit(
         &scene,
         &scene.key,

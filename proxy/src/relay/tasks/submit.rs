@@ -7,7 +7,9 @@
 use super::super::admission;
 use super::super::auth::Caller;
 use super::super::errors::RelayError;
-use super::super::request::{multipart_boundary, multipart_field, read_body};
+use super::super::request::{
+    multipart_boundary, multipart_field, multipart_field_range, read_body,
+};
 use super::super::snapshot::ChannelEntry;
 use super::super::{Relay, RelaySummary, ReservationGuard, millis, request_id, routing};
 use super::{MAX_ANSWER_BYTES, UPSTREAM_TIMEOUT, upstream_message};
@@ -393,16 +395,23 @@ fn parse(content_type: &str, body: &[u8]) -> Result<VideoRequest, RelayError> {
     VideoRequest::from_json(body).map_err(RelayError::bad_request)
 }
 
-/// The body sent upstream: a JSON body with the channel's model name (and without the
-/// playground's `group`, as new-api); a form as received (its model is not renamed, as for the
-/// relay's other forms).
+/// The body sent upstream with the channel's model name, as new-api sends it: a JSON body
+/// rewritten (without the playground's `group`), a form with its `model` field's value
+/// replaced in place (every other part, files included, as received).
 fn upstream_body(
     content_type: &str,
     body: &Bytes,
     upstream_model: &str,
 ) -> Result<Bytes, RelayError> {
-    if multipart_boundary(content_type).is_some() {
-        return Ok(body.clone());
+    if let Some(boundary) = multipart_boundary(content_type) {
+        let Some(range) = multipart_field_range(body, boundary, "model") else {
+            return Ok(body.clone());
+        };
+        let mut renamed = Vec::with_capacity(body.len() + upstream_model.len());
+        renamed.extend_from_slice(&body[..range.start]);
+        renamed.extend_from_slice(upstream_model.as_bytes());
+        renamed.extend_from_slice(&body[range.end..]);
+        return Ok(Bytes::from(renamed));
     }
     let mut object: serde_json::Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
@@ -455,5 +464,39 @@ pub(super) async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<
             Ok(None) => return Ok(answer),
             Err(error) => return Err(format!("reading the upstream's answer failed: {error}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORM: &str = "--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\na cat\r\n\
+        --b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nsora-test\r\n\
+        --b\r\nContent-Disposition: form-data; name=\"input_reference\"; filename=\"f.png\"\r\n\
+        Content-Type: image/png\r\n\r\nPNG\r\n--b--\r\n";
+
+    #[test]
+    fn forms_are_read_and_renamed_in_place() {
+        let content_type = "multipart/form-data; boundary=b";
+        let video = parse(content_type, FORM.as_bytes()).expect("valid form");
+        assert_eq!(video.model, "sora-test");
+        assert_eq!(video.prompt, "a cat");
+        assert_eq!(video.seconds, 4);
+        assert!(video.input_reference);
+        let renamed = upstream_body(content_type, &Bytes::from(FORM), "sora-2").expect("renamed");
+        assert_eq!(
+            renamed,
+            FORM.replace("\r\n\r\nsora-test\r\n", "\r\n\r\nsora-2\r\n")
+        );
+        let json = upstream_body(
+            "application/json",
+            &Bytes::from_static(br#"{"model":"sora-test","prompt":"p","group":"vip"}"#),
+            "sora-2",
+        )
+        .expect("renamed");
+        let json: Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(json, json!({"model": "sora-2", "prompt": "p"}));
+        assert!(parse("multipart/form-data", b"").is_err());
     }
 }
