@@ -432,11 +432,18 @@ impl Db {
                 });
             }
             MovementOutcome::Refused(refusal) => {
-                tx.rollback().await?;
-                return Err(DbError::MovementNotApplied(format!(
-                    "{}: {refusal}",
-                    movement.idempotency_key
-                )));
+                // The user is gone: the task ends without a refund (there is no one to pay),
+                // rather than being failed again at every poll.
+                tracing::warn!(task = %task.task_id, %refusal, "the failed task's charge cannot be refunded");
+                sqlx::query("UPDATE tasks SET refunded = 0 WHERE id = ?")
+                    .bind(task.id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(TaskFailed::Refunded {
+                    movement: None,
+                    changes: Vec::new(),
+                });
             }
         };
         if task.subscription_id != 0 {
