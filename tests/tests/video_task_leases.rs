@@ -121,6 +121,41 @@ async fn one_node_polls_a_task_at_a_time(backend: Backend) {
         1,
         "one refund log row"
     );
+    // A task a subscription paid gives the subscription its quota back, not the wallet.
+    sqlx::query(
+        "INSERT INTO user_subscriptions (user_id, plan_id, grant_key, amount_total, amount_used, \
+         start_time, end_time) VALUES (1, 1, 'lease-test', 100000, 5000, 0, 4102444800)",
+    )
+    .execute(&pool)
+    .await
+    .expect("subscription");
+    let subscription = scalar(&pool, "SELECT MAX(id) FROM user_subscriptions").await;
+    let paid = NewTask {
+        subscription_id: subscription,
+        ..task(100, 3_000)
+    };
+    let paid_id = a.insert_task(&paid).await.expect("insert");
+    let paid_row = a.task(&paid.task_id).await.expect("read").expect("row");
+    assert_eq!(paid_row.id, paid_id);
+    let wallet = scalar_of(&pool, "SELECT quota FROM users WHERE id = ?", 1).await;
+    let outcome = b.fail_task_and_refund(&paid_row, "blocked", "{}").await;
+    assert!(
+        matches!(
+            outcome,
+            Ok(TaskFailed::Refunded {
+                movement: Some(_),
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    let used = "SELECT amount_used FROM user_subscriptions WHERE id = ?";
+    assert_eq!(scalar_of(&pool, used, subscription).await, 2_000);
+    assert_eq!(
+        scalar_of(&pool, "SELECT quota FROM users WHERE id = ?", 1).await,
+        wallet
+    );
+
     // A failed task is never claimed again.
     a.release_task(first.id).await.expect("release");
     let later = a.claim_unfinished_tasks(50, 0).await.expect("claim");

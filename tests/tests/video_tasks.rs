@@ -340,6 +340,65 @@ async fn failures_refund_once_and_refusals_charge_nothing(backend: Backend) {
         1
     );
     assert_eq!(balances(&scene).await, before);
+
+    // A task whose channel was deleted fails and is refunded (its wallet payer only).
+    sqlx::query(
+        "INSERT INTO tasks (created_at, updated_at, task_id, user_id, channel_id, quota, status, \
+         fail_reason, submit_time, progress, prompt, data, upstream_task_id) \
+         VALUES (0, 0, 'task_orphan', 1, 987654, 1000, 'IN_PROGRESS', '', ?, '10%', '', '{}', 'x')",
+    )
+    .bind(chrono::Utc::now().timestamp())
+    .execute(&scene.pool)
+    .await
+    .expect("orphan task");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while text_of(
+        &scene.pool,
+        "SELECT status FROM tasks WHERE task_id = ?",
+        "task_orphan",
+    )
+    .await
+        != "FAILURE"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the orphan task was never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reason = text_of(
+        &scene.pool,
+        "SELECT fail_reason FROM tasks WHERE task_id = ?",
+        "task_orphan",
+    )
+    .await;
+    assert_eq!(reason, "the channel that ran the task was deleted");
+    assert_eq!(balances(&scene).await, (before.0 + 1000, before.1));
+
+    // A task unfinished a day after its submission times out, refunded.
+    sqlx::query(
+        "INSERT INTO tasks (created_at, updated_at, task_id, user_id, channel_id, quota, status, \
+         fail_reason, submit_time, progress, prompt, data, upstream_task_id) \
+         VALUES (0, 0, 'task_stale', 1, ?, 500, 'QUEUED', '', ?, '0%', '', '{}', 'x')",
+    )
+    .bind(scene.channel_id)
+    .bind(chrono::Utc::now().timestamp() - 86_401)
+    .execute(&scene.pool)
+    .await
+    .expect("stale task");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while text_of(
+        &scene.pool,
+        "SELECT fail_reason FROM tasks WHERE task_id = ?",
+        "task_stale",
+    )
+    .await
+        != "task timed out"
+    {
+        assert!(Instant::now() < deadline, "the stale task never timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(balances(&scene).await, (before.0 + 1500, before.1));
 }
 
 on_every_backend!(failures_refund_once_and_refusals_charge_nothing);
