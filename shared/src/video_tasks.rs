@@ -18,6 +18,8 @@ pub const ACTION_GENERATE: &str = "generate";
 pub const DEFAULT_SECONDS: i64 = 4;
 /// The longest video new-api bills (`MaxTaskDurationSeconds`); longer requests are refused.
 pub const MAX_SECONDS: i64 = 600;
+/// An upstream's failure reason is cut to this many characters.
+const MAX_REASON_CHARS: usize = 1000;
 /// The stored prompt is cut to this many characters (it is only shown in the task lists).
 const MAX_STORED_PROMPT_CHARS: usize = 4000;
 
@@ -192,7 +194,9 @@ pub fn upstream_state(answer: &Value) -> UpstreamState {
             .and_then(Value::as_str)
             .filter(|m| !m.is_empty())
             .unwrap_or("task failed")
-            .to_string()
+            .chars()
+            .take(MAX_REASON_CHARS)
+            .collect()
     } else {
         String::new()
     };
@@ -201,6 +205,35 @@ pub fn upstream_state(answer: &Value) -> UpstreamState {
         progress,
         reason,
     }
+}
+
+/// The most of an upstream's answer kept with a task (its column is a 64 KiB `TEXT`).
+const MAX_STORED_DATA_BYTES: usize = 60_000;
+
+/// An upstream's answer as stored with its task: whole, or, when it is too large for the row,
+/// only the video object's own fields.
+pub fn stored_data(answer: &Value) -> String {
+    let whole = answer.to_string();
+    if whole.len() <= MAX_STORED_DATA_BYTES {
+        return whole;
+    }
+    let kept: Map<String, Value> = [
+        "id",
+        "object",
+        "model",
+        "status",
+        "progress",
+        "created_at",
+        "completed_at",
+        "expires_at",
+        "seconds",
+        "size",
+    ]
+    .iter()
+    .filter_map(|name| Some((name.to_string(), answer.get(*name)?.clone())))
+    .filter(|(_, value)| value.to_string().len() < 1024)
+    .collect();
+    Value::Object(kept).to_string()
 }
 
 /// OpenAI's video status of a task's new-api status (a task just submitted is queued).
@@ -332,6 +365,15 @@ mod tests {
             Some(TASK_SUCCESS)
         );
         assert_eq!(upstream_state(&json!({"status": "weird"})).status, None);
+    }
+
+    #[test]
+    fn oversized_answers_keep_the_video_fields() {
+        let small = json!({"id": "task_1", "extra": "x"});
+        assert_eq!(stored_data(&small), small.to_string());
+        let large = json!({"id": "task_1", "status": "queued", "extra": "x".repeat(70_000)});
+        let kept: Value = serde_json::from_str(&stored_data(&large)).expect("json");
+        assert_eq!(kept, json!({"id": "task_1", "status": "queued"}));
     }
 
     #[test]

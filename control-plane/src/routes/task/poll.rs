@@ -114,7 +114,7 @@ async fn poll(app: &AppState, client: &reqwest::Client, task: &TaskRow) -> anyho
         object.remove("task_id");
         object.insert("model".into(), json!(task.model));
     }
-    let data = answer.to_string();
+    let data = video_tasks::stored_data(&answer);
     let Some(new_status) = state.status else {
         tracing::info!(task = %task.task_id, "the upstream's task status is unknown; asking again later");
         app.db.release_task(task.id).await?;

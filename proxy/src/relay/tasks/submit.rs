@@ -167,7 +167,7 @@ impl Relay {
                         status: TASK_NOT_START.to_string(),
                         progress: "0%".to_string(),
                         prompt: video.stored_prompt(),
-                        data: answer.to_string(),
+                        data: video_tasks::stored_data(&answer),
                     };
                     if let Err(error) = self.db.insert_task(&task).await {
                         // Not recorded, so not charged: the client cannot follow the task.
