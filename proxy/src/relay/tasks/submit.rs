@@ -265,6 +265,9 @@ impl Relay {
             .bearer_auth(key)
             .header("content-type", content_type)
             .body(body);
+        if !channel.openai_organization.is_empty() {
+            request = request.header("OpenAI-Organization", channel.openai_organization.as_str());
+        }
         for (name, value) in &channel.header_override {
             request = request.header(name.as_str(), value.as_str());
         }
