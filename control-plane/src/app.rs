@@ -77,6 +77,7 @@ impl App {
         tokio::spawn(crate::log_retention::run(Arc::clone(&app)));
         tokio::spawn(crate::routes::subscription_clock(Arc::clone(&app)));
         tokio::spawn(crate::routes::monitor_clock(Arc::clone(&app)));
+        tokio::spawn(crate::routes::task_poller(Arc::clone(&app)));
         Ok(app)
     }
 }

@@ -20,6 +20,7 @@ pub mod session;
 pub mod telemetry;
 pub mod upstream_keys;
 pub mod usage;
+pub mod video_tasks;
 
 /// The version reported by /api/status and recorded at setup.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -26,6 +26,7 @@ pub mod smtp_sink;
 pub mod social_fixtures;
 pub mod social_providers;
 pub mod user_admin_fixtures;
+pub mod video_upstream;
 pub mod waffo_gateway;
 
 pub use backend::Backend;

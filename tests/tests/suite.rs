@@ -172,3 +172,9 @@ mod upstream_http2;
 mod user_admin;
 #[path = "user_channels.rs"]
 mod user_channels;
+#[path = "video_task_leases.rs"]
+mod video_task_leases;
+#[path = "video_tasks.rs"]
+mod video_tasks;
+#[path = "video_tasks_sdk.rs"]
+mod video_tasks_sdk;

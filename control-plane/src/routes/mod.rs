@@ -42,6 +42,7 @@ mod status_monitor;
 mod subscription;
 mod system_info;
 pub mod table;
+mod task;
 mod token;
 mod topup;
 mod two_factor;
@@ -56,6 +57,11 @@ use crate::app::AppState;
 /// The subscriptions' clock (quota resets and expiries), run by the control plane.
 pub async fn subscription_clock(app: AppState) {
     subscription::reset::run(app).await;
+}
+
+/// The asynchronous tasks' poller, run by the control plane.
+pub async fn task_poller(app: AppState) {
+    task::poll::run(app).await;
 }
 
 /// The status monitors' clock, run by the control plane.

@@ -19,8 +19,8 @@ use super::{
     export, group, health, invitation, log, metrics, model, model_sync, oidc, option, order,
     passkey, payment, payment_orders, perf, plan, prefill_group, price_sync, pricing, public,
     rankings, redemption, secure_verification, setup, shop, social, stats, status, status_monitor,
-    subscription, system_info, token, topup, two_factor, usage, user, user_admin, user_channel,
-    vendor,
+    subscription, system_info, task, token, topup, two_factor, usage, user, user_admin,
+    user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -174,6 +174,9 @@ pub fn routes() -> Vec<Route> {
         get("/api/log/search", Admin, log::search::all),
         get("/api/log/self/search", User, log::search::own),
         delete("/api/log/", Admin, log::delete::delete),
+        // Asynchronous tasks (OpenAI videos the relay created).
+        get("/api/task/", Admin, task::list::all),
+        get("/api/task/self", User, task::list::own),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
         // Usage of one channel affinity key (new-api's; the counters are pylon-proxy's).

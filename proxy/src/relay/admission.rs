@@ -99,7 +99,7 @@ fn payers(user: &UserEntry, now: i64) -> Vec<Payer> {
 /// Holds for the request from the first payer (in preference order) that covers all it could
 /// cost; failing that, from the first that covers the floor (the upstream's completion limit is
 /// then lowered). With one payer (most users), one attempt.
-async fn reserve(
+pub(super) async fn reserve(
     ledger: &Ledger,
     caller: &Caller,
     charged_token: Option<i64>,

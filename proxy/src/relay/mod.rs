@@ -20,6 +20,7 @@ mod request_write;
 pub mod routing;
 pub mod select;
 pub mod snapshot;
+mod tasks;
 mod translated;
 mod upstream;
 pub mod vertex_tokens;
@@ -67,6 +68,8 @@ pub struct Relay {
     pub affinity: affinity::Affinity,
     /// Console sessions, for the playground (`None`: the playground refuses everyone).
     sessions: Option<playground::Sessions>,
+    /// The HTTP client of the video task routes (not the chat path's connector).
+    tasks_http: reqwest::Client,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -114,6 +117,7 @@ impl Relay {
             rate_limiter: Arc::new(rate_limit::RateLimiter::in_memory()),
             affinity: affinity::Affinity::in_memory(),
             sessions: None,
+            tasks_http: tasks::http_client(),
         }
     }
 
@@ -198,6 +202,10 @@ impl Relay {
                 Err(error) => return error.respond_in(family, session).await,
             }
         };
+        if let Some(route) = tasks::TaskRoute::of(&method, &path) {
+            // Boxed: a rare route's future does not size every relayed request's.
+            return Box::pin(self.serve_task(session, &caller, route, client_ip, summary)).await;
+        }
         let Some(ingress) = ingress else {
             return RelayError::model_not_found(format!("Invalid URL ({method} {path})"))
                 .respond_in(family, session)

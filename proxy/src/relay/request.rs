@@ -352,7 +352,7 @@ impl RelayRequest {
     }
 }
 
-fn multipart_boundary(content_type: &str) -> Option<&str> {
+pub(crate) fn multipart_boundary(content_type: &str) -> Option<&str> {
     if !content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
@@ -368,7 +368,18 @@ fn multipart_boundary(content_type: &str) -> Option<&str> {
 }
 
 /// The text value of form field `name` in a multipart body.
-fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
+pub(crate) fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
+    let range = multipart_field_range(body, boundary, name)?;
+    Some(String::from_utf8_lossy(&body[range]).trim().to_string())
+}
+
+/// Where the value of text field `name` lies in a multipart body (without the CRLF that ends
+/// it).
+pub(crate) fn multipart_field_range(
+    body: &[u8],
+    boundary: &str,
+    name: &str,
+) -> Option<std::ops::Range<usize>> {
     let delimiter = format!("--{boundary}");
     let text = body;
     let mut start = 0;
@@ -380,9 +391,10 @@ fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
         let next = find(&rest[header_end + 4..], delimiter.as_bytes())?;
         let wanted = format!("name=\"{name}\"");
         if headers.contains(&wanted) && !headers.contains("filename=") {
-            let value = &rest[header_end + 4..header_end + 4 + next];
-            let value = value.strip_suffix(b"\r\n").unwrap_or(value);
-            return Some(String::from_utf8_lossy(value).trim().to_string());
+            let value_start = part_start + header_end + 4;
+            let value = &text[value_start..value_start + next];
+            let len = value.strip_suffix(b"\r\n").unwrap_or(value).len();
+            return Some(value_start..value_start + len);
         }
         start = part_start + header_end + 4 + next;
     }

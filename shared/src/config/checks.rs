@@ -45,6 +45,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         config.control_plane.monitor_tick_secs >= 1,
         "`control_plane.monitor_tick_secs` must be at least 1",
     );
+    need(
+        config.control_plane.task_poll_ms >= 10,
+        "`control_plane.task_poll_ms` must be at least 10",
+    );
     let control_plane = &config.control_plane;
     for (name, url) in [
         ("codex_auth_url", &control_plane.codex_auth_url),

@@ -68,6 +68,8 @@ pub struct ControlPlaneConfig {
     pub subscription_tick_secs: u64,
     /// How often the status monitors due for a check are checked.
     pub monitor_tick_secs: u64,
+    /// How often unfinished asynchronous tasks are asked about at their upstream.
+    pub task_poll_ms: u64,
     /// OpenAI's OAuth server, where Codex channels sign in and refresh their credentials.
     pub codex_auth_url: String,
     /// GitHub's sign-in server (`/login/oauth/access_token`).

@@ -44,6 +44,7 @@ mod setup;
 mod sign_in_ids;
 mod status_monitors;
 mod subscriptions;
+mod tasks;
 mod tokens;
 mod top_ups;
 mod two_factor;
@@ -121,6 +122,10 @@ pub use subscriptions::{
     SUBSCRIPTION_ACTIVE, SUBSCRIPTION_CANCELLED, SUBSCRIPTION_EXPIRED, SubscriptionPlanFields,
     SubscriptionPlanRow, SubscriptionReset, UserSubscriptionRow, billing_preference_of,
     normalize_billing_preference, period_end,
+};
+pub use tasks::{
+    LOG_TYPE_REFUND, NewTask, TASK_FAILURE, TASK_IN_PROGRESS, TASK_NOT_START, TASK_QUEUED,
+    TASK_SUBMITTED, TASK_SUCCESS, TaskFailed, TaskFilter, TaskProgress, TaskRow,
 };
 pub use tokens::{
     KeyRateLimits, NewToken, StoredToken, TOKEN_STATUS_DISABLED, TOKEN_STATUS_ENABLED,
