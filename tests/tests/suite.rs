@@ -40,6 +40,8 @@ mod channels;
 mod checkin;
 #[path = "configuration.rs"]
 mod configuration;
+#[path = "console_migration.rs"]
+mod console_migration;
 #[path = "console_status_and_models.rs"]
 mod console_status_and_models;
 #[path = "custom_oauth.rs"]

@@ -321,6 +321,8 @@ pub fn routes() -> Vec<Route> {
         // Channel affinity bindings (held by pylon-proxy): statistics and clearing.
         get("/api/option/channel_affinity_cache", Root, option::channel_affinity::stats),
         delete("/api/option/channel_affinity_cache", Root, option::channel_affinity::clear),
+        // Moves the console settings of older new-api versions to `console_setting.*`.
+        post("/api/option/migrate_console_setting", Root, option::migrate_console::migrate),
         // Top-ups and payments (served by their module's own router for now).
         module(GET, "/api/user/topup", Admin, topup::router),
         module(POST, "/api/user/topup", User, topup::router),

@@ -94,7 +94,7 @@ pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
     NAME_RULE_SUFFIX,
 };
-pub use options::OptionSwap;
+pub use options::{OptionRemoval, OptionSwap};
 pub use passkeys::{NewPasskey, PasskeyRow};
 pub use payments::{
     ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
