@@ -80,6 +80,8 @@ mod log_queries;
 mod log_retention;
 #[path = "login_throttling.rs"]
 mod login_throttling;
+#[path = "metadata_sync.rs"]
+mod metadata_sync;
 #[path = "mock_upstream.rs"]
 mod mock_upstream;
 #[path = "multi_node.rs"]

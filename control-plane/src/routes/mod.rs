@@ -15,6 +15,7 @@ mod group;
 mod health;
 mod invitation;
 mod log;
+mod metadata_sync;
 mod metrics;
 mod model;
 mod model_sync;

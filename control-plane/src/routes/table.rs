@@ -16,11 +16,11 @@
 
 use super::{
     account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
-    export, group, health, invitation, log, metrics, model, model_sync, oidc, option, order,
-    passkey, payment, payment_orders, perf, plan, prefill_group, price_sync, pricing, public,
-    rankings, redemption, secure_verification, setup, shop, social, stats, status, status_monitor,
-    subscription, system_info, token, topup, two_factor, usage, user, user_admin, user_channel,
-    vendor,
+    export, group, health, invitation, log, metadata_sync, metrics, model, model_sync, oidc,
+    option, order, passkey, payment, payment_orders, perf, plan, prefill_group, price_sync,
+    pricing, public, rankings, redemption, secure_verification, setup, shop, social, stats, status,
+    status_monitor, subscription, system_info, token, topup, two_factor, usage, user, user_admin,
+    user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -280,6 +280,9 @@ pub fn routes() -> Vec<Route> {
         put("/api/models/", Admin, model::manage::update),
         get("/api/models/search", Admin, model::list::search),
         get("/api/models/missing", Admin, model::missing::missing),
+        // new-api's official model metadata sync (`routes::metadata_sync`).
+        get("/api/models/sync_upstream/preview", Admin, metadata_sync::preview::preview),
+        post("/api/models/sync_upstream", Admin, metadata_sync::apply::apply),
         get("/api/models/{id}", Admin, model::list::one),
         put("/api/models/{id}", Admin, model::manage::update_at),
         delete("/api/models/{id}", Admin, model::manage::delete),

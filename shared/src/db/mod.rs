@@ -26,6 +26,7 @@ mod limits;
 mod log_retention;
 mod logs;
 mod migrate;
+mod model_metadata;
 mod models;
 mod options;
 mod passkeys;
@@ -89,6 +90,9 @@ pub use limits::{Limit, check_lengths, limit_of};
 pub use logs::{
     LOG_COUNT_CAP, LOG_SEARCH_WINDOW, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter,
     LogPage, LogPaging, LogRow, LogStat,
+};
+pub use model_metadata::{
+    MetadataField, MetadataModel, MetadataOutcome, MetadataOverwrite, MetadataVendor, choose_status,
 };
 pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
