@@ -116,6 +116,8 @@ mod payments_seed001;
 mod payments_seed004;
 #[path = "payments_waffo.rs"]
 mod payments_waffo;
+#[path = "performance_routes.rs"]
+mod performance_routes;
 #[path = "playground.rs"]
 mod playground;
 #[path = "prefill_groups.rs"]

@@ -26,6 +26,7 @@ mod passkey;
 mod payment;
 mod payment_orders;
 mod perf;
+mod performance;
 mod plan;
 mod prefill_group;
 mod price_sync;

@@ -17,10 +17,10 @@
 use super::{
     account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
     export, group, health, invitation, log, metadata_sync, metrics, model, model_sync, oidc,
-    option, order, passkey, payment, payment_orders, perf, plan, prefill_group, price_sync,
-    pricing, public, rankings, redemption, secure_verification, setup, shop, social, stats, status,
-    status_monitor, subscription, system_info, token, topup, two_factor, usage, user, user_admin,
-    user_channel, vendor,
+    option, order, passkey, payment, payment_orders, perf, performance, plan, prefill_group,
+    price_sync, pricing, public, rankings, redemption, secure_verification, setup, shop, social,
+    stats, status, status_monitor, subscription, system_info, token, topup, two_factor, usage,
+    user, user_admin, user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -326,6 +326,13 @@ pub fn routes() -> Vec<Route> {
         delete("/api/option/channel_affinity_cache", Root, option::channel_affinity::clear),
         // Moves the console settings of older new-api versions to `console_setting.*`.
         post("/api/option/migrate_console_setting", Root, option::migrate_console::migrate),
+        // new-api's performance page, with this process's figures (`routes::performance`).
+        get("/api/performance/stats", Root, performance::stats::stats),
+        delete("/api/performance/disk_cache", Root, performance::disk_cache::clear),
+        post("/api/performance/reset_stats", Root, performance::stats::reset),
+        post("/api/performance/gc", Root, performance::gc::gc),
+        get("/api/performance/logs", Root, performance::logs::list),
+        delete("/api/performance/logs", Root, performance::logs::cleanup),
         // Top-ups and payments (served by their module's own router for now).
         module(GET, "/api/user/topup", Admin, topup::router),
         module(POST, "/api/user/topup", User, topup::router),

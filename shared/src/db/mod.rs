@@ -253,6 +253,11 @@ impl Db {
     }
 
     /// The pool, for the statements of this module.
+    /// Connections of the pool: open, and idle among them.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        (self.pool().size(), self.pool().num_idle())
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
