@@ -88,6 +88,8 @@ mod mock_upstream;
 mod multi_node;
 #[path = "oauth_builtin.rs"]
 mod oauth_builtin;
+#[path = "oauth_invitations.rs"]
+mod oauth_invitations;
 #[path = "oauth_wechat_telegram.rs"]
 mod oauth_wechat_telegram;
 #[path = "oidc.rs"]
