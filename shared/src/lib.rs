@@ -14,6 +14,7 @@ pub mod memory;
 pub mod net;
 pub mod payment;
 pub mod pricing;
+pub mod process_stats;
 pub mod roles;
 pub mod secrets;
 pub mod session;

@@ -40,6 +40,8 @@ mod channels;
 mod checkin;
 #[path = "configuration.rs"]
 mod configuration;
+#[path = "console_migration.rs"]
+mod console_migration;
 #[path = "console_status_and_models.rs"]
 mod console_status_and_models;
 #[path = "custom_oauth.rs"]
@@ -78,12 +80,16 @@ mod log_queries;
 mod log_retention;
 #[path = "login_throttling.rs"]
 mod login_throttling;
+#[path = "metadata_sync.rs"]
+mod metadata_sync;
 #[path = "mock_upstream.rs"]
 mod mock_upstream;
 #[path = "multi_node.rs"]
 mod multi_node;
 #[path = "oauth_builtin.rs"]
 mod oauth_builtin;
+#[path = "oauth_invitations.rs"]
+mod oauth_invitations;
 #[path = "oauth_wechat_telegram.rs"]
 mod oauth_wechat_telegram;
 #[path = "oidc.rs"]
@@ -112,6 +118,8 @@ mod payments_seed001;
 mod payments_seed004;
 #[path = "payments_waffo.rs"]
 mod payments_waffo;
+#[path = "performance_routes.rs"]
+mod performance_routes;
 #[path = "playground.rs"]
 mod playground;
 #[path = "prefill_groups.rs"]

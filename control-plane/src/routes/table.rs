@@ -16,11 +16,11 @@
 
 use super::{
     account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
-    export, group, health, invitation, log, metrics, model, model_sync, oidc, option, order,
-    passkey, payment, payment_orders, perf, plan, prefill_group, price_sync, pricing, public,
-    rankings, redemption, secure_verification, setup, shop, social, stats, status, status_monitor,
-    subscription, system_info, task, token, topup, two_factor, usage, user, user_admin,
-    user_channel, vendor,
+    export, group, health, invitation, log, metadata_sync, metrics, model, model_sync, oidc,
+    option, order, passkey, payment, payment_orders, perf, performance, plan, prefill_group,
+    price_sync, pricing, public, rankings, redemption, secure_verification, setup, shop, social,
+    stats, status, status_monitor, subscription, system_info, task, token, topup, two_factor,
+    usage, user, user_admin, user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -283,6 +283,9 @@ pub fn routes() -> Vec<Route> {
         put("/api/models/", Admin, model::manage::update),
         get("/api/models/search", Admin, model::list::search),
         get("/api/models/missing", Admin, model::missing::missing),
+        // new-api's official model metadata sync (`routes::metadata_sync`).
+        get("/api/models/sync_upstream/preview", Admin, metadata_sync::preview::preview),
+        post("/api/models/sync_upstream", Admin, metadata_sync::apply::apply),
         get("/api/models/{id}", Admin, model::list::one),
         put("/api/models/{id}", Admin, model::manage::update_at),
         delete("/api/models/{id}", Admin, model::manage::delete),
@@ -324,6 +327,15 @@ pub fn routes() -> Vec<Route> {
         // Channel affinity bindings (held by pylon-proxy): statistics and clearing.
         get("/api/option/channel_affinity_cache", Root, option::channel_affinity::stats),
         delete("/api/option/channel_affinity_cache", Root, option::channel_affinity::clear),
+        // Moves the console settings of older new-api versions to `console_setting.*`.
+        post("/api/option/migrate_console_setting", Root, option::migrate_console::migrate),
+        // new-api's performance page, with this process's figures (`routes::performance`).
+        get("/api/performance/stats", Root, performance::stats::stats),
+        delete("/api/performance/disk_cache", Root, performance::disk_cache::clear),
+        post("/api/performance/reset_stats", Root, performance::stats::reset),
+        post("/api/performance/gc", Root, performance::gc::gc),
+        get("/api/performance/logs", Root, performance::logs::list),
+        delete("/api/performance/logs", Root, performance::logs::cleanup),
         // Top-ups and payments (served by their module's own router for now).
         module(GET, "/api/user/topup", Admin, topup::router),
         module(POST, "/api/user/topup", User, topup::router),

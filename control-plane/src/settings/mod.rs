@@ -10,7 +10,7 @@ pub mod registry;
 
 use arc_swap::ArcSwap;
 use pylon_shared::changes::{ChangeFeed, Topic};
-use pylon_shared::db::{Db, DbError, OptionSwap};
+use pylon_shared::db::{Db, DbError, OptionRemoval, OptionSwap};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -85,6 +85,24 @@ impl Settings {
         swaps: &[OptionSwap<'_>],
     ) -> Result<bool, DbError> {
         if !db.swap_options(swaps).await? {
+            return Ok(false);
+        }
+        changes.publish(Topic::Option, 0).await?;
+        self.reload(db).await?;
+        Ok(true)
+    }
+
+    /// Sets `writes` and removes `removals` together, each removal only if the option still
+    /// holds the value it was read with ([`Db::move_options`]); announces and applies them
+    /// when written. False when another writer came first (nothing was written).
+    pub async fn relocate(
+        &self,
+        db: &Db,
+        changes: &ChangeFeed,
+        writes: &[(&str, &str)],
+        removals: &[OptionRemoval<'_>],
+    ) -> Result<bool, DbError> {
+        if !db.move_options(writes, removals).await? {
             return Ok(false);
         }
         changes.publish(Topic::Option, 0).await?;

@@ -42,6 +42,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`control_plane.subscription_tick_secs` must be at least 1",
     );
     need(
+        (1..=300).contains(&config.control_plane.model_metadata_timeout_secs),
+        "`control_plane.model_metadata_timeout_secs` must be 1 to 300",
+    );
+    need(
         config.control_plane.monitor_tick_secs >= 1,
         "`control_plane.monitor_tick_secs` must be at least 1",
     );
@@ -56,6 +60,7 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         ("github_api_url", &control_plane.github_api_url),
         ("discord_api_url", &control_plane.discord_api_url),
         ("linuxdo_url", &control_plane.linuxdo_url),
+        ("model_metadata_url", &control_plane.model_metadata_url),
     ] {
         need(
             url.starts_with("https://") || url.starts_with("http://"),

@@ -80,6 +80,12 @@ pub struct ControlPlaneConfig {
     pub discord_api_url: String,
     /// LinuxDO Connect (`/oauth2/token`, `/api/user`).
     pub linuxdo_url: String,
+    /// new-api's official model and vendor metadata (`{url}/api/newapi/models.json`,
+    /// `vendors.json`, and per locale `{url}/api/i18n/{locale}/newapi/...`), read by
+    /// `/api/models/sync_upstream*`.
+    pub model_metadata_url: String,
+    /// Longest wait for the metadata source's answers.
+    pub model_metadata_timeout_secs: u64,
 }
 
 /// Where the durable state lives.

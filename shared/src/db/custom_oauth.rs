@@ -7,7 +7,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{Db, DbError, NewUser, Signup, check_lengths, is_unique_violation, now_secs};
+use super::{Db, DbError, Movement, NewUser, Signup, check_lengths, is_unique_violation, now_secs};
 
 const TABLE: &str = "custom_oauth_providers";
 const COLUMNS: &str =
@@ -409,12 +409,14 @@ impl Db {
 
     /// Creates an account already bound to `provider_user_id` of provider `provider_id` (no
     /// password: it signs in through the provider until the user sets one), with its starting
-    /// quota (`user.quota`, granted through the ledger in the same transaction).
+    /// quota (`user.quota`) and the invitation bonuses `rewards` builds from the new id, granted
+    /// through the ledger in the same transaction.
     pub async fn create_external_user(
         &self,
         user: &NewUser<'_>,
         provider_id: i64,
         provider_user_id: &str,
+        rewards: impl FnOnce(i64) -> Vec<Movement>,
     ) -> Result<ExternalSignup, DbError> {
         check_lengths(
             "user_oauth_bindings",
@@ -448,9 +450,7 @@ impl Db {
             }
             Err(e) => return Err(e.into()),
         }
-        let signup = self
-            .grant_signup(&mut tx, id, user.quota, Vec::new())
-            .await?;
+        let signup = self.credit_signup(&mut tx, id, user, rewards(id)).await?;
         tx.commit().await?;
         Ok(ExternalSignup::Created(signup))
     }

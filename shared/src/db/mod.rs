@@ -26,6 +26,7 @@ mod limits;
 mod log_retention;
 mod logs;
 mod migrate;
+mod model_metadata;
 mod models;
 mod options;
 mod passkeys;
@@ -91,11 +92,14 @@ pub use logs::{
     LOG_COUNT_CAP, LOG_SEARCH_WINDOW, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter,
     LogPage, LogPaging, LogRow, LogStat,
 };
+pub use model_metadata::{
+    MetadataField, MetadataModel, MetadataOutcome, MetadataOverwrite, MetadataVendor, choose_status,
+};
 pub use models::{
     ModelFields, ModelRow, ModelSearch, NAME_RULE_CONTAINS, NAME_RULE_EXACT, NAME_RULE_PREFIX,
     NAME_RULE_SUFFIX,
 };
-pub use options::OptionSwap;
+pub use options::{OptionRemoval, OptionSwap};
 pub use passkeys::{NewPasskey, PasskeyRow};
 pub use payments::{
     ADMIN_COMPLETION, CompleteOutcome, CompletionRules, PaymentProof, RedeemOutcome,
@@ -254,6 +258,11 @@ impl Db {
     }
 
     /// The pool, for the statements of this module.
+    /// Connections of the pool: open, and idle among them.
+    pub fn pool_connections(&self) -> (u32, usize) {
+        (self.pool().size(), self.pool().num_idle())
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -113,3 +113,53 @@ impl Db {
         Ok(true)
     }
 }
+
+/// One option of a [`Db::move_options`] batch that is removed, only if it still holds the
+/// value it was read with.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionRemoval<'a> {
+    pub key: &'a str,
+    pub old: &'a str,
+}
+
+impl Db {
+    /// Sets the options `writes` (creating those missing) and removes `removals`, in one
+    /// transaction: for moving settings from old keys to new ones, so that a crash never leaves
+    /// both or neither. False (nothing written) when a removed option no longer holds the value
+    /// it was read with: another writer came first; read again and retry.
+    pub async fn move_options(
+        &self,
+        writes: &[(&str, &str)],
+        removals: &[OptionRemoval<'_>],
+    ) -> Result<bool, DbError> {
+        for (key, value) in writes {
+            super::check_lengths("options", &[("key", key), ("value", value)])?;
+        }
+        let upsert = format!(
+            "INSERT INTO options (`key`, value) VALUES (?, ?) {}",
+            self.dialect().upsert_tail("`key`", "value")
+        );
+        let mut tx = self.pool().begin().await?;
+        for removal in removals {
+            let removed = sqlx::query("DELETE FROM options WHERE `key` = ? AND value = ?")
+                .bind(removal.key)
+                .bind(removal.old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        for (key, value) in writes {
+            sqlx::query(AssertSqlSafe(upsert.clone()))
+                .bind(*key)
+                .bind(*value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::invitation_codes::{InvitationRefusal, consume_invitation_code};
 use super::{Db, DbError, Movement, NewUser, Signup, is_unique_violation};
+use sqlx::{Any, Transaction};
 
 /// What became of a registration.
 #[derive(Debug, Clone)]
@@ -104,18 +105,29 @@ impl Db {
             tx.rollback().await?;
             return Ok(Registration::InvitationRefused(refusal));
         }
+        let signup = self.credit_signup(&mut tx, id, user, rewards(id)).await?;
+        tx.commit().await?;
+        Ok(Registration::Created(signup))
+    }
+
+    /// In the transaction creating user `id` (of `user`): one more `aff_count` for its inviter
+    /// (`user.inviter_id`, when not 0), its starting quota and the movements `rewards`
+    /// (invitation bonuses), through the ledger. Every way of signing up ends here.
+    pub(super) async fn credit_signup(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: i64,
+        user: &NewUser<'_>,
+        rewards: Vec<Movement>,
+    ) -> Result<Signup, DbError> {
         if user.inviter_id != 0 {
             sqlx::query(
                 "UPDATE users SET aff_count = aff_count + 1 WHERE id = ? AND deleted_at IS NULL",
             )
             .bind(user.inviter_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        let signup = self
-            .grant_signup(&mut tx, id, user.quota, rewards(id))
-            .await?;
-        tx.commit().await?;
-        Ok(Registration::Created(signup))
+        self.grant_signup(tx, id, user.quota, rewards).await
     }
 }

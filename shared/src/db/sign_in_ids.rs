@@ -5,7 +5,9 @@
 //! an id), so callers serialise work on one id (the control plane holds a lock in the shared
 //! cache).
 
-use super::{BindingColumn, BindingOwner, Db, DbError, NewUser, Signup, is_unique_violation};
+use super::{
+    BindingColumn, BindingOwner, Db, DbError, Movement, NewUser, Signup, is_unique_violation,
+};
 use sqlx::AssertSqlSafe;
 
 /// What became of binding an email address to an account.
@@ -110,13 +112,15 @@ impl Db {
     }
 
     /// Creates an account whose `column` holds `id` (no password: it signs in through the
-    /// provider until the user sets one), with its starting quota (`user.quota`, granted
-    /// through the ledger in the same transaction).
+    /// provider until the user sets one), with its starting quota (`user.quota`) and the
+    /// invitation bonuses `rewards` builds from the new id, granted through the ledger in the
+    /// same transaction.
     pub async fn create_sign_in_user(
         &self,
         user: &NewUser<'_>,
         column: BindingColumn,
         id: &str,
+        rewards: impl FnOnce(i64) -> Vec<Movement>,
     ) -> Result<SignInSignup, DbError> {
         let mut tx = self.pool().begin().await?;
         // `username` is the only unique column this insert sets.
@@ -131,9 +135,7 @@ impl Db {
             }
             Err(e) => return Err(e),
         };
-        let signup = self
-            .grant_signup(&mut tx, id, user.quota, Vec::new())
-            .await?;
+        let signup = self.credit_signup(&mut tx, id, user, rewards(id)).await?;
         tx.commit().await?;
         Ok(SignInSignup::Created(signup))
     }

@@ -11,6 +11,7 @@
 pub(super) mod address;
 pub(super) mod email_bind;
 pub(super) mod email_login;
+pub(super) mod invitation_rewards;
 pub(super) mod messages;
 pub(super) mod register;
 pub(super) mod reset;

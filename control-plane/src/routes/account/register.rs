@@ -10,6 +10,7 @@
 //! valid unused `invitation_code` is needed and used up with the user, in one transaction. Every bonus is one ledger movement
 //! (logged), written in the transaction that creates the user.
 
+use super::invitation_rewards::InvitationRewards;
 use super::{address, critical_limit, flag, quota_option};
 use crate::app::{App, AppState};
 use crate::client_ip::ClientIp;
@@ -24,10 +25,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::{hash_password, random_alphanumeric};
-use pylon_shared::db::{
-    InvitationRefusal, LOG_TYPE_SYSTEM, Movement, MovementKind, NewUser, Registration, Signup,
-    quota_text,
-};
+use pylon_shared::db::{InvitationRefusal, NewUser, Registration, Signup};
 use pylon_shared::roles::ROLE_COMMON;
 use serde::Deserialize;
 
@@ -108,21 +106,14 @@ pub async fn register(
         }
     }
 
-    let inviter_id = app.db.user_id_by_aff_code(request.aff_code.trim()).await?;
+    let rewards = InvitationRewards::of_aff_code(&app, &request.aff_code).await?;
+    let inviter_id = rewards.inviter();
     let password = request.password;
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
     let new_user_quota = quota_option(&app, "QuotaForNewUser").await?;
-    let rewards = match inviter_id {
-        Some(inviter_id) => InvitationRewards {
-            inviter_id,
-            inviter_aff_quota: quota_option(&app, "QuotaForInviter").await?,
-            invitee_bonus: quota_option(&app, "QuotaForInvitee").await?,
-        },
-        None => InvitationRewards::default(),
-    };
     let user = NewUser {
         username,
         password_hash: &password_hash,
@@ -141,59 +132,6 @@ pub async fn register(
     }
     tracing::info!(user_id = signup.id, username, inviter = ?inviter_id, "user registered");
     Ok(envelope::ok_message(""))
-}
-
-/// The bonuses of an invitation (all 0 without one).
-#[derive(Debug, Clone, Copy, Default)]
-struct InvitationRewards {
-    inviter_id: i64,
-    /// `QuotaForInviter`, added to the inviter's invitation quota.
-    inviter_aff_quota: i64,
-    /// `QuotaForInvitee`, added to the new user's quota.
-    invitee_bonus: i64,
-}
-
-impl InvitationRewards {
-    /// The ledger movements of the rewards for the new user `user_id`, keyed by it so that
-    /// each is paid once.
-    fn movements(self, user_id: i64) -> Vec<Movement> {
-        let mut movements = Vec::new();
-        if self.invitee_bonus > 0 {
-            movements.push(
-                Movement::new(
-                    format!("invitee_bonus:{user_id}"),
-                    MovementKind::InviteReward,
-                    user_id,
-                    self.invitee_bonus,
-                )
-                .with_log(
-                    LOG_TYPE_SYSTEM,
-                    format!("Invite code bonus {}", quota_text(self.invitee_bonus)),
-                    self.invitee_bonus,
-                ),
-            );
-        }
-        if self.inviter_aff_quota > 0 {
-            movements.push(
-                Movement::new(
-                    format!("inviter_reward:{user_id}"),
-                    MovementKind::InviteReward,
-                    self.inviter_id,
-                    0,
-                )
-                .with_aff_delta(self.inviter_aff_quota)
-                .with_log(
-                    LOG_TYPE_SYSTEM,
-                    format!(
-                        "Invited user bonus {} (invitation quota)",
-                        quota_text(self.inviter_aff_quota)
-                    ),
-                    self.inviter_aff_quota,
-                ),
-            );
-        }
-        movements
-    }
 }
 
 /// With email verification on: the normalized address, which must be given with a code and be

@@ -13,10 +13,11 @@ use super::config::{Kind, Provider};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger;
+use crate::routes::account::invitation_rewards::InvitationRewards;
 use crate::routes::invitation::settings::InvitationSettings;
 use crate::routes::oidc::bind::bound;
 use crate::routes::oidc::login::start_session;
-use crate::routes::oidc::pending::Purpose;
+use crate::routes::oidc::pending::{Pending, Purpose};
 use crate::routes::oidc::settings::Settings as SiteOptions;
 use crate::routes::oidc::signup::{display_name, usable_username};
 use pylon_shared::changes::Topic;
@@ -51,21 +52,22 @@ impl<'a> Client<'a> {
     }
 }
 
-/// Binds or signs in, as the flow's purpose says.
+/// Binds or signs in, as the flow's purpose says; a sign-up is credited to the flow's
+/// invitation code (`GET /api/oauth/state?aff=`).
 pub async fn finish(
     app: &App,
     provider: &Provider,
     identity: &Identity,
-    purpose: Purpose,
+    pending: &Pending,
     client: &Client<'_>,
 ) -> ApiResult {
-    match purpose {
+    match pending.purpose {
         Purpose::Bind(user_id) => {
             bind(app, provider, user_id, &identity.user.id).await?;
             Ok(bound())
         }
         Purpose::Login => {
-            let user_id = resolve(app, provider, identity).await?;
+            let user_id = resolve(app, provider, identity, pending.aff.as_deref()).await?;
             start_session(app, user_id, client.ip, client.user_agent).await
         }
     }
@@ -104,7 +106,12 @@ async fn bind(
 }
 
 /// The account `identity` signs in as (found, merged by email, or created).
-async fn resolve(app: &App, provider: &Provider, identity: &Identity) -> Result<i64, ApiError> {
+async fn resolve(
+    app: &App,
+    provider: &Provider,
+    identity: &Identity,
+    aff: Option<&str>,
+) -> Result<i64, ApiError> {
     let external_id = &identity.user.id;
     if let Some(user_id) = owner(app, provider, external_id).await? {
         sync(app, provider, identity, user_id).await?;
@@ -141,7 +148,7 @@ async fn resolve(app: &App, provider: &Provider, identity: &Identity) -> Result<
             "An invitation code is required to register; ask an administrator for an account",
         ));
     }
-    create(app, provider, identity, options.quota_for_new_user).await
+    create(app, provider, identity, options.quota_for_new_user, aff).await
 }
 
 /// The live user bound to `external_id`; a deleted one is refused (as new-api does) rather
@@ -187,7 +194,9 @@ async fn create(
     provider: &Provider,
     identity: &Identity,
     quota: i64,
+    aff: Option<&str>,
 ) -> Result<i64, ApiError> {
+    let rewards = InvitationRewards::of_aff_code(app, aff.unwrap_or("")).await?;
     let external = &identity.user;
     let display_name = display_name(
         [external.display_name.as_str(), external.username.as_str()],
@@ -239,11 +248,11 @@ async fn create(
             quota,
             group,
             email: &email,
-            inviter_id: 0,
+            inviter_id: rewards.inviter().unwrap_or(0),
         };
         match app
             .db
-            .create_external_user(&user, provider.id, &external.id)
+            .create_external_user(&user, provider.id, &external.id, |id| rewards.movements(id))
             .await?
         {
             ExternalSignup::Created(signup) => {

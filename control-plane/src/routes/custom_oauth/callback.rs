@@ -53,7 +53,7 @@ async fn finish(
     )
     .await?;
     let identity = identity_from_claims(app, provider, &claims).await?;
-    account::finish(app, provider, &identity, redeemed.pending.purpose, client).await
+    account::finish(app, provider, &identity, &redeemed.pending, client).await
 }
 
 /// A parameter of the path, as routed.

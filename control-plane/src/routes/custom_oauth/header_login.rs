@@ -86,7 +86,7 @@ async fn finish(
     let groups = listed(headers, &settings.group_header).map_err(|_| missing())?;
     let roles = listed(headers, &settings.role_header).map_err(|_| missing())?;
     let identity = mapped(app, provider, user, &groups, &roles).await?;
-    account::finish(app, provider, &identity, pending.purpose, client).await
+    account::finish(app, provider, &identity, pending, client).await
 }
 
 /// The one non-empty value of header `name` (empty when the name is empty or the header is

@@ -198,7 +198,7 @@ async fn finish(
             })?
     };
     let identity = identity_from_claims(app, provider, &claims).await?;
-    account::finish(app, provider, &identity, pending.purpose, client).await
+    account::finish(app, provider, &identity, pending, client).await
 }
 
 #[cfg(test)]

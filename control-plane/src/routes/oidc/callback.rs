@@ -87,7 +87,9 @@ async fn finish(
         .await?
         .person();
     match pending.purpose {
-        Purpose::Login => login::finish(app, &Slot::OIDC, &person, client).await,
+        Purpose::Login => {
+            login::finish(app, &Slot::OIDC, &person, client, pending.aff.as_deref()).await
+        }
         Purpose::Bind(user_id) => {
             bind::finish(app, &Slot::OIDC, user_id, &person).await?;
             Ok(bind::bound())

@@ -15,14 +15,26 @@ use pylon_shared::db::BindingOwner;
 use pylon_shared::roles::STATUS_ENABLED;
 use serde_json::json;
 
-/// Signs in as the user of `person` at the provider of `slot`.
-pub async fn finish(app: &App, slot: &Slot, person: &Person, client: &Client<'_>) -> ApiResult {
-    let user_id = account_of(app, slot, person).await?;
+/// Signs in as the user of `person` at the provider of `slot`; a sign-up is credited to the
+/// invitation code `aff` (the flow's, from `GET /api/oauth/state?aff=`).
+pub async fn finish(
+    app: &App,
+    slot: &Slot,
+    person: &Person,
+    client: &Client<'_>,
+    aff: Option<&str>,
+) -> ApiResult {
+    let user_id = account_of(app, slot, person, aff).await?;
     start_session(app, user_id, client.ip, client.user_agent).await
 }
 
 /// The account `person` signs in as, created when the id is new and registration is open.
-async fn account_of(app: &App, slot: &Slot, person: &Person) -> Result<i64, ApiError> {
+async fn account_of(
+    app: &App,
+    slot: &Slot,
+    person: &Person,
+    aff: Option<&str>,
+) -> Result<i64, ApiError> {
     // A known id signs in without the lock, so that two tabs may sign in at once; only a
     // sign-up must be alone, and looks again once it holds the lock.
     if let Some(id) = owner(app, slot, person).await? {
@@ -31,7 +43,7 @@ async fn account_of(app: &App, slot: &Slot, person: &Person) -> Result<i64, ApiE
     lock::with_id(app, slot, &person.id, async {
         match owner(app, slot, person).await? {
             Some(id) => Ok(id),
-            None => signup::create(app, slot, person).await,
+            None => signup::create(app, slot, person, aff).await,
         }
     })
     .await

@@ -56,6 +56,10 @@ pub struct Pending {
     pub provider: Option<String>,
     /// Unix time after which the state is refused.
     pub expires_at: i64,
+    /// The invitation code a sign-up through this flow is credited to (new-api's `aff` of
+    /// `GET /api/oauth/state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aff: Option<String>,
 }
 
 /// A flow just started.
@@ -92,6 +96,16 @@ pub enum Request {
 
 /// Starts a flow: a fresh state, stored with what its callback will need.
 pub async fn begin(app: &App, purpose: Purpose, request: Request) -> Result<Started, ApiError> {
+    begin_invited(app, purpose, request, None).await
+}
+
+/// [`begin`], for a sign-up credited to the invitation code `aff`.
+pub async fn begin_invited(
+    app: &App,
+    purpose: Purpose,
+    request: Request,
+    aff: Option<String>,
+) -> Result<Started, ApiError> {
     let state = random_alphanumeric(STATE_LEN);
     let (provider, redirect_uri, pkce) = match request {
         Request::Console => (None, String::new(), false),
@@ -107,6 +121,7 @@ pub async fn begin(app: &App, purpose: Purpose, request: Request) -> Result<Star
         redirect_uri,
         provider,
         expires_at: now_secs() + STATE_TTL.as_secs() as i64,
+        aff,
     };
     let value = serde_json::to_string(&pending).map_err(|e| ApiError::Internal(e.into()))?;
     app.cache.set(&entry_key(&state), &value, STATE_TTL).await?;
@@ -219,6 +234,7 @@ mod tests {
                 redirect_uri: String::new(),
                 provider: None,
                 expires_at: 0,
+                aff: None,
             },
         };
         assert_eq!(
@@ -237,10 +253,12 @@ mod tests {
                 redirect_uri: "https://example.com/oauth/oidc".into(),
                 provider: Some("oidc".into()),
                 expires_at: 1,
+                aff: Some("Ab12".into()),
             };
             let text = serde_json::to_string(&pending).unwrap();
             let back: Pending = serde_json::from_str(&text).unwrap();
             assert_eq!(back.purpose, purpose);
+            assert_eq!(back.aff.as_deref(), Some("Ab12"));
         }
     }
 }

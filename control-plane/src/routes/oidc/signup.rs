@@ -1,13 +1,15 @@
 //! Creating the account of a provider id seen for the first time, as new-api does for OAuth
 //! sign-ups: when registration is open (and the provider's method needs no invitation code),
 //! an ordinary user (role 1) in the default group with `QuotaForNewUser` (granted through the
-//! ledger with the account), under the first free username the person proposes.
+//! ledger with the account), under the first free username the person proposes, credited to
+//! the flow's invitation code like a password registration.
 
 use super::settings::Settings;
 use super::sign_in_id::{Person, Slot};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::ledger;
+use crate::routes::account::invitation_rewards::InvitationRewards;
 use crate::routes::invitation::settings::InvitationSettings;
 use pylon_shared::changes::Topic;
 use pylon_shared::crypto::random_alphanumeric;
@@ -23,8 +25,14 @@ const MAX_EMAIL_CHARS: usize = 255;
 /// Random suffixes tried after the proposed usernames are taken.
 const SUFFIX_ATTEMPTS: usize = 8;
 
-/// Creates the user of `person` at the provider of `slot` and returns its id.
-pub async fn create(app: &App, slot: &Slot, person: &Person) -> Result<i64, ApiError> {
+/// Creates the user of `person` at the provider of `slot` and returns its id; a known
+/// invitation code `aff` credits the inviter and the new user as a password registration does.
+pub async fn create(
+    app: &App,
+    slot: &Slot,
+    person: &Person,
+    aff: Option<&str>,
+) -> Result<i64, ApiError> {
     let options = Settings::load(app).await?;
     if !options.register_enabled {
         return Err(ApiError::invalid(
@@ -48,6 +56,7 @@ pub async fn create(app: &App, slot: &Slot, person: &Person) -> Result<i64, ApiE
     } else {
         String::new()
     };
+    let rewards = InvitationRewards::of_aff_code(app, aff.unwrap_or("")).await?;
     let stem: String = person
         .username_stem
         .chars()
@@ -66,11 +75,11 @@ pub async fn create(app: &App, slot: &Slot, person: &Person) -> Result<i64, ApiE
             quota: options.quota_for_new_user,
             group: "default",
             email: &email,
-            inviter_id: 0,
+            inviter_id: rewards.inviter().unwrap_or(0),
         };
         if let SignInSignup::Created(signup) = app
             .db
-            .create_sign_in_user(&user, slot.column, &person.id)
+            .create_sign_in_user(&user, slot.column, &person.id, |id| rewards.movements(id))
             .await?
         {
             ledger::after_commit(app, &signup.movements, &signup.changes).await;
@@ -78,7 +87,8 @@ pub async fn create(app: &App, slot: &Slot, person: &Person) -> Result<i64, ApiE
                 // Committed: the proxies learn of the user when they look it up.
                 tracing::warn!(%error, user = signup.id, "new user not announced");
             }
-            tracing::info!(user = signup.id, %username, provider = slot.name, "user signed up");
+            tracing::info!(user = signup.id, %username, provider = slot.name,
+                inviter = ?rewards.inviter(), "user signed up");
             return Ok(signup.id);
         }
     }

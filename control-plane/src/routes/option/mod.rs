@@ -5,5 +5,6 @@
 pub(super) mod channel_affinity;
 pub(super) mod groups;
 pub(super) mod list;
+pub(super) mod migrate_console;
 pub(super) mod pricing;
 pub(super) mod update;

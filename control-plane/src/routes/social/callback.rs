@@ -176,7 +176,10 @@ async fn finish(
         .person(app, &slot, provider.slug())
         .await?;
     match redeemed.pending.purpose {
-        Purpose::Login => login::finish(app, &slot, &person, client).await,
+        Purpose::Login => {
+            let aff = redeemed.pending.aff.as_deref();
+            login::finish(app, &slot, &person, client, aff).await
+        }
         Purpose::Bind(user_id) => {
             bind::finish(app, &slot, user_id, &person).await?;
             Ok(bind::bound())

@@ -50,7 +50,15 @@ pub async fn login(
     .person(&app, &Slot::WECHAT, "wechat")
     .await?;
     let ip = ip.to_string();
-    login::finish(&app, &Slot::WECHAT, &person, &Client::of(&ip, &headers)).await
+    // WeChat's sign-in carries no flow state, hence no invitation code.
+    login::finish(
+        &app,
+        &Slot::WECHAT,
+        &person,
+        &Client::of(&ip, &headers),
+        None,
+    )
+    .await
 }
 
 /// new-api's request to bind.
