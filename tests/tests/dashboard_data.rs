@@ -294,3 +294,73 @@ async fn rankings_sum_the_aggregates(backend: Backend) {
 }
 
 on_every_backend!(rankings_sum_the_aggregates);
+
+/// Everyone's bars (`/api/data/`) are read packed an hour to a row; a model name the packed
+/// text cannot be split by (a tab, a line break) makes the range read a row per bar, with the
+/// same answer.
+async fn everyones_bars_whatever_the_model_names(backend: Backend) {
+    let (plane, root, hour, alice, _bob) = with_settled_usage(backend).await;
+    let path = format!(
+        "/api/data/?start_timestamp={hour}&end_timestamp={}",
+        hour + 3600
+    );
+    let bars = |answer: &pylon_tests::client::Answer| -> Vec<serde_json::Value> {
+        assert!(answer.success(), "{answer:?}");
+        answer.data().as_array().expect("bars").clone()
+    };
+    let packed = bars(&root.get(&path).await);
+    let summary: Vec<(&str, i64, i64, i64)> = packed
+        .iter()
+        .map(|b| {
+            (
+                b["model_name"].as_str().unwrap_or_default(),
+                b["created_at"].as_i64().unwrap_or_default(),
+                b["count"].as_i64().unwrap_or_default(),
+                b["quota"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("gpt-a", hour, 2, 500),
+            ("gpt-b", hour, 1, 200),
+            ("gpt-a", hour + 3600, 1, 800)
+        ]
+    );
+    assert_eq!(packed[1]["token_used"], json!(30), "{packed:?}");
+
+    let odd = "odd\tname\nv2";
+    let mut extra = record(
+        90,
+        &Usage {
+            user_id: alice,
+            username: "alice",
+            model: odd,
+            at: hour + 50,
+            log_type: LOG_TYPE_CONSUME,
+            quota: 7,
+            use_time_ms: 100,
+            ttft_ms: 0,
+        },
+    );
+    extra.request_id = "req_dash_odd".into();
+    let applied = plane
+        .state
+        .db
+        .apply_relay_records(&[extra])
+        .await
+        .expect("settled");
+    assert_eq!(applied, 1);
+    let by_rows = bars(&root.get(&path).await);
+    assert_eq!(by_rows.len(), 4, "{by_rows:?}");
+    assert_eq!(by_rows[..2], packed[..2]);
+    assert_eq!(by_rows[2]["model_name"], json!(odd));
+    assert_eq!(
+        (&by_rows[2]["created_at"], &by_rows[2]["quota"]),
+        (&json!(hour), &json!(7))
+    );
+    assert_eq!(by_rows[3], packed[2]);
+}
+
+on_every_backend!(everyones_bars_whatever_the_model_names);

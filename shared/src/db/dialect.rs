@@ -42,6 +42,9 @@ impl Dialect {
             Dialect::MySql => &[
                 "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'",
                 "SET SESSION time_zone = '+00:00'",
+                // An hour's dashboard bars are read joined into one text (`quota_bars`);
+                // MySQL's default limit (1 KiB) would cut it after twenty models.
+                "SET SESSION group_concat_max_len = 16777216",
             ],
         }
     }

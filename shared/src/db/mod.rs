@@ -34,6 +34,7 @@ mod payments;
 mod planner_stats;
 mod plans;
 mod prefill_groups;
+mod quota_bars;
 mod rankings;
 mod redemptions;
 mod registration;

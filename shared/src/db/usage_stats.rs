@@ -594,24 +594,22 @@ impl Db {
         start: i64,
         end: i64,
     ) -> Result<Vec<QuotaDatum>, DbError> {
-        let sql = if user_id.is_some() {
+        let Some(user_id) = user_id else {
+            // Everyone's: one row per hour and model already.
+            return self.everyones_quota_bars(start, end).await;
+        };
+        Ok(sqlx::query_as(
             "SELECT model_name, hour AS created_at, CAST(SUM(requests) AS SIGNED) AS count, \
              CAST(SUM(quota) AS SIGNED) AS quota, \
              CAST(SUM(prompt_tokens) + SUM(completion_tokens) AS SIGNED) AS token_used \
              FROM usage_hourly WHERE hour >= ? AND hour <= ? AND user_id = ? \
-             GROUP BY hour, model_name HAVING SUM(requests) > 0 ORDER BY hour, model_name"
-        } else {
-            // Everyone's: one row per hour and model already, read in its key's order.
-            "SELECT model_name, hour AS created_at, requests AS count, quota, \
-             prompt_tokens + completion_tokens AS token_used \
-             FROM usage_model_hours WHERE hour >= ? AND hour <= ? AND requests > 0 \
-             ORDER BY hour, model_name"
-        };
-        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end);
-        if let Some(id) = user_id {
-            query = query.bind(id);
-        }
-        Ok(query.fetch_all(self.pool()).await?)
+             GROUP BY hour, model_name HAVING SUM(requests) > 0 ORDER BY hour, model_name",
+        )
+        .bind(start)
+        .bind(end)
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// new-api's per-user dashboard data: requests, quota and tokens per user and hour for hours
