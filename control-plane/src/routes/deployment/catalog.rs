@@ -4,7 +4,7 @@
 //! /api/deployments/price-estimation` (io.net's price for a deployment, with new-api's
 //! breakdown) and `GET /api/deployments/check-name?name=`.
 
-use super::{client, failed, key};
+use super::{client, failed, key, query};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -14,6 +14,7 @@ use crate::ionet::Api;
 use crate::ionet::shapes::{
     Locations, MaxGpus, PriceEstimationRequest, Pricing, ReplicaAvailability,
 };
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -93,20 +94,21 @@ pub struct ReplicaQuery {
 pub async fn available_replicas(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(query): Query<ReplicaQuery>,
+    raw: Result<Query<ReplicaQuery>, QueryRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
-    if query.hardware_id.is_empty() {
+    let params = query(raw)?;
+    if params.hardware_id.is_empty() {
         return Err(ApiError::invalid("hardware_id parameter is required"));
     }
-    let hardware_id = query
+    let hardware_id = params
         .hardware_id
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::invalid("invalid hardware_id parameter"))?;
     // As new-api: an unreadable or non-positive count is one GPU.
-    let gpu_count = query
+    let gpu_count = params
         .gpu_count
         .parse::<i64>()
         .ok()
@@ -144,19 +146,19 @@ pub async fn price_estimation(
     ApiJson(request): ApiJson<PriceEstimationRequest>,
 ) -> ApiResult {
     let key = key(&app)?;
-    let query = price_query(&request)?;
+    let price = price_query(&request)?;
     let pricing: Pricing = client(&app, Api::Enterprise, &key)
-        .get_data("/price", &query.params)
+        .get_data("/price", &price.params)
         .await
         .map_err(failed("failed to get price estimation"))?;
     let total = pricing.total_cost_usdc;
     Ok(envelope::ok(json!({
         "estimated_cost": total,
-        "currency": query.currency.to_uppercase(),
+        "currency": price.currency.to_uppercase(),
         "price_breakdown": {
             "compute_cost": total - pricing.ionet_fee - pricing.currency_conversion_fee,
             "total_cost": total,
-            "hourly_rate": total / query.hours as f64,
+            "hourly_rate": total / price.hours as f64,
         },
         "estimation_valid": true,
     })))
@@ -247,10 +249,11 @@ pub struct NameQuery {
 pub async fn check_name(
     State(app): State<AppState>,
     _: AdminUser,
-    Query(query): Query<NameQuery>,
+    raw: Result<Query<NameQuery>, QueryRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
-    let name = query.name.trim();
+    let params = query(raw)?;
+    let name = params.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("name parameter is required"));
     }

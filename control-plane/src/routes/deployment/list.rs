@@ -3,7 +3,7 @@
 //! (part of the name, any case), filtered on the page io.net returned, as new-api does.
 
 use super::map::summary;
-use super::{client, failed, key};
+use super::{client, failed, key, query};
 use crate::app::{App, AppState};
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -11,6 +11,7 @@ use crate::error::ApiResult;
 use crate::ionet::Api;
 use crate::ionet::shapes::DeploymentList;
 use crate::pagination::Page;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -37,8 +38,9 @@ pub async fn all(
     State(app): State<AppState>,
     _: AdminUser,
     page: Page,
-    Query(filter): Query<Filter>,
+    filter: Result<Query<Filter>, QueryRejection>,
 ) -> ApiResult {
+    let filter = query(filter)?;
     let list = fetch(&app, page, &filter.status).await?;
     let mut counts = Map::new();
     counts.insert("all".into(), json!(list.total));
@@ -64,8 +66,9 @@ pub async fn search(
     State(app): State<AppState>,
     _: AdminUser,
     page: Page,
-    Query(filter): Query<Filter>,
+    filter: Result<Query<Filter>, QueryRejection>,
 ) -> ApiResult {
+    let filter = query(filter)?;
     let list = fetch(&app, page, &filter.status).await?;
     let keyword = filter.keyword.trim().to_lowercase();
     let items: Vec<Value> = list
@@ -94,7 +97,7 @@ async fn fetch(
     status: &str,
 ) -> Result<DeploymentList, crate::error::ApiError> {
     let key = key(app)?;
-    let mut query = vec![
+    let mut params = vec![
         ("page", page.page.to_string()),
         ("page_size", page.size.to_string()),
         ("sort_by", "created_at".to_string()),
@@ -102,10 +105,10 @@ async fn fetch(
     ];
     let status = status.trim().to_lowercase();
     if !status.is_empty() {
-        query.push(("status", status));
+        params.push(("status", status));
     }
     client(app, Api::Enterprise, &key)
-        .get_data("/deployments", &query)
+        .get_data("/deployments", &params)
         .await
         .map_err(failed("failed to list deployments"))
 }

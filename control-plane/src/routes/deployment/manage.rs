@@ -6,7 +6,7 @@
 
 use super::catalog::name_available;
 use super::map::summary;
-use super::{checked_id, client, failed, key};
+use super::{checked_id, client, failed, key, path};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -16,6 +16,7 @@ use crate::ionet::Api;
 use crate::ionet::shapes::{
     Deployment, DeploymentDetail, DeploymentRequest, StatusAnswer, UpdateDeploymentRequest,
 };
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use reqwest::Method;
 use serde::Deserialize;
@@ -64,10 +65,11 @@ fn check_deploy(r: &DeploymentRequest) -> Result<(), ApiError> {
 pub async fn update(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
+    deployment: Result<Path<String>, PathRejection>,
     ApiJson(request): ApiJson<UpdateDeploymentRequest>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
     let answer: StatusAnswer = client(&app, Api::Enterprise, &key)
         .send(
@@ -93,10 +95,11 @@ pub struct NameInput {
 pub async fn rename(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
+    deployment: Result<Path<String>, PathRejection>,
     ApiJson(input): ApiJson<NameInput>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
     let name = input.name.trim();
     if name.is_empty() {
@@ -136,10 +139,11 @@ pub struct ExtendInput {
 pub async fn extend(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
+    deployment: Result<Path<String>, PathRejection>,
     ApiJson(input): ApiJson<ExtendInput>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
     if input.duration_hours < 1 {
         return Err(ApiError::invalid("duration_hours must be at least 1"));
@@ -170,9 +174,10 @@ pub async fn extend(
 pub async fn delete(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
+    deployment: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
     let answer: StatusAnswer = client(&app, Api::Enterprise, &key)
         .send(

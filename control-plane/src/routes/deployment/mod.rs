@@ -17,6 +17,8 @@ pub(super) mod view;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::ionet::{Api, Client, IoNetError};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
 use std::time::Duration;
 
 const ENABLED: &str = "model_deployment.ionet.enabled";
@@ -47,6 +49,18 @@ fn client<'a>(app: &App, api: Api, key: &'a str) -> Client<'a> {
 /// An io.net failure as the caller sees it: what was being done, then io.net's reason.
 fn failed(doing: &'static str) -> impl Fn(IoNetError) -> ApiError {
     move |error| ApiError::invalid(format!("{doing}: {error}"))
+}
+
+/// A query string, or the envelope's error naming what is wrong with it.
+fn query<T>(read: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    read.map(|Query(q)| q)
+        .map_err(|e| ApiError::invalid(format!("Invalid parameters: {}", e.body_text())))
+}
+
+/// The path's ids, or the envelope's error (a segment that is not UTF-8 once decoded).
+fn path<T>(read: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    read.map(|Path(p)| p)
+        .map_err(|e| ApiError::invalid(format!("Invalid parameters: {}", e.body_text())))
 }
 
 /// A deployment or container id from the path, checked before it goes into io.net's URL:

@@ -5,13 +5,14 @@
 //! /api/deployments/{deployment}/containers/{container}`.
 
 use super::map::container;
-use super::{checked_id, client, failed, key};
+use super::{checked_id, client, failed, key, path, query};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::ionet::Api;
 use crate::ionet::shapes::{Container, ContainerList, DeploymentDetail};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,9 +20,10 @@ use serde_json::{Value, json};
 pub async fn one(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
+    deployment: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
     let d: DeploymentDetail = client(&app, Api::Enterprise, &key)
         .get_data(&format!("/deployment/{id}"), &[])
@@ -77,11 +79,13 @@ pub struct LogQuery {
 pub async fn logs(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
-    Query(q): Query<LogQuery>,
+    deployment: Result<Path<String>, PathRejection>,
+    q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
+    let q = query(q)?;
     if q.container_id.is_empty() {
         return Err(ApiError::invalid("container_id parameter is required"));
     }
@@ -93,27 +97,27 @@ pub async fn logs(
         .ok()
         .filter(|n| *n > 0)
         .map_or(100, |n| n.min(1000));
-    let mut query = vec![("limit", limit.to_string())];
+    let mut params = vec![("limit", limit.to_string())];
     for (name, value) in [
         ("level", &q.level),
         ("stream", &q.stream),
         ("cursor", &q.cursor),
     ] {
         if !value.is_empty() {
-            query.push((name, value.clone()));
+            params.push((name, value.clone()));
         }
     }
     if q.follow == "true" {
-        query.push(("follow", "true".into()));
+        params.push(("follow", "true".into()));
     }
     // Times that are not RFC 3339 are ignored, as in new-api.
     for (name, value) in [("start_time", &q.start_time), ("end_time", &q.end_time)] {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value.trim()) {
-            query.push((name, t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+            params.push((name, t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         }
     }
     let text = client(&app, Api::Public, &key)
-        .get_text(&format!("/deployment/{id}/log/{container_id}"), &query)
+        .get_text(&format!("/deployment/{id}/log/{container_id}"), &params)
         .await
         .map_err(failed("failed to get container logs"))?;
     Ok(envelope::ok(text))
@@ -122,9 +126,10 @@ pub async fn logs(
 pub async fn containers(
     State(app): State<AppState>,
     _: AdminUser,
-    Path(deployment): Path<String>,
+    deployment: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let deployment = path(deployment)?;
     let id = checked_id(&deployment, "deployment")?;
     let list: ContainerList = client(&app, Api::Enterprise, &key)
         .get_data(&format!("/deployment/{id}/containers"), &[])
@@ -139,9 +144,10 @@ pub async fn containers(
 pub async fn one_container(
     State(app): State<AppState>,
     _: AdminUser,
-    Path((deployment, container_id)): Path<(String, String)>,
+    ids: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
     let key = key(&app)?;
+    let (deployment, container_id) = path(ids)?;
     let id = checked_id(&deployment, "deployment")?;
     let container_id = checked_id(&container_id, "container")?;
     let details: Container = client(&app, Api::Enterprise, &key)
