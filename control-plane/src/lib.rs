@@ -11,6 +11,7 @@ mod cors;
 mod envelope;
 mod error;
 mod extract;
+mod ionet;
 mod ledger;
 mod log_retention;
 mod mail;

@@ -52,6 +52,8 @@ mod custom_oauth_external;
 mod dashboard_data;
 #[path = "data_layer.rs"]
 mod data_layer;
+#[path = "deployments.rs"]
+mod deployments;
 #[path = "email_bind.rs"]
 mod email_bind;
 #[path = "email_login_and_reset.rs"]

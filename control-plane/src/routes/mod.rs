@@ -10,6 +10,7 @@ mod commission;
 mod content;
 mod custom_oauth;
 mod data;
+mod deployment;
 mod export;
 mod group;
 mod health;

@@ -198,6 +198,9 @@ pub const OPTIONS: &[Known] = &[
     option("CheckSensitiveOnPromptEnabled", "false"),
     option("StopOnSensitiveEnabled", "false"),
     option("SensitiveWords", ""),
+    // Model deployments on io.net (`/api/deployments/*`); the key is a credential.
+    option("model_deployment.ionet.enabled", "false"),
+    option("model_deployment.ionet.api_key", ""),
     // Data export (dashboard).
     option("DataExportEnabled", "true"),
     option("DataExportInterval", "5"),

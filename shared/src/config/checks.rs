@@ -46,6 +46,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`control_plane.model_metadata_timeout_secs` must be 1 to 300",
     );
     need(
+        (1..=300).contains(&config.control_plane.ionet_timeout_secs),
+        "`control_plane.ionet_timeout_secs` must be 1 to 300",
+    );
+    need(
         config.control_plane.monitor_tick_secs >= 1,
         "`control_plane.monitor_tick_secs` must be at least 1",
     );
@@ -61,6 +65,7 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         ("discord_api_url", &control_plane.discord_api_url),
         ("linuxdo_url", &control_plane.linuxdo_url),
         ("model_metadata_url", &control_plane.model_metadata_url),
+        ("ionet_api_url", &control_plane.ionet_api_url),
     ] {
         need(
             url.starts_with("https://") || url.starts_with("http://"),

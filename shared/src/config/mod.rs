@@ -86,6 +86,11 @@ pub struct ControlPlaneConfig {
     pub model_metadata_url: String,
     /// Longest wait for the metadata source's answers.
     pub model_metadata_timeout_secs: u64,
+    /// io.net's API, where `/api/deployments/*` manages GPU model deployments (public
+    /// endpoints under `/v1/io-cloud/caas`, enterprise ones under `/enterprise/v1/io-cloud/caas`).
+    pub ionet_api_url: String,
+    /// Longest wait for one io.net answer.
+    pub ionet_timeout_secs: u64,
 }
 
 /// Where the durable state lives.
