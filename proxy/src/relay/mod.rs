@@ -241,6 +241,43 @@ impl Relay {
         sessions.authenticate(&self.snapshot, header).await
     }
 
+    /// The caller's group, if its key may use `model` (every billed request asks first).
+    fn may_use(&self, caller: &Caller, model: &str) -> Result<String, RelayError> {
+        if !caller.token.allows_model(model) {
+            return Err(RelayError::forbidden(format!(
+                "This API key may not use the model {model}"
+            )));
+        }
+        Ok(caller.group().to_string())
+    }
+
+    /// `model`'s price for `group`, before any channel's multiplier.
+    fn base_price(&self, model: &str, group: &str) -> Result<Price, RelayError> {
+        self.snapshot
+            .prices
+            .load()
+            .price(model, group)
+            .ok_or_else(|| {
+                RelayError::unavailable(format!("The model `{model}` has no price configured"))
+            })
+    }
+
+    /// Counts the request against the key's and the group's rate limits, if any apply.
+    async fn within_rate_limits(
+        &self,
+        caller: &Caller,
+        model: &str,
+        group: &str,
+    ) -> Result<(), RelayError> {
+        if caller.token.has_rate_limits() || self.snapshot.user_limits.load().enabled {
+            let user_limits = self.snapshot.user_limits.load_full();
+            self.rate_limiter
+                .admit(caller, model, group, &user_limits, &self.metrics)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn relay(
         &self,
         session: &mut Session,
@@ -274,35 +311,14 @@ impl Relay {
         }
         let request = RelayRequest::parse(ingress, endpoint, body, content_type)?;
         summary.model.clone_from(&request.model);
-        if !caller.token.allows_model(&request.model) {
-            return Err(RelayError::forbidden(format!(
-                "This API key may not use the model {}",
-                request.model
-            )));
-        }
-        let group = caller.group().to_string();
+        let group = self.may_use(caller, &request.model)?;
         let routes = self.snapshot.routes.load();
         let route = routing::Route::resolve(&routes, &caller.token, &group, &request.model)?;
-        let base_price = self
-            .snapshot
-            .prices
-            .load()
-            .price(&request.model, &group)
-            .ok_or_else(|| {
-                RelayError::unavailable(format!(
-                    "The model `{}` has no price configured",
-                    request.model
-                ))
-            })?;
+        let base_price = self.base_price(&request.model, &group)?;
         // Held at the dearest candidate's multiplier; charged at the one that serves.
         let price = base_price.with_multiplier(route.dearest(&group, &request.model));
-
-        if caller.token.has_rate_limits() || self.snapshot.user_limits.load().enabled {
-            let user_limits = self.snapshot.user_limits.load_full();
-            self.rate_limiter
-                .admit(caller, &request.model, &group, &user_limits, &self.metrics)
-                .await?;
-        }
+        self.within_rate_limits(caller, &request.model, &group)
+            .await?;
         if self.settler.saturated() {
             self.metrics.settlement("backpressure", 1);
             return Err(RelayError::billing_behind());

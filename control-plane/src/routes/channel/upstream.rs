@@ -47,6 +47,46 @@ pub(crate) fn client() -> Result<reqwest::Client, ApiError> {
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
+/// GETs `url` (a source of prices or model metadata) and reads at most `max_bytes` of its 2xx
+/// answer, within `timeout` for the whole exchange when given (else the client's own). Errors
+/// are texts the caller puts in its envelope.
+pub(crate) async fn get_bounded(
+    url: &str,
+    timeout: Option<Duration>,
+    max_bytes: usize,
+) -> Result<Vec<u8>, String> {
+    let client = client().map_err(|_| "cannot build an HTTP client".to_string())?;
+    let read = async {
+        let mut response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("status code {}", status.as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("reading the answer failed: {}", e.without_url()))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > max_bytes {
+                return Err("the answer is too large".to_string());
+            }
+        }
+        Ok(body)
+    };
+    match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?,
+        None => read.await,
+    }
+}
+
 /// The first key of a channel (a multi-key channel holds one per line; a Vertex AI key is
 /// one service-account JSON document, kept whole).
 fn first_key(row: &ChannelRow) -> String {

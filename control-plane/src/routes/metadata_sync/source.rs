@@ -5,7 +5,7 @@
 //! in new-api.
 
 use crate::app::App;
-use crate::routes::channel::upstream::client;
+use crate::routes::channel::upstream::get_bounded;
 use pylon_shared::db::{MetadataModel, MetadataVendor};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -127,34 +127,7 @@ pub(super) async fn read(app: &App, urls: &Urls) -> Result<Catalogue, String> {
 
 /// One file of the source, as a list.
 async fn fetch<T: DeserializeOwned>(url: &str, timeout: Duration) -> Result<Vec<T>, String> {
-    let client = client().map_err(|_| "cannot build an HTTP client".to_string())?;
-    let read = async {
-        let mut response = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("status code {}", status.as_u16()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the answer failed: {}", e.without_url()))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_ANSWER_BYTES {
-                return Err("the answer is too large".to_string());
-            }
-        }
-        Ok(body)
-    };
-    let body = tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))??;
-    parse(&body)
+    parse(&get_bounded(url, Some(timeout), MAX_ANSWER_BYTES).await?)
 }
 
 /// A list in new-api's envelope, or bare.

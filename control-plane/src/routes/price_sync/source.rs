@@ -9,7 +9,7 @@
 //!   [`pylon_shared::pricing::litellm`]).
 
 use super::FIELDS;
-use crate::routes::channel::upstream::client;
+use crate::routes::channel::upstream::get_bounded;
 use pylon_shared::pricing::litellm;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -22,30 +22,7 @@ pub async fn fetch(
     url: &url::Url,
     timeout: Option<Duration>,
 ) -> Result<Map<String, Value>, String> {
-    let client = client().map_err(|_| "cannot build an HTTP client".to_string())?;
-    let mut request = client.get(url.clone());
-    if let Some(timeout) = timeout {
-        request = request.timeout(timeout);
-    }
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("status code {}", status.as_u16()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the answer failed: {}", e.without_url()))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_SOURCE_BYTES {
-            return Err("the answer is too large".into());
-        }
-    }
+    let body = get_bounded(url.as_str(), timeout, MAX_SOURCE_BYTES).await?;
     parse(&body)
 }
 

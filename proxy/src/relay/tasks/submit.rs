@@ -59,26 +59,10 @@ impl Relay {
             .to_string();
         let video = parse(&content_type, &body)?;
         summary.model.clone_from(&video.model);
-        if !caller.token.allows_model(&video.model) {
-            return Err(RelayError::forbidden(format!(
-                "This API key may not use the model {}",
-                video.model
-            )));
-        }
-        let group = caller.group().to_string();
+        let group = self.may_use(caller, &video.model)?;
         let routes = self.snapshot.routes.load();
         let route = routing::Route::resolve(&routes, &caller.token, &group, &video.model)?;
-        let base_price = self
-            .snapshot
-            .prices
-            .load()
-            .price(&video.model, &group)
-            .ok_or_else(|| {
-                RelayError::unavailable(format!(
-                    "The model `{}` has no price configured",
-                    video.model
-                ))
-            })?;
+        let base_price = self.base_price(&video.model, &group)?;
         if !matches!(base_price, Price::PerRequest { .. }) {
             return Err(RelayError::unavailable(format!(
                 "The model `{}` has no per-request price (ModelPrice) configured; video tasks \
@@ -89,12 +73,8 @@ impl Relay {
         let hold = video.quota(per_request(
             &base_price.with_multiplier(route.dearest(&group, &video.model)),
         ));
-        if caller.token.has_rate_limits() || self.snapshot.user_limits.load().enabled {
-            let user_limits = self.snapshot.user_limits.load_full();
-            self.rate_limiter
-                .admit(caller, &video.model, &group, &user_limits, &self.metrics)
-                .await?;
-        }
+        self.within_rate_limits(caller, &video.model, &group)
+            .await?;
         if self.settler.saturated() {
             self.metrics.settlement("backpressure", 1);
             return Err(RelayError::billing_behind());
