@@ -6,7 +6,7 @@
 
 use super::catalog::name_available;
 use super::map::summary;
-use super::{checked_id, client, failed, key, path};
+use super::{OnDeployment, client, failed, key};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -68,10 +68,10 @@ pub async fn update(
     deployment: Result<Path<String>, PathRejection>,
     ApiJson(request): ApiJson<UpdateDeploymentRequest>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
-    let answer: StatusAnswer = client(&app, Api::Enterprise, &key)
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
+    let answer: StatusAnswer = on
+        .client(&app, Api::Enterprise)
         .send(
             Method::PATCH,
             &format!("/deployment/{id}"),
@@ -98,14 +98,13 @@ pub async fn rename(
     deployment: Result<Path<String>, PathRejection>,
     ApiJson(input): ApiJson<NameInput>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
     let name = input.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("deployment name cannot be empty"));
     }
-    let available = name_available(&app, &key, name)
+    let available = name_available(&app, &on.key, name)
         .await
         .map_err(failed("failed to check name availability"))?;
     if !available {
@@ -113,7 +112,8 @@ pub async fn rename(
             "deployment name is not available, please choose a different name",
         ));
     }
-    let answer: StatusAnswer = client(&app, Api::Enterprise, &key)
+    let answer: StatusAnswer = on
+        .client(&app, Api::Enterprise)
         .send(
             Method::PUT,
             &format!("/clusters/{id}/update-name"),
@@ -142,13 +142,13 @@ pub async fn extend(
     deployment: Result<Path<String>, PathRejection>,
     ApiJson(input): ApiJson<ExtendInput>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
     if input.duration_hours < 1 {
         return Err(ApiError::invalid("duration_hours must be at least 1"));
     }
-    let d: DeploymentDetail = client(&app, Api::Enterprise, &key)
+    let d: DeploymentDetail = on
+        .client(&app, Api::Enterprise)
         .send(
             Method::POST,
             &format!("/deployment/{id}/extend"),
@@ -176,10 +176,10 @@ pub async fn delete(
     _: AdminUser,
     deployment: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
-    let answer: StatusAnswer = client(&app, Api::Enterprise, &key)
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
+    let answer: StatusAnswer = on
+        .client(&app, Api::Enterprise)
         .send(
             Method::DELETE,
             &format!("/deployment/{id}"),

@@ -36,6 +36,27 @@ fn key(app: &App) -> Result<String, ApiError> {
     Ok(key)
 }
 
+/// A route on one deployment: io.net's key (the feature is on) and the deployment's id from
+/// the path, checked.
+struct OnDeployment {
+    key: String,
+    id: String,
+}
+
+impl OnDeployment {
+    fn of(app: &App, deployment: Result<Path<String>, PathRejection>) -> Result<Self, ApiError> {
+        let key = key(app)?;
+        let deployment = path(deployment)?;
+        let id = checked_id(&deployment, "deployment")?.to_string();
+        Ok(Self { key, id })
+    }
+
+    /// A client of `api` with the key.
+    fn client<'a>(&'a self, app: &App, api: Api) -> Client<'a> {
+        client(app, api, &self.key)
+    }
+}
+
 /// A client of `api` with `key`.
 fn client<'a>(app: &App, api: Api, key: &'a str) -> Client<'a> {
     Client::new(

@@ -5,7 +5,7 @@
 //! /api/deployments/{deployment}/containers/{container}`.
 
 use super::map::container;
-use super::{checked_id, client, failed, key, path, query};
+use super::{OnDeployment, checked_id, client, failed, key, path, query};
 use crate::app::AppState;
 use crate::auth::AdminUser;
 use crate::envelope;
@@ -22,10 +22,10 @@ pub async fn one(
     _: AdminUser,
     deployment: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
-    let d: DeploymentDetail = client(&app, Api::Enterprise, &key)
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
+    let d: DeploymentDetail = on
+        .client(&app, Api::Enterprise)
         .get_data(&format!("/deployment/{id}"), &[])
         .await
         .map_err(failed("failed to get deployment details"))?;
@@ -82,9 +82,8 @@ pub async fn logs(
     deployment: Result<Path<String>, PathRejection>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
     let q = query(q)?;
     if q.container_id.is_empty() {
         return Err(ApiError::invalid("container_id parameter is required"));
@@ -116,7 +115,8 @@ pub async fn logs(
             params.push((name, t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         }
     }
-    let text = client(&app, Api::Public, &key)
+    let text = on
+        .client(&app, Api::Public)
         .get_text(&format!("/deployment/{id}/log/{container_id}"), &params)
         .await
         .map_err(failed("failed to get container logs"))?;
@@ -128,10 +128,10 @@ pub async fn containers(
     _: AdminUser,
     deployment: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let key = key(&app)?;
-    let deployment = path(deployment)?;
-    let id = checked_id(&deployment, "deployment")?;
-    let list: ContainerList = client(&app, Api::Enterprise, &key)
+    let on = OnDeployment::of(&app, deployment)?;
+    let id = on.id.as_str();
+    let list: ContainerList = on
+        .client(&app, Api::Enterprise)
         .get_data(&format!("/deployment/{id}/containers"), &[])
         .await
         .map_err(failed("failed to list containers"))?;
