@@ -82,6 +82,8 @@ mod log_queries;
 mod log_retention;
 #[path = "login_throttling.rs"]
 mod login_throttling;
+#[path = "lua_scripts.rs"]
+mod lua_scripts;
 #[path = "metadata_sync.rs"]
 mod metadata_sync;
 #[path = "mock_upstream.rs"]

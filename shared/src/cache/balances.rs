@@ -29,7 +29,7 @@
 //! high) until the next re-sync; a crash of a node makes its `held` vanish with its lease; a
 //! Redis restart loses counters, which restart from the database.
 
-use super::{CacheError, SharedCache};
+use super::{CacheError, LuaScript, SharedCache};
 use fred::prelude::*;
 
 /// The sorted set of node leases (member: node id, score: lease expiry in ms).
@@ -70,35 +70,37 @@ impl Account {
 }
 
 /// KEYS: stored, seq; ARGV: value. Sets `stored` if it exists and counts the change.
-const SET_STORED: &str = r#"
+static SET_STORED: LuaScript = LuaScript::new(
+    r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('INCR', KEYS[2])
 end
 return 0
-"#;
+"#,
+);
 
 /// KEYS: stored, seq; ARGV: delta. Moves `stored` if it exists and counts the change.
-const ADD_STORED: &str = r#"
+static ADD_STORED: LuaScript = LuaScript::new(
+    r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('INCRBY', KEYS[1], ARGV[1])
   redis.call('INCR', KEYS[2])
 end
 return 0
-"#;
+"#,
+);
 
 async fn change_stored(
     cache: &SharedCache,
-    script: &str,
+    script: &LuaScript,
     account: Account,
     value: i64,
 ) -> Result<(), CacheError> {
     if let Some(redis) = cache.redis() {
-        let _: i64 = redis
-            .pool()
-            .next()
-            .eval(
-                script,
+        let _: i64 = script
+            .run(
+                redis.pool().next(),
                 vec![
                     redis.key(&account.stored_key()),
                     redis.key(&account.seq_key()),
@@ -117,7 +119,7 @@ pub async fn set_stored(
     account: Account,
     value: i64,
 ) -> Result<(), CacheError> {
-    change_stored(cache, SET_STORED, account, value).await
+    change_stored(cache, &SET_STORED, account, value).await
 }
 
 /// Adds `delta` to the mirrored balance of `account` after the database balance changed by
@@ -127,7 +129,7 @@ pub async fn add_stored(
     account: Account,
     delta: i64,
 ) -> Result<(), CacheError> {
-    change_stored(cache, ADD_STORED, account, delta).await
+    change_stored(cache, &ADD_STORED, account, delta).await
 }
 
 /// Forgets the counters of an account that no longer exists.

@@ -5,9 +5,11 @@
 pub mod balances;
 mod memory;
 mod redis;
+mod script;
 
 pub use memory::MemoryCache;
 pub use redis::RedisCache;
+pub use script::LuaScript;
 
 use crate::config::Config;
 use async_trait::async_trait;

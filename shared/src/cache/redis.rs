@@ -1,14 +1,16 @@
 //! Redis cache via `fred`: a connection pool for commands; pub/sub clients are made on demand.
 
-use super::{Cache, CacheError};
+use super::{Cache, CacheError, LuaScript};
 use async_trait::async_trait;
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use std::time::Duration;
 
 /// Increments a counter and starts its window on the first hit, atomically.
-const HIT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \
-    if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n";
+static HIT_SCRIPT: LuaScript = LuaScript::new(
+    "local n = redis.call('INCR', KEYS[1]) \
+    if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
+);
 
 /// A Redis-backed cache whose keys all start with the configured prefix.
 pub struct RedisCache {
@@ -94,10 +96,8 @@ impl Cache for RedisCache {
 
     async fn hit(&self, key: &str, window: Duration) -> Result<u64, CacheError> {
         let millis = window.as_millis().max(1).to_string();
-        let count: i64 = self
-            .pool
-            .next()
-            .eval(HIT_SCRIPT, vec![self.key(key)], vec![millis])
+        let count: i64 = HIT_SCRIPT
+            .run(self.pool.next(), vec![self.key(key)], vec![millis])
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }

@@ -6,7 +6,7 @@
 
 use super::Observed;
 use fred::prelude::*;
-use pylon_shared::cache::SharedCache;
+use pylon_shared::cache::{LuaScript, SharedCache};
 use pylon_shared::channel_affinity::wire::UsageCounters;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,7 +19,8 @@ const CLEAR_BATCH: usize = 500;
 
 /// Writes a binding (KEYS: binding, index; ARGV: channel, TTL ms, key, max entries, binding
 /// key prefix) and drops the earliest-expiring ones past the bound.
-const SET_SCRIPT: &str = r"
+static SET_SCRIPT: LuaScript = LuaScript::new(
+    r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
@@ -34,29 +35,35 @@ if over > 0 then
   end
 end
 return 0
-";
+",
+);
 
 /// The keys of the live bindings (KEYS: index).
-const KEYS_SCRIPT: &str = r"
+static KEYS_SCRIPT: LuaScript = LuaScript::new(
+    r"
 local t = redis.call('TIME')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(t[1]) * 1000)
 return redis.call('ZRANGE', KEYS[1], 0, -1)
-";
+",
+);
 
 /// Drops bindings (KEYS: index; ARGV: binding key prefix, then their keys); returns how many
 /// were live.
-const DROP_SCRIPT: &str = r"
+static DROP_SCRIPT: LuaScript = LuaScript::new(
+    r"
 local dropped = 0
 for i = 2, #ARGV do
   dropped = dropped + redis.call('DEL', ARGV[1] .. ARGV[i])
   redis.call('ZREM', KEYS[1], ARGV[i])
 end
 return dropped
-";
+",
+);
 
 /// Adds one request to a key's usage counters (KEYS: counters; ARGV: rate mode, hit (0 or 1),
 /// prompt, completion, total and cached tokens, prompt cache hit tokens, window seconds).
-const OBSERVE_SCRIPT: &str = r"
+static OBSERVE_SCRIPT: LuaScript = LuaScript::new(
+    r"
 local k = KEYS[1]
 if ARGV[1] ~= '' then
   local old = redis.call('HGET', k, 'cached_token_rate_mode')
@@ -76,7 +83,8 @@ redis.call('HINCRBY', k, 'prompt_cache_hit_tokens', ARGV[7])
 redis.call('HSET', k, 'last_seen_at', redis.call('TIME')[1], 'window_seconds', ARGV[8])
 redis.call('EXPIRE', k, ARGV[8])
 return 0
-";
+",
+);
 
 /// The Redis store (the cache is Redis).
 pub struct RedisStore {
@@ -116,7 +124,7 @@ impl RedisStore {
             redis.key(BINDING),
         ];
         let keys = vec![redis.key(&format!("{BINDING}{key}")), redis.key(INDEX)];
-        let written: Result<i64, _> = redis.pool().next().eval(SET_SCRIPT, keys, args).await;
+        let written: Result<i64, _> = SET_SCRIPT.run(redis.pool().next(), keys, args).await;
         if let Err(error) = written {
             tracing::warn!(%error, "writing a channel affinity failed");
         }
@@ -131,10 +139,12 @@ impl RedisStore {
         let Some(redis) = self.cache.redis() else {
             return Vec::new();
         };
-        let keys: Result<Vec<String>, _> = redis
-            .pool()
-            .next()
-            .eval(KEYS_SCRIPT, vec![redis.key(INDEX)], Vec::<String>::new())
+        let keys: Result<Vec<String>, _> = KEYS_SCRIPT
+            .run(
+                redis.pool().next(),
+                vec![redis.key(INDEX)],
+                Vec::<String>::new(),
+            )
             .await;
         keys.inspect_err(|error| tracing::warn!(%error, "listing channel affinities failed"))
             .unwrap_or_default()
@@ -162,10 +172,8 @@ impl RedisStore {
         let mut args = Vec::with_capacity(keys.len() + 1);
         args.push(redis.key(BINDING));
         args.extend(keys.iter().cloned());
-        let dropped: Result<u64, _> = redis
-            .pool()
-            .next()
-            .eval(DROP_SCRIPT, vec![redis.key(INDEX)], args)
+        let dropped: Result<u64, _> = DROP_SCRIPT
+            .run(redis.pool().next(), vec![redis.key(INDEX)], args)
             .await;
         dropped
             .inspect_err(|error| tracing::warn!(%error, "dropping channel affinities failed"))
@@ -221,7 +229,7 @@ impl RedisStore {
             window.as_secs().max(1).to_string(),
         ];
         let keys = vec![redis.key(&format!("{USAGE}{key}"))];
-        let written: Result<i64, _> = redis.pool().next().eval(OBSERVE_SCRIPT, keys, args).await;
+        let written: Result<i64, _> = OBSERVE_SCRIPT.run(redis.pool().next(), keys, args).await;
         if let Err(error) = written {
             tracing::warn!(%error, "counting affinity usage failed");
         }

@@ -15,8 +15,8 @@ use super::{Balances, Payer, Refusal, Reservation};
 use crate::metrics::ProxyMetrics;
 use dashmap::DashMap;
 use fred::prelude::*;
-use pylon_shared::cache::SharedCache;
 use pylon_shared::cache::balances::{Account, NODES_KEY};
+use pylon_shared::cache::{LuaScript, SharedCache};
 use pylon_shared::db::Db;
 use pylon_shared::pricing::Bounds;
 use std::sync::Arc;
@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 /// each has more than 0 and at least the floor. Returns the amount held (>= 0); -1/-2 when the
 /// user/key is short; -3/-4 when the user's/key's `stored` is missing (start it from the
 /// database and call again).
-const RESERVE: &str = r#"
+static RESERVE: LuaScript = LuaScript::new(
+    r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local node = ARGV[1]
@@ -55,21 +56,25 @@ end
 if amount < 0 then amount = 0 end
 for i = 3, #KEYS, 2 do redis.call('HINCRBY', KEYS[i], node, amount) end
 return amount
-"#;
+"#,
+);
 
 /// KEYS: held hashes; ARGV: node, delta. Moves the node's holds by the delta (a field at or
 /// below zero is removed: its holds were already dropped with a lapsed lease).
-const SETTLE: &str = r#"
+static SETTLE: LuaScript = LuaScript::new(
+    r#"
 for i = 1, #KEYS do
   if redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[2]) <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
 end
 return 1
-"#;
+"#,
+);
 
 /// KEYS: (stored, held, seq) per account; ARGV: node, charge now in the database, the part of
 /// it this node holds (0 for records replayed from the journal). Takes the charge off
 /// `stored` and the held part off the node's holds; counts the change.
-const WRITTEN: &str = r#"
+static WRITTEN: LuaScript = LuaScript::new(
+    r#"
 for i = 1, #KEYS, 3 do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[2]) end
   if tonumber(ARGV[3]) ~= 0 and redis.call('HINCRBY', KEYS[i + 1], ARGV[1], -tonumber(ARGV[3])) <= 0 then
@@ -78,27 +83,32 @@ for i = 1, #KEYS, 3 do
   redis.call('INCR', KEYS[i + 2])
 end
 return 1
-"#;
+"#,
+);
 
 /// KEYS: stored, seq; ARGV: seq before the database read, the database value. Sets `stored`
 /// unless it changed since. Returns 2 when it corrected `stored`, 1 when it already matched, 0
 /// when skipped.
-const RESYNC: &str = r#"
+static RESYNC: LuaScript = LuaScript::new(
+    r#"
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 local before = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[2])
 if before == ARGV[2] then return 1 end
 return 2
-"#;
+"#,
+);
 
 /// KEYS: nodes; ARGV: node, lease ms. Renews the lease; forgets leases dead for a day.
-const RENEW: &str = r#"
+static RENEW: LuaScript = LuaScript::new(
+    r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 86400000)
 return 1
-"#;
+"#,
+);
 
 /// How long the end of an answer waits for its settlement to reach Redis.
 const SETTLE_WAIT: Duration = Duration::from_secs(2);
@@ -220,7 +230,7 @@ impl Ledger {
         ];
         // At most one start per account, then the answer is final.
         for _ in 0..=accounts.len() {
-            match shared.eval(RESERVE, keys.clone(), args.clone()).await {
+            match shared.eval(&RESERVE, keys.clone(), args.clone()).await {
                 Ok(amount) if amount >= 0 => return Ok(reservation(amount)),
                 Ok(short @ (-1 | -2)) => {
                     return Err(match accounts[usize::from(short == -2)] {
@@ -292,7 +302,7 @@ impl Ledger {
             .collect();
         let args = vec![shared.node.clone(), delta.to_string()];
         let cache = shared.cache.clone();
-        Some(async move { eval_with_retries(&cache, SETTLE, keys, args).await })
+        Some(async move { eval_with_retries(&cache, &SETTLE, keys, args).await })
     }
 
     /// Charges now in the database, summed per (user, key): take them off the shared counters,
@@ -322,7 +332,7 @@ impl Ledger {
                 charge.to_string(),
                 held_part.to_string(),
             ];
-            eval_with_retries(&shared.cache, WRITTEN, keys, args).await;
+            eval_with_retries(&shared.cache, &WRITTEN, keys, args).await;
             touched.extend(accounts);
         }
         touched.sort();
@@ -346,7 +356,7 @@ impl Ledger {
                 _ = renew.tick() => {
                     let keys = vec![shared.key(NODES_KEY)];
                     let args = vec![shared.node.clone(), millis(shared.lease).to_string()];
-                    if let Err(error) = shared.eval(RENEW, keys, args).await {
+                    if let Err(error) = shared.eval(&RENEW, keys, args).await {
                         tracing::warn!(%error, "renewing this node's lease failed");
                     }
                 }
@@ -370,7 +380,7 @@ impl Shared {
 
     async fn eval(
         &self,
-        script: &str,
+        script: &LuaScript,
         keys: Vec<String>,
         args: Vec<String>,
     ) -> Result<i64, fred::error::Error> {
@@ -425,7 +435,7 @@ impl Shared {
                 self.key(&account.seq_key()),
             ];
             let args = vec![seq.unwrap_or_else(|| "0".into()), value.to_string()];
-            let result = match self.eval(RESYNC, keys, args).await? {
+            let result = match self.eval(&RESYNC, keys, args).await? {
                 2 => "corrected",
                 1 => "unchanged",
                 _ => "skipped",
@@ -471,19 +481,19 @@ fn millis(duration: Duration) -> u64 {
 
 async fn eval(
     cache: &SharedCache,
-    script: &str,
+    script: &LuaScript,
     keys: Vec<String>,
     args: Vec<String>,
 ) -> Result<i64, fred::error::Error> {
     match cache.redis() {
-        Some(redis) => redis.pool().next().eval(script, keys, args).await,
+        Some(redis) => script.run(redis.pool().next(), keys, args).await,
         None => Ok(0),
     }
 }
 
 async fn eval_with_retries(
     cache: &SharedCache,
-    script: &str,
+    script: &LuaScript,
     keys: Vec<String>,
     args: Vec<String>,
 ) {

@@ -22,8 +22,7 @@ use super::auth::Caller;
 use super::errors::{LimitUnit, RelayError};
 use super::snapshot::TokenEntry;
 use crate::metrics::ProxyMetrics;
-use fred::prelude::*;
-use pylon_shared::cache::SharedCache;
+use pylon_shared::cache::{LuaScript, SharedCache};
 use requests::{MemoryLogs, Mode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -265,7 +264,7 @@ impl RateLimiter {
                     member,
                     mode.name().to_string(),
                 ];
-                self.eval(requests::SLIDE, key, args, limit).await
+                self.eval(&requests::SLIDE, key, args, limit).await
             }
         }
     }
@@ -275,7 +274,7 @@ impl RateLimiter {
             Store::Memory { windows, .. } => tokens::check_in_memory(windows, key, limit),
             Store::Redis { .. } => {
                 let args = vec!["check".to_string(), limit.to_string(), "0".to_string()];
-                self.eval(tokens::WINDOW_SCRIPT, key, args, limit).await
+                self.eval(&tokens::WINDOW_SCRIPT, key, args, limit).await
             }
         }
     }
@@ -285,7 +284,7 @@ impl RateLimiter {
             Store::Memory { windows, .. } => tokens::record_in_memory(windows, key, tokens),
             Store::Redis { .. } => {
                 let args = vec!["record".to_string(), "0".to_string(), tokens.to_string()];
-                let _ = self.eval(tokens::WINDOW_SCRIPT, key, args, 0).await;
+                let _ = self.eval(&tokens::WINDOW_SCRIPT, key, args, 0).await;
             }
         }
     }
@@ -293,7 +292,7 @@ impl RateLimiter {
     /// Runs a limit script in Redis: a negative answer is the milliseconds to wait.
     async fn eval(
         &self,
-        script: &str,
+        script: &LuaScript,
         key: &str,
         args: Vec<String>,
         limit: u64,
@@ -304,10 +303,8 @@ impl RateLimiter {
         let Some(redis) = cache.redis() else {
             return Ok(());
         };
-        let answer: Result<i64, _> = redis
-            .pool()
-            .next()
-            .eval(script, vec![redis.key(key)], args)
+        let answer: Result<i64, _> = script
+            .run(redis.pool().next(), vec![redis.key(key)], args)
             .await;
         match answer {
             Ok(wait) if wait < 0 => Err(Reached {

@@ -4,6 +4,7 @@
 
 use super::Reached;
 use dashmap::DashMap;
+use pylon_shared::cache::LuaScript;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 /// KEYS: the log; ARGV: window ms, limit, member, mode (`take`, `check`, `record`). Drops
 /// entries older than the window; `check`/`take` answer minus the milliseconds until a slot
 /// frees when the log is full; `take`/`record` add the member at Redis' time. 0: done.
-pub(super) const SLIDE: &str = r#"
+pub(super) static SLIDE: LuaScript = LuaScript::new(
+    r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -28,7 +30,8 @@ if ARGV[4] ~= 'check' then
   redis.call('PEXPIRE', KEYS[1], window)
 end
 return 0
-"#;
+"#,
+);
 
 /// What a request does to a log.
 #[derive(Clone, Copy)]

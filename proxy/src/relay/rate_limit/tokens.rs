@@ -6,6 +6,7 @@
 
 use super::Reached;
 use dashmap::DashMap;
+use pylon_shared::cache::LuaScript;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,7 +18,8 @@ pub(super) const WINDOW: Duration = Duration::from_secs(60);
 /// tokens. Drops buckets older than 60 s; `check` answers minus the milliseconds until the
 /// oldest bucket leaves when the window holds the limit; `record` adds the tokens to this
 /// second's bucket. 0: done.
-pub(super) const WINDOW_SCRIPT: &str = r#"
+pub(super) static WINDOW_SCRIPT: LuaScript = LuaScript::new(
+    r#"
 local now = tonumber(redis.call('TIME')[1])
 local sum, oldest = 0, nil
 local buckets = redis.call('HGETALL', KEYS[1])
@@ -41,7 +43,8 @@ if sum >= tonumber(ARGV[2]) then
   return -wait
 end
 return 0
-"#;
+"#,
+);
 
 /// Token windows held in this process: (when, tokens) per request, oldest first.
 pub(super) type MemoryWindows = DashMap<String, Mutex<VecDeque<(Instant, u64)>>>;
