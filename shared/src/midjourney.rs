@@ -345,12 +345,12 @@ mod tests {
         assert_eq!(model_name(IMAGINE), "mj_imagine");
         assert_eq!(model_name(HIGH_VARIATION), "mj_high_variation");
         assert_eq!(model_name(SWAP_FACE), "swap_face");
-        assert_eq!(
-            plus_action("MJ::JOB::upsample::2::3dbb"),
-            Ok((UPSCALE, 2))
-        );
+        assert_eq!(plus_action("MJ::JOB::upsample::2::3dbb"), Ok((UPSCALE, 2)));
         assert_eq!(plus_action("MJ::JOB::variation::3::x"), Ok((VARIATION, 3)));
-        assert_eq!(plus_action("MJ::JOB::low_variation::1::x"), Ok((LOW_VARIATION, 1)));
+        assert_eq!(
+            plus_action("MJ::JOB::low_variation::1::x"),
+            Ok((LOW_VARIATION, 1))
+        );
         assert_eq!(plus_action("MJ::Outpaint::50::1::x"), Ok((ZOOM, 1)));
         assert_eq!(plus_action("MJ::Inpaint::1::x"), Ok((INPAINT, 1)));
         assert!(plus_action("").is_err());
@@ -374,11 +374,13 @@ mod tests {
             submit_time: 1_000,
             ..MidjourneyRow::default()
         };
-        let item = json!({"id": "1", "status": "IN_PROGRESS", "progress": "50%", "submitTime": 1000});
+        let item =
+            json!({"id": "1", "status": "IN_PROGRESS", "progress": "50%", "submitTime": 1000});
         let (update, failed) = update_of(&task, &item, 2_000).expect("changed");
         assert!(!failed);
         assert_eq!(update.progress, "50%");
-        let item = json!({"id": "1", "status": "FAILURE", "progress": "0%", "failReason": "banned"});
+        let item =
+            json!({"id": "1", "status": "FAILURE", "progress": "0%", "failReason": "banned"});
         let (update, failed) = update_of(&task, &item, 2_000).expect("changed");
         assert!(failed);
         assert_eq!(update.progress, "100%");

@@ -89,9 +89,7 @@ impl MjRoute {
         let post = method == http::Method::POST;
         let get = method == http::Method::GET;
         let kind = match rest.split('/').collect::<Vec<_>>().as_slice() {
-            ["submit", name] if post => {
-                MjKind::Submit(SUBMISSIONS.iter().find(|s| *s == name)?)
-            }
+            ["submit", name] if post => MjKind::Submit(SUBMISSIONS.iter().find(|s| *s == name)?),
             ["insight-face", "swap"] if post => MjKind::SwapFace,
             ["task", "list-by-condition"] if post => MjKind::ListByCondition,
             ["task", id, "fetch"] if get && !id.is_empty() => MjKind::Fetch((*id).to_string()),

@@ -8,9 +8,7 @@
 
 use super::super::auth::Caller;
 use super::super::request::read_body;
-use super::super::{
-    Relay, RelaySummary, ReservationGuard, admission, millis, request_id, routing,
-};
+use super::super::{Relay, RelaySummary, ReservationGuard, admission, millis, request_id, routing};
 use super::{MjError, MjKind, MjRoute, db_failed};
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -144,15 +142,12 @@ fn read_submission(kind: &MjKind, request: &Map<String, Value>) -> Result<Submis
             }
         }
         MjKind::Submit("simple-change") => {
-            let content = request
-                .get("content")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let content = request.get("content").and_then(Value::as_str).unwrap_or("");
             if content.is_empty() {
                 return Err(MjError::request("content_is_required"));
             }
-            let (task_id, action, _) =
-                mj::simple_change(content).ok_or_else(|| MjError::request("content_parse_failed"))?;
+            let (task_id, action, _) = mj::simple_change(content)
+                .ok_or_else(|| MjError::request("content_parse_failed"))?;
             Submission {
                 action: action.into(),
                 origin: Some(task_id),
@@ -236,7 +231,12 @@ impl Relay {
         };
         let routes = self.snapshot.routes.load();
         let resolved = if origin_target.is_none() {
-            Some(routing::Route::resolve(&routes, &caller.token, &group, &model)?)
+            Some(routing::Route::resolve(
+                &routes,
+                &caller.token,
+                &group,
+                &model,
+            )?)
         } else {
             None
         };
@@ -411,9 +411,7 @@ impl Relay {
             .await
             .map_err(db_failed)?
             .ok_or_else(|| MjError::request("task_not_found"))?;
-        if settings.check_success
-            && task.status != TASK_SUCCESS
-            && *kind != MjKind::Submit("modal")
+        if settings.check_success && task.status != TASK_SUCCESS && *kind != MjKind::Submit("modal")
         {
             return Err(MjError::request("task_status_not_success"));
         }
@@ -660,7 +658,10 @@ mod tests {
         )
         .ok()
         .expect("change");
-        assert_eq!((change.action.as_str(), change.origin.as_deref()), (mj::UPSCALE, Some("1")));
+        assert_eq!(
+            (change.action.as_str(), change.origin.as_deref()),
+            (mj::UPSCALE, Some("1"))
+        );
         assert!(read_submission(&MjKind::Submit("change"), &body(json!({"taskId": "1"}))).is_err());
         let simple = read_submission(
             &MjKind::Submit("simple-change"),
@@ -668,7 +669,10 @@ mod tests {
         )
         .ok()
         .expect("simple");
-        assert_eq!((simple.action.as_str(), simple.origin.as_deref()), (mj::VARIATION, Some("7")));
+        assert_eq!(
+            (simple.action.as_str(), simple.origin.as_deref()),
+            (mj::VARIATION, Some("7"))
+        );
         let settings = Settings::from_options([("MjModeClearEnabled", "true")]);
         let sent = upstream_body(
             body(json!({"prompt": "cat --fast", "notifyHook": "x", "accountFilter": {}})),

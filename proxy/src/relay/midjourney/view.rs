@@ -146,7 +146,10 @@ impl Relay {
             .ok_or_else(|| (400, "midjourney_task_not_found".to_string()))?;
         let url = task.image_url.trim();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err((403, "request blocked: the task has no image URL".to_string()));
+            return Err((
+                403,
+                "request blocked: the task has no image URL".to_string(),
+            ));
         }
         let sent = self.tasks_http.get(url).send();
         let mut response = tokio::time::timeout(UPSTREAM_TIMEOUT, sent)
