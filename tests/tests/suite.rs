@@ -84,6 +84,8 @@ mod log_retention;
 mod login_throttling;
 #[path = "metadata_sync.rs"]
 mod metadata_sync;
+#[path = "midjourney.rs"]
+mod midjourney;
 #[path = "mock_upstream.rs"]
 mod mock_upstream;
 #[path = "multi_node.rs"]
