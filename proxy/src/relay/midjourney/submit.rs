@@ -465,12 +465,14 @@ impl Relay {
             _ => String::new(),
         };
         let swap = submission.action == mj::SWAP_FACE;
+        // A task without an id cannot be followed (an upload has none to follow): not charged.
         let accepted = status == 200
             && if swap {
                 code == 1
             } else {
                 matches!(code, 1 | 21 | 22)
-            };
+            }
+            && (!mj_id.is_empty() || submission.action == mj::UPLOAD);
         let charge = if accepted && charged { quota } else { 0 };
         let now = now_ms();
         let mut task = MidjourneyRow {
@@ -496,7 +498,11 @@ impl Relay {
         };
         let mut body = answer.clone();
         if !accepted {
-            task.fail_reason = description.clone();
+            task.fail_reason = if status == 200 && matches!(code, 1 | 21 | 22) {
+                "the upstream gave the task no id".to_string()
+            } else {
+                description.clone()
+            };
             task.status = TASK_FAILURE.into();
             task.progress = "100%".into();
         }
@@ -525,11 +531,6 @@ impl Relay {
         if accepted && code == 1 && submission.action == mj::UPLOAD {
             task.progress = "100%".into();
             task.status = TASK_SUCCESS.into();
-        }
-        if accepted && mj_id.is_empty() && task.progress != "100%" {
-            // Nothing to poll (new-api fails such a task at its next poll).
-            task.status = TASK_FAILURE.into();
-            task.progress = "100%".into();
         }
         if let Err(error) = self.db.insert_midjourney(&task).await {
             tracing::error!(%error, channel = target.channel_id, "recording a Midjourney task failed");
