@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// new-api's default prices: 0.1 USD (imagine), 0.05 USD (upscale), at 500 000 quota per USD.
 const IMAGINE: i64 = 50_000;
 const UPSCALE: i64 = 25_000;
+/// new-api's default swap-face price, 0.05 USD.
+const SWAP_FACE: i64 = 25_000;
 
 struct Scene {
     pylon: Pylon,
@@ -40,7 +42,7 @@ async fn scene(backend: Backend) -> Scene {
     let pool = database(&pylon).await;
     set_option(&root, "ServerAddress", "https://pylon.example").await;
     let channel = json!({"type": 2, "name": "midjourney", "key": MJ_KEY,
-        "base_url": mock.base_url, "models": "mj_imagine,mj_upscale,mj_variation",
+        "base_url": mock.base_url, "models": "mj_imagine,mj_upscale,mj_variation,swap_face",
         "group": "default", "priority": 0, "weight": 0});
     let channel_id = create_channel(&root, channel).await;
     let added = root
@@ -275,6 +277,35 @@ async fn a_task_is_charged_polled_and_its_image_proxied(backend: Backend) {
         (200, json!(format!("seed-{id}")))
     );
     assert_eq!(scene.mock.bad_keys(), 0);
+
+    // Face swap: its own route and price (swap_face, 0.05 USD); both images are required.
+    let (status, swapped) = submit(
+        &scene,
+        &scene.key,
+        "/mj/insight-face/swap",
+        json!({"sourceBase64": "data:image/png;base64,AA", "targetBase64": "data:image/png;base64,BB"}),
+    )
+    .await;
+    assert_eq!(
+        (status, swapped["code"].clone()),
+        (200, json!(1)),
+        "{swapped}"
+    );
+    assert_eq!(scene.mock.submitted()[2].path, "/mj/insight-face/swap");
+    let charge = charge + SWAP_FACE;
+    eventually_balances(&scene, (before.0 - charge, before.1 - charge)).await;
+    let (status, incomplete) = submit(
+        &scene,
+        &scene.key,
+        "/mj/insight-face/swap",
+        json!({"sourceBase64": "data:image/png;base64,AA"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{incomplete}");
+    assert_eq!(
+        incomplete["description"],
+        json!("sour_base64_and_target_base64_is_required ")
+    );
 
     // Queued (code 22) is accepted, charged, and answered as code 1.
     let (status, queued) = submit(
