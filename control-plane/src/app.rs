@@ -78,6 +78,7 @@ impl App {
         tokio::spawn(crate::routes::subscription_clock(Arc::clone(&app)));
         tokio::spawn(crate::routes::monitor_clock(Arc::clone(&app)));
         tokio::spawn(crate::routes::task_poller(Arc::clone(&app)));
+        tokio::spawn(crate::routes::midjourney_poller(Arc::clone(&app)));
         Ok(app)
     }
 }

@@ -5,8 +5,8 @@
 pub enum Route {
     /// `/health`, answered by the proxy itself.
     Health,
-    /// `/v1/*` and `/v1beta/*`, and new-api's playground (`/pg/chat/completions`, for a
-    /// signed-in console user): the LLM relay.
+    /// `/v1/*` and `/v1beta/*`, new-api's playground (`/pg/chat/completions`, for a
+    /// signed-in console user) and Midjourney relay (`/mj/*`, `/mj-fast/mj/*`, ...): the relay.
     Relay,
     /// Everything else: forwarded to the control plane.
     #[default]
@@ -21,6 +21,7 @@ impl Route {
         } else if is_under(path, "/v1")
             || is_under(path, "/v1beta")
             || path.trim_end_matches('/') == crate::relay::playground::PATH
+            || crate::relay::is_midjourney_path(path)
         {
             Route::Relay
         } else {
@@ -59,6 +60,9 @@ mod tests {
         );
         assert_eq!(Route::of_path("/pg/chat/completions"), Route::Relay);
         assert_eq!(Route::of_path("/pg/other"), Route::ControlPlane);
+        assert_eq!(Route::of_path("/mj/submit/imagine"), Route::Relay);
+        assert_eq!(Route::of_path("/mj-relax/mj/task/1/fetch"), Route::Relay);
+        assert_eq!(Route::of_path("/api/mj/self"), Route::ControlPlane);
         assert_eq!(Route::of_path("/v1x"), Route::ControlPlane);
         assert_eq!(Route::of_path("/api/status"), Route::ControlPlane);
         assert_eq!(Route::of_path("/"), Route::ControlPlane);

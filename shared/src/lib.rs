@@ -11,6 +11,7 @@ pub mod groups;
 pub mod keys;
 pub mod llm;
 pub mod memory;
+pub mod midjourney;
 pub mod net;
 pub mod payment;
 pub mod pricing;

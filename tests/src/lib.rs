@@ -14,6 +14,7 @@ pub mod custom_oauth_fixtures;
 pub mod fixtures;
 pub mod in_process;
 pub mod jwt_issuer;
+pub mod mj_upstream;
 pub mod mock_server;
 pub mod oidc_provider;
 pub mod outage;

@@ -86,6 +86,8 @@ mod login_throttling;
 mod lua_scripts;
 #[path = "metadata_sync.rs"]
 mod metadata_sync;
+#[path = "midjourney.rs"]
+mod midjourney;
 #[path = "mock_upstream.rs"]
 mod mock_upstream;
 #[path = "multi_node.rs"]

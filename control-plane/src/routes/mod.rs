@@ -18,6 +18,7 @@ mod invitation;
 mod log;
 mod metadata_sync;
 mod metrics;
+mod midjourney;
 mod model;
 mod model_sync;
 mod oidc;
@@ -65,6 +66,11 @@ pub async fn subscription_clock(app: AppState) {
 /// The asynchronous tasks' poller, run by the control plane.
 pub async fn task_poller(app: AppState) {
     task::poll::run(app).await;
+}
+
+/// The Midjourney tasks' poller, run by the control plane.
+pub async fn midjourney_poller(app: AppState) {
+    midjourney::poll::run(app).await;
 }
 
 /// The status monitors' clock, run by the control plane.

@@ -16,11 +16,11 @@
 
 use super::{
     account, announcement, audit, channel, channel_model, commission, content, custom_oauth, data,
-    deployment, export, group, health, invitation, log, metadata_sync, metrics, model, model_sync,
-    oidc, option, order, passkey, payment, payment_orders, perf, performance, plan, prefill_group,
-    price_sync, pricing, public, rankings, redemption, secure_verification, setup, shop, social,
-    stats, status, status_monitor, subscription, system_info, task, token, topup, two_factor,
-    usage, user, user_admin, user_channel, vendor,
+    deployment, export, group, health, invitation, log, metadata_sync, metrics, midjourney, model,
+    model_sync, oidc, option, order, passkey, payment, payment_orders, perf, performance, plan,
+    prefill_group, price_sync, pricing, public, rankings, redemption, secure_verification, setup,
+    shop, social, stats, status, status_monitor, subscription, system_info, task, token, topup,
+    two_factor, usage, user, user_admin, user_channel, vendor,
 };
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -177,6 +177,9 @@ pub fn routes() -> Vec<Route> {
         // Asynchronous tasks (OpenAI videos the relay created).
         get("/api/task/", Admin, task::list::all),
         get("/api/task/self", User, task::list::own),
+        // Midjourney tasks (the relay's `/mj/*` created them).
+        get("/api/mj/", Admin, midjourney::list::all),
+        get("/api/mj/self", User, midjourney::list::own),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
         // Usage of one channel affinity key (new-api's; the counters are pylon-proxy's).

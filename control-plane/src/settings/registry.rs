@@ -194,6 +194,11 @@ pub const OPTIONS: &[Known] = &[
     option("BatchUpdateEnabled", "false"),
     option("TaskEnabled", "false"),
     option("MjNotifyEnabled", "false"),
+    // new-api's Midjourney relay (`/mj/*`).
+    option("MjAccountFilterEnabled", "false"),
+    option("MjModeClearEnabled", "false"),
+    option("MjForwardUrlEnabled", "true"),
+    option("MjActionCheckSuccessEnabled", "true"),
     option("CheckSensitiveEnabled", "false"),
     option("CheckSensitiveOnPromptEnabled", "false"),
     option("StopOnSensitiveEnabled", "false"),

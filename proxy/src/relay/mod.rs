@@ -11,6 +11,7 @@ mod dns;
 pub mod errors;
 mod exchange;
 pub mod health;
+mod midjourney;
 mod models;
 pub mod overload;
 pub mod playground;
@@ -44,6 +45,7 @@ use std::time::{Duration, Instant};
 
 pub use errors::write_json;
 pub use health::{ChannelHealth, Circuit};
+pub use midjourney::is_midjourney_path;
 
 /// What the relay shares across requests.
 pub struct Relay {
@@ -161,6 +163,10 @@ impl Relay {
         summary: &mut RelaySummary,
     ) -> pingora::Result<()> {
         let _in_flight = self.in_flight.enter();
+        if midjourney::is_midjourney_path(session.req_header().uri.path()) {
+            // Boxed: a rare route's future does not size every relayed request's.
+            return Box::pin(self.serve_midjourney(session, summary)).await;
+        }
         let playground = playground::asked(session.req_header());
         if playground && let Err(error) = playground::serve_as_relay(session.req_header_mut()) {
             return error.respond(session).await;

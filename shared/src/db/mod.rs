@@ -25,6 +25,7 @@ mod lenient;
 mod limits;
 mod log_retention;
 mod logs;
+mod midjourneys;
 mod migrate;
 mod model_metadata;
 mod models;
@@ -93,6 +94,7 @@ pub use logs::{
     LOG_COUNT_CAP, LOG_SEARCH_WINDOW, LOG_TYPE_MANAGE, LOG_TYPE_SYSTEM, LOG_TYPE_TOPUP, LogFilter,
     LogPage, LogPaging, LogRow, LogStat,
 };
+pub use midjourneys::{MidjourneyFilter, MidjourneyRow, MidjourneyUpdate};
 pub use model_metadata::{
     MetadataField, MetadataModel, MetadataOutcome, MetadataOverwrite, MetadataVendor, choose_status,
 };

@@ -382,50 +382,94 @@ impl Db {
             tx.rollback().await?;
             return Ok(TaskFailed::AlreadyFinished);
         }
-        if task.quota <= 0 {
-            tx.commit().await?;
+        let failed = self
+            .refund_held_charge_in(
+                &mut tx,
+                &HeldCharge {
+                    table: "tasks",
+                    row_id: task.id,
+                    key: format!("task_refund:{}", task.task_id),
+                    user_id: task.user_id,
+                    token_id: task.token_id,
+                    charged_token: task.charged_token == 1,
+                    subscription_id: task.subscription_id,
+                    quota: task.quota,
+                    content: format!(
+                        "Async task {} failed ({}): refunded {}",
+                        task.task_id,
+                        task.model,
+                        quota_text(task.quota)
+                    ),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(failed)
+    }
+}
+
+/// A charge held by a task row (`tasks` or `midjourneys`) that a failure gives back.
+pub(super) struct HeldCharge {
+    /// The row's table (it has `refunded`).
+    pub table: &'static str,
+    pub row_id: i64,
+    /// The ledger movement's idempotency key.
+    pub key: String,
+    pub user_id: i64,
+    pub token_id: i64,
+    /// The key's own quota was charged (it is refunded too).
+    pub charged_token: bool,
+    /// The subscription that paid (0: the wallet).
+    pub subscription_id: i64,
+    pub quota: i64,
+    /// The refund log row's content.
+    pub content: String,
+}
+
+impl Db {
+    /// Gives `charge` back inside `tx`, after the caller's conditional update marked its row
+    /// failed (with `refunded = 1` when it held a charge): one ledger movement keyed
+    /// `charge.key` (its refund log row, new-api's type 6; the wallet or the subscription that
+    /// paid, and the key when its quota was charged). The caller commits.
+    pub(super) async fn refund_held_charge_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        charge: &HeldCharge,
+    ) -> Result<TaskFailed, DbError> {
+        if charge.quota <= 0 {
             return Ok(TaskFailed::Refunded {
                 movement: None,
                 changes: Vec::new(),
             });
         }
-        let wallet = if task.subscription_id == 0 {
-            task.quota
+        let now = now_secs();
+        let wallet = if charge.subscription_id == 0 {
+            charge.quota
         } else {
             0
         };
         let mut movement = Movement::new(
-            format!("task_refund:{}", task.task_id),
+            charge.key.clone(),
             MovementKind::Refund,
-            task.user_id,
+            charge.user_id,
             wallet,
         )
-        .with_log(
-            LOG_TYPE_REFUND,
-            format!(
-                "Async task {} failed ({}): refunded {}",
-                task.task_id,
-                task.model,
-                quota_text(task.quota)
-            ),
-            task.quota,
-        );
-        if task.charged_token == 1 {
-            movement = movement.with_token_delta(task.token_id, task.quota);
+        .with_log(LOG_TYPE_REFUND, charge.content.clone(), charge.quota);
+        if charge.charged_token {
+            movement = movement.with_token_delta(charge.token_id, charge.quota);
         }
-        let mut outcome = self.apply_movement_in(&mut tx, &movement).await?;
+        let mut outcome = self.apply_movement_in(tx, &movement).await?;
         if let MovementOutcome::Refused(refusal) = &outcome {
             // The key was deleted meanwhile: the payer still gets the money back.
-            tracing::warn!(task = %task.task_id, %refusal, "refunding the key failed; refunding the payer only");
+            tracing::warn!(key = %charge.key, %refusal, "refunding the key failed; refunding the payer only");
             movement.token_id = None;
             movement.token_delta = None;
-            outcome = self.apply_movement_in(&mut tx, &movement).await?;
+            outcome = self.apply_movement_in(tx, &movement).await?;
         }
         let mut changes = match outcome {
             MovementOutcome::Applied { changes, .. } => changes,
             MovementOutcome::Duplicate => {
                 // Refunded before (the row was repaired by hand): the money moves once.
-                tx.commit().await?;
                 return Ok(TaskFailed::Refunded {
                     movement: None,
                     changes: Vec::new(),
@@ -434,40 +478,36 @@ impl Db {
             MovementOutcome::Refused(refusal) => {
                 // The user is gone: the task ends without a refund (there is no one to pay),
                 // rather than being failed again at every poll.
-                tracing::warn!(task = %task.task_id, %refusal, "the failed task's charge cannot be refunded");
-                sqlx::query("UPDATE tasks SET refunded = 0 WHERE id = ?")
-                    .bind(task.id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                tracing::warn!(key = %charge.key, %refusal, "the failed task's charge cannot be refunded");
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {} SET refunded = 0 WHERE id = ?",
+                    charge.table
+                )))
+                .bind(charge.row_id)
+                .execute(&mut **tx)
+                .await?;
                 return Ok(TaskFailed::Refunded {
                     movement: None,
                     changes: Vec::new(),
                 });
             }
         };
-        if task.subscription_id != 0 {
+        if charge.subscription_id != 0 {
             sqlx::query(
                 "UPDATE user_subscriptions SET amount_used = CASE WHEN amount_used > ? \
                  THEN amount_used - ? ELSE 0 END, updated_at = ? WHERE id = ?",
             )
-            .bind(task.quota)
-            .bind(task.quota)
+            .bind(charge.quota)
+            .bind(charge.quota)
             .bind(now)
-            .bind(task.subscription_id)
-            .execute(&mut *tx)
+            .bind(charge.subscription_id)
+            .execute(&mut **tx)
             .await?;
             changes.push(
-                super::changes::append_change_in(
-                    &mut tx,
-                    self.dialect(),
-                    Topic::User,
-                    task.user_id,
-                )
-                .await?,
+                super::changes::append_change_in(tx, self.dialect(), Topic::User, charge.user_id)
+                    .await?,
             );
         }
-        tx.commit().await?;
         Ok(TaskFailed::Refunded {
             movement: Some(Box::new(movement)),
             changes,

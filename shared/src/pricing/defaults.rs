@@ -1,7 +1,8 @@
 //! The price table Pylon ships: the widely used models of OpenAI, Anthropic, Google Gemini,
 //! DeepSeek, Qwen, xAI, Mistral and Zhipu, in new-api's terms, kept as data in
 //! `defaults.json` (one object per option: `ModelRatio`, `CompletionRatio`, `CacheRatio` for
-//! cache reads, `CreateCacheRatio` for cache writes, `ModelPrice` in USD per request).
+//! cache reads, `CreateCacheRatio` for cache writes, `ModelPrice` in USD per request, with
+//! new-api's default prices of the Midjourney actions: `mj_imagine`, `mj_upscale`, ...).
 //!
 //! A ratio of 1 is $2 per million prompt tokens, so a model's ratio is half its USD input
 //! price per million tokens; its completion ratio is output price / input price, its cache

@@ -78,6 +78,8 @@ pub struct ChannelEntry {
     pub name: String,
     /// The provider type (new-api's types Pylon does not know are OpenAI-compatible).
     pub kind: ChannelType,
+    /// new-api's channel type number as stored (Midjourney Proxy 2, Midjourney Proxy Plus 5).
+    pub type_number: i64,
     /// The base URL as configured (the formats layer builds other types' URLs from it).
     pub base_url: String,
     /// new-api's `other` (Azure `api-version`, Vertex and Bedrock region).
@@ -147,6 +149,7 @@ impl ChannelEntry {
             id: row.id,
             name: row.name.clone(),
             kind,
+            type_number: row.r#type,
             base_url: row.base_url.clone(),
             other: row.other.clone(),
             upstream,
