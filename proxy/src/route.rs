@@ -6,7 +6,7 @@ pub enum Route {
     /// `/health`, answered by the proxy itself.
     Health,
     /// `/v1/*` and `/v1beta/*`, and new-api's playground (`/pg/chat/completions`, for a
-    /// signed-in console user): the LLM relay.
+    /// signed-in console user): the LLM relay. new-api's Suno relay (`/suno/*`) too.
     Relay,
     /// Everything else: forwarded to the control plane.
     #[default]
@@ -21,6 +21,7 @@ impl Route {
         } else if is_under(path, "/v1")
             || is_under(path, "/v1beta")
             || path.trim_end_matches('/') == crate::relay::playground::PATH
+            || is_under(path, "/suno")
         {
             Route::Relay
         } else {
@@ -59,6 +60,8 @@ mod tests {
         );
         assert_eq!(Route::of_path("/pg/chat/completions"), Route::Relay);
         assert_eq!(Route::of_path("/pg/other"), Route::ControlPlane);
+        assert_eq!(Route::of_path("/suno/submit/music"), Route::Relay);
+        assert_eq!(Route::of_path("/sunox"), Route::ControlPlane);
         assert_eq!(Route::of_path("/v1x"), Route::ControlPlane);
         assert_eq!(Route::of_path("/api/status"), Route::ControlPlane);
         assert_eq!(Route::of_path("/"), Route::ControlPlane);

@@ -95,6 +95,8 @@ pub struct ChannelEntry {
     pub priority: i64,
     pub weight: i64,
     pub auto_ban: bool,
+    /// new-api's channel type number as stored (Suno's 36 among others `kind` does not tell).
+    pub type_number: i64,
     pub openai_organization: String,
     /// An OpenAI-compatible upstream serves `/v1/responses` itself (`setting.responses_api`).
     pub responses_api: bool,
@@ -158,6 +160,7 @@ impl ChannelEntry {
             priority: row.priority,
             weight: row.weight,
             auto_ban: row.auto_ban != 0,
+            type_number: row.r#type,
             openai_organization: row.openai_organization.clone(),
             responses_api: responses_api(&row.setting),
             multipliers: GroupMultipliers::parse_stored(&row.group_multipliers)
@@ -185,6 +188,15 @@ impl ChannelEntry {
             kind: self.kind,
             responses_api: self.responses_api,
         }
+    }
+
+    /// The usable key whose fingerprint is `fingerprint` (the key that made an upstream task),
+    /// else the next one as [`ChannelEntry::pick_key`] picks it.
+    pub fn key_like(&self, fingerprint: &str) -> Option<&str> {
+        self.usable_keys()
+            .map(|key| key.value.as_str())
+            .find(|key| upstream_keys::fingerprint(key) == fingerprint)
+            .or_else(|| self.pick_key())
     }
 
     /// The upstream key for the next request among the usable ones: random, or round-robin
