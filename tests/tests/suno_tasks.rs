@@ -25,6 +25,7 @@ struct Scene {
     mock: SunoUpstream,
     key: String,
     key_id: i64,
+    channel_id: i64,
 }
 
 /// A Pylon polling tasks every 100 ms, Suno's models priced on one Suno channel of the mock,
@@ -45,7 +46,7 @@ async fn scene(backend: Backend) -> Scene {
     .await;
     let channel = json!({"type": 36, "name": "suno", "key": SUNO_KEY, "base_url": mock.base_url,
         "models": "suno_music,suno_lyrics", "group": "default", "priority": 0, "weight": 0});
-    create_channel(&root, channel).await;
+    let channel_id = create_channel(&root, channel).await;
     let added = root
         .post(
             "/api/user/manage",
@@ -62,6 +63,7 @@ async fn scene(backend: Backend) -> Scene {
         mock,
         key,
         key_id,
+        channel_id,
     }
 }
 
@@ -445,6 +447,48 @@ async fn suno_failures_refund_once_and_bad_input_charges_nothing(backend: Backen
         1
     );
     assert_eq!(balances(&scene).await, before);
+
+    // A Suno task whose channel was deleted fails and is refunded; one unfinished a day after
+    // its submission times out, refunded.
+    let now = chrono::Utc::now().timestamp();
+    for (task_id, channel_id, quota, submitted) in [
+        ("task_suno_orphan", 987_654, 1000, now),
+        ("task_suno_stale", scene.channel_id, 500, now - 86_401),
+    ] {
+        sqlx::query(
+            "INSERT INTO tasks (created_at, updated_at, task_id, platform, user_id, channel_id, \
+             quota, status, fail_reason, submit_time, progress, prompt, data, upstream_task_id) \
+             VALUES (0, 0, ?, 'suno', 1, ?, ?, 'IN_PROGRESS', '', ?, '10%', '', '', 'x')",
+        )
+        .bind(task_id)
+        .bind(channel_id)
+        .bind(quota)
+        .bind(submitted)
+        .execute(&scene.pool)
+        .await
+        .expect("task");
+    }
+    for (task_id, reason) in [
+        (
+            "task_suno_orphan",
+            "the channel that ran the task was deleted",
+        ),
+        ("task_suno_stale", "task timed out"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while text_of(
+            &scene.pool,
+            "SELECT fail_reason FROM tasks WHERE task_id = ?",
+            task_id,
+        )
+        .await
+            != reason
+        {
+            assert!(Instant::now() < deadline, "{task_id} never failed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    eventually_balances(&scene, (before.0 + 1500, before.1)).await;
     assert_eq!(scene.mock.bad_keys(), 0);
 }
 

@@ -162,14 +162,17 @@ impl Relay {
 /// new-api's task error code of it (`{code, message, data}` on new-api's routes).
 #[derive(Debug, Clone)]
 pub(super) struct TaskError {
-    pub relay: RelayError,
+    pub relay: Box<RelayError>,
     /// new-api's code, when it is not the relay error's.
     pub code: Option<String>,
 }
 
 impl From<RelayError> for TaskError {
     fn from(relay: RelayError) -> Self {
-        Self { relay, code: None }
+        Self {
+            relay: Box::new(relay),
+            code: None,
+        }
     }
 }
 
@@ -177,7 +180,7 @@ impl TaskError {
     /// An error with new-api's task error `code`.
     pub fn coded(relay: RelayError, code: impl Into<String>) -> Self {
         Self {
-            relay,
+            relay: Box::new(relay),
             code: Some(code.into()),
         }
     }
