@@ -123,6 +123,30 @@ async fn remixes_and_new_api_fetches(backend: Backend) {
             assert_eq!(error["error"]["code"], json!(code), "{error}");
         }
     }
+    // A video whose channel is gone cannot be remixed anywhere else.
+    sqlx::query(
+        "INSERT INTO tasks (created_at, updated_at, task_id, platform, user_id, channel_id, \
+         model, quota, status, fail_reason, submit_time, progress, prompt, data, \
+         upstream_task_id) VALUES (0, 0, 'task_channel_gone', '1', 1, 987654, ?, 1, 'SUCCESS', \
+         '', 0, '100%', '', '{\"seconds\":\"4\"}', 'video_gone')",
+    )
+    .bind(crate::video_tasks::MODEL)
+    .execute(&scene.pool)
+    .await
+    .expect("task");
+    let (status, error) = call(
+        &scene,
+        &scene.key,
+        Some(&prompt),
+        "/v1/videos/task_channel_gone/remix",
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["error"]["code"],
+        json!("task_channel_disable"),
+        "{error}"
+    );
     assert_eq!(scene.mock.created().len(), 1);
     let charge = 8 * PER_SECOND;
     eventually_balances(&scene, (before.0 - charge, before.1 - charge)).await;
