@@ -6,7 +6,8 @@ pub enum Route {
     /// `/health`, answered by the proxy itself.
     Health,
     /// `/v1/*` and `/v1beta/*`, new-api's playground (`/pg/chat/completions`, for a
-    /// signed-in console user) and Midjourney relay (`/mj/*`, `/mj-fast/mj/*`, ...): the relay.
+    /// signed-in console user), Midjourney relay (`/mj/*`, `/mj-fast/mj/*`, ...) and Suno relay
+    /// (`/suno/*`): the relay.
     Relay,
     /// Everything else: forwarded to the control plane.
     #[default]
@@ -22,6 +23,7 @@ impl Route {
             || is_under(path, "/v1beta")
             || path.trim_end_matches('/') == crate::relay::playground::PATH
             || crate::relay::is_midjourney_path(path)
+            || is_under(path, "/suno")
         {
             Route::Relay
         } else {
@@ -63,6 +65,8 @@ mod tests {
         assert_eq!(Route::of_path("/mj/submit/imagine"), Route::Relay);
         assert_eq!(Route::of_path("/mj-relax/mj/task/1/fetch"), Route::Relay);
         assert_eq!(Route::of_path("/api/mj/self"), Route::ControlPlane);
+        assert_eq!(Route::of_path("/suno/submit/music"), Route::Relay);
+        assert_eq!(Route::of_path("/sunox"), Route::ControlPlane);
         assert_eq!(Route::of_path("/v1x"), Route::ControlPlane);
         assert_eq!(Route::of_path("/api/status"), Route::ControlPlane);
         assert_eq!(Route::of_path("/"), Route::ControlPlane);

@@ -19,6 +19,7 @@ pub mod process_stats;
 pub mod roles;
 pub mod secrets;
 pub mod session;
+pub mod suno;
 pub mod telemetry;
 pub mod upstream_keys;
 pub mod usage;

@@ -14,6 +14,8 @@ use serde_json::{Map, Value, json};
 pub const ACTION_TEXT_GENERATE: &str = "textGenerate";
 /// new-api's action of a video made with an input reference (an image).
 pub const ACTION_GENERATE: &str = "generate";
+/// new-api's action of a remix of an earlier video (`POST /v1/videos/{id}/remix`).
+pub const ACTION_REMIX: &str = "remixGenerate";
 /// The video length new-api bills when the request names none.
 pub const DEFAULT_SECONDS: i64 = 4;
 /// The longest video new-api bills (`MaxTaskDurationSeconds`); longer requests are refused.
@@ -129,6 +131,76 @@ impl VideoRequest {
     pub fn stored_prompt(&self) -> String {
         self.prompt.chars().take(MAX_STORED_PROMPT_CHARS).collect()
     }
+}
+
+/// The request a remix of `origin` is billed as, as new-api bills it: the origin's model, and
+/// its seconds (4 when it has none, at most [`MAX_SECONDS`]) and size from the origin's data.
+pub fn remix_request(origin: &TaskRow, prompt: String) -> VideoRequest {
+    let data = serde_json::from_str::<Value>(&origin.data).unwrap_or(Value::Null);
+    let seconds = match data.get("seconds") {
+        Some(Value::String(text)) => text.trim().parse::<i64>().unwrap_or(0),
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    let seconds = if seconds <= 0 {
+        DEFAULT_SECONDS
+    } else {
+        seconds.min(MAX_SECONDS)
+    };
+    VideoRequest {
+        model: origin.model.clone(),
+        prompt,
+        seconds,
+        size: data
+            .get("size")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty()),
+        input_reference: false,
+    }
+}
+
+/// new-api's `TaskDto` of `row` (its task lists and its task fetch routes): `channel_id` as
+/// given (0 hides it), `username` when given, and a finished video's `result_url`, the relay's
+/// stream of it under `server` (new-api's `ServerAddress`).
+pub fn task_dto(row: &TaskRow, server: &str, channel_id: i64, username: Option<&str>) -> Value {
+    let data = serde_json::from_str::<Value>(&row.data).unwrap_or(Value::Null);
+    let mut dto = json!({
+        "id": row.id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "task_id": row.task_id,
+        "platform": row.platform,
+        "user_id": row.user_id,
+        "group": row.task_group,
+        "channel_id": channel_id,
+        "quota": row.quota,
+        "action": row.action,
+        "status": row.status,
+        "fail_reason": row.fail_reason,
+        "submit_time": row.submit_time,
+        "start_time": row.start_time,
+        "finish_time": row.finish_time,
+        "progress": row.progress,
+        "properties": {
+            "input": row.prompt,
+            "upstream_model_name": row.upstream_model,
+            "origin_model_name": row.model,
+        },
+        "data": data,
+    });
+    if row.status == TASK_SUCCESS && row.platform != crate::suno::PLATFORM {
+        // new-api's proxy URL of the video: the relay streams it from the channel.
+        dto["result_url"] = json!(format!(
+            "{}/v1/videos/{}/content",
+            server.trim_end_matches('/'),
+            row.task_id
+        ));
+    }
+    if let Some(username) = username.filter(|name| !name.is_empty()) {
+        dto["username"] = json!(username);
+    }
+    dto
 }
 
 fn is_size(size: &str) -> bool {

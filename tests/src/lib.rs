@@ -26,6 +26,7 @@ pub mod registration_fixtures;
 pub mod smtp_sink;
 pub mod social_fixtures;
 pub mod social_providers;
+pub mod suno_upstream;
 pub mod user_admin_fixtures;
 pub mod video_upstream;
 pub mod waffo_gateway;

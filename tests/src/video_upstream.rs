@@ -2,7 +2,8 @@
 //! every call, the create request's body (kept for the test to read), the upstream ids asked
 //! about. A task's course is set by its prompt: one containing "refuse" is refused with 400,
 //! one containing "fail" fails at its first poll, any other is in progress at its first poll and
-//! completed from the second on. `/content` answers [`VideoUpstream::content`].
+//! completed from the second on. `/content` answers [`VideoUpstream::content`]; `/remix` of a
+//! known video creates a new task (kept with the others, its origin noted).
 
 use crate::mock_server::{MockServer, bind};
 use axum::Router;
@@ -25,6 +26,8 @@ pub struct Created {
     pub body: Bytes,
     /// The id the mock gave the task.
     pub id: String,
+    /// The upstream video a remix remixes (`POST /v1/videos/{id}/remix`).
+    pub remix_of: Option<String>,
 }
 
 #[derive(Default)]
@@ -67,6 +70,7 @@ impl VideoUpstream {
             .route("/v1/videos", post(create))
             .route("/v1/videos/{id}", get(retrieve))
             .route("/v1/videos/{id}/content", get(content))
+            .route("/v1/videos/{id}/remix", post(remix))
             .with_state(Arc::clone(&mock));
         Self {
             base_url,
@@ -144,10 +148,46 @@ async fn create(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Bytes) 
         content_type,
         body: body.clone(),
         id: id.clone(),
+        remix_of: None,
     });
     axum::Json(
         json!({"id": id, "object": "video", "model": model, "status": "queued",
         "progress": 0, "created_at": 1_700_000_000, "seconds": seconds, "size": "720x1280"}),
+    )
+    .into_response()
+}
+
+/// A remix of a known video: a new task, whose course its prompt sets as a create's does.
+async fn remix(
+    State(mock): State<Arc<Mock>>,
+    Path(origin): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorised(&mock, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided");
+    }
+    let text = String::from_utf8_lossy(&body).to_string();
+    let mut books = mock.books.lock().expect("books");
+    if !books.fails.contains_key(&origin) {
+        return error(StatusCode::NOT_FOUND, "No such video");
+    }
+    let id = format!("video_up_{}", books.created.len() + 1);
+    books.fails.insert(id.clone(), text.contains("fail"));
+    books.created.push(Created {
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        body: body.clone(),
+        id: id.clone(),
+        remix_of: Some(origin.clone()),
+    });
+    axum::Json(
+        json!({"id": id, "object": "video", "model": "sora-2", "status": "queued",
+        "progress": 0, "created_at": 1_700_000_000, "seconds": "8", "size": "720x1280",
+        "remixed_from_video_id": origin}),
     )
     .into_response()
 }

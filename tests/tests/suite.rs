@@ -174,6 +174,8 @@ mod status_fields;
 mod status_monitors;
 #[path = "subscriptions.rs"]
 mod subscriptions;
+#[path = "suno_tasks.rs"]
+mod suno_tasks;
 #[path = "system_info.rs"]
 mod system_info;
 #[path = "tokens.rs"]
@@ -186,6 +188,8 @@ mod upstream_http2;
 mod user_admin;
 #[path = "user_channels.rs"]
 mod user_channels;
+#[path = "video_remix_and_fetch.rs"]
+mod video_remix_and_fetch;
 #[path = "video_task_leases.rs"]
 mod video_task_leases;
 #[path = "video_tasks.rs"]

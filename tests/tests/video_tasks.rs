@@ -4,7 +4,8 @@
 //! when the upstream accepts, and answered with Pylon's own task id; the poller follows the
 //! upstream id to completion, `GET /v1/videos/{id}` reads the task, `/content` streams the
 //! video; a failed task is refunded exactly once even when its failure is seen twice; a
-//! refused submit charges nothing; another user's task is 404; `/api/task/self` and
+//! refused submit charges nothing; another user's task is 404 (new-api's `task_not_exist` on
+//! new-api's own fetch route); `/api/task/self` and
 //! `/api/task/` list tasks with new-api's filters and admin-only fields.
 
 use pylon_tests::fixtures::*;
@@ -201,9 +202,11 @@ async fn a_video_task_is_charged_polled_and_streamed(backend: Backend) {
     )
     .await;
     assert_eq!(row_status, "SUCCESS");
-    // new-api's alias reads the same task.
+    // new-api's alias reads the same task in new-api's shape: `{code, message, data}`.
     let (code, alias) = retrieve(&scene, &scene.key, &format!("/v1/video/generations/{id}")).await;
-    assert_eq!((code, &alias["status"]), (200, &json!("completed")));
+    assert_eq!((code, &alias["code"]), (200, &json!("success")), "{alias}");
+    assert_eq!(alias["data"]["task_id"], json!(id));
+    assert_eq!(alias["data"]["status"], json!("SUCCESS"));
 
     // The video streams through whole, from the channel, with its key.
     let video = reqwest::Client::new()
@@ -232,7 +235,6 @@ async fn a_video_task_is_charged_polled_and_streamed(backend: Backend) {
     let (_, other_key) = create_key(&other, "other", 0, true).await;
     for path in [
         format!("/v1/videos/{id}"),
-        format!("/v1/video/generations/{id}"),
         format!("/v1/videos/{id}/content"),
         "/v1/videos/task_unknown".to_string(),
     ] {

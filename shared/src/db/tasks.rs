@@ -208,6 +208,28 @@ impl Db {
         .await?)
     }
 
+    /// User `user_id`'s tasks among `task_ids` (new-api's `GetByTaskIds`), oldest first; ids
+    /// that are unknown or another user's are left out.
+    pub async fn user_tasks_by_ids(
+        &self,
+        user_id: i64,
+        task_ids: &[String],
+    ) -> Result<Vec<TaskRow>, DbError> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; task_ids.len()].join(", ");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tasks WHERE user_id = ? AND task_id IN ({placeholders}) \
+             ORDER BY id"
+        );
+        let mut rows = sqlx::query_as::<_, TaskRow>(AssertSqlSafe(sql)).bind(user_id);
+        for id in task_ids {
+            rows = rows.bind(id);
+        }
+        Ok(rows.fetch_all(self.pool()).await?)
+    }
+
     /// One page of tasks matching `filter`, newest first, and how many match.
     pub async fn tasks_page(
         &self,

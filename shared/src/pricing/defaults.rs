@@ -2,7 +2,8 @@
 //! DeepSeek, Qwen, xAI, Mistral and Zhipu, in new-api's terms, kept as data in
 //! `defaults.json` (one object per option: `ModelRatio`, `CompletionRatio`, `CacheRatio` for
 //! cache reads, `CreateCacheRatio` for cache writes, `ModelPrice` in USD per request, with
-//! new-api's default prices of the Midjourney actions: `mj_imagine`, `mj_upscale`, ...).
+//! new-api's default prices of the Midjourney actions: `mj_imagine`, `mj_upscale`, ..., and of
+//! Suno's `suno_music` and `suno_lyrics`).
 //!
 //! A ratio of 1 is $2 per million prompt tokens, so a model's ratio is half its USD input
 //! price per million tokens; its completion ratio is output price / input price, its cache

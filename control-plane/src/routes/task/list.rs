@@ -1,7 +1,8 @@
-//! `GET /api/task/self` (the caller's tasks) and `GET /api/task/` (admin: everyone's), newest
-//! first, one page of new-api's pagination. Filters as new-api reads them: `platform`,
-//! `task_id`, `status`, `action`, `start_timestamp` / `end_timestamp` (on `submit_time`) and,
-//! for admins only, `channel_id`. Rows are new-api's `TaskDto`: a user's list shows
+//! `GET /api/task/self` (the caller's tasks) and `GET /api/task/` (admin: everyone's), OpenAI
+//! videos and Suno music alike, newest first, one page of new-api's pagination. Filters as
+//! new-api reads them: `platform` (`suno`, or a video channel's type number), `task_id`,
+//! `status`, `action`, `start_timestamp` / `end_timestamp` (on `submit_time`) and, for admins
+//! only, `channel_id`. Rows are new-api's `TaskDto`: a user's list shows
 //! `channel_id` 0 (new-api does not read it for users) and no `username`.
 
 use crate::app::AppState;
@@ -10,9 +11,10 @@ use crate::envelope;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::Page;
 use axum::extract::{Query, State};
-use pylon_shared::db::{TASK_SUCCESS, TaskFilter, TaskRow};
+use pylon_shared::db::{TaskFilter, TaskRow};
+use pylon_shared::video_tasks;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The list's query parameters (new-api's names; integers read leniently, as new-api does).
 #[derive(Debug, Default, Deserialize)]
@@ -82,37 +84,7 @@ async fn one_page(app: &AppState, filter: &TaskFilter, page: Page, admin: bool) 
 
 /// new-api's `TaskDto` of `row`, for an admin or for its owner.
 fn dto(row: &TaskRow, admin: bool, server: &str) -> Value {
-    let data = serde_json::from_str::<Value>(&row.data).unwrap_or(Value::Null);
-    let mut dto = json!({
-        "id": row.id,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "task_id": row.task_id,
-        "platform": row.platform,
-        "user_id": row.user_id,
-        "group": row.task_group,
-        "channel_id": if admin { row.channel_id } else { 0 },
-        "quota": row.quota,
-        "action": row.action,
-        "status": row.status,
-        "fail_reason": row.fail_reason,
-        "submit_time": row.submit_time,
-        "start_time": row.start_time,
-        "finish_time": row.finish_time,
-        "progress": row.progress,
-        "properties": {
-            "input": row.prompt,
-            "upstream_model_name": row.upstream_model,
-            "origin_model_name": row.model,
-        },
-        "data": data,
-    });
-    if row.status == TASK_SUCCESS {
-        // new-api's proxy URL of the video: the relay streams it from the channel.
-        dto["result_url"] = json!(format!("{server}/v1/videos/{}/content", row.task_id));
-    }
-    if admin && !row.username.is_empty() {
-        dto["username"] = json!(row.username);
-    }
-    dto
+    let channel_id = if admin { row.channel_id } else { 0 };
+    let username = admin.then_some(row.username.as_str());
+    video_tasks::task_dto(row, server, channel_id, username)
 }

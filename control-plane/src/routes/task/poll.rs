@@ -4,7 +4,8 @@
 //! upstream `GET {base}/v1/videos/{upstream id}` with the channel key that created it, and
 //! records what it says. A failed task, a task whose channel is gone, and one unfinished for
 //! [`TIMEOUT_SECS`] are marked failed and refunded in one transaction, once
-//! (`Db::fail_task_and_refund`); the caches follow after the commit.
+//! (`Db::fail_task_and_refund`); the caches follow after the commit. Suno's tasks are asked
+//! about in batches, per channel, by [`super::suno_poll`].
 
 use crate::app::AppState;
 use crate::ledger;
@@ -24,7 +25,7 @@ const LEASE_SECS: i64 = 120;
 /// How long one upstream question may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A task unfinished this long after its submission fails (and is refunded).
-const TIMEOUT_SECS: i64 = 24 * 3600;
+pub(super) const TIMEOUT_SECS: i64 = 24 * 3600;
 /// At most this much of an upstream answer is read.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
@@ -53,7 +54,13 @@ pub async fn run(app: AppState) {
                 continue;
             }
         };
-        for task in &claimed {
+        let (suno, claimed): (Vec<&TaskRow>, Vec<&TaskRow>) = claimed
+            .iter()
+            .partition(|task| task.platform == pylon_shared::suno::PLATFORM);
+        if !suno.is_empty() {
+            super::suno_poll::poll_all(&app, &client, &suno).await;
+        }
+        for task in claimed {
             if let Err(error) = poll(&app, &client, task).await {
                 tracing::warn!(%error, task = %task.task_id, "polling a task failed");
                 if let Err(error) = app.db.release_task(task.id).await {
@@ -151,7 +158,12 @@ async fn poll(app: &AppState, client: &reqwest::Client, task: &TaskRow) -> anyho
 }
 
 /// Marks `task` failed and refunds it (once), then brings the caches along.
-async fn fail(app: &AppState, task: &TaskRow, reason: &str, data: &str) -> anyhow::Result<()> {
+pub(super) async fn fail(
+    app: &AppState,
+    task: &TaskRow,
+    reason: &str,
+    data: &str,
+) -> anyhow::Result<()> {
     match app.db.fail_task_and_refund(task, reason, data).await? {
         TaskFailed::Refunded { movement, changes } => {
             let movements: Vec<_> = movement.into_iter().map(|m| *m).collect();

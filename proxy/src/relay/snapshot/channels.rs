@@ -78,7 +78,8 @@ pub struct ChannelEntry {
     pub name: String,
     /// The provider type (new-api's types Pylon does not know are OpenAI-compatible).
     pub kind: ChannelType,
-    /// new-api's channel type number as stored (Midjourney Proxy 2, Midjourney Proxy Plus 5).
+    /// new-api's channel type number as stored (Midjourney Proxy 2 and Plus 5, Suno 36: types
+    /// `kind` does not tell apart).
     pub type_number: i64,
     /// The base URL as configured (the formats layer builds other types' URLs from it).
     pub base_url: String,
@@ -188,6 +189,15 @@ impl ChannelEntry {
             kind: self.kind,
             responses_api: self.responses_api,
         }
+    }
+
+    /// The usable key whose fingerprint is `fingerprint` (the key that made an upstream task),
+    /// else the next one as [`ChannelEntry::pick_key`] picks it.
+    pub fn key_like(&self, fingerprint: &str) -> Option<&str> {
+        self.usable_keys()
+            .map(|key| key.value.as_str())
+            .find(|key| upstream_keys::fingerprint(key) == fingerprint)
+            .or_else(|| self.pick_key())
     }
 
     /// The upstream key for the next request among the usable ones: random, or round-robin

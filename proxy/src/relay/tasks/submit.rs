@@ -16,7 +16,7 @@ use super::{MAX_ANSWER_BYTES, UPSTREAM_TIMEOUT, upstream_message};
 use bytes::Bytes;
 use pingora::proxy::Session;
 use pylon_shared::db::{
-    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewTask, RelayRecord, TASK_NOT_START, now_secs,
+    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewTask, RelayRecord, TASK_NOT_START, TaskRow, now_secs,
 };
 use pylon_shared::pricing::{Bounds, Price};
 use pylon_shared::upstream_keys;
@@ -40,13 +40,16 @@ enum Answer {
 }
 
 impl Relay {
-    /// Creates a video task for `caller`.
+    /// Creates a video task for `caller`: a new one, or (`remix`: the caller's task it remixes)
+    /// a remix of an earlier video, as new-api relays it: the origin's model, billed like a new
+    /// task at the origin's seconds and size, on the channel that made the origin only.
     pub(super) async fn submit_task(
         &self,
         session: &mut Session,
         caller: &Caller,
         client_ip: Option<IpAddr>,
         summary: &mut RelaySummary,
+        remix: Option<&str>,
     ) -> Result<Bytes, RelayError> {
         let started = Instant::now();
         let body = read_body(session, self.config.max_body_bytes).await?;
@@ -57,11 +60,34 @@ impl Relay {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json")
             .to_string();
-        let video = parse(&content_type, &body)?;
+        let origin = match remix {
+            Some(id) => Some(self.remix_origin(caller, id).await?),
+            None => None,
+        };
+        let video = match &origin {
+            Some(origin) => video_tasks::remix_request(origin, remix_prompt(&content_type, &body)?),
+            None => parse(&content_type, &body)?,
+        };
+        let action = if origin.is_some() {
+            video_tasks::ACTION_REMIX
+        } else {
+            video.action()
+        };
         summary.model.clone_from(&video.model);
         let group = self.may_use(caller, &video.model)?;
         let routes = self.snapshot.routes.load();
         let route = routing::Route::resolve(&routes, &caller.token, &group, &video.model)?;
+        // A remix goes to the channel that made its origin, or nowhere.
+        let mut locked = match &origin {
+            Some(origin) => Some(locked_channel(route.preferred(
+                origin.channel_id,
+                &group,
+                &video.model,
+                &[],
+                &self.health,
+            ))?),
+            None => None,
+        };
         let base_price = self.base_price(&video.model, &group)?;
         if !matches!(base_price, Price::PerRequest { .. }) {
             return Err(RelayError::unavailable(format!(
@@ -70,9 +96,11 @@ impl Relay {
                 video.model
             )));
         }
-        let hold = video.quota(per_request(
-            &base_price.with_multiplier(route.dearest(&group, &video.model)),
-        ));
+        let dearest = match &locked {
+            Some(pick) => pick.served.total(),
+            None => route.dearest(&group, &video.model),
+        };
+        let hold = video.quota(per_request(&base_price.with_multiplier(dearest)));
         self.within_rate_limits(caller, &video.model, &group)
             .await?;
         if self.settler.saturated() {
@@ -91,22 +119,33 @@ impl Relay {
         let mut last_failure: (Option<u16>, String) =
             (None, "no channel is available for this model".into());
         while tried.len() <= self.config.max_retries {
-            let Some(routing::Pick { channel, served }) =
+            let next = if origin.is_some() {
+                locked.take()
+            } else {
                 route.next(&group, &video.model, &tried, &self.health, None)
-            else {
+            };
+            let Some(routing::Pick { channel, served }) = next else {
                 break;
             };
             tried.push(channel.id);
             summary.channel_id = channel.id;
             summary.retries = u32::try_from(tried.len() - 1).unwrap_or(u32::MAX);
-            let Some(key) = channel.pick_key() else {
+            let key = match &origin {
+                Some(origin) => channel.key_like(&origin.key_fingerprint),
+                None => channel.pick_key(),
+            };
+            let Some(key) = key else {
                 self.health.failure(channel.id);
                 continue;
             };
             let upstream_model = channel.upstream_model(&video.model).to_string();
-            let outgoing = upstream_body(&content_type, &body, &upstream_model)?;
+            let outgoing = upstream_body(&content_type, &body, &upstream_model, origin.is_none())?;
+            let path = match &origin {
+                Some(origin) => format!("/v1/videos/{}/remix", origin.upstream_task_id),
+                None => "/v1/videos".to_string(),
+            };
             match self
-                .create_upstream(&channel, key, &content_type, outgoing)
+                .create_upstream(&channel, key, &content_type, &path, outgoing)
                 .await
             {
                 Answer::Accepted {
@@ -121,6 +160,9 @@ impl Relay {
                         object.insert("id".into(), json!(task_id));
                         object.remove("task_id");
                         object.insert("model".into(), json!(video.model));
+                        if let Some(origin) = &origin {
+                            object.insert("remixed_from_video_id".into(), json!(origin.task_id));
+                        }
                         object
                             .entry("seconds")
                             .or_insert_with(|| json!(video.seconds.to_string()));
@@ -143,7 +185,7 @@ impl Relay {
                         upstream_model: upstream_model.clone(),
                         upstream_task_id: upstream_id,
                         quota,
-                        action: video.action().to_string(),
+                        action: action.to_string(),
                         status: TASK_NOT_START.to_string(),
                         progress: "0%".to_string(),
                         prompt: video.stored_prompt(),
@@ -229,15 +271,31 @@ impl Relay {
         })
     }
 
-    /// Asks `channel` to create the task with `key`.
+    /// The caller's task that a remix remixes (new-api's 400 `task_not_exist` when unknown or
+    /// another user's).
+    async fn remix_origin(&self, caller: &Caller, id: &str) -> Result<TaskRow, RelayError> {
+        self.db
+            .user_task(caller.user.id, id)
+            .await
+            .map_err(super::view::unavailable)?
+            .ok_or_else(|| RelayError {
+                code: Some("task_not_exist"),
+                ..RelayError::bad_request(format!(
+                    "task_origin_not_exist: the video `{id}` does not exist"
+                ))
+            })
+    }
+
+    /// Asks `channel` to create the task with `key` (at `path`: `/v1/videos`, or a remix's).
     async fn create_upstream(
         &self,
         channel: &ChannelEntry,
         key: &str,
         content_type: &str,
+        path: &str,
         body: Bytes,
     ) -> Answer {
-        let url = format!("{}/v1/videos", video_tasks::base_url(&channel.base_url));
+        let url = format!("{}{path}", video_tasks::base_url(&channel.base_url));
         let mut request = self
             .tasks_http
             .post(&url)
@@ -378,13 +436,49 @@ fn parse(content_type: &str, body: &[u8]) -> Result<VideoRequest, RelayError> {
     VideoRequest::from_json(body).map_err(RelayError::bad_request)
 }
 
+/// The channel a remix is locked to (its origin's), or why there is none: new-api's 400
+/// `task_channel_disable` for a channel that is disabled, deleted or no longer serves the
+/// caller's group and model; 503 while it is unhealthy.
+fn locked_channel(preferred: routing::Preferred) -> Result<routing::Pick, RelayError> {
+    match preferred {
+        routing::Preferred::Take(pick) => Ok(pick),
+        routing::Preferred::Unavailable => Err(RelayError::unavailable(
+            "The channel of the origin task is unavailable right now; retry shortly",
+        )),
+        routing::Preferred::NotCandidate => Err(RelayError {
+            code: Some("task_channel_disable"),
+            ..RelayError::bad_request("the channel of the origin task is disabled")
+        }),
+    }
+}
+
+/// A remix request's `prompt` (JSON, or a form's field), which new-api requires.
+fn remix_prompt(content_type: &str, body: &[u8]) -> Result<String, RelayError> {
+    let prompt = if let Some(boundary) = multipart_boundary(content_type) {
+        multipart_field(body, boundary, "prompt")
+    } else {
+        let value: serde_json::Map<String, Value> = serde_json::from_slice(body)
+            .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
+        match value.get("prompt") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(prompt)) => Some(prompt.clone()),
+            Some(_) => return Err(RelayError::bad_request("The field prompt must be a string")),
+        }
+    };
+    prompt
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| RelayError::bad_request("field prompt is required"))
+}
+
 /// The body sent upstream with the channel's model name, as new-api sends it: a JSON body
-/// rewritten (without the playground's `group`), a form with its `model` field's value
-/// replaced in place (every other part, files included, as received).
+/// rewritten (without the playground's `group`; a remix's `model` only replaced when it has
+/// one), a form with its `model` field's value replaced in place (every other part, files
+/// included, as received).
 fn upstream_body(
     content_type: &str,
     body: &Bytes,
     upstream_model: &str,
+    insert_model: bool,
 ) -> Result<Bytes, RelayError> {
     if let Some(boundary) = multipart_boundary(content_type) {
         let Some(range) = multipart_field_range(body, boundary, "model") else {
@@ -398,7 +492,9 @@ fn upstream_body(
     }
     let mut object: serde_json::Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| RelayError::bad_request(format!("Invalid JSON body: {e}")))?;
-    object.insert("model".into(), json!(upstream_model));
+    if insert_model || object.contains_key("model") {
+        object.insert("model".into(), json!(upstream_model));
+    }
     object.remove("group");
     serde_json::to_vec(&object)
         .map(Bytes::from)
@@ -467,7 +563,8 @@ mod tests {
         assert_eq!(video.prompt, "a cat");
         assert_eq!(video.seconds, 4);
         assert!(video.input_reference);
-        let renamed = upstream_body(content_type, &Bytes::from(FORM), "sora-2").expect("renamed");
+        let renamed =
+            upstream_body(content_type, &Bytes::from(FORM), "sora-2", true).expect("renamed");
         assert_eq!(
             renamed,
             FORM.replace("\r\n\r\nsora-test\r\n", "\r\n\r\nsora-2\r\n")
@@ -476,6 +573,7 @@ mod tests {
             "application/json",
             &Bytes::from_static(br#"{"model":"sora-test","prompt":"p","group":"vip"}"#),
             "sora-2",
+            true,
         )
         .expect("renamed");
         let json: Value = serde_json::from_slice(&json).expect("json");

@@ -1,19 +1,21 @@
-//! A task as its owner reads it: `GET /v1/videos/{id}` (and new-api's
-//! `GET /v1/video/generations/{task_id}`) answers OpenAI's video object from Pylon's task row,
-//! as new-api answers from its database; `GET /v1/videos/{id}/content` streams the video from
+//! A task as its owner reads it: `GET /v1/videos/{id}` answers OpenAI's video object from
+//! Pylon's task row, as new-api answers from its database; new-api's own fetch routes
+//! (`GET /v1/video/generations/{task_id}`, `GET /suno/fetch/{id}`) answer its `TaskDto` in
+//! `{code, message, data}`; `GET /v1/videos/{id}/content` streams the video from
 //! the channel that made it, with the key that made it, chunk by chunk. Another user's task,
 //! or an unknown id, is 404 in OpenAI's format.
 
 use super::super::Relay;
 use super::super::auth::Caller;
 use super::super::errors::RelayError;
-use super::{UPSTREAM_TIMEOUT, task_not_found, upstream_message};
+use super::{TaskError, UPSTREAM_TIMEOUT, task_not_exist, task_not_found, upstream_message};
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pylon_shared::db::{DbError, TASK_SUCCESS, TaskRow};
 use pylon_shared::upstream_keys;
 use pylon_shared::video_tasks;
+use serde_json::json;
 
 /// Headers of the upstream's video answer passed to the client.
 const PASSED_HEADERS: &[&str] = &[
@@ -30,6 +32,36 @@ impl Relay {
     pub(super) async fn answer_task(&self, caller: &Caller, id: &str) -> Result<Bytes, RelayError> {
         let task = self.own_task(caller, id).await?;
         Ok(Bytes::from(video_tasks::video_object(&task).to_string()))
+    }
+
+    /// The caller's task `id` as new-api's fetch routes answer it
+    /// (`GET /v1/video/generations/{task_id}`, `GET /suno/fetch/{id}`): `{code: "success",
+    /// message, data}` with the task's `TaskDto`; an unknown id, or another user's, is new-api's
+    /// 400 `task_not_exist`.
+    pub(super) async fn fetch_task(&self, caller: &Caller, id: &str) -> Result<Bytes, TaskError> {
+        let task = self
+            .db
+            .user_task(caller.user.id, id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(task_not_exist)?;
+        let server = self.server_address().await;
+        let dto = video_tasks::task_dto(&task, &server, task.channel_id, None);
+        Ok(Bytes::from(
+            json!({"code": "success", "message": "", "data": dto}).to_string(),
+        ))
+    }
+
+    /// new-api's `ServerAddress` (empty when unset or unreadable): where finished videos are
+    /// streamed from, in the tasks' `result_url`.
+    pub(super) async fn server_address(&self) -> String {
+        match self.db.option("ServerAddress").await {
+            Ok(address) => address.unwrap_or_default().trim().to_string(),
+            Err(error) => {
+                tracing::warn!(%error, "reading ServerAddress failed");
+                String::new()
+            }
+        }
     }
 
     /// Streams the caller's finished video `id` from its channel. Errors before the first byte
@@ -134,7 +166,7 @@ impl Relay {
     }
 }
 
-fn unavailable(error: DbError) -> RelayError {
+pub(super) fn unavailable(error: DbError) -> RelayError {
     tracing::warn!(%error, "reading a task failed");
     RelayError::unavailable("The task cannot be read right now; retry shortly")
 }
