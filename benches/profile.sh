@@ -15,6 +15,9 @@
 # With --held N it holds N streams open at once (the mock sends a chunk a second, 20 in all)
 # and prints the proxy's memory per held stream: (peak RSS - RSS before) / N. E.g. the
 # upstream over HTTP/2: PYLON__RELAY__UPSTREAM_HTTP2=prior_knowledge bash benches/profile.sh --held 1000
+# With --faults (beside --held) it also records the proxy's page faults while the streams open
+# (`perf record -e page-faults`, every fault, with call graphs) and prints where they happen: a
+# fault is a page becoming resident, so this names the code whose memory the RSS growth is.
 #
 # With --backend mysql it runs on a fresh MariaDB database (dropped at the end) and Redis
 # (a fresh key prefix) instead of SQLite, from PROFILE_MYSQL (default root@127.0.0.1:3306) and
@@ -30,6 +33,7 @@ stream=""
 strace=""
 cpu=""
 held=""
+faults=""
 backend=sqlite
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -37,10 +41,11 @@ while [[ $# -gt 0 ]]; do
         --strace) strace=1; shift ;;
         --cpu) cpu=1; shift ;;
         --held) held="$2"; stream="--stream"; connections="$2"; seconds=20; shift 2 ;;
+        --faults) faults=1; shift ;;
         --connections) connections="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
         --backend) backend="$2"; shift 2 ;;
-        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N] [--connections N] [--seconds S] [--backend sqlite|mysql]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N [--faults]] [--connections N] [--seconds S] [--backend sqlite|mysql]" >&2; exit 2 ;;
     esac
 done
 
@@ -130,6 +135,12 @@ if [[ -n "$held" ]]; then
     ulimit -n 65536 2>/dev/null || true
     rss() { awk '/VmRSS/ {print $2}' "/proc/$proxy_pid/status"; }
     before=$(rss)
+    if [[ -n "$faults" ]]; then
+        perf record -e page-faults -c 1 -m 4096 -g --call-graph "${PERF_CALL_GRAPH:-dwarf,8192}" \
+            -p "$proxy_pid" -o "$run/faults.data" >"$run/perf.log" 2>&1 &
+        perf_pid=$!
+        sleep 1
+    fi
     taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --model bench-json \
         --mode closed --concurrency "$held" --duration 15 --max-requests "$held" --stream \
         >"$run/load.txt" 2>&1 &
@@ -141,6 +152,13 @@ if [[ -n "$held" ]]; then
     done
     cat "$run/load.txt"
     python3 -c "print(f'proxy RSS {$before} KiB before, {$peak} KiB at the peak: {($peak-$before)/$held:.1f} KiB per held stream ({$held} streams)')"
+    if [[ -n "$faults" ]]; then
+        kill -INT "$perf_pid"; wait "$perf_pid" || true
+        grep -h "lost" "$run/perf.log" || true
+        echo "by site, KiB per held stream:"
+        perf script -i "$run/faults.data" 2>/dev/null | python3 "$root/benches/fault_sites.py" "$held" | head -25
+        echo "full report: perf report -i $run/faults.data"
+    fi
     exit 0
 fi
 echo "profiling pid $proxy_pid for ${seconds}s at $connections connections ${stream:+(streams)}; run directory $run"
