@@ -21,6 +21,7 @@ mod request_write;
 pub mod routing;
 pub mod select;
 pub mod snapshot;
+mod submission;
 mod tasks;
 mod translated;
 mod upstream;

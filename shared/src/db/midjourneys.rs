@@ -384,32 +384,26 @@ impl Db {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if failed != 1 {
-            tx.rollback().await?;
-            return Ok(TaskFailed::AlreadyFinished);
-        }
-        let failed = self
-            .refund_held_charge_in(
-                &mut tx,
-                &HeldCharge {
-                    table: "midjourneys",
-                    row_id: task.id,
-                    key: format!("mj_refund:{}", task.id),
-                    user_id: task.user_id,
-                    token_id: task.token_id,
-                    charged_token: task.charged_token == 1,
-                    subscription_id: task.subscription_id,
-                    quota: task.quota,
-                    content: format!(
-                        "Midjourney task {} failed ({}): refunded {}",
-                        task.mj_id,
-                        task.model,
-                        quota_text(task.quota)
-                    ),
-                },
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(failed)
+        self.refund_if_failed(
+            tx,
+            failed,
+            HeldCharge {
+                table: "midjourneys",
+                row_id: task.id,
+                key: format!("mj_refund:{}", task.id),
+                user_id: task.user_id,
+                token_id: task.token_id,
+                charged_token: task.charged_token == 1,
+                subscription_id: task.subscription_id,
+                quota: task.quota,
+                content: format!(
+                    "Midjourney task {} failed ({}): refunded {}",
+                    task.mj_id,
+                    task.model,
+                    quota_text(task.quota)
+                ),
+            },
+        )
+        .await
     }
 }

@@ -400,33 +400,27 @@ impl Db {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if failed != 1 {
-            tx.rollback().await?;
-            return Ok(TaskFailed::AlreadyFinished);
-        }
-        let failed = self
-            .refund_held_charge_in(
-                &mut tx,
-                &HeldCharge {
-                    table: "tasks",
-                    row_id: task.id,
-                    key: format!("task_refund:{}", task.task_id),
-                    user_id: task.user_id,
-                    token_id: task.token_id,
-                    charged_token: task.charged_token == 1,
-                    subscription_id: task.subscription_id,
-                    quota: task.quota,
-                    content: format!(
-                        "Async task {} failed ({}): refunded {}",
-                        task.task_id,
-                        task.model,
-                        quota_text(task.quota)
-                    ),
-                },
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(failed)
+        self.refund_if_failed(
+            tx,
+            failed,
+            HeldCharge {
+                table: "tasks",
+                row_id: task.id,
+                key: format!("task_refund:{}", task.task_id),
+                user_id: task.user_id,
+                token_id: task.token_id,
+                charged_token: task.charged_token == 1,
+                subscription_id: task.subscription_id,
+                quota: task.quota,
+                content: format!(
+                    "Async task {} failed ({}): refunded {}",
+                    task.task_id,
+                    task.model,
+                    quota_text(task.quota)
+                ),
+            },
+        )
+        .await
     }
 }
 
@@ -449,6 +443,24 @@ pub(super) struct HeldCharge {
 }
 
 impl Db {
+    /// Ends the failure `tx` began with its conditional update: when that update failed the row
+    /// (`failed_rows` is 1), gives `charge` back and commits; otherwise (another poller or the
+    /// upstream's success got there first) rolls back, and the money moves once.
+    pub(super) async fn refund_if_failed(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        failed_rows: u64,
+        charge: HeldCharge,
+    ) -> Result<TaskFailed, DbError> {
+        if failed_rows != 1 {
+            tx.rollback().await?;
+            return Ok(TaskFailed::AlreadyFinished);
+        }
+        let failed = self.refund_held_charge_in(&mut tx, &charge).await?;
+        tx.commit().await?;
+        Ok(failed)
+    }
+
     /// Gives `charge` back inside `tx`, after the caller's conditional update marked its row
     /// failed (with `refunded = 1` when it held a charge): one ledger movement keyed
     /// `charge.key` (its refund log row, new-api's type 6; the wallet or the subscription that

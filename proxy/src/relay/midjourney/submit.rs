@@ -8,13 +8,13 @@
 
 use super::super::auth::Caller;
 use super::super::request::read_body;
-use super::super::{Relay, RelaySummary, ReservationGuard, admission, millis, request_id, routing};
+use super::super::submission::{Submitted, per_request};
+use super::super::{Relay, RelaySummary, ReservationGuard, admission, routing};
 use super::{MjError, MjKind, MjRoute, db_failed};
 use bytes::Bytes;
 use pingora::proxy::Session;
 use pylon_shared::db::{
-    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, MidjourneyRow, RelayRecord, TASK_FAILURE, TASK_SUCCESS,
-    now_secs,
+    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, MidjourneyRow, TASK_FAILURE, TASK_SUCCESS,
 };
 use pylon_shared::midjourney::{self as mj, Settings, UNKNOWN_ERROR};
 use pylon_shared::pricing::{Bounds, Price};
@@ -383,14 +383,14 @@ impl Relay {
                 )
                 .await;
         }
-        let record = self.mj_record(
+        let record = Submitted {
             caller,
-            &model,
-            &group,
-            (&tried, started, client_ip),
-            (LOG_TYPE_ERROR, 0, 502),
-            last.description.clone(),
-        );
+            model: &model,
+            group: &group,
+            started,
+            client_ip,
+        }
+        .record(&tried, (LOG_TYPE_ERROR, 0, 502), last.description.clone());
         self.finish(&mut guard, caller, record, reservation).await;
         Err(last)
     }
@@ -454,6 +454,13 @@ impl Relay {
         guard: &mut ReservationGuard<'_>,
         reservation: super::super::billing::Reservation,
     ) -> Result<(u16, Bytes), MjError> {
+        let submitted = Submitted {
+            caller,
+            model,
+            group,
+            started,
+            client_ip,
+        };
         let code = parsed.get("code").and_then(Value::as_i64).unwrap_or(0);
         let description = parsed
             .get("description")
@@ -534,11 +541,8 @@ impl Relay {
         }
         if let Err(error) = self.db.insert_midjourney(&task).await {
             tracing::error!(%error, channel = target.channel_id, "recording a Midjourney task failed");
-            let record = self.mj_record(
-                caller,
-                model,
-                group,
-                (tried, started, client_ip),
+            let record = submitted.record(
+                tried,
                 (LOG_TYPE_ERROR, 0, 500),
                 format!("the upstream answered but recording the task failed: {error}"),
             );
@@ -549,11 +553,8 @@ impl Relay {
             body = rewrite_code(&body, 22);
         }
         let mut record = if accepted {
-            let mut record = self.mj_record(
-                caller,
-                model,
-                group,
-                (tried, started, client_ip),
+            let mut record = submitted.record(
+                tried,
                 (LOG_TYPE_CONSUME, charge, i64::from(status)),
                 String::new(),
             );
@@ -570,11 +571,8 @@ impl Relay {
             };
             record
         } else {
-            self.mj_record(
-                caller,
-                model,
-                group,
-                (tried, started, client_ip),
+            submitted.record(
+                tried,
                 (LOG_TYPE_ERROR, 0, i64::from(status)),
                 format!("the upstream refused the task (code {code}): {description}"),
             )
@@ -597,47 +595,6 @@ impl Relay {
         record.other = Value::Object(other).to_string();
         self.finish(guard, caller, record, reservation).await;
         Ok((status, body))
-    }
-
-    /// A submission's log row: `(log type, quota, status)`.
-    fn mj_record(
-        &self,
-        caller: &Caller,
-        model: &str,
-        group: &str,
-        (tried, started, client_ip): (&[i64], Instant, Option<IpAddr>),
-        (log_type, quota, status): (i64, i64, i64),
-        content: String,
-    ) -> RelayRecord {
-        RelayRecord {
-            request_id: request_id(),
-            created_at: now_secs(),
-            log_type,
-            user_id: caller.user.id,
-            username: caller.user.username.clone(),
-            token_id: caller.token.id,
-            token_name: caller.token.name.clone(),
-            charge_token: !caller.token.unlimited,
-            channel_id: tried.last().copied().unwrap_or(0),
-            group: group.to_string(),
-            model_name: model.to_string(),
-            quota,
-            use_time_ms: millis(started.elapsed()),
-            ip: client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            status_code: status,
-            retries: i64::try_from(tried.len().saturating_sub(1)).unwrap_or(0),
-            content,
-            other: "{}".into(),
-            ..RelayRecord::default()
-        }
-    }
-}
-
-/// The quota of one request at a per-request price.
-fn per_request(price: &Price) -> i64 {
-    match price {
-        Price::PerRequest { quota, .. } => *quota,
-        Price::PerToken { .. } => 0,
     }
 }
 

@@ -11,12 +11,13 @@ use super::super::request::{
     multipart_boundary, multipart_field, multipart_field_range, read_body,
 };
 use super::super::snapshot::ChannelEntry;
-use super::super::{Relay, RelaySummary, ReservationGuard, millis, request_id, routing};
+use super::super::submission::{Submitted, per_request};
+use super::super::{Relay, RelaySummary, ReservationGuard, routing};
 use super::{MAX_ANSWER_BYTES, UPSTREAM_TIMEOUT, upstream_message};
 use bytes::Bytes;
 use pingora::proxy::Session;
 use pylon_shared::db::{
-    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewTask, RelayRecord, TASK_NOT_START, TaskRow, now_secs,
+    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewTask, TASK_NOT_START, TaskRow, now_secs,
 };
 use pylon_shared::pricing::{Bounds, Price};
 use pylon_shared::upstream_keys;
@@ -75,6 +76,13 @@ impl Relay {
         };
         summary.model.clone_from(&video.model);
         let group = self.may_use(caller, &video.model)?;
+        let submitted = Submitted {
+            caller,
+            model: &video.model,
+            group: &group,
+            started,
+            client_ip,
+        };
         let routes = self.snapshot.routes.load();
         let route = routing::Route::resolve(&routes, &caller.token, &group, &video.model)?;
         // A remix goes to the channel that made its origin, or nowhere.
@@ -194,13 +202,8 @@ impl Relay {
                     if let Err(error) = self.db.insert_task(&task).await {
                         // Not recorded, so not charged: the client cannot follow the task.
                         tracing::error!(%error, channel = channel.id, "recording an accepted video task failed");
-                        let record = self.task_record(
-                            caller,
-                            &video,
-                            &group,
+                        let record = submitted.record(
                             &tried,
-                            started,
-                            client_ip,
                             (LOG_TYPE_ERROR, 0, 500),
                             format!(
                                 "the upstream accepted the task but recording it failed: {error}"
@@ -211,16 +214,8 @@ impl Relay {
                             "The task could not be recorded; retry shortly",
                         ));
                     }
-                    let mut record = self.task_record(
-                        caller,
-                        &video,
-                        &group,
-                        &tried,
-                        started,
-                        client_ip,
-                        (LOG_TYPE_CONSUME, quota, 200),
-                        String::new(),
-                    );
+                    let mut record =
+                        submitted.record(&tried, (LOG_TYPE_CONSUME, quota, 200), String::new());
                     record.upstream_model = upstream_model;
                     record.other = task_other(&task_id, &video, &price, &served);
                     self.finish(&mut guard, caller, record, reservation).await;
@@ -232,13 +227,8 @@ impl Relay {
                 }
                 Answer::Refused { status, message } => {
                     self.health.success(channel.id);
-                    let record = self.task_record(
-                        caller,
-                        &video,
-                        &group,
+                    let record = submitted.record(
                         &tried,
-                        started,
-                        client_ip,
                         (LOG_TYPE_ERROR, 0, i64::from(status)),
                         message.clone(),
                     );
@@ -254,13 +244,8 @@ impl Relay {
             }
         }
         let (status, message) = last_failure;
-        let record = self.task_record(
-            caller,
-            &video,
-            &group,
+        let record = submitted.record(
             &tried,
-            started,
-            client_ip,
             (LOG_TYPE_ERROR, 0, i64::from(status.unwrap_or(502))),
             message.clone(),
         );
@@ -361,53 +346,6 @@ impl Relay {
                 ),
             },
         }
-    }
-
-    /// The log row of a task submission: `(log type, quota, status)`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "assembles the log row from the request's parts"
-    )]
-    fn task_record(
-        &self,
-        caller: &Caller,
-        video: &VideoRequest,
-        group: &str,
-        tried: &[i64],
-        started: Instant,
-        client_ip: Option<IpAddr>,
-        (log_type, quota, status): (i64, i64, i64),
-        content: String,
-    ) -> RelayRecord {
-        RelayRecord {
-            request_id: request_id(),
-            created_at: now_secs(),
-            log_type,
-            user_id: caller.user.id,
-            username: caller.user.username.clone(),
-            token_id: caller.token.id,
-            token_name: caller.token.name.clone(),
-            charge_token: !caller.token.unlimited,
-            channel_id: tried.last().copied().unwrap_or(0),
-            group: group.to_string(),
-            model_name: video.model.clone(),
-            quota,
-            use_time_ms: millis(started.elapsed()),
-            ip: client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            status_code: status,
-            retries: i64::try_from(tried.len().saturating_sub(1)).unwrap_or(0),
-            content,
-            other: "{}".into(),
-            ..RelayRecord::default()
-        }
-    }
-}
-
-/// The quota of one request at a per-request price.
-fn per_request(price: &Price) -> i64 {
-    match price {
-        Price::PerRequest { quota, .. } => *quota,
-        Price::PerToken { .. } => 0,
     }
 }
 

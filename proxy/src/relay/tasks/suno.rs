@@ -12,14 +12,13 @@ use super::super::auth::Caller;
 use super::super::errors::RelayError;
 use super::super::request::read_body;
 use super::super::snapshot::ChannelEntry;
-use super::super::{Relay, RelaySummary, ReservationGuard, millis, request_id, routing};
+use super::super::submission::{Submitted, per_request};
+use super::super::{Relay, RelaySummary, ReservationGuard, routing};
 use super::submit::read_bounded;
 use super::{TaskError, UPSTREAM_TIMEOUT};
 use bytes::Bytes;
 use pingora::proxy::Session;
-use pylon_shared::db::{
-    LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewTask, RelayRecord, TASK_NOT_START, TaskRow, now_secs,
-};
+use pylon_shared::db::{LOG_TYPE_CONSUME, LOG_TYPE_ERROR, NewTask, TASK_NOT_START, TaskRow};
 use pylon_shared::pricing::{Bounds, Price};
 use pylon_shared::suno::{self, Submit, SubmitAnswer};
 use pylon_shared::upstream_keys;
@@ -45,15 +44,6 @@ enum Answer {
         code: String,
         message: String,
     },
-}
-
-/// The request's parts a log row is made of.
-struct Submitted<'a> {
-    caller: &'a Caller,
-    model: &'a str,
-    group: &'a str,
-    started: Instant,
-    client_ip: Option<IpAddr>,
 }
 
 impl Relay {
@@ -213,8 +203,7 @@ impl Relay {
                     if let Err(error) = self.db.insert_task(&task).await {
                         // Not recorded, so not charged: the client cannot follow the task.
                         tracing::error!(%error, channel = channel.id, "recording an accepted Suno task failed");
-                        let record = record(
-                            &parts,
+                        let record = parts.record(
                             &tried,
                             (LOG_TYPE_ERROR, 0, 500),
                             format!(
@@ -227,12 +216,8 @@ impl Relay {
                         )
                         .into());
                     }
-                    let mut record = record(
-                        &parts,
-                        &tried,
-                        (LOG_TYPE_CONSUME, quota, 200),
-                        String::new(),
-                    );
+                    let mut record =
+                        parts.record(&tried, (LOG_TYPE_CONSUME, quota, 200), String::new());
                     record.upstream_model = upstream_model;
                     record.other = other(&task_id, submit.action, &price, &served);
                     self.finish(&mut guard, caller, record, reservation).await;
@@ -243,8 +228,7 @@ impl Relay {
                 }
                 Answer::Refused { status, message } => {
                     self.health.success(channel.id);
-                    let record = record(
-                        &parts,
+                    let record = parts.record(
                         &tried,
                         (LOG_TYPE_ERROR, 0, i64::from(status)),
                         message.clone(),
@@ -268,8 +252,7 @@ impl Relay {
             }
         }
         let (status, code, message) = last_failure;
-        let record = record(
-            &parts,
+        let record = parts.record(
             &tried,
             (LOG_TYPE_ERROR, 0, i64::from(status)),
             message.clone(),
@@ -460,45 +443,6 @@ fn locked_channel(preferred: routing::Preferred) -> Result<routing::Pick, TaskEr
             RelayError::bad_request("the channel of the origin task is disabled"),
             "task_channel_disable",
         )),
-    }
-}
-
-/// The quota of one request at a per-request price.
-fn per_request(price: &Price) -> i64 {
-    match price {
-        Price::PerRequest { quota, .. } => *quota,
-        Price::PerToken { .. } => 0,
-    }
-}
-
-/// The log row of a submit: `(log type, quota, status)`.
-fn record(
-    parts: &Submitted<'_>,
-    tried: &[i64],
-    (log_type, quota, status): (i64, i64, i64),
-    content: String,
-) -> RelayRecord {
-    let caller = parts.caller;
-    RelayRecord {
-        request_id: request_id(),
-        created_at: now_secs(),
-        log_type,
-        user_id: caller.user.id,
-        username: caller.user.username.clone(),
-        token_id: caller.token.id,
-        token_name: caller.token.name.clone(),
-        charge_token: !caller.token.unlimited,
-        channel_id: tried.last().copied().unwrap_or(0),
-        group: parts.group.to_string(),
-        model_name: parts.model.to_string(),
-        quota,
-        use_time_ms: millis(parts.started.elapsed()),
-        ip: parts.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        status_code: status,
-        retries: i64::try_from(tried.len().saturating_sub(1)).unwrap_or(0),
-        content,
-        other: "{}".into(),
-        ..RelayRecord::default()
     }
 }
 
