@@ -6,6 +6,7 @@
 //! lists read them with new-api's filters. Times are milliseconds, as in new-api.
 
 use super::ledger::quota_text;
+use super::task_leases::{LeasedTasks, TaskId};
 use super::tasks::{HeldCharge, TASK_FAILURE, TASK_SUCCESS, TaskFailed};
 use super::{Db, DbError, now_secs};
 use sqlx::AssertSqlSafe;
@@ -15,6 +16,19 @@ const COLUMNS: &str = "id, created_at, updated_at, code, user_id, username, toke
      description, state, submit_time, start_time, finish_time, image_url, video_url, video_urls, \
      status, progress, fail_reason, channel_id, key_fingerprint, quota, buttons, properties, \
      refunded";
+
+/// The Midjourney tasks, polled under leases (a task at 100% is finished whatever its status).
+const LEASED: LeasedTasks = LeasedTasks {
+    table: "midjourneys",
+    columns: COLUMNS,
+    also_unfinished: "progress <> '100%' AND",
+};
+
+impl TaskId for MidjourneyRow {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
 
 /// One Midjourney task.
 #[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::FromRow)]
@@ -272,36 +286,7 @@ impl Db {
         limit: i64,
         lease_secs: i64,
     ) -> Result<Vec<MidjourneyRow>, DbError> {
-        let now = now_secs();
-        let candidates: Vec<MidjourneyRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM midjourneys WHERE progress <> '100%' AND status <> ? \
-             AND status <> ? AND lease_until < ? ORDER BY id LIMIT ?"
-        )))
-        .bind(TASK_SUCCESS)
-        .bind(TASK_FAILURE)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for task in candidates {
-            let taken = sqlx::query(
-                "UPDATE midjourneys SET lease_until = ? WHERE id = ? AND lease_until < ? \
-                 AND progress <> '100%' AND status <> ? AND status <> ?",
-            )
-            .bind(now + lease_secs)
-            .bind(task.id)
-            .bind(now)
-            .bind(TASK_SUCCESS)
-            .bind(TASK_FAILURE)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-            if taken == 1 {
-                claimed.push(task);
-            }
-        }
-        Ok(claimed)
+        self.claim_leased(&LEASED, limit, lease_secs).await
     }
 
     /// Records a poll's news about task `id` if its status is still `from_status` (another
@@ -342,11 +327,7 @@ impl Db {
 
     /// Frees the lease of task `id` (a poll that learned nothing), so the next poll takes it.
     pub async fn release_midjourney(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE midjourneys SET lease_until = 0 WHERE id = ?")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        self.release_leased(&LEASED, id).await
     }
 
     /// Marks `task` failed with `update` (its status is set to `FAILURE` and its progress to

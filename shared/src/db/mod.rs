@@ -47,6 +47,7 @@ mod setup;
 mod sign_in_ids;
 mod status_monitors;
 mod subscriptions;
+mod task_leases;
 mod tasks;
 mod tokens;
 mod top_ups;

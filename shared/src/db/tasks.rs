@@ -5,6 +5,7 @@
 //! ([`Db::fail_task_and_refund`]); the task lists read them with new-api's filters.
 
 use super::ledger::{Movement, MovementKind, MovementOutcome, quota_text};
+use super::task_leases::{LeasedTasks, TaskId};
 use super::{ChangeEvent, Db, DbError, now_secs};
 use crate::changes::Topic;
 use sqlx::AssertSqlSafe;
@@ -24,6 +25,19 @@ const COLUMNS: &str = "id, created_at, updated_at, task_id, platform, user_id, u
      token_id, charged_token, subscription_id, task_group, channel_id, key_fingerprint, model, \
      upstream_model, upstream_task_id, quota, action, status, fail_reason, submit_time, \
      start_time, finish_time, progress, prompt, data, refunded";
+
+/// The video and Suno tasks, polled under leases.
+const LEASED: LeasedTasks = LeasedTasks {
+    table: "tasks",
+    columns: COLUMNS,
+    also_unfinished: "",
+};
+
+impl TaskId for TaskRow {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
 
 /// One task.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -303,36 +317,7 @@ impl Db {
         limit: i64,
         lease_secs: i64,
     ) -> Result<Vec<TaskRow>, DbError> {
-        let now = now_secs();
-        let candidates: Vec<TaskRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM tasks WHERE status <> ? AND status <> ? AND lease_until < ? \
-             ORDER BY id LIMIT ?"
-        )))
-        .bind(TASK_SUCCESS)
-        .bind(TASK_FAILURE)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for task in candidates {
-            let taken = sqlx::query(
-                "UPDATE tasks SET lease_until = ? WHERE id = ? AND lease_until < ? \
-                 AND status <> ? AND status <> ?",
-            )
-            .bind(now + lease_secs)
-            .bind(task.id)
-            .bind(now)
-            .bind(TASK_SUCCESS)
-            .bind(TASK_FAILURE)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-            if taken == 1 {
-                claimed.push(task);
-            }
-        }
-        Ok(claimed)
+        self.claim_leased(&LEASED, limit, lease_secs).await
     }
 
     /// Records a poll's news about task `id` if its status is still `from_status` (another
@@ -363,11 +348,7 @@ impl Db {
 
     /// Frees the lease of task `id` (a poll that learned nothing), so the next poll takes it.
     pub async fn release_task(&self, id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE tasks SET lease_until = 0 WHERE id = ?")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        self.release_leased(&LEASED, id).await
     }
 
     /// Marks `task` failed with `reason` and gives its charge back, in one transaction: the
