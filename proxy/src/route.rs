@@ -9,7 +9,8 @@ pub enum Route {
     /// signed-in console user), Midjourney relay (`/mj/*`, `/mj-fast/mj/*`, ...) and Suno relay
     /// (`/suno/*`): the relay.
     Relay,
-    /// Everything else: forwarded to the control plane.
+    /// Everything else, and midjourney-proxy's callback `POST /mj/notify` (the control plane
+    /// moves and refunds tasks as its poller does): forwarded to the control plane.
     #[default]
     ControlPlane,
 }
@@ -19,6 +20,8 @@ impl Route {
     pub fn of_path(path: &str) -> Self {
         if path == "/health" {
             Route::Health
+        } else if path.trim_end_matches('/') == MJ_NOTIFY {
+            Route::ControlPlane
         } else if is_under(path, "/v1")
             || is_under(path, "/v1beta")
             || path.trim_end_matches('/') == crate::relay::playground::PATH
@@ -40,6 +43,9 @@ impl Route {
         }
     }
 }
+
+/// midjourney-proxy's callback, served by the control plane.
+const MJ_NOTIFY: &str = "/mj/notify";
 
 /// `path` is `prefix` or lies below it (`/v1x` is not under `/v1`).
 fn is_under(path: &str, prefix: &str) -> bool {
@@ -65,6 +71,7 @@ mod tests {
         assert_eq!(Route::of_path("/mj/submit/imagine"), Route::Relay);
         assert_eq!(Route::of_path("/mj-relax/mj/task/1/fetch"), Route::Relay);
         assert_eq!(Route::of_path("/api/mj/self"), Route::ControlPlane);
+        assert_eq!(Route::of_path("/mj/notify"), Route::ControlPlane);
         assert_eq!(Route::of_path("/suno/submit/music"), Route::Relay);
         assert_eq!(Route::of_path("/sunox"), Route::ControlPlane);
         assert_eq!(Route::of_path("/v1x"), Route::ControlPlane);

@@ -7,6 +7,7 @@ pub mod channel_affinity;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod fetch_setting;
 pub mod groups;
 pub mod keys;
 pub mod llm;

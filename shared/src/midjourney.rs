@@ -115,7 +115,7 @@ pub fn simple_change(content: &str) -> Option<(String, &'static str, i64)> {
 }
 
 /// The options new-api's Midjourney relay reads (new-api's defaults when unset).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Image URLs point at the relay's `/mj/image/{id}` (`MjForwardUrlEnabled`).
     pub forward_url: bool,
@@ -123,7 +123,8 @@ pub struct Settings {
     pub check_success: bool,
     /// `accountFilter` is passed upstream (`MjAccountFilterEnabled`).
     pub account_filter: bool,
-    /// `notifyHook` is passed upstream (`MjNotifyEnabled`).
+    /// `notifyHook` is passed upstream, Pylon's own `/mj/notify` when the client names none,
+    /// and `/mj/notify` takes callbacks (`MjNotifyEnabled`).
     pub notify: bool,
     /// `--fast`, `--relax` and `--turbo` are removed from prompts (`MjModeClearEnabled`).
     pub mode_clear: bool,
@@ -157,6 +158,21 @@ impl Settings {
             }
         }
         settings
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::from_options([])
+    }
+}
+
+impl Settings {
+    /// The callback URL midjourney-proxy is given for a submission without its own: this
+    /// Pylon's `/mj/notify` (None while notifications are off or `ServerAddress` is unset).
+    pub fn notify_hook(&self) -> Option<String> {
+        (self.notify && !self.server_address.is_empty())
+            .then(|| format!("{}/mj/notify", self.server_address))
     }
 }
 

@@ -3,7 +3,8 @@
 //! `list-by-condition`. A task's course is set by its prompt: one containing "refuse" is
 //! refused with code 24, one containing "queue" is accepted with code 22 (queued), one
 //! containing "fail" fails at its first poll, any other is in progress at its first poll and
-//! succeeded from the second on, with an image the mock serves at `/images/{id}.png`.
+//! succeeded from the second on, with an image the mock serves at `/images/{id}.png` (counted);
+//! `/redirect?to=<url>` redirects there.
 
 use crate::mock_server::{MockServer, bind};
 use axum::Router;
@@ -37,6 +38,10 @@ struct Books {
     tasks: HashMap<String, (bool, usize)>,
     /// Calls with a wrong secret.
     bad_keys: usize,
+    /// Images served.
+    images: usize,
+    /// Redirects served.
+    redirects: usize,
 }
 
 struct Mock {
@@ -66,6 +71,7 @@ impl MjUpstream {
             .route("/mj/task/list-by-condition", post(list))
             .route("/mj/task/{id}/image-seed", get(seed))
             .route("/images/{name}", get(image))
+            .route("/redirect", get(redirect))
             .with_state(Arc::clone(&mock));
         Self {
             base_url,
@@ -82,6 +88,25 @@ impl MjUpstream {
     /// How often the upstream task `id` was asked about.
     pub fn polls(&self, id: &str) -> usize {
         self.books().tasks.get(id).map_or(0, |t| t.1)
+    }
+
+    /// The port the mock listens on.
+    pub fn port(&self) -> u16 {
+        self.base_url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.trim_end_matches('/').parse().ok())
+            .expect("the mock's port")
+    }
+
+    /// How many images the mock served.
+    pub fn images(&self) -> usize {
+        self.books().images
+    }
+
+    /// How many redirects the mock served.
+    pub fn redirects(&self) -> usize {
+        self.books().redirects
     }
 
     /// Calls that came with another secret than [`MJ_KEY`].
@@ -193,11 +218,22 @@ async fn seed(
         .into_response()
 }
 
-async fn image(Path(_name): Path<String>) -> Response {
+async fn image(State(mock): State<Arc<Mock>>, Path(_name): Path<String>) -> Response {
+    mock.books.lock().expect("books").images += 1;
     let mut response = Response::new(axum::body::Body::from(IMAGE));
     response.headers_mut().insert(
         "content-type",
         axum::http::HeaderValue::from_static("image/png"),
     );
     response
+}
+
+/// `GET /redirect?to=<url>`: a redirect to `to`.
+async fn redirect(
+    State(mock): State<Arc<Mock>>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    mock.books.lock().expect("books").redirects += 1;
+    let to = query.get("to").cloned().unwrap_or_default();
+    (StatusCode::FOUND, [("location", to)]).into_response()
 }

@@ -6,7 +6,8 @@
 //! follow-up goes to the same channel under a mode prefix; a failed task is refunded once even
 //! when two nodes fail it; bad input, unknown ids, another user's tasks and a missing key
 //! answer clear errors and charge nothing; `/api/mj/self` and `/api/mj/` list with new-api's
-//! filters.
+//! filters. [`callbacks`]: midjourney-proxy's callback, the image URL held to the fetch
+//! settings, and the options changed through the admin API reaching the proxy.
 
 use pylon_shared::config::Config;
 use pylon_shared::db::{Db, MidjourneyRow, MidjourneyUpdate, TaskFailed};
@@ -32,15 +33,39 @@ struct Scene {
     channel_id: i64,
 }
 
+/// A Pylon with a Midjourney channel on the mock, whose image URLs (on 127.0.0.1) it may
+/// fetch: the operator allows private addresses and the mock's port.
 async fn scene(backend: Backend) -> Scene {
+    scene_with(backend, "100", |mock| {
+        vec![
+            ("fetch_setting.allow_private_ip", "true".to_string()),
+            (
+                "fetch_setting.allowed_ports",
+                format!("[\"{}\"]", mock.port()),
+            ),
+        ]
+    })
+    .await
+}
+
+/// A Pylon whose poller runs every `poll_ms`, with `options(mock)` set before the channel is
+/// created (so that the proxy holds them once the channel is routable).
+async fn scene_with(
+    backend: Backend,
+    poll_ms: &str,
+    options: impl FnOnce(&MjUpstream) -> Vec<(&'static str, String)>,
+) -> Scene {
     let mock = MjUpstream::start().await;
     let pylon = Pylon::builder(backend)
-        .env("PYLON__CONTROL_PLANE__TASK_POLL_MS", "100")
+        .env("PYLON__CONTROL_PLANE__TASK_POLL_MS", poll_ms)
         .start()
         .await;
     let root = root_console(&pylon).await;
     let pool = database(&pylon).await;
     set_option(&root, "ServerAddress", "https://pylon.example").await;
+    for (key, value) in options(&mock) {
+        set_option(&root, key, &value).await;
+    }
     let channel = json!({"type": 2, "name": "midjourney", "key": MJ_KEY,
         "base_url": mock.base_url, "models": "mj_imagine,mj_upscale,mj_variation,swap_face",
         "group": "default", "priority": 0, "weight": 0});
@@ -604,3 +629,7 @@ async fn two_pollers_claim_apart_and_refund_once(backend: Backend) {
 }
 
 on_every_backend!(two_pollers_claim_apart_and_refund_once);
+
+/// The callback (`/mj/notify`), the image's fetch settings, and options reaching the proxy.
+#[path = "midjourney_callbacks.rs"]
+mod callbacks;

@@ -180,6 +180,8 @@ pub fn routes() -> Vec<Route> {
         // Midjourney tasks (the relay's `/mj/*` created them).
         get("/api/mj/", Admin, midjourney::list::all),
         get("/api/mj/self", User, midjourney::list::own),
+        // midjourney-proxy's callback (the proxy forwards it here): asks the task's channel.
+        post("/mj/notify", Public, midjourney::notify::notify),
         // Finished requests the settlement writer set aside (rows the database refused).
         get("/api/log/dead_letters", Admin, log::dead_letters::list),
         // Usage of one channel affinity key (new-api's; the counters are pylon-proxy's).

@@ -4,6 +4,7 @@
 //! rule: ending in `Token`, `Secret`, `Key`, `secret` or `api_key`) are never sent back.
 
 use pylon_shared::channel_affinity::setting as affinity;
+use pylon_shared::fetch_setting as fetch;
 
 /// One option: its key and the value in force while it is unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +200,16 @@ pub const OPTIONS: &[Known] = &[
     option("MjModeClearEnabled", "false"),
     option("MjForwardUrlEnabled", "true"),
     option("MjActionCheckSuccessEnabled", "true"),
+    // new-api's fetch settings (SSRF protection of the URLs Pylon fetches on an upstream's
+    // word: `/mj/image/{id}`), with its defaults.
+    option(fetch::ENABLE_SSRF_PROTECTION, "true"),
+    option(fetch::ALLOW_PRIVATE_IP, "false"),
+    option(fetch::DOMAIN_FILTER_MODE, "false"),
+    option(fetch::IP_FILTER_MODE, "false"),
+    option(fetch::DOMAIN_LIST, "[]"),
+    option(fetch::IP_LIST, "[]"),
+    option(fetch::ALLOWED_PORTS, fetch::DEFAULT_ALLOWED_PORTS),
+    option(fetch::APPLY_IP_FILTER_FOR_DOMAIN, "true"),
     option("CheckSensitiveEnabled", "false"),
     option("CheckSensitiveOnPromptEnabled", "false"),
     option("StopOnSensitiveEnabled", "false"),
@@ -242,6 +253,9 @@ const JSON_OPTIONS: &[&str] = &[
     "console_setting.faq",
     "console_setting.uptime_kuma_groups",
     affinity::RULES,
+    fetch::DOMAIN_LIST,
+    fetch::IP_LIST,
+    fetch::ALLOWED_PORTS,
 ];
 
 /// What kind of text an option holds.
@@ -293,6 +307,12 @@ pub fn check(key: &str, value: &str) -> Result<(), String> {
         Kind::Text => true,
     };
     if fits {
+        if key.starts_with("fetch_setting.") {
+            let (_, problems) = fetch::FetchSetting::from_options([(key, value)]);
+            if let Some(problem) = problems.into_iter().next() {
+                return Err(problem);
+            }
+        }
         return affinity::check(key, value);
     }
     Err(match known.kind() {
@@ -352,6 +372,8 @@ mod tests {
         }
         assert!(check(affinity::RULES, r#"[{"name": "r"}]"#).is_err());
         assert!(check(affinity::MAX_ENTRIES, "-5").is_err());
+        assert!(check(fetch::ALLOWED_PORTS, r#"["80", "70000"]"#).is_err());
+        assert!(check(fetch::IP_LIST, r#"["10.0.0.0/8"]"#).is_ok());
     }
 
     #[test]

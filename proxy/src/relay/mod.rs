@@ -73,6 +73,8 @@ pub struct Relay {
     sessions: Option<playground::Sessions>,
     /// The HTTP client of the video task routes (not the chat path's connector).
     tasks_http: reqwest::Client,
+    /// The HTTP client of `/mj/image/{id}`, held to the fetch settings.
+    image_http: reqwest::Client,
 }
 
 /// What the relay tells the proxy's logging phase.
@@ -103,6 +105,7 @@ impl Relay {
             Duration::from_millis(config.shed_delay_ms),
             Duration::from_millis(config.shed_after_ms),
         );
+        let image_http = midjourney::image_client(Arc::clone(&snapshot));
         Self {
             tokens: vertex_tokens::TokenCache::default(),
             overload,
@@ -121,6 +124,7 @@ impl Relay {
             affinity: affinity::Affinity::in_memory(),
             sessions: None,
             tasks_http: tasks::http_client(),
+            image_http,
         }
     }
 

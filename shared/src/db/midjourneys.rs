@@ -3,7 +3,8 @@
 //! unfinished rows with a lease, records what the upstream's `list-by-condition` says with a
 //! conditional update, and gives a failed task's charge back once
 //! ([`Db::fail_midjourney_and_refund`], through the same refund as the `tasks` table's); the
-//! lists read them with new-api's filters. Times are milliseconds, as in new-api.
+//! lists read them with new-api's filters; midjourney-proxy's callback finds its task by the
+//! upstream id and has it polled at once. Times are milliseconds, as in new-api.
 
 use super::ledger::quota_text;
 use super::task_leases::{LeasedTasks, TaskId};
@@ -217,6 +218,22 @@ impl Db {
         )))
         .bind(mj_id)
         .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The first `limit` tasks with upstream id `mj_id`, whoever owns them (the callback: two
+    /// channels may give one id).
+    pub async fn midjourneys_by_mj_id(
+        &self,
+        mj_id: &str,
+        limit: i64,
+    ) -> Result<Vec<MidjourneyRow>, DbError> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM midjourneys WHERE mj_id = ? ORDER BY id LIMIT ?"
+        )))
+        .bind(mj_id)
+        .bind(limit)
+        .fetch_all(self.pool())
         .await?)
     }
 

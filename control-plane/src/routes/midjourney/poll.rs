@@ -5,7 +5,8 @@
 //! `mj-api-secret: <key that made them>`) and records what it says. A failed task (the
 //! upstream's `FAILURE`, a fail reason, an hour without finishing, a deleted channel) is marked
 //! failed and refunded in one transaction, once (`Db::fail_midjourney_and_refund`); the caches
-//! follow after the commit.
+//! follow after the commit. midjourney-proxy's callback (`/mj/notify`, [`super::notify`])
+//! asks about its task through the same path.
 
 use crate::app::AppState;
 use crate::ledger;
@@ -32,11 +33,7 @@ pub async fn run(app: AppState) {
     let every = Duration::from_millis(app.config.control_plane.task_poll_ms.max(10));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-    {
+    let client = match http_client() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "the Midjourney poller cannot build its HTTP client");
@@ -47,6 +44,14 @@ pub async fn run(app: AppState) {
         tick.tick().await;
         poll_once(&app, &client).await;
     }
+}
+
+/// The client that asks channels about their tasks (the `/mj/notify` callback's too).
+pub(super) fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
 }
 
 /// One round: claims, asks and records.
@@ -101,8 +106,9 @@ fn failure(task: &MidjourneyRow, reason: &str) -> MidjourneyUpdate {
     }
 }
 
-/// Asks channel `channel_id` about `tasks` (all made with one key) and records the answers.
-async fn poll_channel(
+/// Asks channel `channel_id` about `tasks` (all made with one key) and records the answers
+/// (the `/mj/notify` callback asks through here too, for the one task it names).
+pub(super) async fn poll_channel(
     app: &AppState,
     client: &reqwest::Client,
     channel_id: i64,

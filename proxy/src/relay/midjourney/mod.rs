@@ -4,12 +4,17 @@
 //! action's model name (`mj_imagine`, `mj_upscale`, ...; follow-up actions to the channel of
 //! the task they act on) with `mj-api-secret: <channel key>`, and are charged their
 //! `ModelPrice` once the upstream accepts them ([`submit`]); the task routes read Pylon's
-//! stored task, and `/mj/image/{id}` proxies a task's image ([`view`]). The control plane's
-//! poller moves tasks forward and refunds the failed ones. The key comes from
-//! `Authorization` or, as new-api reads it, `mj-api-secret`.
+//! stored task ([`view`]), and `/mj/image/{id}` streams a task's image within the operator's
+//! fetch settings ([`image`]). The control plane's poller moves tasks forward and refunds the
+//! failed ones; it also serves `/mj/notify`, midjourney-proxy's callback. The key comes from
+//! `Authorization` or, as new-api reads it, `mj-api-secret`. The options come from the
+//! snapshot the change feed keeps current.
 
+mod image;
 mod submit;
 mod view;
+
+pub use image::image_client;
 
 use super::Relay;
 use super::RelaySummary;
@@ -20,6 +25,7 @@ use pingora::proxy::Session;
 use pylon_shared::db::now_secs;
 use pylon_shared::midjourney::{REQUEST_ERROR, Settings};
 use serde_json::json;
+use std::sync::Arc;
 
 /// The mode segments new-api accepts in front of `/mj`.
 const MODES: [&str; 3] = ["/mj-fast", "/mj-turbo", "/mj-relax"];
@@ -254,17 +260,9 @@ impl Relay {
         }
     }
 
-    /// new-api's Midjourney options, read when a request needs them.
-    async fn mj_settings(&self) -> Settings {
-        match self.db.all_options().await {
-            Ok(options) => {
-                Settings::from_options(options.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            }
-            Err(error) => {
-                tracing::warn!(%error, "reading the Midjourney options failed; using new-api's defaults");
-                Settings::from_options([])
-            }
-        }
+    /// new-api's Midjourney options, as the change feed last brought them.
+    fn mj_settings(&self) -> Arc<Settings> {
+        self.snapshot.midjourney.load_full()
     }
 }
 

@@ -168,13 +168,24 @@ fn read_submission(kind: &MjKind, request: &Map<String, Value>) -> Result<Submis
     })
 }
 
-/// The body sent upstream: the client's, without `accountFilter` and `notifyHook` unless
-/// enabled, and without mode flags in the prompt when `MjModeClearEnabled`.
+/// The body sent upstream: the client's, without `accountFilter` unless enabled, and without
+/// mode flags in the prompt when `MjModeClearEnabled`. With `MjNotifyEnabled` the client's
+/// `notifyHook` is passed (as new-api passes it), and a submission without one gets Pylon's
+/// `/mj/notify`, so that the upstream's callbacks move the task on before the next poll;
+/// without it no hook goes upstream.
 fn upstream_body(mut request: Map<String, Value>, settings: &Settings) -> Bytes {
     if !settings.account_filter {
         request.remove("accountFilter");
     }
-    if !settings.notify {
+    if settings.notify {
+        let named = request
+            .get("notifyHook")
+            .and_then(Value::as_str)
+            .is_some_and(|hook| !hook.trim().is_empty());
+        if !named && let Some(hook) = settings.notify_hook() {
+            request.insert("notifyHook".into(), Value::String(hook));
+        }
+    } else {
         request.remove("notifyHook");
     }
     if settings.mode_clear
@@ -211,7 +222,7 @@ impl Relay {
         let request: Map<String, Value> = serde_json::from_slice(&body)
             .map_err(|_| MjError::request("bind_request_body_failed"))?;
         let mut submission = read_submission(&route.kind, &request)?;
-        let settings = self.mj_settings().await;
+        let settings = self.mj_settings();
         let model = mj::model_name(&submission.action);
         summary.model.clone_from(&model);
         let group = self.may_use(caller, &model)?;
@@ -636,6 +647,23 @@ mod tests {
         assert_eq!(
             serde_json::from_slice::<Value>(&sent).expect("json"),
             json!({"prompt": "cat "})
+        );
+        let notify = Settings::from_options([
+            ("MjNotifyEnabled", "true"),
+            ("ServerAddress", "https://pylon.example/"),
+        ]);
+        let hooked = |request: Value| {
+            serde_json::from_slice::<Value>(&upstream_body(body(request), &notify))
+                .expect("json")["notifyHook"]
+                .clone()
+        };
+        assert_eq!(
+            hooked(json!({"prompt": "cat"})),
+            json!("https://pylon.example/mj/notify")
+        );
+        assert_eq!(
+            hooked(json!({"prompt": "cat", "notifyHook": "https://client.example/cb"})),
+            json!("https://client.example/cb")
         );
         assert_eq!(
             rewrite_code(br#"{"code":22,"result":"1"}"#, 22),

@@ -24,6 +24,8 @@ use super::rate_limit::UserLimits;
 use arc_swap::ArcSwap;
 use pylon_shared::channel_affinity;
 use pylon_shared::db::{ChangeEvent, Db, DbError};
+use pylon_shared::fetch_setting::FetchSetting;
+use pylon_shared::midjourney;
 use pylon_shared::pricing::PriceTable;
 use std::sync::Arc;
 
@@ -39,6 +41,10 @@ pub struct Snapshot {
     pub user_limits: ArcSwap<UserLimits>,
     /// new-api's channel affinity setting from the options.
     pub affinity: ArcSwap<channel_affinity::Setting>,
+    /// new-api's Midjourney options (`Mj*Enabled`) and `ServerAddress`.
+    pub midjourney: ArcSwap<midjourney::Settings>,
+    /// new-api's `fetch_setting.*`: what the proxy may fetch on an upstream's word.
+    pub fetch: ArcSwap<FetchSetting>,
 }
 
 impl Snapshot {
@@ -51,6 +57,8 @@ impl Snapshot {
             prices: ArcSwap::from_pointee(PriceTable::default()),
             user_limits: ArcSwap::from_pointee(UserLimits::default()),
             affinity: ArcSwap::from_pointee(channel_affinity::Setting::default()),
+            midjourney: ArcSwap::from_pointee(midjourney::Settings::default()),
+            fetch: ArcSwap::from_pointee(FetchSetting::default()),
         }
     }
 
@@ -111,6 +119,14 @@ impl Snapshot {
             pylon_shared::db::report_bad_row("options", "channel_affinity_setting", &problem);
         }
         self.affinity.store(Arc::new(affinity));
+        let pairs = || options.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        self.midjourney
+            .store(Arc::new(midjourney::Settings::from_options(pairs())));
+        let (fetch, problems) = FetchSetting::from_options(pairs());
+        for problem in problems {
+            pylon_shared::db::report_bad_row("options", "fetch_setting", &problem);
+        }
+        self.fetch.store(Arc::new(fetch));
         Ok(())
     }
 }
