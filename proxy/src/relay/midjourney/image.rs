@@ -209,3 +209,80 @@ impl Relay {
         Ok(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::snapshot::KeyCacheSettings;
+    use pylon_shared::fetch_setting::ALLOW_PRIVATE_IP;
+
+    fn snapshot() -> Arc<Snapshot> {
+        let settings = KeyCacheSettings {
+            capacity: 1,
+            unknown_ttl: Duration::from_secs(1),
+        };
+        Arc::new(Snapshot::new(settings, None))
+    }
+
+    /// The whole chain of an error's messages.
+    fn chain(error: &reqwest::Error) -> String {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn the_client_refuses_a_name_of_a_private_address_at_connect_time() {
+        let snapshot = snapshot();
+        let client = image_client(Arc::clone(&snapshot));
+        // Past any earlier check: the resolver itself refuses.
+        let error = client
+            .get("http://localhost:9/x.png")
+            .send()
+            .await
+            .expect_err("refused");
+        assert!(
+            chain(&error).contains("request blocked"),
+            "{}",
+            chain(&error)
+        );
+        // Allowed by the operator: the name resolves, and the connection is merely refused.
+        let (allowed, _) = FetchSetting::from_options([(ALLOW_PRIVATE_IP, "true")]);
+        snapshot.fetch.store(Arc::new(allowed));
+        let error = client
+            .get("http://localhost:9/x.png")
+            .send()
+            .await
+            .expect_err("nothing listens");
+        assert!(
+            !chain(&error).contains("request blocked"),
+            "{}",
+            chain(&error)
+        );
+    }
+
+    #[tokio::test]
+    async fn urls_are_vetted_as_new_api_vets_them() {
+        let setting = FetchSetting::default();
+        let url = |text: &str| reqwest::Url::parse(text).expect("url");
+        assert!(vet(&setting, &url("http://127.0.0.1/x.png")).await.is_err());
+        assert!(vet(&setting, &url("http://[::1]/x.png")).await.is_err());
+        assert!(vet(&setting, &url("http://0x7f.1/x.png")).await.is_err());
+        assert!(vet(&setting, &url("http://localhost/x.png")).await.is_err());
+        assert!(
+            vet(&setting, &url("https://8.8.8.8:8443/x.png"))
+                .await
+                .is_ok()
+        );
+        assert!(
+            vet(&setting, &url("https://8.8.8.8:22/x.png"))
+                .await
+                .is_err()
+        );
+        assert!(vet(&setting, &url("ftp://8.8.8.8/x.png")).await.is_err());
+    }
+}
