@@ -417,7 +417,7 @@ impl Relay {
         let server = if rows.is_empty() {
             String::new()
         } else {
-            self.server_address().await
+            self.server_address()
         };
         let tasks: Vec<Value> = rows
             .iter()

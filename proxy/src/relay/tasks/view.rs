@@ -45,23 +45,17 @@ impl Relay {
             .await
             .map_err(unavailable)?
             .ok_or_else(task_not_exist)?;
-        let server = self.server_address().await;
+        let server = self.server_address();
         let dto = video_tasks::task_dto(&task, &server, task.channel_id, None);
         Ok(Bytes::from(
             json!({"code": "success", "message": "", "data": dto}).to_string(),
         ))
     }
 
-    /// new-api's `ServerAddress` (empty when unset or unreadable): where finished videos are
-    /// streamed from, in the tasks' `result_url`.
-    pub(super) async fn server_address(&self) -> String {
-        match self.db.option("ServerAddress").await {
-            Ok(address) => address.unwrap_or_default().trim().to_string(),
-            Err(error) => {
-                tracing::warn!(%error, "reading ServerAddress failed");
-                String::new()
-            }
-        }
+    /// new-api's `ServerAddress` (empty when unset), from the snapshot: where finished videos
+    /// are streamed from, in the tasks' `result_url`.
+    pub(super) fn server_address(&self) -> String {
+        self.snapshot.midjourney.load().server_address.clone()
     }
 
     /// Streams the caller's finished video `id` from its channel. Errors before the first byte
