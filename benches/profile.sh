@@ -146,12 +146,27 @@ if [[ -n "$held" ]]; then
         >"$run/load.txt" 2>&1 &
     load_pid=$!
     peak=$before
+    started=$SECONDS
+    : >"$run/rss.txt"
     while kill -0 "$load_pid" 2>/dev/null; do
         now=$(rss); (( now > peak )) && peak=$now
+        echo "$((SECONDS - started)) $now" >>"$run/rss.txt"
         sleep 0.2
     done
     cat "$run/load.txt"
     python3 -c "print(f'proxy RSS {$before} KiB before, {$peak} KiB at the peak: {($peak-$before)/$held:.1f} KiB per held stream ({$held} streams)')"
+    # The streams are all open from a few seconds after the burst until their 20th chunk: the
+    # RSS then (median of the samples between 5 s and 15 s) is what they hold once opening them
+    # (connect futures, request buffers freed after use) is over.
+    python3 - "$run/rss.txt" "$before" "$held" <<'PY'
+import statistics, sys
+samples = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+before, held = int(sys.argv[2]), int(sys.argv[3])
+steady = [rss for t, rss in samples if 5 <= t <= 15]
+if steady:
+    rss = statistics.median(steady)
+    print(f"proxy RSS {rss:.0f} KiB while all are held (5-15 s): {(rss - before) / held:.1f} KiB per held stream")
+PY
     if [[ -n "$faults" ]]; then
         kill -INT "$perf_pid"; wait "$perf_pid" || true
         grep -h "lost" "$run/perf.log" || true
