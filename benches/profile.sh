@@ -19,6 +19,13 @@
 # (`perf record -e page-faults`, every fault, with call graphs) and prints where they happen: a
 # fault is a page becoming resident, so this names the code whose memory the RSS growth is.
 #
+# With --rate R it offers R requests per second in an open loop for --seconds (2 s timeout, at
+# most 1024 in flight: pylon-compare's overload run) and prints what was answered, what was shed
+# and how the scheduling delay the shedding follows was spread over the run.
+#
+# PROFILE_MOCK_ARGS adds arguments to the mock's command line, e.g. paced streams as
+# pylon-compare's: PROFILE_MOCK_ARGS="--ttft-ms 200 --chunks 200 --chunk-interval-ms 20".
+#
 # With --backend mysql it runs on a fresh MariaDB database (dropped at the end) and Redis
 # (a fresh key prefix) instead of SQLite, from PROFILE_MYSQL (default root@127.0.0.1:3306) and
 # PROFILE_REDIS (default redis://127.0.0.1:6379); --cpu then also prints the CPU per request of
@@ -34,6 +41,7 @@ strace=""
 cpu=""
 held=""
 faults=""
+rate=""
 backend=sqlite
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -42,10 +50,11 @@ while [[ $# -gt 0 ]]; do
         --cpu) cpu=1; shift ;;
         --held) held="$2"; stream="--stream"; connections="$2"; seconds=20; shift 2 ;;
         --faults) faults=1; shift ;;
+        --rate) rate="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
         --backend) backend="$2"; shift 2 ;;
-        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N [--faults]] [--connections N] [--seconds S] [--backend sqlite|mysql]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N [--faults]] [--rate R] [--connections N] [--seconds S] [--backend sqlite|mysql]" >&2; exit 2 ;;
     esac
 done
 
@@ -54,7 +63,7 @@ bin="${PYLON_BIN_DIR:-$root/target/release}"
 for b in pylon-proxy pylon-control-plane mock-upstream pylon-load; do
     [[ -x "$bin/$b" ]] || { echo "missing $bin/$b: run cargo build --release --bins" >&2; exit 1; }
 done
-if [[ -z "$cpu$held$strace" ]]; then
+if [[ -z "$cpu$held$strace$rate" ]]; then
     command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 1; }
 fi
 
@@ -89,8 +98,9 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 mock_port=$(port); proxy_port=$(port); metrics_port=$(port); control_port=$(port)
 
 taskset -c 0 "$bin/mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 \
-    --ttft-ms 0 --chunks 20 ${held:+--chunk-interval-ms 1000} >"$run/mock.log" 2>&1 &
-pids+=($!)
+    --ttft-ms 0 --chunks 20 ${held:+--chunk-interval-ms 1000} ${PROFILE_MOCK_ARGS:-} >"$run/mock.log" 2>&1 &
+mock_pid=$!
+pids+=("$mock_pid")
 (
     cd "$run"
     PYLON__SERVER__LISTEN="127.0.0.1:$proxy_port" \
@@ -176,6 +186,44 @@ PY
     fi
     exit 0
 fi
+scrape() { curl -s "http://127.0.0.1:$metrics_port/metrics" \
+    | grep -E '^pylon_proxy_relay_(shed_total|scheduling_delay_seconds_(bucket|count))' || true; }
+# What was shed and how the scheduling delay was spread between two scrapes.
+shedding_report() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+def read(path):
+    out = {}
+    for line in open(path):
+        name, value = line.rsplit(' ', 1)
+        out[name] = float(value)
+    return out
+before, after = read(sys.argv[1]), read(sys.argv[2])
+diff = {k: v - before.get(k, 0) for k, v in after.items()}
+for name, value in sorted(diff.items()):
+    if 'shed_total' in name and value:
+        print(f"shed {name.split('reason=')[1].rstrip('}')}: {value:.0f}")
+samples = diff.get('pylon_proxy_relay_scheduling_delay_seconds_count', 0)
+print(f"scheduling delay over {samples:.0f} samples (share at or below each bound):")
+below = sorted((float(k.split('le="')[1].split('"')[0]), v) for k, v in diff.items() if '_bucket' in k)
+print('  ' + ', '.join(f"{'inf' if b == float('inf') else f'{b*1000:g} ms'}: {v / samples:.0%}" for b, v in below if samples))
+PY
+}
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+if [[ -n "$rate" ]]; then
+    scrape >"$run/metrics.before"
+    cpu_before=("$(ticks "$proxy_pid")" "$(ticks "$mock_pid")")
+    started=$(date +%s.%N)
+    taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --model bench-json \
+        --mode open --rate "$rate" --duration "$seconds" --timeout-ms 2000 $stream >"$run/load.txt" 2>&1 || true
+    python3 -c "
+import sys; hz = $(getconf CLK_TCK); wall = $(date +%s.%N) - $started
+print(f'over {wall:.1f} s: proxy {($(ticks "$proxy_pid") - ${cpu_before[0]}) / hz / wall:.0%} of a core, mock {($(ticks "$mock_pid") - ${cpu_before[1]}) / hz / wall:.0%}')"
+    scrape >"$run/metrics.after"
+    cat "$run/load.txt"
+    shedding_report "$run/metrics.before" "$run/metrics.after"
+    exit 0
+fi
 echo "profiling pid $proxy_pid for ${seconds}s at $connections connections ${stream:+(streams)}; run directory $run"
 taskset -c 1 "$bin/pylon-load" --url "$base/v1/chat/completions" --key "$key" --model bench-json \
     --mode closed --concurrency "$connections" --warmup 2 --duration "$((seconds + 2))" $stream \
@@ -190,16 +238,17 @@ if [[ -n "$strace" ]]; then
     exit 0
 fi
 if [[ -n "$cpu" ]]; then
-    ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
     others=()
     if [[ "$backend" == mysql ]]; then
         others=("mariadbd:$(pgrep -x mariadbd | head -1)" "redis-server:$(pgrep -x redis-server | head -1)")
     fi
+    scrape >"$run/metrics.before"
     before=$(ticks "$proxy_pid")
     others_before=()
     for o in "${others[@]}"; do others_before+=("$(ticks "${o#*:}")"); done
     sleep "$seconds"
     after=$(ticks "$proxy_pid")
+    scrape >"$run/metrics.after"
     others_after=()
     for o in "${others[@]}"; do others_after+=("$(ticks "${o#*:}")"); done
     wait "$load_pid" || true
@@ -210,6 +259,7 @@ if [[ -n "$cpu" ]]; then
     for i in "${!others[@]}"; do
         python3 -c "t=(${others_after[$i]}-${others_before[$i]})/$hz; r=$rps*$seconds; print(f'${others[$i]%%:*} CPU: {t:.2f} s = {t*1e6/r:.1f} µs per request')"
     done
+    shedding_report "$run/metrics.before" "$run/metrics.after"
     exit 0
 fi
 perf record -F 1999 -g --call-graph "${PERF_CALL_GRAPH:-dwarf,16384}" -p "$proxy_pid" -o "$run/perf.data" -- sleep "$seconds" \

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,7 @@ pub struct ProxyMetrics {
     streams: IntGauge,
     connections: IntGauge,
     shed: IntCounterVec,
+    scheduling_delay: Histogram,
     rate_limited: IntCounterVec,
     billing_anomalies: IntCounterVec,
     balance_resyncs: IntCounterVec,
@@ -127,6 +128,16 @@ impl ProxyMetrics {
             ),
             &["reason"],
         )?;
+        let scheduling_delay = Histogram::with_opts(
+            HistogramOpts::new(
+                "relay_scheduling_delay_seconds",
+                "How late a task on the relay's worker runtime ran, sampled every 10 ms: how long \
+                 a ready request waits for the CPU (load shedding starts above relay.shed_delay_ms)",
+            )
+            .buckets(vec![
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+            ]),
+        )?;
         let rate_limited = IntCounterVec::new(
             Opts::new(
                 "relay_rate_limited_total",
@@ -181,6 +192,7 @@ impl ProxyMetrics {
         let skipped_rows = pylon_shared::db::skipped_rows_counter()?;
         registry.register(Box::new(skipped_rows.clone()))?;
         registry.register(Box::new(shed.clone()))?;
+        registry.register(Box::new(scheduling_delay.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(circuit.clone()))?;
         registry.register(Box::new(streams.clone()))?;
@@ -204,6 +216,7 @@ impl ProxyMetrics {
             streams,
             connections,
             shed,
+            scheduling_delay,
             rate_limited,
             billing_anomalies,
             balance_resyncs,
@@ -268,6 +281,11 @@ impl ProxyMetrics {
     /// Counts a request dropped before any work (`overload` or `client_gone`).
     pub fn shed(&self, reason: &'static str) {
         self.shed.with_label_values(&[reason]).inc();
+    }
+
+    /// The histogram of sampled scheduling delays (fed by the overload sampler).
+    pub fn scheduling_delay(&self) -> Histogram {
+        self.scheduling_delay.clone()
     }
 
     /// Counts a request refused by a rate limit of `scope`.

@@ -69,4 +69,6 @@ pub async fn drain(state: &ProxyState, grace: Duration) {
         tracing::warn!("requests still in flight after the grace period are cut");
     }
     state.relay.settler.drain(DRAIN_LIMIT).await;
+    // Settlements of requests that wrote nothing (errors) release their holds too.
+    state.relay.ledger.flush_settlements().await;
 }

@@ -94,6 +94,7 @@ async fn connect(config: Arc<Config>) -> anyhow::Result<Arc<ProxyState>> {
         cache.clone(),
         db.clone(),
         Duration::from_millis(config.billing.lease_ms),
+        Duration::from_millis(config.billing.settle_fold_ms),
         Arc::clone(&metrics),
     ));
     let key_source = KeySource {

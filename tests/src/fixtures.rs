@@ -224,6 +224,27 @@ pub async fn metric_at(url: &str, line_start: &str) -> i64 {
 /// One Redis value of `pylon`'s deployment (its key prefix applied).
 pub async fn redis_value(pylon: &Pylon, key: &str) -> Option<i64> {
     use fred::prelude::*;
+    let (client, prefix) = redis_client(pylon).await;
+    let value: Option<i64> = client.get(format!("{prefix}{key}")).await.expect("GET");
+    let _ = client.quit().await;
+    value
+}
+
+/// One Redis hash of `pylon`'s deployment (its key prefix applied), with integer values.
+pub async fn redis_hash(pylon: &Pylon, key: &str) -> std::collections::HashMap<String, i64> {
+    use fred::prelude::*;
+    let (client, prefix) = redis_client(pylon).await;
+    let hash = client
+        .hgetall(format!("{prefix}{key}"))
+        .await
+        .expect("HGETALL");
+    let _ = client.quit().await;
+    hash
+}
+
+/// A connected client on the test Redis, and `pylon`'s key prefix.
+async fn redis_client(pylon: &Pylon) -> (fred::clients::Client, String) {
+    use fred::prelude::*;
     let prefix = pylon
         .env()
         .iter()
@@ -234,7 +255,5 @@ pub async fn redis_value(pylon: &Pylon, key: &str) -> Option<i64> {
         fred::types::config::Config::from_url(&crate::backend::redis_url()).expect("Redis URL");
     let client = Builder::from_config(config).build().expect("client");
     client.init().await.expect("Redis");
-    let value: Option<i64> = client.get(format!("{prefix}{key}")).await.expect("GET");
-    let _ = client.quit().await;
-    value
+    (client, prefix)
 }

@@ -102,6 +102,19 @@ async fn stats(root: &Console) -> Value {
     answer.data().clone()
 }
 
+/// The statistics once `ready` holds of them, or after 5 s: with Redis the proxy writes a
+/// binding and its counters after the answer, so they may trail it.
+async fn stats_when(root: &Console, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = stats(root).await;
+        if ready(&stats) || Instant::now() >= deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Sends `request` with the scene's key: its status and the index of the upstream that
 /// received it, if exactly one did.
 async fn sent(scene: &Scene, request: reqwest::RequestBuilder) -> (u16, Option<usize>) {
@@ -201,7 +214,11 @@ async fn sessions_stick_and_spread(backend: Backend) {
         by_cache_key.extend(upstreams);
     }
     assert!(by_cache_key.len() >= 2, "codex sessions did not spread");
-    let stats = stats(&scene.root).await;
+    let stats = stats_when(&scene.root, |s| {
+        s["by_rule_name"]["session"] == json!(SESSIONS + 1)
+            && s["by_rule_name"]["codex cli trace"] == json!(SESSIONS)
+    })
+    .await;
     assert_eq!(
         stats["by_rule_name"]["session"],
         json!(SESSIONS + 1),
@@ -220,7 +237,8 @@ async fn a_binding_ends_with_its_ttl(backend: Backend) {
     use_rules(&scene, "short", 1, true).await;
     let (status, _) = chat(&scene, "brief").await;
     assert_eq!(status, 200);
-    assert_eq!(stats(&scene.root).await["by_rule_name"]["short"], json!(1));
+    let counted = stats_when(&scene.root, |s| s["by_rule_name"]["short"] == json!(1)).await;
+    assert_eq!(counted["by_rule_name"]["short"], json!(1));
     // Gone once its second has passed, whatever the store.
     let deadline = Instant::now() + Duration::from_secs(5);
     while stats(&scene.root).await["total"] != json!(0) {
@@ -327,7 +345,10 @@ async fn routes_show_and_clear_bindings_and_usage(backend: Backend) {
             assert_eq!(chat(&scene, session).await.0, 200);
         }
     }
-    let stats_now = stats(&scene.root).await;
+    let stats_now = stats_when(&scene.root, |s| {
+        s["total"] == json!(3) && s["by_rule_name"]["session"] == json!(3)
+    })
+    .await;
     assert_eq!(stats_now["enabled"], json!(true));
     assert_eq!(stats_now["total"], json!(3));
     assert_eq!(stats_now["unknown"], json!(0));
@@ -414,6 +435,8 @@ async fn routes_show_and_clear_bindings_and_usage(backend: Backend) {
     assert_eq!(cleared.data()["deleted"], json!(3));
     assert_eq!(stats(&scene.root).await["total"], json!(0));
     assert_eq!(chat(&scene, "s-4").await.0, 200);
+    let bound = stats_when(&scene.root, |s| s["total"] == json!(1)).await;
+    assert_eq!(bound["total"], json!(1));
     let cleared = scene
         .root
         .send(
@@ -484,7 +507,16 @@ async fn nodes_share_bindings_through_redis() {
         assert_eq!(status, 200);
         let first = first.expect("served");
         used.insert(first);
-        let bound = redis_value(&scene.pylon, &format!("aff:b:shared:default:{session}")).await;
+        // Written after the answer: waited for, within a bound.
+        let key = format!("aff:b:shared:default:{session}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let bound = loop {
+            let bound = redis_value(&scene.pylon, &key).await;
+            if bound.is_some() || Instant::now() >= deadline {
+                break bound;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(bound, Some(scene.channels[first]), "not bound in Redis");
         for _ in 0..2 {
             let (status, there) = chat_at(&scene, &node.base_url, &session).await;
@@ -497,9 +529,10 @@ async fn nodes_share_bindings_through_redis() {
         }
     }
     // Both nodes' statistics are Redis's.
-    assert_eq!(
-        stats(&root_two).await["by_rule_name"]["shared"],
-        json!(SESSIONS)
-    );
+    let shared = stats_when(&root_two, |s| {
+        s["by_rule_name"]["shared"] == json!(SESSIONS)
+    })
+    .await;
+    assert_eq!(shared["by_rule_name"]["shared"], json!(SESSIONS));
     assert!(used.len() >= 2, "sessions did not spread: {used:?}");
 }

@@ -164,6 +164,8 @@ mod seed_stats;
 mod self_service;
 #[path = "settings.rs"]
 mod settings;
+#[path = "settlement_folding.rs"]
+mod settlement_folding;
 #[path = "setup_and_login.rs"]
 mod setup_and_login;
 #[path = "statistics.rs"]

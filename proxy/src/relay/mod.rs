@@ -104,6 +104,7 @@ impl Relay {
         let overload = overload::Overload::new(
             Duration::from_millis(config.shed_delay_ms),
             Duration::from_millis(config.shed_after_ms),
+            Some(metrics.scheduling_delay()),
         );
         let image_http = midjourney::image_client(Arc::clone(&snapshot));
         Self {
@@ -681,7 +682,7 @@ impl Relay {
         } else {
             0
         };
-        guard.settle(charge).await;
+        guard.settle(charge);
         if record.log_type == LOG_TYPE_CONSUME {
             // Counted before the answer ends, so the client's next request sees it.
             if self.snapshot.user_limits.load().enabled {
@@ -786,18 +787,16 @@ impl<'a> ReservationGuard<'a> {
         }
     }
 
-    async fn settle(&mut self, charge: i64) {
+    fn settle(&mut self, charge: i64) {
         if let Some(reservation) = self.reservation.take() {
-            self.ledger.settle(&reservation, charge).await;
+            self.ledger.settle(&reservation, charge);
         }
     }
 }
 
 impl Drop for ReservationGuard<'_> {
     fn drop(&mut self) {
-        if let Some(reservation) = self.reservation.take() {
-            self.ledger.settle_later(&reservation, 0);
-        }
+        self.settle(0);
     }
 }
 

@@ -35,11 +35,18 @@ pub struct Overload {
     above_since_us: AtomicU64,
     epoch: Instant,
     sampler_started: AtomicBool,
+    /// Every sampled delay, for the metrics.
+    delays: Option<prometheus::Histogram>,
 }
 
 impl Overload {
     /// Overload protection shedding once the delay has stayed above `limit` for `sustain`.
-    pub fn new(limit: Duration, sustain: Duration) -> Arc<Self> {
+    /// Sampled delays go into `delays` when given.
+    pub fn new(
+        limit: Duration,
+        sustain: Duration,
+        delays: Option<prometheus::Histogram>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             limit,
             sustain,
@@ -47,6 +54,7 @@ impl Overload {
             above_since_us: AtomicU64::new(0),
             epoch: Instant::now(),
             sampler_started: AtomicBool::new(false),
+            delays,
         })
     }
 
@@ -76,6 +84,9 @@ impl Overload {
     /// Records one measured delay.
     fn observe(&self, delay: Duration) {
         self.delay_us.store(micros(delay), Ordering::Relaxed);
+        if let Some(delays) = &self.delays {
+            delays.observe(delay.as_secs_f64());
+        }
         if delay > self.limit {
             // Keep the first moment the delay went above the limit (1 µs at least: 0 = below).
             let now = self.micros_now().max(1);
@@ -128,7 +139,7 @@ mod tests {
 
     #[test]
     fn sheds_only_after_the_delay_stays_high() {
-        let overload = Overload::new(Duration::from_millis(100), Duration::from_millis(30));
+        let overload = Overload::new(Duration::from_millis(100), Duration::from_millis(30), None);
         overload.observe(Duration::from_millis(500));
         assert!(overload.above_since_us.load(Ordering::Relaxed) > 0);
         let since = overload.above_since_us.load(Ordering::Relaxed);
@@ -143,7 +154,7 @@ mod tests {
 
     #[tokio::test]
     async fn shedding_follows_the_sampled_delay() {
-        let overload = Overload::new(Duration::from_millis(20), Duration::from_millis(50));
+        let overload = Overload::new(Duration::from_millis(20), Duration::from_millis(50), None);
         assert!(!overload.shedding());
         // Hog the runtime's only thread: the sampler runs late.
         for _ in 0..3 {
@@ -164,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_limit_never_sheds() {
-        let overload = Overload::new(Duration::ZERO, Duration::ZERO);
+        let overload = Overload::new(Duration::ZERO, Duration::ZERO, None);
         overload.observe(Duration::from_secs(5));
         assert!(!overload.shedding());
     }

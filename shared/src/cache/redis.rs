@@ -1,10 +1,23 @@
-//! Redis cache via `fred`: a connection pool for commands; pub/sub clients are made on demand.
+//! Redis cache via `fred`: a connection pool for commands; pub/sub clients are made on demand;
+//! and, for commands on a request's path, a connection per calling thread (see
+//! [`RedisCache::local`]).
 
 use super::{Cache, CacheError, LuaScript};
 use async_trait::async_trait;
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Distinguishes the caches of one process in the threads' connection maps.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's own connections, by cache.
+    static LOCAL_CLIENTS: RefCell<HashMap<u64, Client>> = RefCell::new(HashMap::new());
+}
 
 /// Increments a counter and starts its window on the first hit, atomically.
 static HIT_SCRIPT: LuaScript = LuaScript::new(
@@ -14,8 +27,10 @@ static HIT_SCRIPT: LuaScript = LuaScript::new(
 
 /// A Redis-backed cache whose keys all start with the configured prefix.
 pub struct RedisCache {
+    id: u64,
     pool: Pool,
     config: fred::types::config::Config,
+    command_timeout: Duration,
     prefix: String,
 }
 
@@ -29,22 +44,48 @@ impl RedisCache {
         command_timeout: Duration,
     ) -> Result<Self, CacheError> {
         let config = fred::types::config::Config::from_url(url)?;
-        let pool = Builder::from_config(config.clone())
-            .with_connection_config(|c| {
-                c.connection_timeout = Duration::from_secs(5);
-            })
-            .with_performance_config(|p| {
-                p.default_command_timeout = command_timeout;
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-            .build_pool(4)?;
+        let pool = builder(&config, command_timeout).build_pool(4)?;
         pool.init().await?;
         let _: String = pool.ping(None).await?;
         Ok(Self {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             pool,
             config,
+            command_timeout,
             prefix: prefix.to_string(),
         })
+    }
+
+    /// A client for a command on a request's path: the calling thread's own connection, whose
+    /// task runs on the calling thread's runtime, so that a command and its answer cost no
+    /// wake-up of another thread (the pool's connections live on the runtime that connected
+    /// them). The connection is opened on a thread's first call; until it is up (and while it
+    /// reconnects), the pool serves.
+    pub fn local(&self) -> Client {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.pool.next().clone();
+        }
+        let local = LOCAL_CLIENTS.with(|clients| {
+            clients
+                .borrow_mut()
+                .entry(self.id)
+                .or_insert_with(|| {
+                    let client = builder(&self.config, self.command_timeout)
+                        .build()
+                        .unwrap_or_else(|_| self.pool.next().clone());
+                    if !client.is_connected() {
+                        // The task ends only with the client; its handle is not needed.
+                        drop(client.connect());
+                    }
+                    client
+                })
+                .clone()
+        });
+        if local.is_connected() {
+            local
+        } else {
+            self.pool.next().clone()
+        }
     }
 
     /// `key` with the deployment's prefix.
@@ -66,6 +107,21 @@ impl RedisCache {
         client.manage_subscriptions();
         Ok(client)
     }
+}
+
+/// The client settings of every connection: a command not answered within `command_timeout`
+/// fails (Redis down: callers fail fast instead of waiting for the reconnection).
+fn builder(config: &fred::types::config::Config, command_timeout: Duration) -> Builder {
+    let mut builder = Builder::from_config(config.clone());
+    builder
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(5);
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = command_timeout;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+    builder
 }
 
 #[async_trait]

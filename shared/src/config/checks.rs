@@ -162,6 +162,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
         "`billing.lease_ms` must be between 300 and 600000",
     );
     need(
+        (1..=600_000).contains(&config.billing.settle_fold_ms),
+        "`billing.settle_fold_ms` must be between 1 and 600000",
+    );
+    need(
         (1..=86_400).contains(&config.billing.resync_secs),
         "`billing.resync_secs` must be between 1 and 86400",
     );

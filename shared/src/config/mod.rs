@@ -189,6 +189,8 @@ pub enum UpstreamHttp2 {
 pub struct BillingConfig {
     pub lease_ms: u64,
     pub resync_secs: u64,
+    /// With Redis: how long a settlement waits for a reservation of its node to carry it.
+    pub settle_fold_ms: u64,
     /// Directory of the settlement journal; empty: `journal` under `data.dir`.
     pub journal_dir: String,
     /// On SIGTERM, how long streams in flight may take to finish before the proxy exits.

@@ -4,6 +4,9 @@
 //! any number of proxy nodes together cannot admit more than an account has. The invariant the
 //! scripts below keep is written down there.
 //!
+//! With Redis, a request costs one round trip: its reservation, on the calling thread's own
+//! connection, carrying the settlements of requests finished since (see `pending`).
+//!
 //! With Redis, this node's holds are a field of its own in each account's `held` hash, alive
 //! while the node's lease is: [`Ledger::maintain`] renews the lease every third of
 //! `billing.lease_ms` and re-syncs `stored` with the database every `billing.resync_secs` for
@@ -11,6 +14,7 @@
 //! batch it wrote.
 
 use super::balances::accounts;
+use super::pending::PendingSettlements;
 use super::{Balances, Payer, Refusal, Reservation};
 use crate::metrics::ProxyMetrics;
 use dashmap::DashMap;
@@ -22,21 +26,27 @@ use pylon_shared::pricing::Bounds;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// KEYS: nodes, then (stored, held) per account; ARGV: node, lease ms, floor, ceiling. Renews
-/// the node's lease; sums each account's holds of live nodes (deleting dead nodes' fields);
-/// holds in this node's field as much as every account has available up to the ceiling, if
-/// each has more than 0 and at least the floor. Returns the amount held (>= 0); -1/-2 when the
-/// user/key is short; -3/-4 when the user's/key's `stored` is missing (start it from the
-/// database and call again).
+/// KEYS: nodes, then (stored, held) per account, then the `held` hashes of settlements carried
+/// along; ARGV: node, lease ms, floor, ceiling, number of accounts, then one delta per carried
+/// settlement. Applies the carried settlements to the node's fields first (see `pending`);
+/// renews the node's lease; sums each account's holds of live nodes (deleting dead nodes'
+/// fields); holds in this node's field as much as every account has available up to the
+/// ceiling, if each has more than 0 and at least the floor. Returns the amount held (>= 0);
+/// -1/-2 when the user/key is short; -3/-4 when the user's/key's `stored` is missing (start it
+/// from the database and call again).
 static RESERVE: LuaScript = LuaScript::new(
     r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local node = ARGV[1]
+local last = 1 + 2 * tonumber(ARGV[5])
+for k = last + 1, #KEYS do
+  if redis.call('HINCRBY', KEYS[k], node, ARGV[5 + k - last]) <= 0 then redis.call('HDEL', KEYS[k], node) end
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), node)
 local floor = tonumber(ARGV[3])
 local amount = tonumber(ARGV[4])
-for i = 2, #KEYS, 2 do
+for i = 2, last, 2 do
   local stored = redis.call('GET', KEYS[i])
   if not stored then return -3 - (i - 2) / 2 end
   local held = 0
@@ -54,17 +64,18 @@ for i = 2, #KEYS, 2 do
   if available < amount then amount = available end
 end
 if amount < 0 then amount = 0 end
-for i = 3, #KEYS, 2 do redis.call('HINCRBY', KEYS[i], node, amount) end
+for i = 3, last, 2 do redis.call('HINCRBY', KEYS[i], node, amount) end
 return amount
 "#,
 );
 
-/// KEYS: held hashes; ARGV: node, delta. Moves the node's holds by the delta (a field at or
-/// below zero is removed: its holds were already dropped with a lapsed lease).
+/// KEYS: held hashes; ARGV: node, then one delta per hash. Moves the node's holds by the
+/// deltas (a field at or below zero is removed: its holds were already dropped with a lapsed
+/// lease). Sends the settlements no reservation carried (see `pending`).
 static SETTLE: LuaScript = LuaScript::new(
     r#"
 for i = 1, #KEYS do
-  if redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[2]) <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
+  if redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[i + 1]) <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
 end
 return 1
 "#,
@@ -110,8 +121,6 @@ return 1
 "#,
 );
 
-/// How long the end of an answer waits for its settlement to reach Redis.
-const SETTLE_WAIT: Duration = Duration::from_secs(2);
 /// Attempts at a Redis update that must not be lost.
 const ATTEMPTS: u32 = 5;
 /// Accounts not used for this long are no longer re-synced by this node.
@@ -126,6 +135,9 @@ pub struct Shared {
     lease: Duration,
     /// Accounts this node reserved for, and when last.
     touched: DashMap<Account, Instant>,
+    /// Settlements not yet sent, and how long one waits for a reservation to carry it.
+    pending: PendingSettlements,
+    fold_window: Duration,
     metrics: Arc<ProxyMetrics>,
 }
 
@@ -146,21 +158,22 @@ pub enum Ledger {
     /// Holds in memory (embedded mode).
     Memory(Arc<Balances>),
     /// Holds in Redis (any number of nodes).
-    Redis(Shared),
+    Redis(Box<Shared>),
 }
 
 impl Ledger {
     /// The ledger for the configured cache; with Redis, this node's holds live as long as its
-    /// lease of `lease`.
+    /// lease of `lease`, and a settlement waits up to `fold_window` for a reservation to carry it.
     pub fn new(
         balances: Arc<Balances>,
         cache: SharedCache,
         db: Db,
         lease: Duration,
+        fold_window: Duration,
         metrics: Arc<ProxyMetrics>,
     ) -> Self {
         if cache.redis().is_some() {
-            Ledger::Redis(Shared {
+            Ledger::Redis(Box::new(Shared {
                 cache,
                 db,
                 node: format!(
@@ -170,8 +183,10 @@ impl Ledger {
                 ),
                 lease,
                 touched: DashMap::new(),
+                pending: PendingSettlements::default(),
+                fold_window,
                 metrics,
-            })
+            }))
         } else {
             Ledger::Memory(balances)
         }
@@ -227,10 +242,34 @@ impl Ledger {
             millis(shared.lease).to_string(),
             bounds.floor.to_string(),
             bounds.ceiling.to_string(),
+            accounts.len().to_string(),
         ];
+        // The first call carries this node's waiting settlements; they are applied by then.
+        let mut carried = Some(shared.pending.carry().await);
         // At most one start per account, then the answer is final.
         for _ in 0..=accounts.len() {
-            match shared.eval(&RESERVE, keys.clone(), args.clone()).await {
+            let answer = match carried.as_ref().filter(|c| !c.deltas.is_empty()) {
+                Some(carried) => {
+                    let (mut keys, mut args) = (keys.clone(), args.clone());
+                    for (key, delta) in &carried.deltas {
+                        keys.push(key.clone());
+                        args.push(delta.to_string());
+                    }
+                    shared.eval_local(&RESERVE, keys, args).await
+                }
+                None => {
+                    shared
+                        .eval_local(&RESERVE, keys.clone(), args.clone())
+                        .await
+                }
+            };
+            if let Some(carried) = carried.take()
+                && answer.is_err()
+            {
+                // Not answered: the settlements wait for the next carrier or the flusher.
+                shared.pending.restore(carried.deltas);
+            }
+            match answer {
                 Ok(amount) if amount >= 0 => return Ok(reservation(amount)),
                 Ok(short @ (-1 | -2)) => {
                     return Err(match accounts[usize::from(short == -2)] {
@@ -260,49 +299,30 @@ impl Ledger {
         Err(Refusal::Unavailable)
     }
 
-    /// Replaces a reservation by the real charge; with Redis, waits (up to [`SETTLE_WAIT`])
-    /// until the shared counters took it, so that the client's next request, sent once it saw
-    /// its answer end, finds the hold released.
-    pub async fn settle(&self, reservation: &Reservation, charge: i64) {
-        if let Some(update) = self.settlement(reservation, charge) {
-            // In a task of its own, so that a slow Redis delays the answer's end, not the update.
-            let _ = tokio::time::timeout(SETTLE_WAIT, tokio::spawn(update)).await;
-        }
-    }
-
-    /// Replaces a reservation by the real charge without waiting (a request that ends without
-    /// settling: error, panic, cancel).
-    pub fn settle_later(&self, reservation: &Reservation, charge: i64) {
-        if let Some(update) = self.settlement(reservation, charge) {
-            tokio::spawn(update);
-        }
-    }
-
-    /// Settles in memory at once; with Redis, returns the update of the shared counters.
-    fn settlement(
-        &self,
-        reservation: &Reservation,
-        charge: i64,
-    ) -> Option<impl Future<Output = ()> + Send + 'static> {
-        let shared = match self {
-            Ledger::Memory(balances) => {
-                balances.settle(reservation, charge);
-                return None;
+    /// Replaces a reservation by the real charge. In memory at once; with Redis, the
+    /// settlement waits for this node's next reservation to carry it (or, after `fold_window`,
+    /// for the flusher; see `pending`): the answer's end waits for no round trip.
+    pub fn settle(&self, reservation: &Reservation, charge: i64) {
+        match self {
+            Ledger::Memory(balances) => balances.settle(reservation, charge),
+            Ledger::Redis(shared) => {
+                let keys = reservation
+                    .accounts()
+                    .into_iter()
+                    .map(|a| shared.key(&a.held_key()));
+                shared
+                    .pending
+                    .add(keys, charge.saturating_sub(reservation.amount));
             }
-            Ledger::Redis(shared) => shared,
-        };
-        let delta = charge.saturating_sub(reservation.amount);
-        if delta == 0 {
-            return None;
         }
-        let keys: Vec<String> = reservation
-            .accounts()
-            .into_iter()
-            .map(|a| shared.key(&a.held_key()))
-            .collect();
-        let args = vec![shared.node.clone(), delta.to_string()];
-        let cache = shared.cache.clone();
-        Some(async move { eval_with_retries(&cache, &SETTLE, keys, args).await })
+    }
+
+    /// With Redis: sends every waiting settlement now (once no reservation carrying some is in
+    /// flight). Before charges written to the database come off the holds, and at shutdown.
+    pub async fn flush_settlements(&self) {
+        if let Ledger::Redis(shared) = self {
+            shared.flush().await;
+        }
     }
 
     /// Charges now in the database, summed per (user, key): take them off the shared counters,
@@ -312,6 +332,8 @@ impl Ledger {
         let Ledger::Redis(shared) = self else {
             return;
         };
+        // The settlements that set these charges' holds reach Redis first.
+        shared.flush().await;
         let mut touched = Vec::new();
         for written in charges {
             let (charge, held) = (written.charge, written.held);
@@ -346,6 +368,10 @@ impl Ledger {
         let Ledger::Redis(shared) = &*self else {
             return;
         };
+        tokio::spawn({
+            let ledger = Arc::clone(&self);
+            async move { ledger.flush_settlements_regularly().await }
+        });
         let mut renew = tokio::time::interval(shared.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sync = tokio::time::interval(resync);
@@ -371,7 +397,42 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Sends the settlements no reservation carried within `billing.settle_fold_ms`.
+    async fn flush_settlements_regularly(self: Arc<Self>) {
+        let Ledger::Redis(shared) = &*self else {
+            return;
+        };
+        loop {
+            shared.pending.ready().await;
+            let takes = shared.pending.takes();
+            tokio::time::sleep(shared.fold_window).await;
+            // Under load, reservations carry every settlement within the window: nothing to do
+            // (and no pause of the carriers for a flush).
+            if shared.pending.takes() == takes && !shared.pending.is_empty() {
+                shared.flush().await;
+            }
+        }
+    }
+}
+
 impl Shared {
+    /// Sends every waiting settlement in one call (retried: a settlement must not be lost).
+    async fn flush(&self) {
+        let drained = self.pending.drained().await;
+        if drained.deltas.is_empty() {
+            return;
+        }
+        let mut keys = Vec::with_capacity(drained.deltas.len());
+        let mut args = Vec::with_capacity(drained.deltas.len() + 1);
+        args.push(self.node.clone());
+        for (key, delta) in &drained.deltas {
+            keys.push(key.clone());
+            args.push(delta.to_string());
+        }
+        eval_with_retries(&self.cache, &SETTLE, keys, args).await;
+    }
+
     fn key(&self, key: &str) -> String {
         self.cache
             .redis()
@@ -385,6 +446,19 @@ impl Shared {
         args: Vec<String>,
     ) -> Result<i64, fred::error::Error> {
         eval(&self.cache, script, keys, args).await
+    }
+
+    /// [`Self::eval`] on the calling thread's own connection (a request's path).
+    async fn eval_local(
+        &self,
+        script: &LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<i64, fred::error::Error> {
+        match self.cache.redis() {
+            Some(redis) => script.run(&redis.local(), keys, args).await,
+            None => Ok(0),
+        }
     }
 
     /// Sets each account's `stored` to the database balance, unless a write moved it between

@@ -5,6 +5,7 @@
 mod balances;
 mod journal;
 mod ledger;
+mod pending;
 mod settler;
 
 pub use balances::{Balances, Payer, Refusal, Reservation};

@@ -443,7 +443,7 @@ impl Writer {
                     if !pending.replayed && record.log_type == LOG_TYPE_CONSUME {
                         // Release the hold: nothing will be charged unless an administrator
                         // acts on the dead letter.
-                        self.ledger.settle_later(
+                        self.ledger.settle(
                             &Reservation {
                                 user_id: record.user_id,
                                 payer: pending.settlement.payer(),
