@@ -102,7 +102,7 @@ pub fn goals(c: &Comparison, s: &SystemResult) -> Vec<Goal> {
                 errors_suffix(m)
             );
             if !same_rate {
-                detail.push_str("; it could not sustain the common rate");
+                detail.push_str("; the common rate is more than half of its own maximum");
             }
             if let Some(n) = nginx
                 && let (Ok(nm), Some(nb)) = (&n.fixed, &n.fixed_baseline)

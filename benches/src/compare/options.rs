@@ -191,7 +191,8 @@ impl Plan {
                 "added latency".into(),
                 format!(
                     "open loop at half of nginx's maximum (at most 35% of direct-to-mock's \
-                     maximum; a system that cannot sustain it runs at half its own maximum) for \
+                     maximum; a system whose own maximum is less than twice that runs at half its own \
+                     maximum) for \
                      {} s; minus direct-to-mock at the same rate",
                     self.fixed_s
                 ),
