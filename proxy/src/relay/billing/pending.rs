@@ -13,6 +13,7 @@
 //! carrying settlements to be answered, then hands over what is still waiting.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Notify, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -52,10 +53,20 @@ impl PendingSettlements {
         let mut deltas = self.lock();
         let was_empty = deltas.is_empty();
         for key in held_keys {
-            let entry = deltas.entry(key).or_insert(0);
-            *entry = entry.saturating_add(delta);
+            match deltas.entry(key) {
+                Entry::Occupied(mut entry) => {
+                    let sum = entry.get().saturating_add(delta);
+                    if sum == 0 {
+                        entry.remove();
+                    } else {
+                        entry.insert(sum);
+                    }
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(delta);
+                }
+            }
         }
-        deltas.retain(|_, delta| *delta != 0);
         if was_empty && !deltas.is_empty() {
             self.ready.notify_one();
         }
