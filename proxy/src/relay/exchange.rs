@@ -4,6 +4,7 @@
 //! stream's first token not arriving in time) is reported as retryable, so another channel can
 //! take the request with nothing lost.
 
+use super::body_chunks::BodyChunks;
 use super::request::RelayRequest;
 use super::snapshot::ChannelEntry;
 use super::upstream::Target;
@@ -93,27 +94,6 @@ impl Timeouts {
                     format!("no {what} within {}s", phase.as_secs_f32())
                 }
             })
-        }
-    }
-
-    /// The next body chunk, within the idle timeout.
-    pub(super) async fn next_chunk(
-        &self,
-        upstream: &mut HttpSession,
-    ) -> Result<Option<Bytes>, Cut> {
-        match self
-            .within(self.idle, "body chunk", upstream.read_response_body())
-            .await
-        {
-            Ok(Ok(chunk)) => Ok(chunk),
-            Ok(Err(error)) => Err(Cut {
-                message: error.to_string(),
-                expired: false,
-            }),
-            Err(message) => Err(Cut {
-                message,
-                expired: true,
-            }),
         }
     }
 }
@@ -411,10 +391,11 @@ async fn relay_answer(
     let mut kept_len = 0usize;
     let mut pending = first_chunk;
     let mut expired = false;
+    let mut body = BodyChunks::new(&attempt.timeouts);
     loop {
         let next = match pending.take() {
             Some(chunk) => Ok(chunk),
-            None => attempt.timeouts.next_chunk(&mut upstream).await,
+            None => body.next(&mut upstream).await,
         };
         let chunk = match next {
             Ok(Some(chunk)) => chunk,
@@ -602,7 +583,8 @@ pub(super) async fn read_limited(
     timeouts: &Timeouts,
 ) -> Vec<u8> {
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = timeouts.next_chunk(session).await {
+    let mut chunks = BodyChunks::new(timeouts);
+    while let Ok(Some(chunk)) = chunks.next(session).await {
         let room = limit.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() >= limit {

@@ -5,6 +5,7 @@ mod admission;
 pub mod affinity;
 pub mod auth;
 pub mod billing;
+mod body_chunks;
 mod charge;
 mod completion_limit;
 mod dns;

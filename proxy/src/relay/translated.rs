@@ -4,6 +4,7 @@
 //! whole ([`Plan::answer`]) or passed on while their usage is read; upstream errors rendered in
 //! the client's family. The end of the body is written by the caller.
 
+use super::body_chunks::BodyChunks;
 use super::exchange::{Delivery, Timeouts, USAGE_BODY_LIMIT, client_header, read_limited};
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
@@ -135,10 +136,11 @@ async fn stream(
     let mut adapter = shape.bedrock.then(StreamAdapter::new);
     let mut pending = first_chunk;
     let mut clean_end = false;
+    let mut chunks = BodyChunks::new(timeouts);
     loop {
         let next = match pending.take() {
             Some(chunk) => Ok(chunk),
-            None => timeouts.next_chunk(upstream).await,
+            None => chunks.next(upstream).await,
         };
         let chunk = match next {
             Ok(Some(chunk)) => chunk,
@@ -194,8 +196,9 @@ async fn converted(
 ) -> Delivery {
     let mut body = Vec::new();
     let mut whole = true;
+    let mut chunks = BodyChunks::new(timeouts);
     loop {
-        match timeouts.next_chunk(upstream).await {
+        match chunks.next(upstream).await {
             Ok(Some(chunk)) => {
                 delivery.first_byte.get_or_insert_with(|| started.elapsed());
                 if body.len() + chunk.len() > USAGE_BODY_LIMIT {
@@ -264,8 +267,9 @@ async fn passed_on(
         return delivery;
     }
     let mut kept = Vec::new();
+    let mut chunks = BodyChunks::new(timeouts);
     loop {
-        let chunk = match timeouts.next_chunk(upstream).await {
+        let chunk = match chunks.next(upstream).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => {
                 delivery.complete = true;

@@ -317,16 +317,7 @@ pub fn usage_from_json(format: BodyFormat, body: &[u8]) -> Option<Usage> {
 
 /// Where `needle` first occurs in `haystack`.
 pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(offset) = haystack.get(from..)?.iter().position(|&b| b == first) {
-        let at = from + offset;
-        if haystack.get(at + 1..at + needle.len()) == Some(rest) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    memchr::memmem::find(haystack, needle)
 }
 
 /// Whether `needle` occurs in `haystack`.
@@ -347,6 +338,25 @@ fn value_after_key<'a>(data: &'a [u8], quoted_key: &[u8]) -> Option<&'a [u8]> {
         }
         from = at + 1;
     }
+}
+
+/// Whether `data` may report usage: it has a `"usage"` key whose value is not `null` (the
+/// only key of that name in a chunk that says `"usage":null`, as every chunk of an OpenAI
+/// stream that asked for usage does but the last). Cheap, so that only the chunk that reports
+/// usage is parsed.
+pub(super) fn mentions_usage(data: &[u8]) -> bool {
+    const KEY: &[u8] = br#""usage""#;
+    let Some(first) = find(data, KEY) else {
+        return false;
+    };
+    let Some(value) = value_after_key(data, KEY) else {
+        return true;
+    };
+    if !value.starts_with(b"null") {
+        return true;
+    }
+    // Another mention after the null one (a nested key first?) is left to the parser.
+    find(data.get(first + KEY.len()..).unwrap_or_default(), KEY).is_some()
 }
 
 /// The raw (unescaped-as-is) text of the first string value of `quoted_key`.
@@ -516,5 +526,28 @@ mod tests {
         assert_eq!(find(b"abcabd", b"abd"), Some(3));
         assert_eq!(find(b"ab", b"abc"), None);
         assert!(!contains(b"", b"x"));
+    }
+
+    #[test]
+    fn only_chunks_whose_usage_is_not_null_are_worth_parsing() {
+        assert!(!mentions_usage(br#"{"choices":[{"delta":{}}]}"#));
+        assert!(!mentions_usage(
+            br#"{"choices":[{"delta":{}}],"usage":null}"#
+        ));
+        assert!(!mentions_usage(br#"{"choices":[],"usage" : null }"#));
+        assert!(mentions_usage(
+            br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+        // A content string that quotes the key does not count as the key.
+        assert!(!mentions_usage(
+            br#"{"choices":[{"delta":{"content":"\"usage\": 5"}}],"usage":null}"#
+        ));
+        // A null mention before another one: the parser decides.
+        assert!(mentions_usage(
+            br#"{"x":{"usage":null},"usage":{"prompt_tokens":1}}"#
+        ));
+        // A mention that is not a key, then a null key: nothing to parse.
+        assert!(mentions_usage(br#"{"kind":"usage","usage":null}"#));
+        assert!(mentions_usage(br#"{"usage":"#));
     }
 }

@@ -15,8 +15,9 @@ pub(super) fn chat_data(tally: &mut Tally, data: &[u8]) -> bool {
     if json::nonempty_array(data, br#""choices""#) {
         tally.content_events += 1;
     }
-    // Only the chunks that mention usage are worth parsing.
-    if !json::contains(data, br#""usage""#) {
+    // Only the chunks that report usage are worth parsing: not those that do not mention it,
+    // nor those (every chunk of a stream that asked for usage, at OpenAI) with `"usage":null`.
+    if !json::mentions_usage(data) {
         return false;
     }
     let Some(chunk) = json::parse_object::<OpenAiChunk>(data) else {

@@ -46,8 +46,7 @@ impl SseFramer {
         // When removing: `buf[..kept_from]` is already emitted or dropped.
         let mut kept_from = 0;
         let mut line_start = 0;
-        while let Some(offset) = buf[line_start..].iter().position(|&b| b == b'\n') {
-            let newline = line_start + offset;
+        for newline in memchr::memchr_iter(b'\n', buf) {
             let blank = self.ends_blank_line(&buf[line_start..newline]);
             line_start = newline + 1;
             if !blank {
@@ -211,7 +210,11 @@ impl Output {
 /// removed) joined by `\n`; `None` when it has none. Borrowed unless there are several.
 pub(super) fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
     let mut data: Option<Cow<'_, [u8]>> = None;
-    for line in event.split(|&b| b == b'\n') {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', event).chain(std::iter::once(event.len()));
+    for end in ends {
+        let line = &event[start..end];
+        start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(value) = line.strip_prefix(b"data:") else {
             continue;
