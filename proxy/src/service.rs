@@ -31,6 +31,11 @@ impl ProxyHttp for PylonProxy {
         RequestContext::new()
     }
 
+    /// No downstream modules. Pingora's default adds its response compression, disabled
+    /// (level 0), which still runs on every answer's header and on every body chunk; answers
+    /// are relayed as the upstream sent them, as new-api does.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
+
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         if let Some(stream) = session.downstream_session.stream() {
             self.state.edge.header_arrived(stream.id());

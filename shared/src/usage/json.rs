@@ -316,8 +316,11 @@ pub fn usage_from_json(format: BodyFormat, body: &[u8]) -> Option<Usage> {
 }
 
 /// Where `needle` first occurs in `haystack`.
+/// Events are short: a scan for the first byte beats building a substring searcher per call.
 pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack, needle)
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, haystack)
+        .find(|&at| haystack.get(at + 1..at + needle.len()) == Some(rest))
 }
 
 /// Whether `needle` occurs in `haystack`.
