@@ -343,11 +343,10 @@ fn value_after_key<'a>(data: &'a [u8], quoted_key: &[u8]) -> Option<&'a [u8]> {
     }
 }
 
-/// Whether `data` may report usage: it has a `"usage"` key whose value is not `null` (the
-/// only key of that name in a chunk that says `"usage":null`, as every chunk of an OpenAI
-/// stream that asked for usage does but the last). Cheap, so that only the chunk that reports
-/// usage is parsed.
-pub(super) fn mentions_usage(data: &[u8]) -> bool {
+/// Whether `data` may report usage: it has a `"usage"` key whose value is not `null`, or
+/// mentions the key again after a null one. Every chunk of an OpenAI stream that asked for usage
+/// says `"usage":null` but the last: this cheap probe keeps them from the parser.
+pub(super) fn may_report_usage(data: &[u8]) -> bool {
     const KEY: &[u8] = br#""usage""#;
     let Some(first) = find(data, KEY) else {
         return false;
@@ -533,24 +532,24 @@ mod tests {
 
     #[test]
     fn only_chunks_whose_usage_is_not_null_are_worth_parsing() {
-        assert!(!mentions_usage(br#"{"choices":[{"delta":{}}]}"#));
-        assert!(!mentions_usage(
+        assert!(!may_report_usage(br#"{"choices":[{"delta":{}}]}"#));
+        assert!(!may_report_usage(
             br#"{"choices":[{"delta":{}}],"usage":null}"#
         ));
-        assert!(!mentions_usage(br#"{"choices":[],"usage" : null }"#));
-        assert!(mentions_usage(
+        assert!(!may_report_usage(br#"{"choices":[],"usage" : null }"#));
+        assert!(may_report_usage(
             br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
         ));
         // A content string that quotes the key does not count as the key.
-        assert!(!mentions_usage(
+        assert!(!may_report_usage(
             br#"{"choices":[{"delta":{"content":"\"usage\": 5"}}],"usage":null}"#
         ));
         // A null mention before another one: the parser decides.
-        assert!(mentions_usage(
+        assert!(may_report_usage(
             br#"{"x":{"usage":null},"usage":{"prompt_tokens":1}}"#
         ));
         // A mention that is not a key, then a null key: nothing to parse.
-        assert!(mentions_usage(br#"{"kind":"usage","usage":null}"#));
-        assert!(mentions_usage(br#"{"usage":"#));
+        assert!(may_report_usage(br#"{"kind":"usage","usage":null}"#));
+        assert!(may_report_usage(br#"{"usage":"#));
     }
 }

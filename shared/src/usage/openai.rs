@@ -17,7 +17,7 @@ pub(super) fn chat_data(tally: &mut Tally, data: &[u8]) -> bool {
     }
     // Only the chunks that report usage are worth parsing: not those that do not mention it,
     // nor those (every chunk of a stream that asked for usage, at OpenAI) with `"usage":null`.
-    if !json::mentions_usage(data) {
+    if !json::may_report_usage(data) {
         return false;
     }
     let Some(chunk) = json::parse_object::<OpenAiChunk>(data) else {
