@@ -31,6 +31,12 @@
 # PROFILE_REDIS (default redis://127.0.0.1:6379); --cpu then also prints the CPU per request of
 # mariadbd and redis-server over the same window (whole processes: keep the machine quiet).
 #
+# With --system floor|local|nginx it runs something else than Pylon in Pylon's place, with the
+# same mock, core and load (every mode works; --rate has no shedding to report): `floor` is pingora-floor, a
+# plain Pingora reverse proxy to the mock (Pingora's own cost per relayed request); `local` is
+# pingora-floor answering every request itself (the downstream half alone); `nginx` is nginx
+# configured as pylon-compare's floor (one worker, upstream keep-alive, no access log).
+#
 # Everything runs on loopback and stops when the script ends.
 set -euo pipefail
 
@@ -43,6 +49,7 @@ held=""
 faults=""
 rate=""
 backend=sqlite
+system=pylon
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --stream) stream="--stream"; shift ;;
@@ -54,13 +61,18 @@ while [[ $# -gt 0 ]]; do
         --connections) connections="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
         --backend) backend="$2"; shift 2 ;;
-        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N [--faults]] [--rate R] [--connections N] [--seconds S] [--backend sqlite|mysql]" >&2; exit 2 ;;
+        --system) system="$2"; shift 2 ;;
+        *) echo "usage: $0 [--stream] [--strace] [--cpu] [--held N [--faults]] [--rate R] [--connections N] [--seconds S] [--backend sqlite|mysql] [--system pylon|floor|local|nginx]" >&2; exit 2 ;;
     esac
 done
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${PYLON_BIN_DIR:-$root/target/release}"
-for b in pylon-proxy pylon-control-plane mock-upstream pylon-load; do
+case "$system" in
+    pylon|floor|local|nginx) ;;
+    *) echo "--system is pylon, floor, local or nginx" >&2; exit 2 ;;
+esac
+for b in pylon-proxy pylon-control-plane mock-upstream pylon-load pingora-floor; do
     [[ -x "$bin/$b" ]] || { echo "missing $bin/$b: run cargo build --release --bins" >&2; exit 1; }
 done
 if [[ -z "$cpu$held$strace$rate" ]]; then
@@ -101,6 +113,8 @@ taskset -c 0 "$bin/mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 \
     --ttft-ms 0 --chunks 20 ${held:+--chunk-interval-ms 1000} ${PROFILE_MOCK_ARGS:-} >"$run/mock.log" 2>&1 &
 mock_pid=$!
 pids+=("$mock_pid")
+case "$system" in
+pylon)
 (
     cd "$run"
     PYLON__SERVER__LISTEN="127.0.0.1:$proxy_port" \
@@ -113,33 +127,58 @@ pids+=("$mock_pid")
     PYLON__CACHE__KEY_PREFIX="${schema:-pylon}:" \
     exec taskset -c 0 "$bin/pylon-proxy"
 ) >"$run/pylon.log" 2>&1 &
+
+;;
+floor | local)
+    if [[ "$system" == floor ]]; then to=(--route "127.0.0.1:$proxy_port=127.0.0.1:$mock_port"); else to=(--local "127.0.0.1:$proxy_port"); fi
+    taskset -c 0 "$bin/pingora-floor" "${to[@]}" --threads 1 \
+        >"$run/pylon.log" 2>&1 &
+    ;;
+nginx)
+    mkdir -p "$run/nginx"
+    sed -e "s#{{DIR}}#$run/nginx#g" -e "s#master_process on#master_process off#" "$root/benches/config/nginx.conf" | python3 -c "
+import sys
+server = open('$root/benches/config/nginx-server.conf').read()
+server = server.replace('{{NAME}}', 'mock').replace('{{UPSTREAM}}', '127.0.0.1:$mock_port').replace('{{LISTEN}}', '127.0.0.1:$proxy_port')
+sys.stdout.write(sys.stdin.read().replace('{{SERVERS}}', server))" >"$run/nginx/nginx.conf"
+    taskset -c 0 nginx -c "$run/nginx/nginx.conf" -p "$run/nginx" >"$run/pylon.log" 2>&1 &
+    ;;
+esac
 proxy_pid=$!
 pids+=("$proxy_pid")
-
 base="http://127.0.0.1:$proxy_port"
-for _ in $(seq 1 300); do
-    curl -sf "$base/api/status" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-jar="$run/cookies"
-call() { # method path json
-    curl -sf -b "$jar" -c "$jar" -X "$1" "$base$2" -H 'Content-Type: application/json' \
-        ${user_id:+-H "New-Api-User: $user_id"} ${3:+-d "$3"}
-}
-password="profile-root-password"
-call POST /api/setup "{\"username\":\"root\",\"password\":\"$password\",\"confirmPassword\":\"$password\"}" >/dev/null
-user_id=$(call POST /api/user/login "{\"username\":\"root\",\"password\":\"$password\"}" | jq -r .data.id)
-call PUT /api/option/ '{"key":"ModelRatio","value":"{\"bench-json\":1}"}' >/dev/null
-call PUT /api/user/ "{\"id\":$user_id,\"quota\":100000000000000}" >/dev/null
-call POST /api/channel/ "{\"mode\":\"single\",\"channel\":{\"type\":1,\"name\":\"mock\",\"key\":\"upstream-key\",\"base_url\":\"http://127.0.0.1:$mock_port\",\"models\":\"bench-json\",\"group\":\"default\"}}" >/dev/null
-call POST /api/token/ '{"name":"profile","expired_time":-1,"remain_quota":0,"unlimited_quota":true}' >/dev/null
-token_id=$(call GET '/api/token/?p=1&page_size=10' | jq -r '.data.items[0].id')
-key=$(call POST "/api/token/$token_id/key" '{}' | jq -r .data.key)
-[[ "$key" == sk-* ]] || key="sk-$key"
-for _ in $(seq 1 100); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$base/v1/models/bench-json")" == 200 ]] && break
-    sleep 0.1
-done
+if [[ "$system" != pylon ]]; then
+    # Not Pylon: no account to set up; any key will do.
+    key="sk-floor"
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "$base/" 2>/dev/null && break
+        sleep 0.1
+    done
+else
+    for _ in $(seq 1 300); do
+        curl -sf "$base/api/status" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    jar="$run/cookies"
+    call() { # method path json
+        curl -sf -b "$jar" -c "$jar" -X "$1" "$base$2" -H 'Content-Type: application/json' \
+            ${user_id:+-H "New-Api-User: $user_id"} ${3:+-d "$3"}
+    }
+    password="profile-root-password"
+    call POST /api/setup "{\"username\":\"root\",\"password\":\"$password\",\"confirmPassword\":\"$password\"}" >/dev/null
+    user_id=$(call POST /api/user/login "{\"username\":\"root\",\"password\":\"$password\"}" | jq -r .data.id)
+    call PUT /api/option/ '{"key":"ModelRatio","value":"{\"bench-json\":1}"}' >/dev/null
+    call PUT /api/user/ "{\"id\":$user_id,\"quota\":100000000000000}" >/dev/null
+    call POST /api/channel/ "{\"mode\":\"single\",\"channel\":{\"type\":1,\"name\":\"mock\",\"key\":\"upstream-key\",\"base_url\":\"http://127.0.0.1:$mock_port\",\"models\":\"bench-json\",\"group\":\"default\"}}" >/dev/null
+    call POST /api/token/ '{"name":"profile","expired_time":-1,"remain_quota":0,"unlimited_quota":true}' >/dev/null
+    token_id=$(call GET '/api/token/?p=1&page_size=10' | jq -r '.data.items[0].id')
+    key=$(call POST "/api/token/$token_id/key" '{}' | jq -r .data.key)
+    [[ "$key" == sk-* ]] || key="sk-$key"
+    for _ in $(seq 1 100); do
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$base/v1/models/bench-json")" == 200 ]] && break
+        sleep 0.1
+    done
+fi
 
 if [[ -n "$held" ]]; then
     ulimit -n 65536 2>/dev/null || true
