@@ -1,13 +1,16 @@
 //! The comparison run behind `pylon-compare`: Pylon against the nginx floor and LiteLLM on the
 //! same mock upstreams, in one run, under the same CPU pinning (system under test and mocks on
 //! core 0, the load client alone on core 1), with one table of results. This module owns the order of
-//! the run; the scenarios, the systems and the report live in the submodules.
+//! the run; the scenarios, the systems and the report live in the submodules. Beside nginx, a
+//! bare Pingora reverse proxy (`pingora-floor`, run as pylon-proxy runs Pingora) is measured
+//! the same way, so that the report tells what Pingora itself costs from what Pylon adds.
 
 pub mod goals;
 pub mod litellm;
 pub mod load;
 pub mod nginx;
 pub mod options;
+pub mod pingora_floor;
 pub mod procfs;
 pub mod procs;
 pub mod pylon;
@@ -78,7 +81,11 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
         build(layout).await?;
     }
     step_clock();
-    for name in ["pylon-proxy", "pylon-control-plane", "mock-upstream"] {
+    let mut needed = vec!["pylon-proxy", "pylon-control-plane", "mock-upstream"];
+    if !options.skipped("pingora") {
+        needed.push(pingora_floor::BINARY);
+    }
+    for name in needed {
         if !layout.bin_dir.join(name).is_file() {
             bail!(
                 "{} is missing: run `cargo build --release --bins` first",
@@ -214,6 +221,29 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
             .ok_or_else(|| "n/a".to_string());
     }
     note_busy(&mut busy, "after nginx");
+
+    // Pingora alone, right after nginx, at the fixed rate nginx set (it never sets it itself).
+    if options.skipped("pingora") {
+        systems.push(unavailable(
+            SystemKind::PingoraFloor,
+            "skipped (--skip pingora)",
+        ));
+    } else {
+        let version = pingora_floor::version(&layout.workspace);
+        versions.push(("pingora".into(), version.clone()));
+        let result = match pingora_floor::start(&layout.bin_dir, &run_dir, &mocks, &version).await {
+            Ok(mut sut) => {
+                let mut result = measure(&ctx, &mut sut, &mut fixed_rate, held, client_cap).await;
+                result.fixed_baseline =
+                    baseline(&ctx, &mut direct_sut, &mut baselines, result.fixed_rate).await;
+                sut.stop().await;
+                result
+            }
+            Err(e) => unavailable(SystemKind::PingoraFloor, &reason(e)),
+        };
+        systems.push(result);
+    }
+    note_busy(&mut busy, "after Pingora");
 
     if options.skipped("litellm") {
         systems.push(unavailable(SystemKind::LiteLlm, "skipped (--skip litellm)"));

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 /// Usage text.
 pub const USAGE: &str = "\
-usage: pylon-compare [--quick] [--results FILE] [--skip nginx,litellm,mysql] [--no-build]
+usage: pylon-compare [--quick] [--results FILE] [--skip nginx,pingora,litellm,mysql] [--no-build]
                      [--wait-quiet] [--load-bin PATH] [--keep]
   --quick          a subset with shorter runs (under 3 minutes)
   --results FILE   also write the Markdown report to FILE (e.g. benches/RESULTS.md)
-  --skip LIST      leave systems out: nginx, litellm, sqlite, mysql
+  --skip LIST      leave systems out: nginx, pingora (the bare Pingora proxy), litellm, sqlite,
+                   mysql
   --no-build       do not run `cargo build --release --bins` first
   --wait-quiet     before measuring, wait (up to 20 min, checking every 30 s) until no rustc
                    or cargo build/nextest/clippy runs on the machine
@@ -65,8 +66,8 @@ impl Options {
             }
         }
         for name in &out.skip {
-            if !["nginx", "litellm", "sqlite", "mysql"].contains(&name.as_str()) {
-                bail!("--skip: unknown system {name} (nginx, litellm, sqlite, mysql)");
+            if !["nginx", "pingora", "litellm", "sqlite", "mysql"].contains(&name.as_str()) {
+                bail!("--skip: unknown system {name} (nginx, pingora, litellm, sqlite, mysql)");
             }
         }
         Ok(Some(out))
@@ -242,5 +243,22 @@ impl Plan {
                     .into(),
             ),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    fn parse(line: &str) -> anyhow::Result<Option<Options>> {
+        Options::parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn the_bare_pingora_proxy_can_be_skipped_like_the_other_systems() {
+        let options = parse("--skip pingora,LiteLLM --quick").unwrap().unwrap();
+        assert!(options.skipped("pingora") && options.skipped("litellm"));
+        assert!(!options.skipped("nginx"));
+        assert!(parse("--skip pingora-floor").is_err());
     }
 }

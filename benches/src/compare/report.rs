@@ -98,7 +98,8 @@ pub fn markdown(c: &Comparison) -> String {
     let _ = writeln!(
         out,
         "- CPU per request: utime + stime from /proc/<pid>/stat of the system's whole process \
-         tree (Pylon: proxy + control plane; nginx: master + worker) over the best search step, \
+         tree (Pylon: proxy + control plane; nginx: master + worker; Pingora (bare proxy): its one \
+         process) over the best search step, \
          divided by its requests. RSS: VmRSS (idle, held streams) and VmHWM (peak) summed over \
          the tree."
     );
@@ -588,5 +589,137 @@ mod history_tests {
         );
         assert_eq!(with_history("# New\n", "# Old, no history\n"), "# New\n");
         assert_eq!(with_history("# New\n", ""), "# New\n");
+    }
+}
+
+#[cfg(test)]
+mod baseline_tests {
+    use super::*;
+    use crate::compare::load::LoadReport;
+    use crate::compare::procfs::Machine;
+    use crate::compare::results::{LongStreams, MaxThroughput};
+
+    fn run(ok: u64, rps: f64, cpu: Option<f64>) -> Measured {
+        Measured {
+            report: LoadReport {
+                requests: ok,
+                ok,
+                rps,
+                ..LoadReport::default()
+            },
+            cpu_us_per_request: cpu,
+            ..Measured::default()
+        }
+    }
+
+    /// A system with a maximum of `rps` at `cpu` µs per request and `held_kib` per held stream.
+    fn system(kind: SystemKind, rps: f64, cpu: f64, held_kib: u64) -> SystemResult {
+        let mut s = SystemResult::new(kind);
+        s.version = format!("{} test", kind.label());
+        s.idle_rss_kib = Some(10_000);
+        s.max = Ok(MaxThroughput {
+            rps,
+            concurrency: 16,
+            within_bound: true,
+            best: run(1000, rps, Some(cpu)),
+            steps: vec![(16, rps, 900.0, 0)],
+        });
+        s.long = Ok(LongStreams {
+            streams: 1000,
+            rss_before_kib: 10_000,
+            rss_open_kib: 10_000 + held_kib * 1000,
+            run: run(1000, 100.0, None),
+        });
+        s
+    }
+
+    fn comparison(floor: SystemResult) -> Comparison {
+        Comparison {
+            quick: true,
+            date: "2026-12-06 16:00 UTC".into(),
+            machine: Machine {
+                cores: 2,
+                cpu: "test cpu".into(),
+                ram_mib: 4096,
+                kernel: "6.1".into(),
+            },
+            commit: "abc".into(),
+            fixed_rate: None,
+            fixed_rate_source: String::new(),
+            busy: Vec::new(),
+            wall_s: 100.0,
+            systems: vec![
+                SystemResult::new(SystemKind::Direct),
+                system(SystemKind::Nginx, 20_000.0, 11.0, 18),
+                floor,
+                system(SystemKind::PylonSqlite, 10_000.0, 42.0, 70),
+            ],
+            parameters: Vec::new(),
+            long_streams_planned: 1000,
+            long_streams_held: 1000,
+            limits: Vec::new(),
+            long_chunks: 6,
+            versions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_bare_pingora_proxy_is_a_column_after_nginx_with_its_ratio_to_nginx() {
+        let c = comparison(system(SystemKind::PingoraFloor, 16_000.0, 24.0, 62));
+        let text = markdown(&c);
+        assert!(
+            text.contains("| | direct (mock) | nginx | Pingora (bare proxy) | Pylon (SQLite) |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| req/s vs nginx | — | 1.00× | 0.80× | 0.50× |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| CPU µs per request (at max) | — | 11 | 24 | 42 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| memory per held stream (completed) | — | 18 KiB (1 000/1 000) | 62 KiB (1 000/1 000) | 70 KiB (1 000/1 000) |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- Pingora (bare proxy): 16: 16 000 / 900 µs / 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_cpu_goal_sets_pylon_beside_the_pingora_floor() {
+        let c = comparison(system(SystemKind::PingoraFloor, 16_000.0, 24.0, 62));
+        let text = markdown(&c);
+        assert!(
+            text.contains(
+                "- **not met**: CPU per request ≤ 2× nginx's proxy role (issue 14; first step ≤ \
+                 4×): 42 µs vs nginx's 11 µs = 3.8× (first step met); Pingora's own floor here: \
+                 24 µs per request (Pylon 42 µs = 1.8× it), 62 KiB per held stream (Pylon 70 KiB)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_skipped_pingora_floor_is_not_run_and_left_out_of_the_goals() {
+        let mut floor = SystemResult::new(SystemKind::PingoraFloor);
+        floor.unavailable = Some("skipped (--skip pingora)".into());
+        let text = markdown(&comparison(floor));
+        assert!(
+            text.contains("| not run |  |  | not run [1] |  |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1. Pingora (bare proxy): not run: skipped (--skip pingora)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("42 µs vs nginx's 11 µs = 3.8× (first step met)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("Pingora's own floor"), "{text}");
     }
 }

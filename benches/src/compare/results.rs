@@ -15,6 +15,9 @@ pub enum SystemKind {
     Direct,
     /// nginx `proxy_pass` with upstream keep-alive: the floor of any proxy.
     Nginx,
+    /// A bare Pingora reverse proxy (`pingora-floor`), run as pylon-proxy runs Pingora: the
+    /// floor of the framework Pylon is built on.
+    PingoraFloor,
     /// LiteLLM proxy.
     LiteLlm,
     /// Pylon, embedded (SQLite + in-process cache).
@@ -25,9 +28,10 @@ pub enum SystemKind {
 
 impl SystemKind {
     /// Every system, in table order.
-    pub const ALL: [SystemKind; 5] = [
+    pub const ALL: [SystemKind; 6] = [
         SystemKind::Direct,
         SystemKind::Nginx,
+        SystemKind::PingoraFloor,
         SystemKind::LiteLlm,
         SystemKind::PylonSqlite,
         SystemKind::PylonMysql,
@@ -38,6 +42,7 @@ impl SystemKind {
         match self {
             SystemKind::Direct => "direct (mock)",
             SystemKind::Nginx => "nginx",
+            SystemKind::PingoraFloor => "Pingora (bare proxy)",
             SystemKind::LiteLlm => "LiteLLM",
             SystemKind::PylonSqlite => "Pylon (SQLite)",
             SystemKind::PylonMysql => "Pylon (MySQL+Redis)",
@@ -239,7 +244,7 @@ pub struct Comparison {
     pub limits: Vec<String>,
     /// Content chunks of a held stream.
     pub long_chunks: u32,
-    /// Versions and installation notes (nginx, LiteLLM, Pylon).
+    /// Versions and installation notes (nginx, Pingora, LiteLLM, Pylon).
     pub versions: Vec<(String, String)>,
 }
 
