@@ -1,6 +1,7 @@
-//! `pylon-compare`: measures Pylon against the nginx floor and LiteLLM on the same mock
-//! upstreams in one run and prints one table (see the README's Benchmarks section). Every
-//! process it starts is stopped when it ends, fails or is interrupted (Ctrl-C, SIGTERM).
+//! `pylon-compare`: measures Pylon against the nginx floor, a bare Pingora proxy
+//! (`pingora-floor`: Pingora's own floor) and LiteLLM on the same mock upstreams in one run and
+//! prints one table (see the README's Benchmarks section). Every process it starts is stopped
+//! when it ends, fails or is interrupted (Ctrl-C, SIGTERM).
 
 use anyhow::anyhow;
 use pylon_benches::compare::{self, Layout, goals, options::Options, report};
