@@ -165,10 +165,15 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
     // task of its own (a trial at half of their closed-loop maximum already had a 100 ms p99):
     // the ceiling of the fixed-rate and overload runs.
     let client_cap = direct.max.as_ref().ok().map(|m| OPEN_LOOP_SHARE * m.rps);
-    let mut baselines: BTreeMap<u64, results::Outcome<load::Measured>> = BTreeMap::new();
+    let mut runs = Runs {
+        fixed_rate: None,
+        held,
+        client_cap,
+        direct: direct_sut,
+        baselines: BTreeMap::new(),
+    };
 
     // nginx: its maximum sets the fixed rate for everyone.
-    let mut fixed_rate = None;
     let mut fixed_rate_source = String::new();
     if options.skipped("nginx") {
         systems.push(unavailable(SystemKind::Nginx, "skipped (--skip nginx)"));
@@ -181,8 +186,8 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
                         sut.notes.push(note);
                     }
                     let mut result =
-                        measure(&ctx, &mut sut, &mut fixed_rate, held, client_cap).await;
-                    if let (Some(rate), Ok(max)) = (fixed_rate, &result.max) {
+                        measure(&ctx, &mut sut, &mut runs.fixed_rate, held, runs.client_cap).await;
+                    if let (Some(rate), Ok(max)) = (runs.fixed_rate, &result.max) {
                         fixed_rate_source = if rate < max.rps / 2.0 - 0.5 {
                             format!(
                                 "half of nginx's maximum ({:.0} req/s) would be {:.0} req/s, more \
@@ -196,8 +201,7 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
                             format!("half of nginx's maximum ({:.0} req/s)", max.rps)
                         };
                     }
-                    result.fixed_baseline =
-                        baseline(&ctx, &mut direct_sut, &mut baselines, result.fixed_rate).await;
+                    result.fixed_baseline = runs.baseline(&ctx, result.fixed_rate).await;
                     sut.stop().await;
                     result
                 }
@@ -207,16 +211,17 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
         };
         systems.push(result);
     }
-    if fixed_rate.is_none() {
+    if runs.fixed_rate.is_none() {
         // Without nginx, a quarter of the direct maximum stands in (and the report says so).
         if let Ok(max) = &direct.max {
-            fixed_rate = Some(max.rps / 4.0);
+            runs.fixed_rate = Some(max.rps / 4.0);
             fixed_rate_source = "a quarter of direct-to-mock's maximum (nginx not measured)".into();
         }
     }
-    direct.fixed_rate = fixed_rate;
-    if let Some(rate) = fixed_rate {
-        direct.fixed = baseline(&ctx, &mut direct_sut, &mut baselines, Some(rate))
+    direct.fixed_rate = runs.fixed_rate;
+    if let Some(rate) = runs.fixed_rate {
+        direct.fixed = runs
+            .baseline(&ctx, Some(rate))
             .await
             .ok_or_else(|| "n/a".to_string());
     }
@@ -232,13 +237,7 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
         let version = pingora_floor::version(&layout.workspace);
         versions.push(("pingora".into(), version.clone()));
         let result = match pingora_floor::start(&layout.bin_dir, &run_dir, &mocks, &version).await {
-            Ok(mut sut) => {
-                let mut result = measure(&ctx, &mut sut, &mut fixed_rate, held, client_cap).await;
-                result.fixed_baseline =
-                    baseline(&ctx, &mut direct_sut, &mut baselines, result.fixed_rate).await;
-                sut.stop().await;
-                result
-            }
+            Ok(sut) => runs.measure_then_stop(&ctx, sut).await,
             Err(e) => unavailable(SystemKind::PingoraFloor, &reason(e)),
         };
         systems.push(result);
@@ -252,15 +251,7 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
             Ok((venv, note)) => {
                 versions.push(("litellm".into(), format!("{} ({note})", litellm::VERSION)));
                 match litellm::start(&venv, &run_dir, &mocks, &note).await {
-                    Ok(mut sut) => {
-                        let mut result =
-                            measure(&ctx, &mut sut, &mut fixed_rate, held, client_cap).await;
-                        result.fixed_baseline =
-                            baseline(&ctx, &mut direct_sut, &mut baselines, result.fixed_rate)
-                                .await;
-                        sut.stop().await;
-                        result
-                    }
+                    Ok(sut) => runs.measure_then_stop(&ctx, sut).await,
                     Err(e) => unavailable(SystemKind::LiteLlm, &reason(e)),
                 }
             }
@@ -281,13 +272,7 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
         let version = format!("git {commit}");
         let result = match pylon::start(&layout.bin_dir, &run_dir, &mocks, backend, &version).await
         {
-            Ok(mut sut) => {
-                let mut result = measure(&ctx, &mut sut, &mut fixed_rate, held, client_cap).await;
-                result.fixed_baseline =
-                    baseline(&ctx, &mut direct_sut, &mut baselines, result.fixed_rate).await;
-                sut.stop().await;
-                result
-            }
+            Ok(sut) => runs.measure_then_stop(&ctx, sut).await,
             Err(e) => unavailable(kind, &reason(e)),
         };
         systems.push(result);
@@ -304,7 +289,7 @@ pub async fn run(options: &Options, layout: &Layout) -> anyhow::Result<Compariso
             .unwrap_or_default(),
         machine: procfs::machine(),
         commit,
-        fixed_rate,
+        fixed_rate: runs.fixed_rate,
         fixed_rate_source,
         busy,
         wall_s: started.elapsed().as_secs_f64(),
@@ -473,26 +458,52 @@ async fn hold_litellm_streams(
     }
 }
 
-/// Direct-to-mock at `rate`, measured once per rate.
-async fn baseline(
-    ctx: &Ctx<'_>,
-    direct: &mut Sut,
-    cache: &mut BTreeMap<u64, results::Outcome<load::Measured>>,
-    rate: Option<f64>,
-) -> Option<load::Measured> {
-    let rate = rate?;
-    let key = rate.round() as u64;
-    if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
-        step(
-            "direct",
-            &format!("open loop at {rate:.0} req/s (baseline)"),
-        );
-        let outcome = scenarios::fixed_rate(ctx, direct, rate)
-            .await
-            .map_err(reason);
-        slot.insert(outcome);
+/// What the systems measured after direct-to-mock share: the common fixed rate (set by nginx's
+/// run), the held-stream count, the open-loop ceiling, and direct-to-mock's baselines per rate.
+struct Runs {
+    fixed_rate: Option<f64>,
+    held: usize,
+    client_cap: Option<f64>,
+    direct: Sut,
+    baselines: BTreeMap<u64, results::Outcome<load::Measured>>,
+}
+
+impl Runs {
+    /// Measures a system (any but nginx, whose run also explains the common rate it sets), then
+    /// its direct-to-mock baseline at the rate it ran, then stops it.
+    async fn measure_then_stop(&mut self, ctx: &Ctx<'_>, mut sut: Sut) -> SystemResult {
+        let mut result = measure(
+            ctx,
+            &mut sut,
+            &mut self.fixed_rate,
+            self.held,
+            self.client_cap,
+        )
+        .await;
+        result.fixed_baseline = self.baseline(ctx, result.fixed_rate).await;
+        sut.stop().await;
+        result
     }
-    cache.get(&key).and_then(|o| o.as_ref().ok()).cloned()
+
+    /// Direct-to-mock at `rate`, measured once per rate.
+    async fn baseline(&mut self, ctx: &Ctx<'_>, rate: Option<f64>) -> Option<load::Measured> {
+        let rate = rate?;
+        let key = rate.round() as u64;
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.baselines.entry(key) {
+            step(
+                "direct",
+                &format!("open loop at {rate:.0} req/s (baseline)"),
+            );
+            let outcome = scenarios::fixed_rate(ctx, &mut self.direct, rate)
+                .await
+                .map_err(reason);
+            slot.insert(outcome);
+        }
+        self.baselines
+            .get(&key)
+            .and_then(|o| o.as_ref().ok())
+            .cloned()
+    }
 }
 
 fn dead(mut result: SystemResult, why: &str) -> SystemResult {
