@@ -343,8 +343,9 @@ fn value_after_key<'a>(data: &'a [u8], quoted_key: &[u8]) -> Option<&'a [u8]> {
     }
 }
 
-/// Whether `data` may report usage: it has a `"usage"` key whose value is not `null`, or
-/// mentions the key again after a null one. Every chunk of an OpenAI stream that asked for usage
+/// Whether `data` may report usage: its first `"usage"` key has a value that is not `null`, or
+/// `"usage"` occurs more than once (a nested key or a quoted value may come first: the parser
+/// decides). Every chunk of an OpenAI stream that asked for usage
 /// says `"usage":null` but the last: this cheap probe keeps them from the parser.
 pub(super) fn may_report_usage(data: &[u8]) -> bool {
     const KEY: &[u8] = br#""usage""#;
@@ -548,7 +549,8 @@ mod tests {
         assert!(may_report_usage(
             br#"{"x":{"usage":null},"usage":{"prompt_tokens":1}}"#
         ));
-        // A mention that is not a key, then a null key: nothing to parse.
+        // A quoted value "usage", then a null key: two mentions, so the parser decides (the
+        // probe stays cheap rather than exact).
         assert!(may_report_usage(br#"{"kind":"usage","usage":null}"#));
         assert!(may_report_usage(br#"{"usage":"#));
     }
